@@ -1,0 +1,80 @@
+// The config store contract: versioned, watchable objects. The embedded file store implements it today;
+// a Kubernetes-API source will implement the same interface later.
+import type { KubeObject } from '../../api/meta.js';
+import { MeshError } from '../../lib/errors.js';
+
+/** Identifies one object. `group` is '' for the core group; `namespace` is absent for cluster-scoped kinds. */
+export interface ObjectKey {
+  group: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+}
+
+/** Which objects a list or watch covers. Omitted `namespace` means all namespaces. */
+export interface ListFilter {
+  group: string;
+  kind: string;
+  namespace?: string;
+  /** Parsed label selector; objects must match every requirement. */
+  labelSelector?: LabelRequirement[];
+}
+
+export interface LabelRequirement {
+  key: string;
+  op: 'in' | 'notin' | 'exists' | 'doesnotexist';
+  values: string[];
+}
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export interface WatchEvent {
+  type: WatchEventType;
+  /** The object after the change (for DELETED: the last state, with the deletion's resourceVersion). */
+  object: KubeObject;
+}
+
+export interface Watch {
+  /** Stops delivery; idempotent. */
+  close(): void;
+}
+
+export interface ListResult {
+  items: KubeObject[];
+  /** The store's resourceVersion at the time of the list: watch from here to miss nothing. */
+  resourceVersion: string;
+}
+
+export interface Store {
+  /** Stores a new object; sets uid, resourceVersion, generation=1, creationTimestamp. Fails with `STORE_ALREADY_EXISTS`. */
+  create(obj: KubeObject): Promise<KubeObject>;
+  /**
+   * Replaces an object. If `obj.metadata.resourceVersion` is set it must equal the stored one (`STORE_CONFLICT`).
+   * `generation` is bumped when anything outside metadata and status changed. Fails with `STORE_NOT_FOUND`.
+   */
+  update(obj: KubeObject): Promise<KubeObject>;
+  /** Replaces only `status` (no generation bump); same concurrency rule as update. */
+  updateStatus(obj: KubeObject): Promise<KubeObject>;
+  /** Removes an object, optionally only if its resourceVersion matches. Returns the deleted object. */
+  delete(key: ObjectKey, precondition?: { resourceVersion?: string }): Promise<KubeObject>;
+  get(key: ObjectKey): KubeObject | undefined;
+  list(filter: ListFilter): ListResult;
+  /**
+   * Delivers every change after `fromResourceVersion` (default: now) in order, then live changes.
+   * Throws `STORE_GONE` ("too old") when the changes since that version are no longer kept.
+   */
+  watch(filter: ListFilter, onEvent: (ev: WatchEvent) => void, fromResourceVersion?: string): Watch;
+  /** The newest resourceVersion handed out. */
+  resourceVersion(): string;
+  /** Flushes and releases files; later calls fail. */
+  close(): Promise<void>;
+}
+
+export type StoreErrorCode = 'STORE_NOT_FOUND' | 'STORE_ALREADY_EXISTS' | 'STORE_CONFLICT' | 'STORE_GONE' | 'STORE_INVALID' | 'STORE_CLOSED';
+
+export class StoreError extends MeshError {
+  declare readonly code: StoreErrorCode;
+  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}

@@ -1,6 +1,7 @@
 // The config store contract: versioned, watchable objects. The embedded file store implements it today;
 // a Kubernetes-API source will implement the same interface later.
 import type { KubeObject } from '../../api/meta.js';
+import type { LabelRequirement } from '../../api/labels.js';
 import { MeshError } from '../../lib/errors.js';
 
 /** Identifies one object. `group` is '' for the core group; `namespace` is absent for cluster-scoped kinds. */
@@ -18,12 +19,6 @@ export interface ListFilter {
   namespace?: string;
   /** Parsed label selector; objects must match every requirement. */
   labelSelector?: LabelRequirement[];
-}
-
-export interface LabelRequirement {
-  key: string;
-  op: 'in' | 'notin' | 'exists' | 'doesnotexist';
-  values: string[];
 }
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';

@@ -45,7 +45,8 @@ function areaOf(abs) {
 function permitted(from, to) {
   if (to === 'outside') return false;
   if (from === 'root') return true;
-  if (to === 'proto') return from !== 'lib' && from !== 'api' && from !== 'cli';
+  // Generated protobuf code (proto/gen) is wire vocabulary: anything but the resource model may use it.
+  if (to === 'proto') return from !== 'api';
   const allow = ALLOWED[from] ?? [];
   if (allow.includes(to)) return true;
   // A component may use its own client subpath.

@@ -1,0 +1,17 @@
+// Public surface of the platform layer: netns toolkit, nftables, netns-placed sockets, seqpacket fd passing.
+export * from './platform-errors.js';
+export { runCommand, type CommandOptions, type CommandResult } from './command.js';
+export { NETNS_DIR, type NetnsRef } from './arguments.js';
+export { netnsPath, createNetns, deleteNetns, listNetns, runIn, spawnIn, ipIn, createVethPair, type VethEnd } from './netns.js';
+export { applyNft, listNftRuleset, deleteNftTable } from './nftables.js';
+export {
+  createSocketInNetns, listenInNetns, connectFromNetns, bindUdpInNetns, socketFd, originalDestination, setSocketMark,
+  netnsInode, type SocketTagOptions, type RawSocketOptions, type Endpoint, type ListenInNetnsOptions,
+  type ConnectFromNetnsOptions, type BindUdpInNetnsOptions,
+} from './netns-sockets.js';
+export {
+  SeqpacketConnection, SeqpacketServer, SeqpacketClosedError, connectSeqpacket, listenSeqpacket, ZDS_MAX_MESSAGE_BYTES,
+  type SeqpacketOptions, type SeqpacketMessage,
+} from './seqpacket.js';
+export { FdWatcher, type FdWatcherHandlers } from './fd-watcher.js';
+export { loadNativeAddon, nativeAddon } from './native-addon.js';

@@ -54,6 +54,8 @@ export function parseLabelSelector(text: string): SelectorParse {
     let req: LabelRequirement;
     if ((m = p.match(/^(\S+)\s+(in|notin)\s*\((.*)\)$/))) {
       const values = m[3]!.split(',').map((v) => v.trim());
+      // Kubernetes refuses an empty value set: `in ()` would select nothing and `notin ()` everything.
+      if (values.length === 1 && values[0] === '') return { ok: false, error: `'${m[2]}' needs at least one value in '${p}'` };
       req = { key: m[1]!, op: m[2] as 'in' | 'notin', values };
     } else if ((m = p.match(/^([^=!\s]+)\s*(==|=|!=)\s*(\S*)$/))) {
       req = { key: m[1]!, op: m[2] === '!=' ? 'notin' : 'in', values: [m[3]!] };

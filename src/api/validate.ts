@@ -57,6 +57,25 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+// Every field of Kubernetes' ObjectMeta; anything else under `metadata` is refused.
+const OBJECT_META_FIELDS = new Set([
+  'name',
+  'generateName',
+  'namespace',
+  'selfLink',
+  'uid',
+  'resourceVersion',
+  'generation',
+  'creationTimestamp',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+  'labels',
+  'annotations',
+  'ownerReferences',
+  'finalizers',
+  'managedFields',
+]);
+
 // Kinds whose names must be DNS-1123 labels rather than subdomains (as Kubernetes requires).
 const LABEL_NAMED = new Set(['Namespace', 'Service']);
 
@@ -109,6 +128,10 @@ export function validateObject(input: unknown): ValidationResult {
     }
   } else if (meta.namespace !== undefined) {
     p.error('metadata.namespace', `${info.kind} is cluster-scoped and takes no namespace`);
+  }
+  for (const key of Object.keys(meta)) {
+    // Strict like `kubectl --validate=strict`: a misspelt metadata field is an error, never silently dropped.
+    if (!OBJECT_META_FIELDS.has(key)) p.error(`metadata.${key}`, `unknown field ${JSON.stringify(key)}`);
   }
   for (const field of ['labels', 'annotations'] as const) {
     const m = meta[field];

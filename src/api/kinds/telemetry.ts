@@ -1,0 +1,128 @@
+// Telemetry: access logging and tracing sampling for waypoints (targetRefs); metric overrides are stored only.
+import type { KubeObject } from '../meta.js';
+import { checkIstioDuration, isSet } from './checks.js';
+import { checkTargeting, targetingFields, type PolicyTargetReference, type WorkloadSelector } from './istio-common.js';
+import { arr, bool, defineKind, enumOf, ignored, map, num, obj, req, str, type ObjectSchema } from './schema.js';
+
+export type WorkloadMode = 'CLIENT_AND_SERVER' | 'CLIENT' | 'SERVER';
+
+export interface TelemetryProviderRef {
+  name: string;
+}
+export interface Tracing {
+  match?: { mode?: WorkloadMode };
+  providers?: TelemetryProviderRef[];
+  /** 0-100; default from mesh config. */
+  randomSamplingPercentage?: number;
+  disableSpanReporting?: boolean;
+  customTags?: Record<string, unknown>;
+  useRequestIdForTraceSampling?: boolean;
+}
+export interface AccessLogging {
+  match?: { mode?: WorkloadMode };
+  providers?: TelemetryProviderRef[];
+  disabled?: boolean;
+  filter?: { expression: string };
+}
+export interface Metrics {
+  providers?: TelemetryProviderRef[];
+  overrides?: unknown[];
+  reportingInterval?: string;
+}
+export interface TelemetrySpec {
+  selector?: WorkloadSelector;
+  targetRefs?: PolicyTargetReference[];
+  tracing?: Tracing[];
+  metrics?: Metrics[];
+  accessLogging?: AccessLogging[];
+}
+export interface Telemetry extends KubeObject {
+  kind: 'Telemetry';
+  spec?: TelemetrySpec;
+}
+
+// --- Fields Ambit stores but does not act on in its first release (shrink as features land) ---
+const TELEMETRY_IGNORED = {
+  metricsOverrides: 'metric overrides (disabling metrics, tag overrides) are not implemented',
+  reportingInterval: 'metrics are scraped on demand; the reporting interval is not used',
+  customTags: 'custom span tags are not implemented',
+  filter: 'CEL access-log filters are not implemented: every request is logged',
+  clientMode: 'waypoints only report server-side telemetry; match.mode CLIENT selects nothing',
+};
+
+const METRICS = [
+  'ALL_METRICS',
+  'REQUEST_COUNT',
+  'REQUEST_DURATION',
+  'REQUEST_SIZE',
+  'RESPONSE_SIZE',
+  'TCP_OPENED_CONNECTIONS',
+  'TCP_CLOSED_CONNECTIONS',
+  'TCP_SENT_BYTES',
+  'TCP_RECEIVED_BYTES',
+  'GRPC_REQUEST_MESSAGES',
+  'GRPC_RESPONSE_MESSAGES',
+];
+const MODES = ['CLIENT_AND_SERVER', 'CLIENT', 'SERVER'];
+
+const providers = arr(obj({ name: req(str({ nonEmpty: true })) }));
+const match = (): ObjectSchema => obj({ mode: enumOf(MODES, { ignore: (v) => (v === 'CLIENT' ? TELEMETRY_IGNORED.clientMode : undefined) }) });
+const customTag = obj(
+  {
+    literal: obj({ value: req(str()) }),
+    environment: obj({ name: req(str({ nonEmpty: true })), defaultValue: str() }),
+    header: obj({ name: req(str({ nonEmpty: true })), defaultValue: str() }),
+  },
+  {
+    check: (t, path, { p }) => {
+      const set = ['literal', 'environment', 'header'].filter((k) => isSet(t[k]));
+      if (set.length !== 1) p.error(path, `exactly one of literal, environment, header must be set${set.length ? `, got ${set.join(' and ')}` : ''}`);
+    },
+  },
+);
+
+defineKind('Telemetry', {
+  spec: obj(
+    {
+      ...targetingFields(),
+      tracing: arr(
+        obj({
+          match: match(),
+          providers,
+          randomSamplingPercentage: num({ min: 0, max: 100 }),
+          disableSpanReporting: bool(),
+          customTags: ignored(map(customTag), TELEMETRY_IGNORED.customTags),
+          useRequestIdForTraceSampling: bool(),
+          enableIstioTags: bool(),
+          disableContextPropagation: bool(),
+        }),
+      ),
+      metrics: arr(
+        obj({
+          providers,
+          overrides: ignored(
+            arr(
+              obj({
+                match: obj({ metric: enumOf(METRICS), customMetric: str({ nonEmpty: true }), mode: enumOf(MODES) }),
+                disabled: bool(),
+                tagOverrides: map(obj({ operation: enumOf(['UPSERT', 'REMOVE']), value: str() })),
+              }),
+            ),
+            TELEMETRY_IGNORED.metricsOverrides,
+          ),
+          reportingInterval: ignored(str({ check: checkIstioDuration }), TELEMETRY_IGNORED.reportingInterval),
+        }),
+      ),
+      accessLogging: arr(
+        obj({
+          match: match(),
+          providers,
+          disabled: bool(),
+          filter: ignored(obj({ expression: req(str({ nonEmpty: true })) }), TELEMETRY_IGNORED.filter),
+        }),
+      ),
+    },
+    { check: checkTargeting },
+  ),
+  specOptional: true,
+});

@@ -1,0 +1,273 @@
+// The CA gRPC server: istio.v1.auth.IstioCertificateService/CreateCertificate over TLS (control plane port 15012).
+//
+// User-facing choices:
+// - Listens where told (the runner passes port 15012, like istiod). TLS with a serving certificate issued by this
+//   CA: SPIFFE spiffe://<td>/ns/istio-system/sa/ambit-controlplane, DNS ambit-controlplane,
+//   istiod.istio-system.svc, localhost, IPs 127.0.0.1 and ::1 (plus `servingNames`); renewed at half-life.
+// - Client certificates are requested but optional; a presented one must verify against the trust bundle.
+// - Callers authenticate with `authorization: Bearer <node token>` (see node-token.ts) or with their mesh
+//   certificate. Missing/unknown credentials → UNAUTHENTICATED; a node asking for an identity no pod on it
+//   uses, or a workload asking for another identity → PERMISSION_DENIED with the reason; bad requests →
+//   INVALID_ARGUMENT naming the problem. Every refusal is logged and counted.
+// - Trust domain default `cluster.local`; leaf TTL = requested validity_duration capped at `maxTtlSeconds`
+//   (default 86 400 s = 24 h; 0 or absent requests the maximum).
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Store } from '../store/store.js';
+import { describeError } from '../../lib/errors.js';
+import { x509, generateP256KeyPair, privateKeyToPem, publicKeySpki, spiffeIdOf } from '../../lib/certs/x509.js';
+import { DEFAULT_TRUST_DOMAIN, formatSpiffeId, isValidTrustDomain, parseSpiffeId } from '../../lib/certs/spiffe-id.js';
+import { CA_SERVER_NAME } from '../../lib/certs/ca-client.js';
+import { IMPERSONATED_IDENTITY_KEY, istioCertificateServiceDefinition, IstioCertificateResponseSchema, type IstioCertificateRequest } from '../../lib/certs/ca-service.js';
+import { create } from '@bufbuild/protobuf';
+import { CaError } from './ca-error.js';
+import { CaMaterial, BACKDATE_MS, type CaInfo, type RotationResult, type RetireResult } from './ca-material.js';
+import { checkCsr, checkImpersonatedIdentity } from './csr-check.js';
+import { authorizeIdentity, describeCaller, type CaCaller } from './node-authorizer.js';
+import { NodeTokenRegistry } from './node-token-registry.js';
+import { registerCaMetrics } from './ca-metrics.js';
+
+export const DEFAULT_CA_PORT = 15012;
+export const DEFAULT_MAX_TTL_SECONDS = 24 * 3600;
+/** The control plane's own identity (its serving certificate). */
+export const CONTROL_PLANE_NAMESPACE = 'istio-system';
+export const CONTROL_PLANE_SERVICE_ACCOUNT = 'ambit-controlplane';
+
+export interface CaServerOptions {
+  dataDir: string;
+  trustDomain?: string;
+  /** Directory in Istio's `cacerts` layout; when set the CA acts as that intermediate instead of its own root. */
+  pluggedCaDir?: string;
+  store: Store;
+  listen: { host: string; port: number };
+  maxTtlSeconds?: number;
+  metrics: Registry;
+  log: Logger;
+  /** Extra names for the serving certificate (e.g. the sandbox address of the control plane). */
+  servingNames?: { dns?: string[]; ips?: string[] };
+}
+
+/** What `GET /ambit/v1/ca` shows: public facts only, never keys. */
+export interface CaStatus extends CaInfo {
+  trustDomain: string;
+  maxTtlSeconds: number;
+  /** During a rotation: the earliest instant the old root can be retired without `force`. */
+  retireAllowedAfter?: string;
+}
+
+export interface CaServer {
+  port: number;
+  close(): Promise<void>;
+  /** The current trust bundle (PEM roots). */
+  rootBundlePem(): string;
+  rotateRoot(): Promise<RotationResult>;
+  /** Refused while leaves of the old root may still be valid, unless `force`. */
+  retireOldRoot(opts?: { force?: boolean }): Promise<RetireResult>;
+  status(): CaStatus;
+}
+
+/** Feeds grpc-js the serving identity and the client-CA bundle, and pushes updates after rotation/renewal. */
+class ServingCertificateProvider implements grpc.experimental.CertificateProvider {
+  #ca: grpc.experimental.CaCertificateUpdate | null = null;
+  #identity: grpc.experimental.IdentityCertificateUpdate | null = null;
+  readonly #caListeners = new Set<grpc.experimental.CaCertificateUpdateListener>();
+  readonly #idListeners = new Set<grpc.experimental.IdentityCertificateUpdateListener>();
+
+  update(bundlePem: string, certChainPem: string, keyPem: string): void {
+    this.#ca = { caCertificate: Buffer.from(bundlePem) };
+    this.#identity = { certificate: Buffer.from(certChainPem), privateKey: Buffer.from(keyPem) };
+    for (const l of this.#caListeners) l(this.#ca);
+    for (const l of this.#idListeners) l(this.#identity);
+  }
+  addCaCertificateListener(l: grpc.experimental.CaCertificateUpdateListener): void {
+    this.#caListeners.add(l);
+    // Deliver asynchronously: grpc-js registers its own watcher only after adding this listener.
+    queueMicrotask(() => this.#caListeners.has(l) && l(this.#ca));
+  }
+  removeCaCertificateListener(l: grpc.experimental.CaCertificateUpdateListener): void {
+    this.#caListeners.delete(l);
+  }
+  addIdentityCertificateListener(l: grpc.experimental.IdentityCertificateUpdateListener): void {
+    this.#idListeners.add(l);
+    queueMicrotask(() => this.#idListeners.has(l) && l(this.#identity));
+  }
+  removeIdentityCertificateListener(l: grpc.experimental.IdentityCertificateUpdateListener): void {
+    this.#idListeners.delete(l);
+  }
+}
+
+function grpcStatusOf(err: unknown): grpc.status {
+  if (err instanceof CaError) {
+    switch (err.code) {
+      case 'CA_INVALID_ARGUMENT':
+        return grpc.status.INVALID_ARGUMENT;
+      case 'CA_UNAUTHENTICATED':
+        return grpc.status.UNAUTHENTICATED;
+      case 'CA_PERMISSION_DENIED':
+        return grpc.status.PERMISSION_DENIED;
+      default:
+        return grpc.status.INTERNAL;
+    }
+  }
+  return grpc.status.INTERNAL;
+}
+
+export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
+  const trustDomain = opts.trustDomain ?? DEFAULT_TRUST_DOMAIN;
+  if (!isValidTrustDomain(trustDomain)) throw new CaError('CA_CONFIG', `trust domain '${trustDomain}' is invalid (lower-case letters, digits, '.', '-', '_')`);
+  const maxTtlSeconds = opts.maxTtlSeconds ?? DEFAULT_MAX_TTL_SECONDS;
+  if (!Number.isInteger(maxTtlSeconds) || maxTtlSeconds < 60) throw new CaError('CA_CONFIG', `maxTtlSeconds ${maxTtlSeconds} is invalid: an integer of at least 60 seconds is required`);
+  const log = opts.log.child({ module: 'ca' });
+  const material = await CaMaterial.open({ dataDir: opts.dataDir, trustDomain, pluggedCaDir: opts.pluggedCaDir, log });
+  const metrics = registerCaMetrics(opts.metrics, { root: () => material.rootExpiry(), chain: () => material.signingCertExpiry() });
+  const tokens = await NodeTokenRegistry.start({ store: opts.store, dataDir: opts.dataDir, log });
+
+  // --- serving certificate ---
+  const provider = new ServingCertificateProvider();
+  let renewTimer: NodeJS.Timeout | undefined;
+  let closed = false;
+  const servingIdentity = formatSpiffeId({ trustDomain, namespace: CONTROL_PLANE_NAMESPACE, serviceAccount: CONTROL_PLANE_SERVICE_ACCOUNT });
+  async function issueServingCertificate(): Promise<void> {
+    const keys = await generateP256KeyPair();
+    const chain = await material.issue({
+      spki: await publicKeySpki(keys.publicKey),
+      uris: [servingIdentity],
+      dnsNames: [CA_SERVER_NAME, 'istiod.istio-system.svc', 'localhost', ...(opts.servingNames?.dns ?? [])],
+      ips: ['127.0.0.1', '::1', ...(opts.servingNames?.ips ?? [])],
+      ttlSeconds: maxTtlSeconds,
+    });
+    provider.update(chain[chain.length - 1]!, chain.slice(0, -1).join(''), await privateKeyToPem(keys.privateKey));
+    const leaf = new x509.X509Certificate(chain[0]!);
+    const half = (leaf.notAfter.getTime() - leaf.notBefore.getTime()) / 2;
+    if (renewTimer) clearTimeout(renewTimer);
+    renewTimer = setTimeout(() => {
+      if (!closed) issueServingCertificate().catch((err) => log.error({ err: describeError(err) }, 'cannot renew the CA serving certificate'));
+    }, Math.max(1000, leaf.notBefore.getTime() + half - Date.now()));
+    renewTimer.unref();
+  }
+  await issueServingCertificate();
+
+  // --- the RPC ---
+  async function authenticate(call: grpc.ServerUnaryCall<IstioCertificateRequest, unknown>): Promise<CaCaller> {
+    const auth = call.metadata.get('authorization');
+    if (auth.length > 0) {
+      const m = /^Bearer\s+(\S+)\s*$/i.exec(String(auth[0]));
+      if (auth.length > 1 || !m) throw new CaError('CA_UNAUTHENTICATED', "authorization: expected exactly one 'Bearer <token>' header");
+      const node = await tokens.authenticate(m[1]!);
+      if (!node) throw new CaError('CA_UNAUTHENTICATED', 'authorization: the bearer token is not a valid node token (unknown, revoked or from another control plane)');
+      return { kind: 'node', node };
+    }
+    const peer = call.getAuthContext()?.sslPeerCertificate;
+    if (peer?.raw) {
+      const id = spiffeIdOf(new Uint8Array(peer.raw));
+      const parsed = id ? parseSpiffeId(id) : undefined;
+      if (!id || !parsed || typeof parsed === 'string' || parsed.trustDomain !== trustDomain) {
+        throw new CaError('CA_UNAUTHENTICATED', `client certificate carries no SPIFFE identity in trust domain '${trustDomain}'`);
+      }
+      return { kind: 'workload', identity: id };
+    }
+    throw new CaError('CA_UNAUTHENTICATED', "no credentials: send 'authorization: Bearer <node token>' or present a mesh client certificate");
+  }
+
+  async function createCertificate(call: grpc.ServerUnaryCall<IstioCertificateRequest, unknown>): Promise<string[]> {
+    const caller = await authenticate(call);
+    const req = call.request;
+    const validity = Number(req.validityDuration);
+    if (validity < 0) throw new CaError('CA_INVALID_ARGUMENT', `validity_duration: ${validity} must not be negative (seconds; 0 asks for the default)`);
+    const impersonated = checkImpersonatedIdentity(req.metadata?.[IMPERSONATED_IDENTITY_KEY], trustDomain);
+    const csr = await checkCsr(req.csr, { trustDomain, impersonated });
+    const requested = impersonated ?? csr.spiffe;
+    const pods = caller.kind === 'node' ? opts.store.list({ group: '', kind: 'Pod', namespace: requested.namespace }).items : [];
+    const decision = authorizeIdentity(caller, requested, pods);
+    if (!decision.allowed) throw new CaError('CA_PERMISSION_DENIED', decision.reason);
+    const ttl = validity === 0 ? maxTtlSeconds : Math.min(validity, maxTtlSeconds);
+    try {
+      const chain = await material.issue({ spki: csr.spki, uris: [csr.identity], ttlSeconds: ttl });
+      log.debug({ caller: describeCaller(caller), identity: csr.identity, ttl }, 'certificate issued');
+      return chain;
+    } catch (err) {
+      throw new CaError('CA_INTERNAL', `signing failed: ${describeError(err)}`, { cause: err });
+    }
+  }
+
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 256 * 1024 });
+  server.addService(istioCertificateServiceDefinition, {
+    CreateCertificate: (call: grpc.ServerUnaryCall<IstioCertificateRequest, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      metrics.csr.inc();
+      createCertificate(call).then(
+        (certChain) => {
+          metrics.issued.inc();
+          callback(null, create(IstioCertificateResponseSchema, { certChain }));
+        },
+        (err: unknown) => {
+          const code = grpcStatusOf(err);
+          const peer = call.getPeer();
+          if (code === grpc.status.UNAUTHENTICATED) metrics.authenticationFailures.inc();
+          else metrics.signErrors.inc({ error: grpc.status[code] });
+          // INTERNAL details stay in the log; callers get a generic message.
+          const message = code === grpc.status.INTERNAL ? 'internal CA error; see the control plane log' : describeError(err);
+          log.warn({ peer, status: grpc.status[code], reason: describeError(err) }, 'certificate request refused');
+          callback({ code, details: message });
+        },
+      );
+    },
+  });
+  const creds = grpc.experimental.createCertificateProviderServerCredentials(provider, provider, false);
+  const host = opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host;
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${host}:${opts.listen.port}`, creds, (err, p) => (err ? reject(new CaError('CA_CONFIG', `cannot listen on ${host}:${opts.listen.port}: ${err.message}`, { cause: err })) : resolve(p)));
+  }).catch((err) => {
+    tokens.close();
+    if (renewTimer) clearTimeout(renewTimer);
+    throw err;
+  });
+  log.info({ port, trustDomain, mode: material.mode }, 'CA listening');
+
+  function status(): CaStatus {
+    const s: CaStatus = { ...material.info(), trustDomain, maxTtlSeconds };
+    const rotated = material.rotatedAtMs();
+    if (rotated !== undefined) s.retireAllowedAfter = new Date(rotated + maxTtlSeconds * 1000 + BACKDATE_MS).toISOString();
+    return s;
+  }
+
+  return {
+    port,
+    rootBundlePem: () => material.bundlePem(),
+    status,
+    async rotateRoot() {
+      const result = await material.rotate();
+      await issueServingCertificate();
+      return result;
+    },
+    async retireOldRoot(o = {}) {
+      const rotated = material.rotatedAtMs();
+      if (rotated !== undefined && !o.force) {
+        const safeAt = rotated + maxTtlSeconds * 1000 + BACKDATE_MS;
+        if (Date.now() < safeAt) {
+          throw new CaError('CA_ROTATION', `certificates signed by the old root may be valid until ${new Date(safeAt).toISOString()}; retire it after that, or force it (their holders then fail mTLS with peers that dropped the old root)`);
+        }
+      }
+      const result = await material.retireOld();
+      await issueServingCertificate();
+      return result;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (renewTimer) clearTimeout(renewTimer);
+      tokens.close();
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 2000);
+        force.unref();
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+    },
+  };
+}

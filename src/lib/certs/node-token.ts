@@ -1,0 +1,93 @@
+// Node bootstrap tokens on disk: `<dataDir>/nodes/<node>/token` (file 0600, directory 0700), one random secret per node.
+// The control plane creates one when a Node object appears and deletes it when the Node is deleted; the sandbox
+// reads it to hand to that node's ztunnel, which sends it as `authorization: Bearer <token>` to the CA.
+// Creation is race-free between processes: the token is written to a temp file and hard-linked into place.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { mkdir, readFile, writeFile, link, unlink, chmod, rmdir, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MeshError } from '../errors.js';
+
+/** A node name that is safe as a directory name (Kubernetes DNS-subdomain form). */
+const NODE_NAME_RE = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+export class NodeTokenError extends MeshError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NODE_TOKEN', message, options);
+  }
+}
+
+function checkNodeName(node: string): void {
+  if (!NODE_NAME_RE.test(node) || node.includes('..')) throw new NodeTokenError(`node name '${node}' is not a valid DNS subdomain; no token can be stored for it`);
+}
+
+/** `<dataDir>/nodes/<node>/token`. */
+export function nodeTokenPath(dataDir: string, node: string): string {
+  checkNodeName(node);
+  return join(dataDir, 'nodes', node, 'token');
+}
+
+/** SHA-256 of a token, hex: what the CA keeps in memory instead of the token. */
+export function hashNodeToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/** Constant-time comparison of two token hashes (hex strings of equal length). */
+export function tokenHashesEqual(a: string, b: string): boolean {
+  const ba = Buffer.from(a, 'hex');
+  const bb = Buffer.from(b, 'hex');
+  return ba.length === bb.length && timingSafeEqual(ba, bb);
+}
+
+/** The node's token, or undefined when none is stored. */
+export async function readNodeToken(dataDir: string, node: string): Promise<string | undefined> {
+  try {
+    const text = (await readFile(nodeTokenPath(dataDir, node), 'utf8')).trim();
+    return text || undefined;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new NodeTokenError(`cannot read the token of node '${node}': ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Returns the node's token, creating it (32 random bytes, base64url) when absent. */
+export async function ensureNodeToken(dataDir: string, node: string): Promise<string> {
+  const path = nodeTokenPath(dataDir, node);
+  const dir = join(dataDir, 'nodes', node);
+  const existing = await readNodeToken(dataDir, node);
+  if (existing) return existing;
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+  const token = randomBytes(32).toString('base64url');
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await writeFile(tmp, token + '\n', { mode: 0o600, flag: 'wx' });
+    const fh = await open(tmp, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    try {
+      await link(tmp, path); // fails with EEXIST if another process won the race: then its token is the token
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  } catch (err) {
+    if (err instanceof NodeTokenError) throw err;
+    throw new NodeTokenError(`cannot create the token of node '${node}' at ${path}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+  const stored = await readNodeToken(dataDir, node);
+  if (!stored) throw new NodeTokenError(`the token of node '${node}' vanished while it was being created (${path})`);
+  return stored;
+}
+
+/** Deletes the node's token (revocation) and its directory when empty. Absent tokens are fine. */
+export async function removeNodeToken(dataDir: string, node: string): Promise<void> {
+  const path = nodeTokenPath(dataDir, node);
+  await unlink(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw new NodeTokenError(`cannot delete the token of node '${node}' at ${path}: ${err.message}`, { cause: err });
+  });
+  await rmdir(join(dataDir, 'nodes', node)).catch(() => undefined);
+}

@@ -15,6 +15,7 @@ const ALLOWED = {
   api: ['lib', 'api'],
   platform: ['lib', 'platform'],
   cli: ['api', 'lib', 'cli', 'controlplane/client'],
+  'controlplane/client': ['api', 'lib', 'controlplane/client'],
   controlplane: ['api', 'lib', 'platform', 'controlplane'],
   ztunnel: ['api', 'lib', 'platform', 'ztunnel'],
   waypoint: ['api', 'lib', 'platform', 'waypoint'],

@@ -1,0 +1,21 @@
+// The CLI's verbs: each module registers one command on the program; add new verbs (e.g. `ca`) to VERBS.
+import type { Command } from 'commander';
+import type { CliContext } from './cli-context.js';
+import * as apply from './apply.js';
+import * as ca from './ca.js';
+import * as del from './delete.js';
+import * as describe from './describe.js';
+import * as get from './get.js';
+import * as label from './label.js';
+import * as version from './version.js';
+
+export interface Verb {
+  register(program: Command, ctx: CliContext): void;
+}
+
+/** In help order. */
+export const VERBS: readonly Verb[] = [apply, get, describe, del, label, ca, version];
+
+export { CliError, globalsOf, namespaceOf, writeError } from './cli-context.js';
+export type { CliContext, GlobalOptions } from './cli-context.js';
+export { resolveDataDir, socketPathIn } from './data-dir.js';

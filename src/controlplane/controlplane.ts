@@ -1,0 +1,162 @@
+// The control-plane role: opens the store under the data dir, serves the REST API on its Unix socket (and
+// optionally TCP), the CA's gRPC service over TLS (default 127.0.0.1:15012) and Prometheus metrics over plain
+// HTTP (default 127.0.0.1:15014). The ports actually bound are written to `<dataDir>/controlplane.json`.
+import { mkdir, stat, writeFile, rename } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { Logger } from '../lib/log.js';
+import { createLogger } from '../lib/log.js';
+import { MeshError } from '../lib/errors.js';
+import { openFileStore } from './store/file-store.js';
+import type { Store } from './store/store.js';
+import { startApiServer, type ApiServer } from './apiserver/api-server.js';
+import { startCaServer, caRoutes, type CaServer } from './ca/index.js';
+
+export interface ControlPlaneConfig {
+  /** Holds `ambit.sock`, `store/`, `ca/`, `nodes/`, `logs/`; created 0700 when absent. */
+  dataDir: string;
+  /** Also serve the API on TCP; every request must carry `Authorization: Bearer <token>`. */
+  tcp?: { host: string; port: number; token: string };
+  /** Where the CA's gRPC service (TLS) listens; port 0 picks a free port. */
+  grpc: { host: string; port: number };
+  /** Where Prometheus metrics are served (plain HTTP, `/metrics` and `/stats/prometheus`); absent = not served. */
+  metrics?: { host: string; port: number };
+  /** SPIFFE trust domain of issued identities (default `cluster.local`). */
+  trustDomain?: string;
+  /** Istio `cacerts` directory to act as an intermediate CA instead of a self-made root. */
+  pluggedCaDir?: string;
+  /** Upper bound on issued certificate lifetimes (default 24 h). */
+  maxCertTtlSeconds?: number;
+  /** pino level: trace, debug, info, warn, error, fatal, silent. */
+  logLevel: string;
+  /** Logger to use instead of a new stderr one (tests). */
+  log?: Logger;
+}
+
+export interface ControlPlaneHandle {
+  readonly dataDir: string;
+  readonly socketPath: string;
+  readonly store: Store;
+  readonly apiServer: ApiServer;
+  readonly ca: CaServer;
+  /** Prometheus registry shared by every control-plane module. */
+  readonly metrics: Registry;
+  /** Bound ports (useful when 0 was asked for). */
+  readonly ports: { grpc: number; metrics?: number };
+  readonly log: Logger;
+  /** Stops serving, then flushes and closes the store; idempotent. */
+  close(): Promise<void>;
+}
+
+export class ControlPlaneError extends MeshError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CONTROLPLANE_START', message, options);
+  }
+}
+
+/** Creates the data dir (0700) if needed; refuses a path that exists but is not a directory. */
+async function ensureDataDir(dir: string): Promise<void> {
+  try {
+    const st = await stat(dir);
+    if (!st.isDirectory()) throw new ControlPlaneError(`the data dir ${dir} exists but is not a directory`);
+    return;
+  } catch (err) {
+    if (err instanceof ControlPlaneError) throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new ControlPlaneError(`cannot use the data dir ${dir}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new ControlPlaneError(`cannot create the data dir ${dir}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Serves the registry's text exposition on `/metrics` and `/stats/prometheus` (Istio's path). */
+function startMetricsServer(registry: Registry, listen: { host: string; port: number }): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' || (path !== '/metrics' && path !== '/stats/prometheus')) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics\n');
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${err.message}\n`),
+    );
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', (err) => reject(new ControlPlaneError(`cannot serve metrics on ${listen.host}:${listen.port}: ${err.message}`, { cause: err })));
+    server.listen(listen.port, listen.host, () => resolve(server));
+  });
+}
+
+/** Writes the bound endpoints for other processes (sandbox, tests) to read; atomic so readers never see half. */
+async function writeEndpointsFile(dataDir: string, info: Record<string, unknown>): Promise<void> {
+  const path = join(dataDir, 'controlplane.json');
+  await writeFile(`${path}.tmp`, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+  await rename(`${path}.tmp`, path);
+}
+
+/** Starts the control plane; resolves once the API, the CA and metrics all answer. */
+export async function runControlPlane(cfg: ControlPlaneConfig): Promise<ControlPlaneHandle> {
+  const log = cfg.log ?? createLogger('controlplane', { level: cfg.logLevel });
+  await ensureDataDir(cfg.dataDir);
+  const socketPath = join(cfg.dataDir, 'ambit.sock');
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+  const store = await openFileStore(join(cfg.dataDir, 'store'), { log: log.child({ sub: 'store' }) });
+  // Everything started so far, stopped in reverse order on failure or close.
+  const stops: Array<() => Promise<void>> = [() => store.close()];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((err: Error) => log.warn({ error: err.message }, 'shutdown step failed'));
+  };
+  let apiServer: ApiServer;
+  let ca: CaServer;
+  let metricsServer: Server | undefined;
+  try {
+    apiServer = await startApiServer({ store, socketPath, tcp: cfg.tcp, log: log.child({ sub: 'apiserver' }) });
+    stops.push(() => apiServer.close());
+    ca = await startCaServer({
+      dataDir: cfg.dataDir,
+      store,
+      listen: cfg.grpc,
+      trustDomain: cfg.trustDomain,
+      pluggedCaDir: cfg.pluggedCaDir,
+      maxTtlSeconds: cfg.maxCertTtlSeconds,
+      metrics,
+      log: log.child({ sub: 'ca' }),
+    });
+    stops.push(() => ca.close());
+    for (const r of caRoutes(ca)) apiServer.addRoute(r.method, r.path, r.handler);
+    if (cfg.metrics) {
+      const server = await startMetricsServer(metrics, cfg.metrics);
+      metricsServer = server;
+      stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    }
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  const metricsPort = metricsServer ? (metricsServer.address() as { port: number }).port : undefined;
+  const ports = { grpc: ca.port, metrics: metricsPort };
+  await writeEndpointsFile(cfg.dataDir, { pid: process.pid, socketPath, grpcPort: ca.port, metricsPort, caRoot: join(cfg.dataDir, 'ca', 'root-cert.pem') });
+  log.info({ dataDir: cfg.dataDir, socketPath, tcpPort: apiServer.tcpPort, ...ports }, 'control plane ready');
+  let closing: Promise<void> | undefined;
+  return {
+    dataDir: cfg.dataDir,
+    socketPath,
+    store,
+    apiServer,
+    ca,
+    metrics,
+    ports,
+    log,
+    close() {
+      closing ??= stopAll().then(() => log.info('control plane stopped'));
+      return closing;
+    },
+  };
+}

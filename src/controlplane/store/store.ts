@@ -34,6 +34,16 @@ export interface Watch {
   close(): void;
 }
 
+/** Optional extras for `Store.watch`. */
+export interface WatchOptions {
+  /**
+   * Called once when the store ends the watch on its own: the store closed (`STORE_CLOSED`), or the watcher fell
+   * so far behind that its buffer overflowed (`STORE_GONE`; resume from the last resourceVersion seen). Not called
+   * after `Watch.close()`.
+   */
+  onClose?: (err: StoreError) => void;
+}
+
 export interface ListResult {
   items: KubeObject[];
   /** The store's resourceVersion at the time of the list: watch from here to miss nothing. */
@@ -52,20 +62,31 @@ export interface Store {
   updateStatus(obj: KubeObject): Promise<KubeObject>;
   /** Removes an object, optionally only if its resourceVersion matches. Returns the deleted object. */
   delete(key: ObjectKey, precondition?: { resourceVersion?: string }): Promise<KubeObject>;
+  /** The stored object. Returned objects (here, in `list` and in watch events) are frozen snapshots: clone to modify. */
   get(key: ObjectKey): KubeObject | undefined;
+  /** Matching objects sorted by namespace, then name. */
   list(filter: ListFilter): ListResult;
   /**
    * Delivers every change after `fromResourceVersion` (default: now) in order, then live changes.
    * Throws `STORE_GONE` ("too old") when the changes since that version are no longer kept.
+   * Events are delivered asynchronously (never inside the writer's call) and in resourceVersion order.
    */
-  watch(filter: ListFilter, onEvent: (ev: WatchEvent) => void, fromResourceVersion?: string): Watch;
+  watch(filter: ListFilter, onEvent: (ev: WatchEvent) => void, fromResourceVersion?: string, opts?: WatchOptions): Watch;
   /** The newest resourceVersion handed out. */
   resourceVersion(): string;
   /** Flushes and releases files; later calls fail. */
   close(): Promise<void>;
 }
 
-export type StoreErrorCode = 'STORE_NOT_FOUND' | 'STORE_ALREADY_EXISTS' | 'STORE_CONFLICT' | 'STORE_GONE' | 'STORE_INVALID' | 'STORE_CLOSED';
+export type StoreErrorCode =
+  | 'STORE_NOT_FOUND'
+  | 'STORE_ALREADY_EXISTS'
+  | 'STORE_CONFLICT'
+  | 'STORE_GONE'
+  | 'STORE_INVALID'
+  | 'STORE_CLOSED'
+  /** Another live process owns the store directory. */
+  | 'STORE_LOCKED';
 
 export class StoreError extends MeshError {
   declare readonly code: StoreErrorCode;

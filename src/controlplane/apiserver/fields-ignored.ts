@@ -1,0 +1,36 @@
+// The `FieldsIgnored` status condition: tells users which valid fields Ambit stores but does not enforce yet.
+import type { Condition, KubeObject } from '../../api/meta.js';
+import type { IgnoredField } from '../../api/validate.js';
+
+export const FIELDS_IGNORED = 'FieldsIgnored';
+
+type Status = NonNullable<KubeObject['status']>;
+
+/**
+ * `status` with the FieldsIgnored condition set to describe `ignored` (or removed when nothing is ignored).
+ * `lastTransitionTime` is kept while the condition stays True. Returns undefined when the status ends up empty.
+ * `status` is not modified.
+ */
+export function withFieldsIgnored(status: Status | undefined, ignored: readonly IgnoredField[], generation: number, now: string): Status | undefined {
+  const next: Status = { ...(status ?? {}) };
+  const conditions = Array.isArray(next.conditions) ? [...next.conditions] : [];
+  const at = conditions.findIndex((c) => c?.type === FIELDS_IGNORED);
+  if (ignored.length > 0) {
+    const prev = at >= 0 ? conditions[at] : undefined;
+    const cond: Condition = {
+      type: FIELDS_IGNORED,
+      status: 'True',
+      reason: 'UnsupportedField',
+      message: ignored.map((f) => `${f.path}: ${f.reason}`).join('; '),
+      lastTransitionTime: prev?.status === 'True' && prev.lastTransitionTime ? prev.lastTransitionTime : now,
+      observedGeneration: generation,
+    };
+    if (at >= 0) conditions[at] = cond;
+    else conditions.push(cond);
+  } else if (at >= 0) {
+    conditions.splice(at, 1);
+  }
+  if (conditions.length > 0) next.conditions = conditions;
+  else delete next.conditions;
+  return Object.keys(next).length > 0 ? next : undefined;
+}

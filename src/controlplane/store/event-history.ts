@@ -1,0 +1,69 @@
+// The watch history: a fixed-size ring of the most recent committed changes, replayed to watchers that resume.
+import type { ObjectKey, WatchEvent } from './store.js';
+
+/** One committed change as watchers see it. */
+export interface HistoryEntry {
+  /** The change's resourceVersion (numeric form of `event.object.metadata.resourceVersion`). */
+  rv: number;
+  key: ObjectKey;
+  event: WatchEvent;
+  /** For MODIFIED: the labels before the change (label-selector watchers turn moves in/out into ADDED/DELETED). */
+  prevLabels?: Readonly<Record<string, string>> | undefined;
+}
+
+/**
+ * Keeps the last `limit` entries. Invariant: every change with rv > `completeAfter` is in the ring, so a watcher
+ * may resume from any version >= `completeAfter`; older versions are gone.
+ */
+export class EventHistory {
+  private readonly ring: Array<HistoryEntry | undefined>;
+  private head = 0; // index of the oldest entry
+  private size = 0;
+  private start: number;
+
+  /** `startRv`: the store's version when the history began (a restart forgets everything before it). */
+  constructor(readonly limit: number, startRv: number) {
+    this.ring = new Array<HistoryEntry | undefined>(Math.max(0, limit));
+    this.start = startRv;
+  }
+
+  /** The oldest version a watcher can resume from. */
+  get completeAfter(): number {
+    return this.start;
+  }
+
+  /** Appends an entry; its rv must exceed every earlier one. Evicts the oldest entry when full. */
+  push(entry: HistoryEntry): void {
+    if (this.limit === 0) {
+      this.start = entry.rv;
+      return;
+    }
+    if (this.size === this.limit) {
+      this.start = this.ring[this.head]!.rv;
+      this.ring[this.head] = entry;
+      this.head = (this.head + 1) % this.limit;
+    } else {
+      this.ring[(this.head + this.size) % this.limit] = entry;
+      this.size++;
+    }
+  }
+
+  /** Entries with rv > `fromRv`, oldest first. The caller checks `fromRv >= completeAfter` first. */
+  since(fromRv: number): HistoryEntry[] {
+    // Binary search for the first entry with rv > fromRv.
+    let lo = 0;
+    let hi = this.size;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.at(mid).rv <= fromRv) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: HistoryEntry[] = [];
+    for (let i = lo; i < this.size; i++) out.push(this.at(i));
+    return out;
+  }
+
+  private at(i: number): HistoryEntry {
+    return this.ring[(this.head + i) % this.limit]!;
+  }
+}

@@ -2,75 +2,14 @@
 // object intact (same uid, resourceVersion, spec), and re-applying reports `unchanged`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { ApiClient } from '../../src/controlplane/client/index.js';
+import { runAmbit, startControlPlane, exited, EXAMPLES } from './helpers/cli-harness.js';
 import { parseManifests, validateObject } from '../../src/api/index.js';
 
-// The compiled entry next to this compiled test (dist*/src/main.js), and the repository's examples.
-const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
-const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
-const STACK_LINE = /^\s+at .+(:\d+:\d+\)?|\(native\))$/m;
-
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(dataDir: string, args: string[], timeoutMs = 20_000): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, '--data-dir', dataDir, ...args], {
-      env: { ...process.env, AMBIT_DATA_DIR: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`ambit ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      assert.doesNotMatch(stderr, STACK_LINE, `stack trace on stderr of ambit ${args.join(' ')}`);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-async function startControlPlane(dataDir: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [MAIN, 'controlplane', '--data-dir', dataDir, '--log-level', 'warn', '--grpc-listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const client = new ApiClient({ endpoint: { socketPath: join(dataDir, 'ambit.sock') }, timeoutMs: 2000 });
-  try {
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`control plane exited with ${child.exitCode}: ${stderr}`);
-      try {
-        await client.version();
-        return child;
-      } catch (err) {
-        if (Date.now() > deadline) throw new Error(`control plane not ready after 15 s: ${String(err)}\n${stderr}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-  } finally {
-    client.close();
-  }
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
-}
+const run = (dataDir: string, args: string[]) => runAmbit(dataDir, args);
 
 test('apply examples, get them, SIGKILL and restart the control plane: every object comes back unchanged', { timeout: 120_000 }, async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'ambit-cli-acc-'));

@@ -3,77 +3,16 @@
 // (no control plane, unknown verb/flag/kind) ending in one clear `error:` line, never a stack trace.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { ApiClient } from '../../src/controlplane/client/index.js';
+import { runAmbit, startControlPlane, lines, MAIN } from './helpers/cli-harness.js';
 import { parseManifests, validateObject } from '../../src/api/index.js';
 
-const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
-const STACK_LINE = /^\s+at .+(:\d+:\d+\)?|\(native\))$/m;
-
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(dataDir: string | undefined, args: string[], opts: { stdin?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<RunResult> {
-  const timeoutMs = opts.timeoutMs ?? 20_000;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...(dataDir ? ['--data-dir', dataDir] : []), ...args], {
-      env: { ...process.env, AMBIT_DATA_DIR: '', ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.stdin.end(opts.stdin ?? '');
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`ambit ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      assert.doesNotMatch(stderr, STACK_LINE, `stack trace on stderr of ambit ${args.join(' ')}`);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-async function startControlPlane(dataDir: string, extra: string[] = []): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [MAIN, 'controlplane', '--data-dir', dataDir, '--log-level', 'warn', '--grpc-listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0', ...extra], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const client = new ApiClient({ endpoint: { socketPath: join(dataDir, 'ambit.sock') }, timeoutMs: 2000 });
-  try {
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`control plane exited with ${child.exitCode}: ${stderr}`);
-      try {
-        await client.version();
-        return child;
-      } catch (err) {
-        if (Date.now() > deadline) throw new Error(`control plane not ready after 15 s: ${String(err)}\n${stderr}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-  } finally {
-    client.close();
-  }
-}
-
-function lines(s: string): string[] {
-  return s.split('\n').filter((l) => l !== '');
-}
+const run = runAmbit;
 
 const NS_AND_POD = `
 apiVersion: v1

@@ -7,6 +7,7 @@ import * as del from './delete.js';
 import * as describe from './describe.js';
 import * as get from './get.js';
 import * as label from './label.js';
+import * as proxyStatus from './proxy-status.js';
 import * as version from './version.js';
 
 export interface Verb {
@@ -14,7 +15,7 @@ export interface Verb {
 }
 
 /** In help order. */
-export const VERBS: readonly Verb[] = [apply, get, describe, del, label, ca, version];
+export const VERBS: readonly Verb[] = [apply, get, describe, del, label, proxyStatus, ca, version];
 
 export { CliError, globalsOf, namespaceOf, writeError } from './cli-context.js';
 export type { CliContext, GlobalOptions } from './cli-context.js';

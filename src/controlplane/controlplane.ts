@@ -1,6 +1,6 @@
 // The control-plane role: opens the store under the data dir, serves the REST API on its Unix socket (and
-// optionally TCP), the CA's gRPC service over TLS (default 127.0.0.1:15012) and Prometheus metrics over plain
-// HTTP (default 127.0.0.1:15014). The ports actually bound are written to `<dataDir>/controlplane.json`.
+// optionally TCP), one TLS gRPC port (default 127.0.0.1:15012) carrying both the CA and the workload Delta xDS
+// service (as istiod does), and Prometheus metrics over plain HTTP (default 127.0.0.1:15014). The ports actually bound are written to `<dataDir>/controlplane.json`.
 import { mkdir, stat, writeFile, rename } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -12,6 +12,8 @@ import { openFileStore } from './store/file-store.js';
 import type { Store } from './store/store.js';
 import { startApiServer, type ApiServer } from './apiserver/api-server.js';
 import { startCaServer, caRoutes, type CaServer } from './ca/index.js';
+import { startXdsServer, type XdsServer } from './xds/xds-server.js';
+import { xdsDebugRoutes } from './xds/debug-routes.js';
 
 export interface ControlPlaneConfig {
   /** Holds `ambit.sock`, `store/`, `ca/`, `nodes/`, `logs/`; created 0700 when absent. */
@@ -40,6 +42,7 @@ export interface ControlPlaneHandle {
   readonly store: Store;
   readonly apiServer: ApiServer;
   readonly ca: CaServer;
+  readonly xds: XdsServer;
   /** Prometheus registry shared by every control-plane module. */
   readonly metrics: Registry;
   /** Bound ports (useful when 0 was asked for). */
@@ -115,6 +118,7 @@ export async function runControlPlane(cfg: ControlPlaneConfig): Promise<ControlP
   };
   let apiServer: ApiServer;
   let ca: CaServer;
+  let xds: XdsServer;
   let metricsServer: Server | undefined;
   try {
     apiServer = await startApiServer({ store, socketPath, tcp: cfg.tcp, log: log.child({ sub: 'apiserver' }) });
@@ -131,6 +135,17 @@ export async function runControlPlane(cfg: ControlPlaneConfig): Promise<ControlP
     });
     stops.push(() => ca.close());
     for (const r of caRoutes(ca)) apiServer.addRoute(r.method, r.path, r.handler);
+    xds = await startXdsServer({
+      store,
+      log: log.child({ sub: 'xds' }),
+      metrics,
+      index: { trustDomain: cfg.trustDomain ?? 'cluster.local' },
+      grpcServer: ca.grpcServer,
+      nodeTokens: ca.nodeTokens,
+    });
+    // Stopped before the CA, whose gRPC server it rides on.
+    stops.push(() => xds.close());
+    for (const r of xdsDebugRoutes(xds)) apiServer.addRoute(r.method, r.path, r.handler);
     if (cfg.metrics) {
       const server = await startMetricsServer(metrics, cfg.metrics);
       metricsServer = server;
@@ -151,6 +166,7 @@ export async function runControlPlane(cfg: ControlPlaneConfig): Promise<ControlP
     store,
     apiServer,
     ca,
+    xds,
     metrics,
     ports,
     log,

@@ -1,4 +1,4 @@
-// The assembled control plane: store + REST API + CA + metrics in one process, exercised through their real ports.
+// The assembled control plane: store + REST API + CA + xDS + metrics in one process, exercised through their real ports.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -10,6 +10,11 @@ import { createCaClient } from '../../src/lib/certs/ca-client.js';
 import { CertificateManager } from '../../src/lib/certs/certificate-manager.js';
 import { readNodeToken } from '../../src/lib/certs/node-token.js';
 import { silentLogger } from '../../src/lib/log.js';
+import { kindByName } from '../../src/api/registry.js';
+import * as grpc from '@grpc/grpc-js';
+import { XdsClient } from '../../src/lib/xds/xds-client.js';
+import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL } from '../../src/lib/xds/type-urls.js';
+import { decodeAddress, decodeAuthorization } from '../../src/lib/xds/workload-codec.js';
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -61,6 +66,9 @@ test('a node token applied through the API obtains a pod identity from the CA; m
     metadata: { name: 'web', namespace: 'default' },
     spec: { nodeName: 'node-a', serviceAccountName: 'web', containers: [{ name: 'web', command: ['sleep', '1000'] }] },
   });
+  // A pod is a mesh workload once it has an address (the sandbox's pod runner writes this status).
+  const web = await api.get(kindByName('Pod')!, 'default', 'web');
+  await api.updateStatus({ ...web, status: { phase: 'Running', podIP: '10.244.1.5', podIPs: [{ ip: '10.244.1.5' }] } });
   const token = await waitFor('node token', () => readNodeToken(dataDir, 'node-a'));
   const bundle = await readFile(join(dataDir, 'ca', 'root-cert.pem'), 'utf8');
   const ca = createCaClient({ address: `127.0.0.1:${cp.ports.grpc}`, rootCertPem: bundle, token });
@@ -81,6 +89,26 @@ test('a node token applied through the API obtains a pod identity from the CA; m
   const after = await scrape(cp.ports.metrics!);
   assert.equal(sample(after, 'citadel_server_success_cert_issuance_count'), 1);
   assert.ok(sample(after, 'citadel_server_csr_count') >= 2);
+
+  // The workload xDS service shares the CA's TLS port and its node tokens, as istiod serves both on 15012.
+  const xds = new XdsClient({
+    address: `127.0.0.1:${cp.ports.grpc}`,
+    credentials: grpc.credentials.createSsl(Buffer.from(bundle)),
+    token: () => token,
+    node: { id: 'ztunnel~10.10.0.2~ztunnel.istio-system~istio-system.svc.cluster.local' },
+    types: [
+      { typeUrl: ADDRESS_TYPE_URL, decode: decodeAddress },
+      { typeUrl: AUTHORIZATION_TYPE_URL, decode: decodeAuthorization },
+    ],
+    channelOptions: { 'grpc.ssl_target_name_override': 'ambit-controlplane' },
+  });
+  t.after(() => xds.close());
+  xds.start();
+  await xds.synchronized();
+  const served = [...xds.snapshot().resources(ADDRESS_TYPE_URL).keys()];
+  assert.ok(served.includes('Kubernetes//Pod/default/web'), `the pod is served over xDS (got ${served.join(', ')})`);
+  const debug = (await api.requestJson('GET', '/debug/ambient')) as Record<string, unknown>;
+  assert.equal(typeof debug, 'object');
 
   // The CA's REST routes are mounted on the API server.
   const info = (await api.requestJson('GET', '/ambit/v1/ca')) as { trustDomain: string };

@@ -65,6 +65,13 @@ export interface CaServer {
   /** Refused while leaves of the old root may still be valid, unless `force`. */
   retireOldRoot(opts?: { force?: boolean }): Promise<RetireResult>;
   status(): CaStatus;
+  /**
+   * The TLS gRPC server on the CA's port, so other control-plane services (xDS) share port 15012, its serving
+   * certificate and its client-certificate handling, as istiod does. Services may be added after start.
+   */
+  readonly grpcServer: grpc.Server;
+  /** Node bootstrap tokens: which node a bearer token belongs to (shared with xDS authentication). */
+  readonly nodeTokens: { authenticate(token: string): Promise<string | undefined> };
 }
 
 /** Feeds grpc-js the serving identity and the client-CA bundle, and pushes updates after rotation/renewal. */
@@ -233,6 +240,8 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
 
   return {
     port,
+    grpcServer: server,
+    nodeTokens: tokens,
     rootBundlePem: () => material.bundlePem(),
     status,
     async rotateRoot() {

@@ -1,0 +1,150 @@
+// A waypoint Gateway → ambit.waypoint.v1.WaypointConfig: the services and workloads bound to it (by the same
+// rules as the workload API), and the routes, AuthorizationPolicies and RequestAuthentications attached to it or
+// to one of those services through parentRefs/targetRefs. Specs are passed through: the waypoint owns L7 semantics.
+import type { JsonObject } from '@bufbuild/protobuf';
+import type { KubeObject } from '../../api/meta.js';
+import type { AttachedResourceRecord, BoundServiceRecord, WaypointConfigRecord } from '../../lib/xds/waypoint-records.js';
+import { serviceHostname } from './address-translate.js';
+import { targetRefsOf } from './authorization-translate.js';
+import { USE_WAYPOINT_LABEL, USE_WAYPOINT_NAMESPACE_LABEL } from './enrollment.js';
+import { labelsOf, nsOf, num, recs, specOf, str, strs, type IndexReader } from './index-reader.js';
+import { bindWaypoint, bindingTargetOf, gatewayTrafficType, hboneListener, isWaypointGateway } from './waypoint-binding.js';
+import { appProtocolOf, workloadEntryLabels, workloadUid } from './address-translate.js';
+
+const ROUTE_KINDS = ['HTTPRoute', 'GRPCRoute', 'TCPRoute'];
+
+/**
+ * Whether an object might bind to waypoint `ns/name`: it names it itself, or it has no label of its own and its
+ * namespace names it. Cheap filter before the full binding check; the namespace dependency is read separately.
+ */
+function mayBind(r: IndexReader, o: KubeObject, gwNs: string, gwName: string, labels = labelsOf(o)): boolean {
+  const own = labels[USE_WAYPOINT_LABEL];
+  if (own !== undefined) return own === gwName && (labels[USE_WAYPOINT_NAMESPACE_LABEL] || nsOf(o)) === gwNs;
+  const nsLabels = labelsOf(r.get('Namespace', '', nsOf(o)));
+  return nsLabels[USE_WAYPOINT_LABEL] === gwName && (nsLabels[USE_WAYPOINT_NAMESPACE_LABEL] || nsOf(o)) === gwNs;
+}
+
+function attachedOf(o: KubeObject, services: string[]): AttachedResourceRecord {
+  return {
+    kind: o.kind,
+    namespace: nsOf(o),
+    name: o.metadata.name,
+    resourceVersion: o.metadata.resourceVersion ?? '',
+    spec: (o.spec ?? {}) as JsonObject,
+    services,
+  };
+}
+
+/** The config of one waypoint Gateway, or undefined when the Gateway is not a waypoint. */
+export function translateWaypointConfig(r: IndexReader, gw: KubeObject): WaypointConfigRecord | undefined {
+  if (!isWaypointGateway(gw)) return undefined;
+  const gwNs = nsOf(gw);
+  const gwName = gw.metadata.name;
+  const key = `${gwNs}/${gwName}`;
+  // Namespaces pointing at this waypoint: their unlabelled objects inherit it.
+  r.list('Namespace', undefined, (n) => labelsOf(n)[USE_WAYPOINT_LABEL] === gwName);
+  const services: BoundServiceRecord[] = [];
+  const svcKey = new Map<string, string>(); // `Kind/ns/name` → service key(s) joined
+  for (const svc of r.list('Service', undefined, (s) => mayBind(r, s, gwNs, gwName))) {
+    if (bindWaypoint(r, bindingTargetOf(svc), 'service').gatewayKey !== key) continue;
+    const spec = specOf(svc);
+    const hostname = serviceHostname(r, svc);
+    const k = `${nsOf(svc)}/${hostname}`;
+    svcKey.set(`Service/${nsOf(svc)}/${svc.metadata.name}`, k);
+    services.push({
+      key: k,
+      kind: 'Service',
+      name: svc.metadata.name,
+      namespace: nsOf(svc),
+      hostname,
+      vips: (strs(spec, 'clusterIPs').length ? strs(spec, 'clusterIPs') : [str(spec, 'clusterIP') ?? '']).filter((ip) => ip && ip !== 'None'),
+      ports: recs(spec, 'ports').map((p) => ({
+        port: num(p, 'port') ?? 0,
+        targetPort: typeof p['targetPort'] === 'number' ? p['targetPort'] : p['targetPort'] === undefined ? num(p, 'port') ?? 0 : 0,
+        name: str(p, 'name') ?? '',
+        protocol: (appProtocolOf(str(p, 'appProtocol'), str(p, 'name')) ?? '').replace('HTTP11', 'http').replace('HTTP2', 'http2').replace('GRPC', 'grpc'),
+      })),
+    });
+  }
+  for (const se of r.list('ServiceEntry', undefined, (s) => mayBind(r, s, gwNs, gwName))) {
+    if (bindWaypoint(r, bindingTargetOf(se), 'service').gatewayKey !== key) continue;
+    const spec = specOf(se);
+    const keys: string[] = [];
+    for (const hostname of strs(spec, 'hosts')) {
+      const k = `${nsOf(se)}/${hostname}`;
+      keys.push(k);
+      services.push({
+        key: k,
+        kind: 'ServiceEntry',
+        name: se.metadata.name,
+        namespace: nsOf(se),
+        hostname,
+        vips: strs(spec, 'addresses'),
+        ports: recs(spec, 'ports').map((p) => ({
+          port: num(p, 'number') ?? 0,
+          targetPort: num(p, 'targetPort') ?? num(p, 'number') ?? 0,
+          name: str(p, 'name') ?? '',
+          protocol: (str(p, 'protocol') ?? '').toLowerCase(),
+        })),
+      });
+    }
+    svcKey.set(`ServiceEntry/${nsOf(se)}/${se.metadata.name}`, keys.join(','));
+  }
+  const workloadUids: string[] = [];
+  const traffic = gatewayTrafficType(r, gw);
+  if (traffic === 'workload' || traffic === 'all') {
+    for (const pod of r.list('Pod', undefined, (p) => mayBind(r, p, gwNs, gwName))) {
+      const b = bindWaypoint(r, { kind: 'Pod', namespace: nsOf(pod), name: pod.metadata.name, labels: labelsOf(pod) }, 'workload');
+      if (b.gatewayKey === key) workloadUids.push(workloadUid(r, '', 'Pod', nsOf(pod), pod.metadata.name));
+    }
+    for (const we of r.list('WorkloadEntry', undefined, (w) => mayBind(r, w, gwNs, gwName, workloadEntryLabels(w)))) {
+      const b = bindWaypoint(r, { kind: 'WorkloadEntry', namespace: nsOf(we), name: we.metadata.name, labels: workloadEntryLabels(we) }, 'workload');
+      if (b.gatewayKey === key) workloadUids.push(workloadUid(r, 'networking.istio.io', 'WorkloadEntry', nsOf(we), we.metadata.name));
+    }
+  }
+  const boundKeys = (o: KubeObject, refs: Array<Record<string, unknown>>, nameField: 'name'): string[] => {
+    const out: string[] = [];
+    for (const ref of refs) {
+      const kind = str(ref, 'kind') ?? 'Service';
+      const ns = str(ref, 'namespace') ?? nsOf(o);
+      const k = svcKey.get(`${kind}/${ns}/${str(ref, nameField) ?? ''}`);
+      if (k) out.push(...k.split(','));
+    }
+    return out;
+  };
+  const routes: AttachedResourceRecord[] = [];
+  for (const kind of ROUTE_KINDS) {
+    for (const route of r.list(kind, undefined, (o) => recs(specOf(o), 'parentRefs').some((p) => (str(p, 'kind') ?? '') !== 'Gateway'))) {
+      const services = boundKeys(route, recs(specOf(route), 'parentRefs'), 'name');
+      if (services.length) routes.push(attachedOf(route, services));
+    }
+  }
+  const className = str(specOf(gw), 'gatewayClassName');
+  const attachedPolicies = (kind: string): AttachedResourceRecord[] => {
+    const out: AttachedResourceRecord[] = [];
+    for (const pol of r.list(kind, undefined, (o) => targetRefsOf(specOf(o)).length > 0)) {
+      const refs = targetRefsOf(specOf(pol));
+      const whole = refs.some(
+        (ref) =>
+          (ref['kind'] === 'Gateway' && ref['name'] === gwName && nsOf(pol) === gwNs) ||
+          (ref['kind'] === 'GatewayClass' && ref['name'] === className && nsOf(pol) === r.config.rootNamespace),
+      );
+      const services = boundKeys(pol, refs.filter((ref) => ref['kind'] === 'Service' || ref['kind'] === 'ServiceEntry'), 'name');
+      if (whole) out.push(attachedOf(pol, []));
+      else if (services.length) out.push(attachedOf(pol, services));
+    }
+    return out;
+  };
+  return {
+    name: gwName,
+    namespace: gwNs,
+    trafficType: traffic,
+    trustDomain: r.config.trustDomain,
+    hbonePort: num(hboneListener(gw), 'port') ?? 15008,
+    services,
+    workloadUids,
+    routes,
+    authorizationPolicies: attachedPolicies('AuthorizationPolicy'),
+    requestAuthentications: attachedPolicies('RequestAuthentication'),
+  };
+}

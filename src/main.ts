@@ -5,6 +5,9 @@ import { Command, CommanderError } from 'commander';
 import { VERBS, CliError, globalsOf, resolveDataDir, socketPathIn, writeError, type CliContext } from './cli/index.js';
 import { ApiClient, type ClientEndpoint } from './controlplane/client/index.js';
 import { describeError } from './lib/errors.js';
+import { registerSandboxVerbs } from './sandbox/commands.js';
+import { registerNodeAgentVerb } from './nodeagent/command.js';
+import { untilSignal } from './lib/signals.js';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
@@ -67,18 +70,6 @@ function makeContext(): CliContext & { dispose(): void } {
   };
 }
 
-/** Waits for SIGTERM or SIGINT (the control plane's only way to stop). */
-function untilSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const on = (sig: string) => {
-      process.off('SIGTERM', on);
-      process.off('SIGINT', on);
-      resolve(sig);
-    };
-    process.on('SIGTERM', on);
-    process.on('SIGINT', on);
-  });
-}
 
 interface ControlPlaneFlags {
   listen?: string;
@@ -146,6 +137,8 @@ function buildProgram(ctx: CliContext): Command {
     });
   for (const verb of VERBS) verb.register(program, ctx);
   registerControlPlane(program, ctx);
+  registerSandboxVerbs(program, ctx);
+  registerNodeAgentVerb(program, ctx);
   return program;
 }
 

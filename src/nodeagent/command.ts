@@ -1,0 +1,49 @@
+// `ambit nodeagent --node N`: runs one node's agent until SIGTERM/SIGINT (started by the sandbox supervisor).
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { createLogger } from '../lib/log.js';
+import { NodeAgent, NodeAgentError, type NodeAgentApi } from './node-agent.js';
+import { untilSignal } from '../lib/signals.js';
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+/** What the verb needs from the composition root (the CLI context satisfies it structurally). */
+export interface NodeAgentVerbContext {
+  dataDir(cmd: Command): string;
+  client(cmd: Command): NodeAgentApi;
+}
+
+/** The default ZDS socket of a node: `<dataDir>/nodes/<node>/zds.sock` (ztunnel is pointed at the same path). */
+export function zdsSocketPathFor(dataDir: string, node: string): string {
+  return join(dataDir, 'nodes', node, 'zds.sock');
+}
+
+export function registerNodeAgentVerb(program: Command, ctx: NodeAgentVerbContext): void {
+  program
+    .command('nodeagent')
+    .description('run a node agent: in-pod capture rules for enrolled pods, ZDS hand-off to ztunnel (until SIGTERM/SIGINT)')
+    .requiredOption('--node <name>', 'the node whose pods this agent captures')
+    .option('--zds-socket <path>', 'ZDS listener path (default <data-dir>/nodes/<node>/zds.sock)')
+    .option('--repair-interval <seconds>', 'how often installed rules are checked for drift', '5')
+    .option('--log-level <level>', `log level (${LOG_LEVELS.join(', ')})`, 'info')
+    .action(async (opts: { node: string; zdsSocket?: string; repairInterval: string; logLevel: string }, cmd: Command) => {
+      if (!NODE_NAME.test(opts.node)) throw new NodeAgentError(`--node must be a node name (a DNS-1123 subdomain), got "${opts.node}"`);
+      if (!LOG_LEVELS.includes(opts.logLevel)) throw new NodeAgentError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${opts.logLevel}"`);
+      const seconds = Number(opts.repairInterval);
+      if (!Number.isFinite(seconds) || seconds < 0.1 || seconds > 3600) {
+        throw new NodeAgentError(`--repair-interval must be a number of seconds from 0.1 to 3600, got "${opts.repairInterval}"`);
+      }
+      const dataDir = ctx.dataDir(cmd);
+      const zdsSocketPath = opts.zdsSocket ?? zdsSocketPathFor(dataDir, opts.node);
+      mkdirSync(join(zdsSocketPath, '..'), { recursive: true, mode: 0o700 });
+      const log = createLogger('nodeagent', { level: opts.logLevel }).child({ node: opts.node });
+      const stop = untilSignal();
+      const agent = new NodeAgent({ nodeName: opts.node, api: ctx.client(cmd), zdsSocketPath, log, repairIntervalMs: Math.round(seconds * 1000) });
+      const sig = await stop;
+      log.info({ signal: sig }, 'stopping');
+      await agent.stop();
+    });
+}
+

@@ -1,0 +1,204 @@
+// The node agent's side of ZDS (PROTOCOLS.md §8.2): a SEQPACKET listener ztunnel connects to, a snapshot replay on
+// every (re)connect, then add/del messages one at a time, each waiting for ztunnel's ack before the next.
+import { openSync, closeSync } from 'node:fs';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { listenSeqpacket, type SeqpacketConnection, type SeqpacketServer } from '../platform/index.js';
+import { MeshError, describeError } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import {
+  Version, WorkloadRequestSchema, WorkloadResponseSchema, ZdsHelloSchema, type WorkloadRequest,
+} from '../../proto/gen/istio/zds/zds_pb.js';
+
+/** A pod as ztunnel needs to know it: identity plus where its netns lives. */
+export interface ZdsWorkload {
+  uid: string;
+  name: string;
+  namespace: string;
+  serviceAccount: string;
+  /** Path of the pod's netns file (`/var/run/netns/<name>`); opened and passed as an fd with each `add`. */
+  netnsPath: string;
+}
+
+export interface ZdsServerOptions {
+  socketPath: string;
+  log: Logger;
+  /** The workloads to replay to a newly connected ztunnel, in order (called at connect time). */
+  snapshot: () => ZdsWorkload[];
+  /** ztunnel's answer to an add (`error` empty = ack) — also called with an error when the connection dropped. */
+  onAddResult: (uid: string, error: string | undefined) => void;
+  /** A ztunnel connected (true) or went away (false). */
+  onConnectionChange?: (connected: boolean) => void;
+  /** How long to wait for an ack before giving up on the connection; default 5000 ms. */
+  ackTimeoutMs?: number;
+}
+
+/** ztunnel broke the protocol (bad hello, malformed or missing ack); the connection is dropped. */
+export class ZdsProtocolError extends MeshError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NODEAGENT_ZDS_PROTOCOL', message, options);
+  }
+}
+
+type Op = { kind: 'add'; workload: ZdsWorkload } | { kind: 'del'; uid: string } | { kind: 'snapshot' };
+
+/** One ztunnel connection: a serial queue of requests, each answered before the next is sent. */
+class ZdsSession {
+  private readonly queue: Op[] = [];
+  private running = false;
+  closed = false;
+  /** Set once ztunnel's hello arrived; requests wait for it. */
+  private helloSeen = false;
+
+  constructor(private readonly conn: SeqpacketConnection, private readonly opts: ZdsServerOptions, private readonly onClose: () => void) {}
+
+  async start(): Promise<void> {
+    try {
+      const hello = await this.receive('hello');
+      const msg = fromBinary(ZdsHelloSchema, hello);
+      if (msg.version !== Version.V1) throw new ZdsProtocolError(`ztunnel sent hello with unsupported version ${msg.version}`);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.helloSeen = true;
+    this.opts.log.info('ztunnel connected; replaying snapshot');
+    for (const workload of this.opts.snapshot()) this.queue.push({ kind: 'add', workload });
+    this.queue.push({ kind: 'snapshot' });
+    void this.pump();
+  }
+
+  /** Before the hello nothing is queued: the snapshot taken at hello time already reflects the change. */
+  enqueue(op: Op): void {
+    if (this.closed || !this.helloSeen) return;
+    this.queue.push(op);
+    void this.pump();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.conn.close();
+    // Adds in flight or queued were never acknowledged on this connection.
+    for (const op of this.queue.splice(0)) if (op.kind === 'add') this.opts.onAddResult(op.workload.uid, 'ztunnel connection closed');
+    this.onClose();
+  }
+
+  private fail(err: unknown): void {
+    if (!this.closed) this.opts.log.warn({ err: describeError(err) }, 'ztunnel connection dropped');
+    this.close();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (!this.closed && this.queue.length > 0) {
+        const op = this.queue[0]!;
+        const error = await this.exchange(op);
+        this.queue.shift();
+        if (op.kind === 'add') this.opts.onAddResult(op.workload.uid, error);
+        else if (error) this.opts.log.warn({ op: op.kind, error }, 'ztunnel refused a request');
+      }
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Sends one request and returns ztunnel's NACK text (undefined for an ACK). */
+  private async exchange(op: Op): Promise<string | undefined> {
+    let request: WorkloadRequest;
+    let fd: number | undefined;
+    switch (op.kind) {
+      case 'add': {
+        const w = op.workload;
+        request = create(WorkloadRequestSchema, {
+          payload: { case: 'add', value: { uid: w.uid, workloadInfo: { name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount } } },
+        });
+        try {
+          fd = openSync(w.netnsPath, 'r');
+        } catch (err) {
+          // The pod's netns vanished (pod being deleted): nothing to hand over.
+          return `cannot open the pod netns ${w.netnsPath}: ${describeError(err)}`;
+        }
+        break;
+      }
+      case 'del':
+        request = create(WorkloadRequestSchema, { payload: { case: 'del', value: { uid: op.uid } } });
+        break;
+      case 'snapshot':
+        request = create(WorkloadRequestSchema, { payload: { case: 'snapshotSent', value: {} } });
+        break;
+    }
+    try {
+      await this.conn.send(toBinary(WorkloadRequestSchema, request), fd);
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+    const answer = fromBinary(WorkloadResponseSchema, await this.receive(`ack for ${op.kind}`));
+    if (answer.payload.case !== 'ack') throw new ZdsProtocolError(`ztunnel answered ${op.kind} without an ack`);
+    return answer.payload.value.error || undefined;
+  }
+
+  private async receive(what: string): Promise<Uint8Array> {
+    const timeoutMs = this.opts.ackTimeoutMs ?? 5000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ZdsProtocolError(`no ${what} from ztunnel within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      const msg = await Promise.race([this.conn.receive(), timeout]);
+      if (msg === null) throw new ZdsProtocolError(`ztunnel closed the connection (waiting for ${what})`);
+      for (const fd of msg.fds) closeSync(fd); // ztunnel never sends descriptors
+      return msg.data;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Listens for ztunnel; at most one live session (a new connection replaces the old one, as after a restart). */
+export class ZdsServer {
+  private readonly server: SeqpacketServer;
+  private session: ZdsSession | undefined;
+
+  constructor(private readonly opts: ZdsServerOptions) {
+    this.server = listenSeqpacket(opts.socketPath);
+    this.server.on('connection', (conn) => this.accept(conn));
+    this.server.on('error', (err) => opts.log.error({ err: describeError(err) }, 'ZDS accept failed'));
+  }
+
+  /** True while a ztunnel is connected and has said hello. */
+  get connected(): boolean {
+    return this.session !== undefined && !this.session.closed;
+  }
+
+  /** Tells ztunnel about a pod (queued behind earlier requests); no-op without a ztunnel (it gets the snapshot). */
+  add(workload: ZdsWorkload): void {
+    this.session?.enqueue({ kind: 'add', workload });
+  }
+
+  /** Tells ztunnel a pod is gone or no longer enrolled. */
+  del(uid: string): void {
+    this.session?.enqueue({ kind: 'del', uid });
+  }
+
+  close(): void {
+    this.server.close();
+    this.session?.close();
+  }
+
+  private accept(conn: SeqpacketConnection): void {
+    this.session?.close();
+    const session: ZdsSession = new ZdsSession(conn, this.opts, () => {
+      if (this.session === session) {
+        this.session = undefined;
+        this.opts.onConnectionChange?.(false);
+      }
+    });
+    this.session = session;
+    this.opts.onConnectionChange?.(true);
+    void session.start();
+  }
+}

@@ -1,0 +1,141 @@
+// A process run inside a netns with its output appended to a log file, restarted with backoff when a policy says so.
+import { closeSync, mkdirSync, openSync, writeFileSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { spawnIn } from '../platform/index.js';
+
+type ChildProcess = ReturnType<typeof spawnIn>;
+import { describeError } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+
+export interface ManagedProcessSpec {
+  /** Shown in logs (`controlplane`, `default/web:app`). */
+  label: string;
+  netns: string;
+  argv: string[];
+  /** The whole environment; absent = inherit this process's. */
+  env?: Record<string, string>;
+  cwd?: string;
+  /** stdout and stderr are appended here. */
+  logFile: string;
+  /** Written with the current pid while running (removed on stop). */
+  pidFile?: string;
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: string | null;
+  at: Date;
+}
+
+/** Decides after an exit whether to start again (restartPolicy for pods, always for roles). */
+export type RestartDecision = (exit: ExitInfo) => boolean;
+
+const BACKOFF_START_MS = 500;
+const BACKOFF_MAX_MS = 30_000;
+/** A run this long counts as healthy: the next crash restarts without accumulated delay. */
+const HEALTHY_RUN_MS = 10_000;
+
+export class ManagedProcess {
+  pid: number | undefined;
+  restarts = 0;
+  startedAt: Date | undefined;
+  lastExit: ExitInfo | undefined;
+  /** True once it exited and will not be restarted. */
+  finished = false;
+  private child: ChildProcess | undefined;
+  private stopping = false;
+  private backoffMs = BACKOFF_START_MS;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private exited: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly spec: ManagedProcessSpec,
+    private readonly shouldRestart: RestartDecision,
+    private readonly onChange: () => void,
+    private readonly log: Logger,
+  ) {}
+
+  get running(): boolean {
+    return this.child !== undefined;
+  }
+
+  start(): void {
+    if (this.stopping || this.child) return;
+    mkdirSync(dirname(this.spec.logFile), { recursive: true, mode: 0o755 });
+    const out = openSync(this.spec.logFile, 'a');
+    let child: ChildProcess;
+    try {
+      child = spawnIn(this.spec.netns, this.spec.argv, {
+        stdio: ['ignore', out, out],
+        env: this.spec.env,
+        cwd: this.spec.cwd,
+        // Its own process group: stop() signals everything the command started, not just its first process.
+        detached: true,
+      });
+    } finally {
+      closeSync(out); // the child holds its own copy
+    }
+    this.child = child;
+    this.pid = child.pid;
+    this.startedAt = new Date();
+    if (this.spec.pidFile && child.pid) {
+      mkdirSync(dirname(this.spec.pidFile), { recursive: true });
+      writeFileSync(this.spec.pidFile, `${child.pid}\n`);
+    }
+    this.exited = new Promise((resolve) => {
+      child.once('error', (err) => this.log.error({ proc: this.spec.label, err: describeError(err) }, 'could not start'));
+      child.once('close', (code, signal) => {
+        this.onExit({ code, signal, at: new Date() });
+        resolve();
+      });
+    });
+    this.log.info({ proc: this.spec.label, pid: child.pid, netns: this.spec.netns }, 'started');
+    this.onChange();
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once it is gone. No restart afterwards. */
+  async stop(graceMs = 5000): Promise<void> {
+    this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    const child = this.child;
+    if (child) {
+      signalGroup(child, 'SIGTERM');
+      const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), graceMs);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    if (this.spec.pidFile) rmSync(this.spec.pidFile, { force: true });
+  }
+
+  private onExit(exit: ExitInfo): void {
+    const ranMs = this.startedAt ? exit.at.getTime() - this.startedAt.getTime() : 0;
+    this.child = undefined;
+    this.pid = undefined;
+    this.lastExit = exit;
+    if (this.stopping) return;
+    this.log.warn({ proc: this.spec.label, code: exit.code, signal: exit.signal, ranMs }, 'exited');
+    if (!this.shouldRestart(exit)) {
+      this.finished = true;
+      if (this.spec.pidFile) rmSync(this.spec.pidFile, { force: true });
+      this.onChange();
+      return;
+    }
+    if (ranMs >= HEALTHY_RUN_MS) this.backoffMs = BACKOFF_START_MS;
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
+    this.restartTimer = setTimeout(() => {
+      this.restarts++;
+      this.start();
+    }, delay);
+    this.onChange();
+  }
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    if (child.pid) process.kill(-child.pid, signal);
+    else child.kill(signal);
+  } catch {
+    child.kill(signal); // the group is gone: at most the leader is left
+  }
+}

@@ -1,0 +1,133 @@
+// The per-cluster supervisor (`ambit cluster supervise`, started detached by `cluster create`): runs the control
+// plane in the fabric netns and one node agent per node netns, restarting them when they crash, and hosts the
+// pod runner. SIGTERM stops everything it started.
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApiClient } from '../controlplane/client/index.js';
+import { isNotFound } from '../controlplane/client/index.js';
+import { kindByName } from '../api/index.js';
+import { describeError, MeshError } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import { ManagedProcess } from './managed-process.js';
+import { PodRunner } from './pod-runner.js';
+import { clusterPaths, layoutOf, readClusterRecord } from './cluster-state.js';
+import type { ClusterLayout } from './cluster-layout.js';
+
+export class SupervisorError extends MeshError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SANDBOX_SUPERVISOR', message, options);
+  }
+}
+
+/** The compiled CLI entry point next to this module (same build), run by `node` for every role. */
+export function ambitMainScript(): string {
+  return fileURLToPath(new URL('../main.js', import.meta.url));
+}
+
+export interface SupervisorHandle {
+  readonly layout: ClusterLayout;
+  readonly roles: ManagedProcess[];
+  readonly podRunner: PodRunner;
+  stop(): Promise<void>;
+}
+
+export interface SupervisorOptions {
+  dataDir: string;
+  log: Logger;
+  /** Node executable (process.execPath of the caller). */
+  nodeBinary: string;
+  logLevel?: string;
+}
+
+/** Starts the roles and the pod runner; resolves once the control plane answers and Node objects exist. */
+export async function runSupervisor(opts: SupervisorOptions): Promise<SupervisorHandle> {
+  const record = readClusterRecord(opts.dataDir);
+  if (!record) throw new SupervisorError(`no cluster in ${opts.dataDir} (run ambit cluster create first)`);
+  const layout = layoutOf(record);
+  const paths = clusterPaths(opts.dataDir);
+  rmSync(paths.ready, { force: true });
+  const main = ambitMainScript();
+  const level = opts.logLevel ?? 'info';
+  const always = () => true;
+  const role = (name: string, netns: string, args: string[]) =>
+    new ManagedProcess(
+      {
+        label: name, netns,
+        argv: [opts.nodeBinary, main, '--data-dir', opts.dataDir, ...args, '--log-level', level],
+        logFile: join(paths.logs, `${name}.log`),
+        pidFile: join(paths.run, `${name}.pid`),
+      },
+      always, () => undefined, opts.log,
+    );
+  const controlPlane = role('controlplane', layout.fabricNetns, ['controlplane']);
+  controlPlane.start();
+  const api = new ApiClient({ endpoint: { socketPath: paths.socket }, timeoutMs: 10_000 });
+  await waitForApi(api, 30_000);
+  await ensureClusterObjects(api, layout);
+  const roles = [controlPlane];
+  for (const node of layout.nodes) {
+    const agent = role(`nodeagent-${node.name}`, node.netns, ['nodeagent', '--node', node.name]);
+    agent.start();
+    roles.push(agent);
+  }
+  const podRunner = new PodRunner({ api, layout, dataDir: opts.dataDir, log: opts.log.child({ sub: 'podrunner' }) });
+  writeFileSync(paths.ready, `${new Date().toISOString()}\n`);
+  opts.log.info({ cluster: layout.name, nodes: layout.nodes.length }, 'cluster ready');
+  return {
+    layout,
+    roles,
+    podRunner,
+    async stop() {
+      rmSync(paths.ready, { force: true });
+      await podRunner.stop();
+      // Node agents first (they need the control plane to finish their last writes), the control plane last.
+      await Promise.all(roles.slice(1).map((r) => r.stop(5000)));
+      await controlPlane.stop(5000);
+      api.close();
+    },
+  };
+}
+
+async function waitForApi(api: ApiClient, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      await api.version();
+      return;
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new SupervisorError(`the control plane did not answer within ${timeoutMs} ms: ${describeError(last)}`, { cause: last });
+}
+
+/** Node objects (pod CIDR, InternalIP) and the `default` namespace, created when missing. */
+async function ensureClusterObjects(api: ApiClient, layout: ClusterLayout): Promise<void> {
+  const nodeKind = kindByName('Node')!;
+  const nsKind = kindByName('Namespace')!;
+  for (const node of layout.nodes) {
+    try {
+      await api.get(nodeKind, undefined, node.name);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await api.create({
+        apiVersion: 'v1', kind: 'Node',
+        metadata: { name: node.name, labels: { 'kubernetes.io/hostname': node.name, 'sandbox.ambit.io/netns': node.netns } },
+        spec: { podCIDR: node.podCidr, podCIDRs: [node.podCidr] },
+      });
+    }
+    await api.updateStatus({
+      apiVersion: 'v1', kind: 'Node', metadata: { name: node.name },
+      status: { addresses: [{ type: 'InternalIP', address: node.ip }, { type: 'Hostname', address: node.name }] },
+    });
+  }
+  try {
+    await api.get(nsKind, undefined, 'default');
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    await api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } });
+  }
+}

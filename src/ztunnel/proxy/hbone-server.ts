@@ -1,0 +1,195 @@
+// HBONE server (port 15008): mutual TLS 1.3 with a workload certificate, HTTP/2, one CONNECT stream per proxied
+// TCP connection (PROTOCOLS.md §2). Protocol-level checks live here (client certificate in our trust domain,
+// method CONNECT → else 400, parsable `:authority` → else 400); what to do with a well-formed stream (IP match,
+// authorization, connecting to the app, 200/401/503) is the handler's job (inbound.ts).
+import http2 from 'node:http2';
+import type net from 'node:net';
+import type tls from 'node:tls';
+import type { Logger } from 'pino';
+import type { WorkloadCertificate } from '../../lib/certs/certificate-manager.js';
+import { peerSpiffeId } from '../../lib/certs/tls-identity.js';
+import { describeError } from '../../lib/errors.js';
+import { silentLogger } from '../../lib/log.js';
+import { parsePeerIdentity } from '../policy/authorization.js';
+import { canonicalIp, parseAuthority } from '../state/ip-address.js';
+import {
+  CONNECTION_WINDOW_BYTES, KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS, MAX_SESSION_MEMORY_MB, serverH2Settings,
+  serverTlsOptions, startKeepalive,
+} from './hbone-protocol.js';
+
+export interface SocketAddress {
+  ip: string;
+  port: number;
+}
+
+/** One well-formed CONNECT stream, handed to the handler before any response was sent. */
+export interface HboneStreamRequest {
+  stream: http2.ServerHttp2Stream;
+  headers: http2.IncomingHttpHeaders;
+  /** The parsed `:authority` (IP or hostname form) and its text. */
+  authority: { host: string; port: number; isIp: boolean; text: string };
+  /** Full `spiffe://…` identity of the client certificate. */
+  peerIdentity: string;
+  /** The TCP peer (the connecting ztunnel or waypoint). */
+  peerAddress: SocketAddress;
+  /** The address the client dialled (the local pod IP and 15008). */
+  localAddress: SocketAddress;
+}
+
+/** Handles one stream: must respond (200 and copy, or an error status). A throw or rejection answers 503. */
+export type HboneStreamHandler = (req: HboneStreamRequest) => void | Promise<void>;
+
+export interface HboneServerOptions {
+  certificate: WorkloadCertificate;
+  handler: HboneStreamHandler;
+  log?: Logger;
+  keepaliveIntervalMs?: number;
+  keepaliveTimeoutMs?: number;
+  /** TLS handshake deadline, ms (default 10 s). */
+  handshakeTimeoutMs?: number;
+}
+
+/** Answers a stream with `status` and no body. */
+export function respondStatus(stream: http2.ServerHttp2Stream, status: number, headers: http2.OutgoingHttpHeaders = {}): void {
+  if (stream.destroyed || stream.headersSent) return;
+  try {
+    stream.respond({ ':status': status, ...headers }, { endStream: true });
+  } catch {
+    stream.destroy();
+  }
+}
+
+/**
+ * One HBONE server for one local identity (in-pod mode: one per pod). Feed it accepted TCP sockets with
+ * `handleConnection`; `updateCertificate` swaps the presented certificate for new handshakes.
+ */
+export class HboneServer {
+  readonly #server: http2.Http2SecureServer;
+  /** Open sessions → the client's SPIFFE identity (parsed once per TLS connection, not per stream). */
+  readonly #sessions = new Map<http2.ServerHttp2Session, string>();
+  readonly #log: Logger;
+  #trustDomain: string | undefined;
+  #closing = false;
+
+  constructor(opts: HboneServerOptions) {
+    this.#log = opts.log ?? silentLogger();
+    this.#trustDomain = parsePeerIdentity(opts.certificate.identity)?.trustDomain;
+    this.#server = http2.createSecureServer({
+      ...serverTlsOptions(opts.certificate),
+      allowHTTP1: false,
+      settings: serverH2Settings(),
+      maxSessionMemory: MAX_SESSION_MEMORY_MB,
+      handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000,
+    });
+    // Sessions stay open while streams are idle: liveness is the keepalive PING's job.
+    this.#server.setTimeout(0);
+    const interval = opts.keepaliveIntervalMs ?? KEEPALIVE_INTERVAL_MS;
+    const timeout = opts.keepaliveTimeoutMs ?? KEEPALIVE_TIMEOUT_MS;
+    this.#server.on('session', (session: http2.ServerHttp2Session) => this.#onSession(session, interval, timeout));
+    this.#server.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => this.#onStream(stream, headers, opts.handler));
+    this.#server.on('unknownProtocol', (socket: tls.TLSSocket) => socket.destroy());
+    this.#server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
+      this.#log.debug({ 'src.addr': `${socket.remoteAddress}:${socket.remotePort}`, error: describeError(err) }, 'hbone tls handshake failed');
+    });
+    this.#server.on('sessionError', (err: Error) => this.#log.debug({ error: describeError(err) }, 'hbone session error'));
+  }
+
+  /** Open HTTP/2 sessions (TLS connections). */
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /** Takes an accepted TCP socket: TLS handshake, HTTP/2, streams. */
+  handleConnection(socket: net.Socket): void {
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    this.#server.emit('connection', socket);
+  }
+
+  /** Presents `cert` on new handshakes (rotation); open sessions keep theirs. */
+  updateCertificate(cert: WorkloadCertificate): void {
+    this.#trustDomain = parsePeerIdentity(cert.identity)?.trustDomain;
+    this.#server.setSecureContext(serverTlsOptions(cert));
+  }
+
+  /**
+   * Drain: refuse new connections, send GOAWAY on every session so clients open no new streams, wait for open
+   * streams up to `graceMs`, then destroy what is left.
+   */
+  async close(graceMs = 5000): Promise<void> {
+    this.#closing = true;
+    const pending = [...this.#sessions.keys()].map((s) => new Promise<void>((resolve) => {
+      if (s.destroyed) return resolve();
+      s.once('close', () => resolve());
+      s.close();
+    }));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(pending), new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    for (const s of this.#sessions.keys()) s.destroy();
+  }
+
+  /** Tears every session down now (no drain). */
+  destroy(): void {
+    this.#closing = true;
+    for (const s of this.#sessions.keys()) s.destroy();
+  }
+
+  #onSession(session: http2.ServerHttp2Session, intervalMs: number, timeoutMs: number): void {
+    const socket = session.socket as tls.TLSSocket;
+    // A client in another trust domain is refused even with a chain we trust (PROTOCOLS.md §2.6).
+    const peer = peerSpiffeId(socket);
+    const peerTd = parsePeerIdentity(peer)?.trustDomain;
+    if (!peer || (this.#trustDomain !== undefined && peerTd !== this.#trustDomain)) {
+      this.#log.warn({ 'src.addr': `${socket.remoteAddress}:${socket.remotePort}`, 'src.identity': peer ?? null }, `hbone client rejected: ${peer ? `identity ${peer} is not in trust domain ${this.#trustDomain}` : 'no SPIFFE identity in the client certificate'}`);
+      session.destroy();
+      return;
+    }
+    this.#sessions.set(session, peer);
+    session.once('close', () => this.#sessions.delete(session));
+    session.on('error', () => undefined); // reported through 'sessionError'
+    try {
+      session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
+    } catch {
+      // The session may already be closing.
+    }
+    startKeepalive(session, intervalMs, timeoutMs);
+  }
+
+  #onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, handler: HboneStreamHandler): void {
+    stream.on('error', () => undefined); // stream failures surface through the copy outcome
+    const session = stream.session as http2.ServerHttp2Session | undefined;
+    const socket = session?.socket as tls.TLSSocket | undefined;
+    const peerIdentity = session ? this.#sessions.get(session) : undefined;
+    if (!session || !socket || peerIdentity === undefined) {
+      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    if (headers[':method'] !== 'CONNECT') return respondStatus(stream, 400);
+    const text = String(headers[':authority'] ?? '');
+    const authority = parseAuthority(text);
+    if (!authority) return respondStatus(stream, 400);
+    const req: HboneStreamRequest = {
+      stream,
+      headers,
+      authority: { ...authority, text },
+      peerIdentity,
+      peerAddress: { ip: canonicalIp(socket.remoteAddress ?? ''), port: socket.remotePort ?? 0 },
+      localAddress: { ip: canonicalIp(socket.localAddress ?? ''), port: socket.localPort ?? 0 },
+    };
+    try {
+      Promise.resolve(handler(req)).catch((err: unknown) => this.#handlerFailed(stream, err));
+    } catch (err) {
+      this.#handlerFailed(stream, err);
+    }
+  }
+
+  #handlerFailed(stream: http2.ServerHttp2Stream, err: unknown): void {
+    this.#log.debug({ error: describeError(err) }, 'hbone stream handler failed');
+    if (!stream.headersSent) respondStatus(stream, 503);
+    else stream.destroy();
+  }
+}

@@ -149,7 +149,12 @@ function listen(server: http.Server, host: string, port: number): Promise<http.S
 
 /** Admin endpoint (bind it to localhost only). */
 export function startAdminServer(src: AdminSources, host = '127.0.0.1', port = 15000): Promise<http.Server> {
-  const server = http.createServer((req, res) => {
+  return listen(http.createServer(adminRequestHandler(src)), host, port);
+}
+
+/** The admin request handler, also served on a Unix socket so host-side tools can reach a ztunnel in a netns. */
+export function adminRequestHandler(src: AdminSources): http.RequestListener {
+  return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://admin');
     try {
       if (url.pathname === '/config_dump' && req.method === 'GET') return send(res, 200, JSON.stringify(configDump(src), null, 2), 'application/json');
@@ -173,8 +178,7 @@ export function startAdminServer(src: AdminSources, host = '127.0.0.1', port = 1
     } catch (err) {
       send(res, 400, `${describeError(err)}\n`);
     }
-  });
-  return listen(server, host, port);
+  };
 }
 
 /** Prometheus scrape endpoint. */

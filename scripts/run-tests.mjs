@@ -1,4 +1,4 @@
-// Runs every test tier with Node's own test runner in one invocation (one summary for CI to read).
+// Runs every test tier with Node's own test runner and ends with one plain line `total: N passed, N failed`.
 // Tiers: unit (dist/src/**/*.test.js), integration (dist/test/integration), e2e (dist/test/e2e, root only).
 // The e2e tier never skips silently: if it has tests and this machine cannot run them, the run fails.
 import { readdirSync, statSync, existsSync } from 'node:fs';
@@ -43,13 +43,41 @@ if (e2e.length > 0) {
   }
 }
 
-const files = [...unit, ...integration, ...e2e];
-if (files.length === 0) {
+if (unit.length + integration.length + e2e.length === 0) {
   process.stderr.write('FAIL: no test files found under dist/ (did the build run?)\n');
   process.exit(1);
 }
 process.stdout.write(`running ${unit.length} unit, ${integration.length} integration, ${e2e.length} e2e test files\n`);
-const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...files], {
-  stdio: 'inherit',
-});
-child.on('exit', (code, signal) => process.exit(signal ? 1 : code ?? 1));
+
+// Runs one batch with Node's test runner, echoing its TAP output and counting its top-level summary.
+function runBatch(files, concurrency) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-timeout=300000', ...files], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const counts = { pass: 0, fail: 0 };
+    let partial = '';
+    child.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk);
+      const text = partial + chunk.toString();
+      const lines = text.split('\n');
+      partial = lines.pop();
+      for (const line of lines) {
+        const m = /^# (pass|fail) (\d+)$/.exec(line);
+        if (m) counts[m[1]] += Number(m[2]);
+      }
+    });
+    child.on('exit', (code, signal) => resolve({ ok: !signal && code === 0, ...counts }));
+  });
+}
+
+// Unit and loopback integration tests share the two cores; e2e tests build whole clusters of network
+// namespaces and processes, so they run one file at a time to keep their timing bounds meaningful.
+const batches = [];
+if (unit.length + integration.length > 0) batches.push(await runBatch([...unit, ...integration], 2));
+if (e2e.length > 0) batches.push(await runBatch(e2e, 1));
+const passed = batches.reduce((n, b) => n + b.pass, 0);
+const failed = batches.reduce((n, b) => n + b.fail, 0);
+const ok = batches.every((b) => b.ok) && failed === 0;
+process.stdout.write(`\ntotal: ${passed} passed, ${failed} failed\n`);
+process.exit(ok ? 0 : 1);

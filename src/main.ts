@@ -6,7 +6,9 @@ import { VERBS, CliError, globalsOf, resolveDataDir, socketPathIn, writeError, t
 import { ApiClient, type ClientEndpoint } from './controlplane/client/index.js';
 import { describeError } from './lib/errors.js';
 import { registerSandboxVerbs } from './sandbox/commands.js';
+import { registerDemoVerbs } from './sandbox/demo.js';
 import { registerNodeAgentVerb } from './nodeagent/command.js';
+import { registerZtunnelVerb } from './ztunnel/command.js';
 import { untilSignal } from './lib/signals.js';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
@@ -138,7 +140,9 @@ function buildProgram(ctx: CliContext): Command {
   for (const verb of VERBS) verb.register(program, ctx);
   registerControlPlane(program, ctx);
   registerSandboxVerbs(program, ctx);
+  registerDemoVerbs(program, ctx);
   registerNodeAgentVerb(program, ctx);
+  registerZtunnelVerb(program, ctx);
   return program;
 }
 

@@ -9,13 +9,16 @@ import * as get from './get.js';
 import * as label from './label.js';
 import * as proxyStatus from './proxy-status.js';
 import * as version from './version.js';
+import * as waypoint from './waypoint.js';
+import * as xDescribe from './x-describe.js';
+import * as ztunnelConfig from './ztunnel-config.js';
 
 export interface Verb {
   register(program: Command, ctx: CliContext): void;
 }
 
 /** In help order. */
-export const VERBS: readonly Verb[] = [apply, get, describe, del, label, proxyStatus, ca, version];
+export const VERBS: readonly Verb[] = [apply, get, describe, del, label, proxyStatus, ztunnelConfig, waypoint, xDescribe, ca, version];
 
 export { CliError, globalsOf, namespaceOf, writeError } from './cli-context.js';
 export type { CliContext, GlobalOptions } from './cli-context.js';

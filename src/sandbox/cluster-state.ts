@@ -10,6 +10,11 @@ export interface ClusterRecord {
   createdAt: string;
   /** The data dir did not exist before `cluster create`: delete removes it whole, whatever the roles wrote. */
   ownsDataDir?: boolean;
+  /**
+   * Start no ztunnel on the nodes: enrolled pods stay `pending` and fail closed. For tests of the node agent's
+   * own contract (and of what happens when ztunnel is absent); never the default.
+   */
+  withoutZtunnel?: boolean;
 }
 
 export interface ClusterPaths {

@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { kindByName, type KubeObject } from '../api/index.js';
 import type { ApiClient } from '../controlplane/client/index.js';
 import { describeError, MeshError } from '../lib/errors.js';
@@ -14,7 +14,7 @@ import {
   CLUSTER_DATA_ENTRIES, clusterPaths, layoutOf, livePid, readClusterRecord, writeClusterRecord, type ClusterRecord,
 } from './cluster-state.js';
 import { containerEnvironment, containerLogPath, POD_NETNS_ANNOTATION } from './pod-runner.js';
-import { ambitMainScript, runSupervisor } from './supervisor.js';
+import { ambitMainScript, nodeRoleNames, runSupervisor } from './supervisor.js';
 import { buildTopology, destroyTopology, killNetnsProcesses, topologyExists } from './topology.js';
 import { untilSignal } from '../lib/signals.js';
 
@@ -47,10 +47,11 @@ export function registerSandboxVerbs(program: Command, ctx: SandboxVerbContext):
     .description('build a local cluster of network namespaces and start its control plane and node agents')
     .option('--name <name>', 'cluster name (netns are named <name>.*)', DEFAULT_CLUSTER)
     .option('--nodes <count>', 'number of nodes', String(DEFAULT_NODES))
-    .action(async (opts: { name: string; nodes: string }, cmd: Command) => {
+    .addOption(new Option('--without-ztunnel', 'start no ztunnel (tests of the node agent alone; enrolled pods fail closed)').hideHelp())
+    .action(async (opts: { name: string; nodes: string; withoutZtunnel?: boolean }, cmd: Command) => {
       const nodes = Number(opts.nodes);
       clusterLayout(checkClusterName(opts.name), 0, nodes); // refuses a bad --name or --nodes before anything is touched
-      await createCluster(ctx, ctx.dataDir(cmd), checkClusterName(opts.name), nodes, (l) => ctx.stderr.write(`${l}\n`));
+      await createCluster(ctx, ctx.dataDir(cmd), checkClusterName(opts.name), nodes, (l) => ctx.stderr.write(`${l}\n`), { withoutZtunnel: opts.withoutZtunnel === true });
     });
 
   cluster
@@ -155,7 +156,14 @@ async function podNetns(pod: KubeObject): Promise<string> {
  * Idempotent: a running cluster of the same name and size is left as it is; a half-built or stopped one is torn
  * down (keeping its store) and built again.
  */
-export async function createCluster(ctx: Pick<SandboxVerbContext, 'stdout'>, dataDir: string, name: string, nodes: number, progress: (l: string) => void): Promise<void> {
+export async function createCluster(
+  ctx: Pick<SandboxVerbContext, 'stdout'>,
+  dataDir: string,
+  name: string,
+  nodes: number,
+  progress: (l: string) => void,
+  opts: { withoutZtunnel?: boolean } = {},
+): Promise<void> {
   const existing = readClusterRecord(dataDir);
   if (existing && existing.name !== name) {
     throw new SandboxCommandError(`the data dir ${dataDir} already holds cluster "${existing.name}"; use another --data-dir for a second cluster, or delete it first`);
@@ -167,6 +175,7 @@ export async function createCluster(ctx: Pick<SandboxVerbContext, 'stdout'>, dat
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const entry = registerCluster(name, dataDir);
   const record: ClusterRecord = existing ?? { name, slot: entry.slot, nodes, createdAt: new Date().toISOString(), ownsDataDir };
+  if (opts.withoutZtunnel) record.withoutZtunnel = true;
   record.slot = entry.slot;
   const layout = layoutOf(record);
   const paths = clusterPaths(dataDir);
@@ -282,7 +291,7 @@ export async function clusterInfo(dataDir: string, api: ApiClient): Promise<Clus
   const layout = layoutOf(record);
   const paths = clusterPaths(dataDir);
   const processes: ClusterInfo['processes'] = [{ role: 'supervisor', pid: livePid(paths.supervisorPid) ?? null, log: paths.supervisorLog }];
-  const roleNames = ['controlplane', ...layout.nodes.map((n) => `nodeagent-${n.name}`)];
+  const roleNames = ['controlplane', ...layout.nodes.flatMap((n) => nodeRoleNames(n.name))];
   for (const r of roleNames) processes.push({ role: r, pid: livePid(join(paths.run, `${r}.pid`)) ?? null, log: join(paths.logs, `${r}.log`) });
   const info: ClusterInfo = {
     name: layout.name, dataDir, slot: layout.slot,

@@ -1,5 +1,5 @@
 // The per-cluster supervisor (`ambit cluster supervise`, started detached by `cluster create`): runs the control
-// plane in the fabric netns and one node agent per node netns, restarting them when they crash, and hosts the
+// plane in the fabric netns and one node agent and one ztunnel per node netns, restarting them when they crash, and hosts the
 // pod runner. SIGTERM stops everything it started.
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +13,14 @@ import { ManagedProcess } from './managed-process.js';
 import { PodRunner } from './pod-runner.js';
 import { clusterPaths, layoutOf, readClusterRecord } from './cluster-state.js';
 import type { ClusterLayout } from './cluster-layout.js';
+
+/** The control plane's TLS gRPC port (CA + xDS), as istiod's 15012. */
+export const CONTROL_PLANE_GRPC_PORT = 15012;
+
+/** Role names of one node's processes (pid file `<run>/<role>.pid`, log `<logs>/<role>.log`). */
+export function nodeRoleNames(node: string): string[] {
+  return [`nodeagent-${node}`, `ztunnel-${node}`];
+}
 
 export class SupervisorError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -60,7 +68,9 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<Supervisor
       },
       always, () => undefined, opts.log,
     );
-  const controlPlane = role('controlplane', layout.fabricNetns, ['controlplane']);
+  // The CA + xDS port listens on the fabric address so every node netns (its ztunnel) reaches it.
+  const xdsAddress = `${layout.fabricIp}:${CONTROL_PLANE_GRPC_PORT}`;
+  const controlPlane = role('controlplane', layout.fabricNetns, ['controlplane', '--grpc-listen', xdsAddress]);
   controlPlane.start();
   const api = new ApiClient({ endpoint: { socketPath: paths.socket }, timeoutMs: 10_000 });
   await waitForApi(api, 30_000);
@@ -70,6 +80,12 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<Supervisor
     const agent = role(`nodeagent-${node.name}`, node.netns, ['nodeagent', '--node', node.name]);
     agent.start();
     roles.push(agent);
+    if (record.withoutZtunnel) continue;
+    const ztunnel = role(`ztunnel-${node.name}`, node.netns, [
+      'ztunnel', '--node', node.name, '--xds-address', xdsAddress, '--node-ip', node.ip,
+    ]);
+    ztunnel.start();
+    roles.push(ztunnel);
   }
   const podRunner = new PodRunner({ api, layout, dataDir: opts.dataDir, log: opts.log.child({ sub: 'podrunner' }) });
   writeFileSync(paths.ready, `${new Date().toISOString()}\n`);
@@ -81,7 +97,8 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<Supervisor
     async stop() {
       rmSync(paths.ready, { force: true });
       await podRunner.stop();
-      // Node agents first (they need the control plane to finish their last writes), the control plane last.
+      // Node agents and ztunnels first (agents need the control plane to finish their last writes), the control
+      // plane last.
       await Promise.all(roles.slice(1).map((r) => r.stop(5000)));
       await controlPlane.stop(5000);
       api.close();

@@ -26,7 +26,7 @@ async function ambitTable(netns: string): Promise<string | undefined> {
 }
 
 test('enrolment: in-pod rules, fail closed, ZDS hand-off, drift repair, agent restart, un-enrolment', { timeout: 60_000 }, async (t) => {
-  const fx = await SandboxFixture.create(t, 2);
+  const fx = await SandboxFixture.create(t, 2, { withoutZtunnel: true });
   await fx.apply([
     { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'server', namespace: 'default', labels: { app: 'hello' } },
       spec: { nodeName: 'node2', containers: [{ name: 'app', command: helloServer(8080) }] } },
@@ -110,7 +110,7 @@ test('enrolment: in-pod rules, fail closed, ZDS hand-off, drift repair, agent re
 });
 
 test('a pod created in an enrolled namespace starts only once its capture rules are in; pod label opts out', { timeout: 60_000 }, async (t) => {
-  const fx = await SandboxFixture.create(t, 1);
+  const fx = await SandboxFixture.create(t, 1, { withoutZtunnel: true });
   await fx.apply([
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'mesh', labels: { 'istio.io/dataplane-mode': 'ambient' } } },
     { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'late', namespace: 'mesh' },

@@ -10,7 +10,7 @@ function helloServer(port: number): string[] {
     `require("net").createServer(s=>s.end("hello from "+process.env.POD_NAME+" "+process.env.POD_IP+" "+process.env.NODE_NAME+"\\n")).listen(${port},()=>console.log("listening on ${port}"))`];
 }
 
-test('two-node cluster: pods reach each other by IP, Service VIP and names; delete leaves nothing', { timeout: 60_000 }, async (t) => {
+test('two-node cluster: pods reach each other by IP, Service VIP and names; delete leaves nothing', { timeout: 120_000 }, async (t) => {
   const fx = await SandboxFixture.create(t, 2);
   await fx.apply([
     { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'server', namespace: 'default', labels: { app: 'hello' } },
@@ -74,7 +74,7 @@ test('two-node cluster: pods reach each other by IP, Service VIP and names; dele
   assert.deepEqual(left, { netns: [], processes: [], files: [], etcNetns: [] });
 });
 
-test('restart policies, status and a second coexisting cluster', { timeout: 60_000 }, async (t) => {
+test('restart policies, status and a second coexisting cluster', { timeout: 120_000 }, async (t) => {
   const a = await SandboxFixture.create(t, 1);
   const b = await SandboxFixture.create(t, 1);
   const infoA = JSON.parse((await a.cli(['cluster', 'info', '-o', 'json'])).stdout) as { slot: number; nodes: Array<{ podCidr: string }> };

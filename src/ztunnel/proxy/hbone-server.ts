@@ -106,6 +106,9 @@ export class HboneServer {
       return;
     }
     socket.setNoDelay(true);
+    // TLS inherits half-open from the raw socket, and a half-open TLS socket under HTTP/2 hides the peer's close
+    // (the session would linger until the keepalive timeout): HBONE half-close lives in the streams, not in TCP.
+    socket.allowHalfOpen = false;
     this.#server.emit('connection', socket);
   }
 

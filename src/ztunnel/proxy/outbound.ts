@@ -41,6 +41,9 @@ export function createPodPool(inputs: ProxyInputs, opts: { idleTimeoutMs?: numbe
         if ((err as NodeJS.ErrnoException).code === 'ETIMEDOUT') throw new HboneConnectTimeoutError(key.dst);
         throw new UpstreamConnectError(key.dst, { cause: err });
       }
+      // TLS inherits half-open from the raw socket, and a half-open TLS socket under HTTP/2 hides the server's close
+      // (a dead peer would keep the pooled session until the keepalive timeout): half-close lives in the streams.
+      socket.allowHalfOpen = false;
       return connectHbone({ socket, certificate: cert, expectedIdentities: key.expectedIdentities, target: key.dst, handshakeTimeoutMs: inputs.config.connectTimeoutMs });
     },
   });

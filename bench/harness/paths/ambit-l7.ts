@@ -1,0 +1,70 @@
+// Path 4, Ambit L7: an enrolled pair whose namespace uses a waypoint (Gateway class istio-waypoint, for all
+// traffic), so requests go ztunnel ⇒ waypoint ⇒ ztunnel. Runs only when ztunnel runs and a waypoint comes up
+// for the Gateway; the waypoint's processes are found by pid file (<dataDir>/run/waypoint*.pid) or, when the
+// sandbox runs it as a pod, as the processes in the waypoint pod's netns.
+import type { BenchPath } from '../bench-path.js';
+import type { ProxyProcess } from '../proc-stats.js';
+import { runCommand } from '../../../src/platform/index.js';
+import { waitForRedirection, ztunnelMissing } from './ambit-l4.js';
+
+export const WAYPOINT_NAMESPACE = 'bench-waypoint';
+const WAYPOINT_NAME = 'waypoint';
+/** How long the waypoint controller gets to create the waypoint's Pod object, then the Pod to start its process. */
+const WAYPOINT_POD_TIMEOUT_MS = 5_000;
+const NAMESPACE_LABELS = { 'istio.io/dataplane-mode': 'ambient', 'istio.io/use-waypoint': WAYPOINT_NAME };
+const WAYPOINT_TIMEOUT_MS = 30_000;
+
+export const ambitL7Path: BenchPath = {
+  id: 'ambit-l7',
+  title: 'Ambit L7 (ztunnel ⇒ waypoint ⇒ ztunnel)',
+  layer: 'L7',
+  peer: 'haproxy',
+  async prepare({ cluster }) {
+    const missing = ztunnelMissing(cluster);
+    if (missing) return { notAvailable: missing };
+    // The Gateway first: without a waypoint controller there is no point deploying the pair.
+    try {
+      await cluster.fixture.apply([
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: WAYPOINT_NAMESPACE, labels: NAMESPACE_LABELS } },
+        { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway',
+          metadata: { name: WAYPOINT_NAME, namespace: WAYPOINT_NAMESPACE, labels: { 'istio.io/waypoint-for': 'all' } },
+          spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] } },
+      ]);
+    } catch (err) {
+      return { notAvailable: `the waypoint Gateway was refused: ${(err as Error).message}` };
+    }
+    const podCreated = await cluster.fixture.waitFor('the waypoint pod object', async () =>
+      cluster.sandboxProcesses('waypoint').length > 0 || (await cluster.fixture.pod(WAYPOINT_NAMESPACE, WAYPOINT_NAME)), WAYPOINT_POD_TIMEOUT_MS)
+      .then(() => true, () => false);
+    if (!podCreated) {
+      return { notAvailable: `no waypoint for Gateway ${WAYPOINT_NAMESPACE}/${WAYPOINT_NAME}: no pod ${WAYPOINT_NAMESPACE}/${WAYPOINT_NAME} ` +
+        `and no ${cluster.runDir}/waypoint*.pid within ${WAYPOINT_POD_TIMEOUT_MS / 1000} s (no waypoint controller yet?)` };
+    }
+    let waypoints: ProxyProcess[] = [];
+    try {
+      waypoints = await cluster.fixture.waitFor('a waypoint process', async () => {
+        const byPidFile = cluster.sandboxProcesses('waypoint');
+        if (byPidFile.length) return byPidFile;
+        const netns = await cluster.fixture.netnsOf(WAYPOINT_NAMESPACE, WAYPOINT_NAME);
+        const pids = (await runCommand(['ip', 'netns', 'pids', netns])).stdout.split(/\s+/).filter(Boolean).map(Number);
+        return pids.length ? pids.map((pid, i) => ({ name: `waypoint-${i + 1}`, pid })) : undefined;
+      }, WAYPOINT_TIMEOUT_MS);
+    } catch {
+      return { notAvailable: `no waypoint came up for Gateway ${WAYPOINT_NAMESPACE}/${WAYPOINT_NAME} within ${WAYPOINT_TIMEOUT_MS / 1000} s` };
+    }
+    const pair = await cluster.deployPair(WAYPOINT_NAMESPACE, NAMESPACE_LABELS);
+    await waitForRedirection(cluster, pair);
+    const ztunnels = cluster.sandboxProcesses('ztunnel-');
+    const proxies = [...ztunnels, ...waypoints];
+    return {
+      clientNetns: pair.clientNetns,
+      targets: pair.direct,
+      proxies,
+      description: [
+        `client pod ${pair.clientIp} (node1) → ztunnel ⇒ HBONE ⇒ waypoint ${WAYPOINT_NAMESPACE}/${WAYPOINT_NAME} ⇒ HBONE ⇒ ztunnel → server pod ${pair.serverIp}`,
+        `proxy cost = ${proxies.map((p) => `${p.name} (pid ${p.pid})`).join(' + ')}`,
+      ],
+      close: async () => undefined,
+    };
+  },
+};

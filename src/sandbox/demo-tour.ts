@@ -1,0 +1,71 @@
+// The guided tour `ambit demo` prints at the end: the exact commands to try next (every one exists and works as
+// printed), grouped by what they show.
+import { dirname, relative } from 'node:path';
+
+export interface TourFacts {
+  /** How to invoke ambit here (`ambit`, or `ambit --data-dir D` when the demo ran with a non-default data dir). */
+  ambit: string;
+  cluster: string;
+  nodeNetns: readonly string[];
+  namespace: string;
+  repoDir: string;
+  /** The Node binary the pods run; shown as `node` when it is on the pods' default PATH. */
+  nodeBinary: string;
+  /** The current directory, so repository paths print relative when the user is inside the repository. */
+  cwd: string;
+  /** Whether the mesh steps (ztunnel) ran. */
+  ztunnelRunning: boolean;
+}
+
+const POD_PATH_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+
+export function renderTour(f: TourFacts): string {
+  const a = f.ambit;
+  const ns = f.namespace;
+  const node = POD_PATH_DIRS.includes(dirname(f.nodeBinary)) ? 'node' : f.nodeBinary;
+  const rel = relative(f.cwd, f.repoDir);
+  const inRepo = rel === '' || (!rel.startsWith('..') && !rel.startsWith('/'));
+  const repoPath = (p: string) => (inRepo ? (rel ? `${rel}/${p}` : p) : `${f.repoDir}/${p}`);
+  // Paths inside a pod are absolute: the pod's working directory is /.
+  const tcpClient = `${node} ${f.repoDir}/examples/apps/tcp-client.mjs`;
+  const node2 = f.nodeNetns[1] ?? f.nodeNetns[0] ?? `${f.cluster}.node1`;
+  const node1 = f.nodeNetns[0] ?? `${f.cluster}.node1`;
+  // A command with its comment aligned at one column.
+  const c = (cmd: string, comment: string) => `${cmd.padEnd(46)} # ${comment}`;
+  const lines = [
+    `Your mesh: sandbox cluster "${f.cluster}" (${f.nodeNetns.length} nodes), namespace ${ns} enrolled with istio.io/dataplane-mode=ambient.`,
+    ...(f.ztunnelRunning ? [] : ['(ztunnel is not running in this sandbox yet: enrolled pods fail closed, so un-enroll first to send traffic.)']),
+    '',
+    'Look around:',
+    `  ${a} get pods,svc -n ${ns} -o wide`,
+    `  ${a} cluster info`,
+    c(`  ${a} x describe pod echo-v1 -n ${ns}`, 'enrolment and why, identity, certificate, policies, waypoint, hints'),
+    c(`  ${a} proxy-status`, 'ztunnels and waypoints connected to the control plane'),
+    `  ${a} waypoint list -n ${ns}`,
+    '',
+    'Send traffic from the client pod:',
+    `  ${a} exec client -n ${ns} -- curl -s http://echo/`,
+    `  ${a} exec client -n ${ns} -- ${tcpClient} tcp-echo 9000 hello`,
+    `  ${a} exec client -n ${ns} -- ${tcpClient} server-first 9001`,
+    '',
+    "Certificates and metrics, from each node's ztunnel:",
+    `  ip netns exec ${node1} curl -s localhost:15000/config_dump | grep '"identity"'`,
+    `  ip netns exec ${node2} curl -s localhost:15020/stats/prometheus | grep istio_tcp_connections_opened_total`,
+    '',
+    'Apply a deny policy and see the client refused, then remove it:',
+    `  ${a} apply -f ${repoPath('examples/demo/tour/deny-client.yaml')}`,
+    `  ${a} exec client -n ${ns} -- curl -sS --max-time 3 http://echo/`,
+    `  ${a} x describe pod echo-v1 -n ${ns}`,
+    `  ${a} delete -f ${repoPath('examples/demo/tour/deny-client.yaml')}`,
+    '',
+    'Un-enroll (no pod restarts; traffic is plain TCP again), and enroll again:',
+    `  ${a} label namespace ${ns} istio.io/dataplane-mode-`,
+    `  ${a} exec client -n ${ns} -- curl -s http://echo/`,
+    `  ${a} label namespace ${ns} istio.io/dataplane-mode=ambient`,
+    '',
+    'Logs and clean-up:',
+    `  ${a} logs echo-v1 -n ${ns}`,
+    c(`  ${a} demo --down`, 'removes the demo (and its cluster, if the demo created it)'),
+  ];
+  return `${lines.join('\n')}\n`;
+}

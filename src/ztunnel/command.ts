@@ -1,0 +1,110 @@
+// `ambit ztunnel --node N`: runs one node's ztunnel until SIGTERM/SIGINT or POST /quitquitquit, then drains
+// (started by the sandbox supervisor in the node's netns).
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { MeshError } from '../lib/errors.js';
+import { createLogger } from '../lib/log.js';
+import { untilSignal } from '../lib/signals.js';
+import { runZtunnel } from './ztunnel.js';
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+export class ZtunnelFlagError extends MeshError {
+  constructor(message: string) {
+    super('ZT_FLAGS', message);
+  }
+}
+
+/** What the verb needs from the composition root (the CLI context satisfies it structurally). */
+export interface ZtunnelVerbContext {
+  dataDir(cmd: Command): string;
+}
+
+/** `<dataDir>/nodes/<node>/zds.sock`: where the node agent listens (same convention as `ambit nodeagent`). */
+export function zdsSocketPathOf(dataDir: string, node: string): string {
+  return join(dataDir, 'nodes', node, 'zds.sock');
+}
+
+/** `<dataDir>/nodes/<node>/ztunnel-admin.sock`: the node's ztunnel admin, reachable from the host. */
+export function ztunnelAdminSocketPathOf(dataDir: string, node: string): string {
+  return join(dataDir, 'nodes', node, 'ztunnel-admin.sock');
+}
+
+function hostPort(value: string, flag: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port < 0 || port > 65535) throw new ZtunnelFlagError(`${flag} must be HOST:PORT (e.g. 127.0.0.1:15000), got "${value}"`);
+  return { host: m[1] ?? m[2]!, port };
+}
+
+interface ZtunnelFlags {
+  node: string;
+  xdsAddress: string;
+  caAddress?: string;
+  rootCert?: string;
+  zdsSocket?: string;
+  adminSocket?: string;
+  admin: string;
+  stats: string;
+  readiness: string;
+  nodeIp?: string;
+  trustDomain: string;
+  clusterId: string;
+  network: string;
+  drain: string;
+  logLevel: string;
+}
+
+export function registerZtunnelVerb(program: Command, ctx: ZtunnelVerbContext): void {
+  program
+    .command('ztunnel')
+    .description("run a node's ztunnel: per-pod HBONE mTLS proxies, L4 authorization, TCP telemetry (until SIGTERM/SIGINT)")
+    .requiredOption('--node <name>', 'the node whose pods this ztunnel serves')
+    .option('--xds-address <host:port>', 'control plane xDS + CA endpoint (TLS)', '127.0.0.1:15012')
+    .option('--ca-address <host:port>', 'CA endpoint when it differs from --xds-address')
+    .option('--root-cert <file>', "PEM bundle the control plane's certificate must chain to (default <data-dir>/ca/root-cert.pem)")
+    .option('--zds-socket <path>', "the node agent's ZDS socket (default <data-dir>/nodes/<node>/zds.sock)")
+    .option('--admin-socket <path>', 'also serve admin on this Unix socket (default <data-dir>/nodes/<node>/ztunnel-admin.sock; "off" = none)')
+    .option('--admin <host:port>', 'admin listener (config_dump, logging, quitquitquit)', '127.0.0.1:15000')
+    .option('--stats <host:port>', 'Prometheus listener (/stats/prometheus)', '0.0.0.0:15020')
+    .option('--readiness <host:port>', 'readiness listener (/healthz/ready)', '0.0.0.0:15021')
+    .option('--node-ip <ip>', "this node's IP (sent in the xDS node id)")
+    .option('--trust-domain <domain>', 'trust domain assumed for pods xDS has not described yet', 'cluster.local')
+    .option('--cluster-id <id>', 'cluster id sent to the control plane', 'Kubernetes')
+    .option('--network <name>', "this node's network name", '')
+    .option('--drain <seconds>', 'how long open connections may finish on shutdown or pod removal', '5')
+    .option('--log-level <level>', `log level (${LOG_LEVELS.join(', ')})`, 'info')
+    .action(async (opts: ZtunnelFlags, cmd: Command) => {
+      if (!NODE_NAME.test(opts.node)) throw new ZtunnelFlagError(`--node must be a node name (a DNS-1123 subdomain), got "${opts.node}"`);
+      if (!LOG_LEVELS.includes(opts.logLevel)) throw new ZtunnelFlagError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${opts.logLevel}"`);
+      const drain = Number(opts.drain);
+      if (!Number.isFinite(drain) || drain < 0 || drain > 600) throw new ZtunnelFlagError(`--drain must be a number of seconds from 0 to 600, got "${opts.drain}"`);
+      hostPort(opts.xdsAddress, '--xds-address');
+      if (opts.caAddress) hostPort(opts.caAddress, '--ca-address');
+      const dataDir = ctx.dataDir(cmd);
+      const log = createLogger('ztunnel', { level: opts.logLevel }).child({ node: opts.node });
+      const stop = untilSignal();
+      const handle = await runZtunnel({
+        node: opts.node,
+        dataDir,
+        xdsAddress: opts.xdsAddress,
+        caAddress: opts.caAddress,
+        rootCertPath: opts.rootCert ?? join(dataDir, 'ca', 'root-cert.pem'),
+        zdsSocketPath: opts.zdsSocket ?? zdsSocketPathOf(dataDir, opts.node),
+        adminSocketPath: opts.adminSocket === 'off' ? undefined : (opts.adminSocket ?? ztunnelAdminSocketPathOf(dataDir, opts.node)),
+        adminAddress: hostPort(opts.admin, '--admin'),
+        statsAddress: hostPort(opts.stats, '--stats'),
+        readinessAddress: hostPort(opts.readiness, '--readiness'),
+        nodeIp: opts.nodeIp,
+        trustDomain: opts.trustDomain,
+        clusterId: opts.clusterId,
+        network: opts.network,
+        drainMs: Math.round(drain * 1000),
+        log,
+      });
+      const why = await Promise.race([stop, handle.quitRequested.then(() => 'quitquitquit')]);
+      log.info({ reason: why }, 'stopping');
+      await handle.shutdown();
+    });
+}

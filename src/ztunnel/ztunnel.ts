@@ -1,0 +1,243 @@
+// `runZtunnel(config)`: one node's ztunnel assembled — xDS client (node token + root bundle) feeding ProxyState,
+// certificate manager over the CA client with prefetch for this node's workloads, the in-pod workload manager
+// driven by the node agent over ZDS, admin (localhost:15000 and a Unix socket under the data dir), stats (:15020)
+// and readiness (:15021, ready only when xDS is synced and every handed-over pod has its listeners). `shutdown()`
+// drains: listeners stop at once, open connections get until the drain deadline.
+import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type net from 'node:net';
+import { dirname } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { CA_SERVER_NAME, createCaClient } from '../lib/certs/ca-client.js';
+import { CertificateManager } from '../lib/certs/certificate-manager.js';
+import { readNodeToken } from '../lib/certs/node-token.js';
+import { MeshError, describeError } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL } from '../lib/xds/type-urls.js';
+import { decodeAddress, decodeAuthorization } from '../lib/xds/workload-codec.js';
+import { XdsClient } from '../lib/xds/xds-client.js';
+import { adminRequestHandler, startAdminServer, startReadinessServer, startStatsServer, VERSION, type AdminSources } from './admin.js';
+import { WorkloadManager } from './inpod/workload-manager.js';
+import { ZdsClient } from './inpod/zds-client.js';
+import { ZtunnelMetrics } from './metrics.js';
+import { ConnectionManager } from './proxy/connection-manager.js';
+import { DEFAULT_PROXY_CONFIG, type ProxyInputs } from './proxy/proxy-inputs.js';
+import type { SocketEndpoint, SocketFactory } from './proxy/socket-factory.js';
+import { workloadIdentity } from './proxy/route.js';
+import { ProxyState } from './state/proxy-state.js';
+import { applyXdsUpdate } from './xds-adapter.js';
+
+export interface ZtunnelConfig {
+  node: string;
+  dataDir: string;
+  /** `host:port` of the control plane's xDS (and, unless `caAddress` says otherwise, CA) endpoint. */
+  xdsAddress: string;
+  caAddress?: string;
+  /** PEM file the control plane's serving certificate must chain to (`<dataDir>/ca/root-cert.pem`). */
+  rootCertPath: string;
+  /** The node agent's ZDS socket. */
+  zdsSocketPath: string;
+  /** Admin over a Unix socket (host-side tools); undefined = none. */
+  adminSocketPath?: string;
+  adminAddress: { host: string; port: number };
+  statsAddress: { host: string; port: number };
+  readinessAddress: { host: string; port: number };
+  /** This node's IP (xDS node id), informational. */
+  nodeIp?: string;
+  trustDomain: string;
+  clusterId: string;
+  network: string;
+  /** How long open connections may finish on shutdown or pod removal, ms. */
+  drainMs: number;
+  log: Logger;
+}
+
+export class ZtunnelStartError extends MeshError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ZT_START', message, options);
+  }
+}
+
+export interface ZtunnelHandle {
+  readonly state: ProxyState;
+  readonly manager: WorkloadManager;
+  readonly ports: { admin: number; stats: number; readiness: number };
+  /** Resolves when a shutdown was requested (`/quitquitquit`). */
+  readonly quitRequested: Promise<void>;
+  notReadyReasons(): string[];
+  /** Graceful stop: drain, then close everything. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+/** The top-level inputs never open sockets: every pod gets its own in-netns factory. */
+const NO_POD_SOCKETS: SocketFactory = {
+  listen: () => Promise.reject(new ZtunnelStartError('no pod network namespace: sockets are opened per pod')),
+  connect: () => Promise.reject(new ZtunnelStartError('no pod network namespace: sockets are opened per pod')),
+  originalDestination: (): Promise<SocketEndpoint> => Promise.reject(new ZtunnelStartError('no pod network namespace')),
+};
+
+function listenHttp(server: http.Server, where: { host: string; port: number } | string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    const done = () => {
+      server.off('error', reject);
+      resolve();
+    };
+    if (typeof where === 'string') server.listen(where, done);
+    else server.listen(where.port, where.host, done);
+  });
+}
+
+export async function runZtunnel(config: ZtunnelConfig): Promise<ZtunnelHandle> {
+  const log = config.log;
+  const accessLog = log.child({ scope: 'access' });
+  const readRoots = (): string => {
+    try {
+      return readFileSync(config.rootCertPath, 'utf8');
+    } catch (err) {
+      throw new ZtunnelStartError(`cannot read the control plane's root certificate ${config.rootCertPath}: ${describeError(err)}`, { cause: err });
+    }
+  };
+  const roots = readRoots();
+  const token = async (): Promise<string> => {
+    const t = await readNodeToken(config.dataDir, config.node);
+    if (!t) throw new ZtunnelStartError(`no bootstrap token for node ${config.node} under ${config.dataDir}/nodes/${config.node}/token`);
+    return t;
+  };
+
+  const state = new ProxyState();
+  const metrics = new ZtunnelMetrics({ buildTag: VERSION });
+  const connections = new ConnectionManager(state, log);
+  const ca = createCaClient({ address: config.caAddress ?? config.xdsAddress, rootCertPem: readRoots, token, clusterId: config.clusterId });
+  const certs = new CertificateManager({ signer: ca.signer, log: log.child({ module: 'certs' }) });
+
+  const inputs: ProxyInputs = {
+    config: { ...DEFAULT_PROXY_CONFIG, network: config.network, node: config.node, defaultTrustDomain: config.trustDomain },
+    state, certs, metrics, connections, sockets: NO_POD_SOCKETS, log, accessLog,
+  };
+  const manager = new WorkloadManager({ inputs, metrics, log: log.child({ module: 'inpod' }), drainMs: config.drainMs });
+
+  const xds = new XdsClient({
+    address: config.xdsAddress,
+    credentials: grpc.credentials.createSsl(Buffer.from(roots)),
+    token,
+    clusterId: config.clusterId,
+    node: {
+      id: `ztunnel~${config.nodeIp ?? '1.1.1.1'}~ztunnel-${config.node}.istio-system~istio-system.svc.cluster.local`,
+      metadata: { NAME: `ztunnel-${config.node}`, NAMESPACE: 'istio-system', NODE_NAME: config.node, ...(config.nodeIp ? { INSTANCE_IPS: config.nodeIp } : {}) },
+    },
+    types: [
+      { typeUrl: ADDRESS_TYPE_URL, decode: decodeAddress },
+      { typeUrl: AUTHORIZATION_TYPE_URL, decode: decodeAuthorization },
+    ],
+    log,
+    channelOptions: { 'grpc.ssl_target_name_override': CA_SERVER_NAME, 'grpc.default_authority': CA_SERVER_NAME },
+  });
+  let synced = false;
+  xds.onUpdate((snapshot, update) => {
+    const problems = applyXdsUpdate(state, snapshot, update);
+    if (problems.length) log.warn({ problems }, 'skipped xDS records');
+    prefetchLocal();
+  });
+  void xds.synchronized().then(() => {
+    synced = true;
+    log.info('xDS synchronized');
+  });
+
+  // Certificates for this node's mesh workloads are fetched as soon as xDS names them (PROTOCOLS.md §7), so the
+  // first connection does not wait for a CSR; identities no workload here uses any more are forgotten.
+  const prefetched = new Set<string>();
+  function prefetchLocal(): void {
+    const wanted = new Set<string>();
+    for (const w of state.workloads()) if (w.node === config.node && w.tunnelProtocol === 'HBONE') wanted.add(workloadIdentity(w));
+    for (const id of wanted) if (!prefetched.has(id)) certs.prefetch(id);
+    for (const id of prefetched) if (!wanted.has(id)) certs.forget(id);
+    prefetched.clear();
+    for (const id of wanted) prefetched.add(id);
+  }
+
+  const zds = new ZdsClient({ socketPath: config.zdsSocketPath, manager, log: log.child({ module: 'zds' }) });
+
+  const notReadyReasons = (): string[] => {
+    const out: string[] = [];
+    if (!synced) out.push(`xDS not synchronized (${xds.status().lastError ?? 'waiting for the first responses'})`);
+    if (!zds.connected && zds.lastError) out.push(zds.lastError);
+    out.push(...manager.notReadyReasons());
+    return out;
+  };
+
+  let quit!: () => void;
+  const quitRequested = new Promise<void>((resolve) => (quit = resolve));
+  const loggers: Record<string, Logger> = { default: log, access: accessLog };
+  const adminSources: AdminSources = {
+    state, connections, metrics,
+    certificates: () => certs.dump(),
+    pods: () => manager.pods(),
+    config: {
+      node: config.node, xdsAddress: config.xdsAddress, caAddress: config.caAddress ?? config.xdsAddress, clusterId: config.clusterId,
+      network: config.network, trustDomain: config.trustDomain, zdsSocket: config.zdsSocketPath, drainMs: config.drainMs,
+      dnsCapture: false, proxyMode: 'shared', packetMark: 0x539,
+    },
+    loggers,
+    notReadyReasons,
+    quit: () => quit(),
+  };
+
+  const servers: http.Server[] = [];
+  let adminPorts: ZtunnelHandle['ports'];
+  try {
+    const admin = await startAdminServer(adminSources, config.adminAddress.host, config.adminAddress.port);
+    servers.push(admin);
+    const stats = await startStatsServer(metrics, config.statsAddress.host, config.statsAddress.port);
+    servers.push(stats);
+    const ready = await startReadinessServer(notReadyReasons, config.readinessAddress.host, config.readinessAddress.port);
+    servers.push(ready);
+    if (config.adminSocketPath) {
+      mkdirSync(dirname(config.adminSocketPath), { recursive: true, mode: 0o700 });
+      rmSync(config.adminSocketPath, { force: true });
+      const unixAdmin = http.createServer(adminRequestHandler(adminSources));
+      await listenHttp(unixAdmin, config.adminSocketPath);
+      chmodSync(config.adminSocketPath, 0o600);
+      servers.push(unixAdmin);
+    }
+    const port = (s: http.Server) => (s.address() as net.AddressInfo).port;
+    adminPorts = { admin: port(admin), stats: port(stats), readiness: port(ready) };
+  } catch (err) {
+    for (const s of servers) s.close();
+    certs.close();
+    ca.close();
+    connections.close();
+    throw new ZtunnelStartError(`cannot open ztunnel's admin/stats/readiness listeners: ${describeError(err)}`, { cause: err });
+  }
+
+  xds.start();
+  zds.start();
+  log.info({ xds: config.xdsAddress, zds: config.zdsSocketPath, admin: adminPorts.admin }, 'ztunnel started');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    state,
+    manager,
+    ports: adminPorts,
+    quitRequested,
+    notReadyReasons,
+    shutdown() {
+      stopping ??= (async () => {
+        log.info({ drainMs: config.drainMs }, 'draining');
+        zds.close();
+        await manager.close(config.drainMs);
+        xds.close();
+        certs.close();
+        ca.close();
+        connections.close();
+        for (const s of servers) {
+          s.close();
+          s.closeAllConnections();
+        }
+        if (config.adminSocketPath) rmSync(config.adminSocketPath, { force: true });
+        log.info('ztunnel stopped');
+      })();
+      return stopping;
+    },
+  };
+}

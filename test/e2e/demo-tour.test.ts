@@ -1,0 +1,151 @@
+// e2e (root): `ambit demo` from nothing to a running 2-node mesh, then the tour's printed commands run verbatim
+// (mTLS identities shown, deny applied → refused, un-enroll → plaintext), then `demo --down` leaves nothing behind.
+// Also: a missing prerequisite (not root) stops the demo with exit 2 and the fix, changing nothing.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CommandError, listNetns, runCommand } from '../../src/platform/index.js';
+
+const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+
+interface Run { code: number; stdout: string; stderr: string }
+
+async function sh(script: string, timeoutMs = 20_000): Promise<Run> {
+  // `ambit` in the printed commands is this build's CLI.
+  const prelude = `ambit() { ${JSON.stringify(process.execPath)} ${JSON.stringify(MAIN)} "$@"; }\n`;
+  try {
+    const r = await runCommand(['bash', '-c', prelude + script], { timeoutMs });
+    return { code: 0, ...r };
+  } catch (err) {
+    if (err instanceof CommandError && err.exitCode !== null) return { code: err.exitCode, stdout: '', stderr: err.stderr };
+    throw err;
+  }
+}
+
+async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+/** The tour's command lines (comments stripped), in order. */
+function tourCommands(stdout: string): string[] {
+  const tour = stdout.slice(stdout.indexOf('Your mesh:'));
+  return tour.split('\n').filter((l) => l.startsWith('  ')).map((l) => l.replace(/\s+#.*$/, '').trim());
+}
+
+test('ambit demo, its tour verbatim, and --down leaving nothing', { timeout: 90_000 }, async (t) => {
+  const name = `d${process.pid % 100000}`;
+  const base = mkdtempSync(join(tmpdir(), 'ambit-demo-e2e-'));
+  const dataDir = join(base, 'data');
+  t.after(async () => {
+    await sh(`ambit --data-dir ${dataDir} cluster delete --name ${name}`).catch(() => undefined);
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  const started = Date.now();
+  const demo = await sh(`ambit --data-dir ${dataDir} demo --name ${name}`, 60_000);
+  const upSeconds = (Date.now() - started) / 1000;
+  assert.equal(demo.code, 0, `demo exit ${demo.code}\n${demo.stdout}\n${demo.stderr}`);
+  // Every step ran and passed, with its duration; nothing reported as not shown.
+  for (const title of ['check prerequisites', `create a 2-node sandbox cluster "${name}"`, 'deploy the sample apps', 'prove traffic works before enrolment (plain TCP)',
+    'enroll the namespace in ambient mode (no pod restarts)', 'ztunnel takes the enrolled pods', 'a certificate for each workload identity',
+    'mTLS between client and echo, in ztunnel metrics', 'a DENY policy refuses the client']) {
+    assert.match(demo.stdout, new RegExp(`^ +\\d+\\. ${title.replace(/[()".]/g, '\\$&')} +ok +\\d+\\.\\d s$`, 'm'), title);
+  }
+  assert.doesNotMatch(demo.stdout, /NOT SHOWN|FAILED/);
+  assert.match(demo.stdout, /client -> http:\/\/echo\/: echo v[12] pod=echo-v[12] node=node[12] caller=/);
+  assert.match(demo.stdout, /spiffe:\/\/cluster\.local\/ns\/ambit-demo\/sa\/client +Available/);
+  assert.match(demo.stdout, /client -> http:\/\/echo\/: refused/);
+  t.diagnostic(`demo up in ${upSeconds.toFixed(1)} s`);
+
+  const cmds = tourCommands(demo.stdout);
+  const find = (re: RegExp): string => {
+    const c = cmds.find((x) => re.test(x));
+    assert.ok(c, `the tour prints a command matching ${re}:\n${cmds.join('\n')}`);
+    return c;
+  };
+  const run = async (cmd: string): Promise<Run> => sh(cmd);
+
+  // Look around: every printed command works.
+  for (const c of [find(/get pods,svc/), find(/cluster info/), find(/proxy-status/), find(/waypoint list/)]) {
+    const r = await run(c);
+    assert.equal(r.code, 0, `${c}\n${r.stderr}`);
+  }
+  // Traffic through the mesh: HTTP, TCP echo, server-first.
+  const curl = find(/exec client .* curl -s http:\/\/echo\/$/);
+  assert.match((await run(curl)).stdout, /^echo v[12] pod=echo-v[12] /);
+  assert.match((await run(find(/tcp-client\.mjs tcp-echo 9000 hello$/))).stdout, /^tcp-echo: hello$/m);
+  assert.match((await run(find(/tcp-client\.mjs server-first 9001$/))).stdout, /^220 server-first ready/);
+  // mTLS identities: the certificate on the pod's page, and the destination ztunnel's metrics.
+  const describe = find(/x describe pod echo-v1/);
+  const page = (await run(describe)).stdout;
+  assert.match(page, /^Certificate: +Available, serial [0-9a-f]+, valid \S+ to \S+ \(ztunnel on node1\)$/m);
+  assert.match(page, /^Identity: +spiffe:\/\/cluster\.local\/ns\/ambit-demo\/sa\/echo$/m);
+  const certs = await run(find(/localhost:15000\/config_dump/));
+  assert.match(certs.stdout, /"identity": "spiffe:\/\/cluster\.local\/ns\/ambit-demo\/sa\/client"/);
+  const metricsCmd = find(/localhost:15020\/stats\/prometheus/);
+  const metrics = (await run(metricsCmd)).stdout;
+  assert.match(metrics, /istio_tcp_connections_opened_total\{[^}]*source_principal="spiffe:\/\/cluster\.local\/ns\/ambit-demo\/sa\/client"[^}]*\}/);
+  assert.match(metrics, /connection_security_policy="mutual_tls"/);
+
+  // Deny applied → refused (and the pod page names the policy); deleted → works again.
+  assert.equal((await run(find(/apply -f .*deny-client\.yaml$/))).code, 0);
+  const strictCurl = find(/curl -sS --max-time 3 http:\/\/echo\/$/);
+  await until('the client refused', async () => (await run(strictCurl)).code !== 0);
+  assert.match((await run(describe)).stdout, /^ {2}DENY {2}ambit-demo\/deny-client {2}\(selects this pod\)$/m);
+  assert.equal((await run(find(/delete -f .*deny-client\.yaml$/))).code, 0);
+  await until('the client allowed again', async () => (await run(strictCurl)).code === 0);
+
+  // Un-enroll → plaintext: no capture, the echo still answers, and ztunnel counts no new mTLS connection.
+  const opened = async (): Promise<number> => {
+    const text = (await sh(`ip netns exec ${name}.node1 curl -s localhost:15020/stats/prometheus; ip netns exec ${name}.node2 curl -s localhost:15020/stats/prometheus`)).stdout;
+    return text.split('\n').filter((l) => l.startsWith('istio_tcp_connections_opened_total{') && l.includes('reporter="destination"') && l.includes('sa/client"'))
+      .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+  };
+  assert.equal((await run(find(/label namespace ambit-demo istio\.io\/dataplane-mode-$/))).code, 0);
+  await until('every demo pod released from capture', async () => {
+    const pods = JSON.parse((await sh(`ambit --data-dir ${dataDir} get pods -n ambit-demo -o json`)).stdout) as { items: Array<{ metadata: { annotations?: Record<string, string> } }> };
+    return pods.items.every((p) => !p.metadata.annotations?.['ambient.istio.io/redirection']);
+  });
+  const before = await opened();
+  const plain = await run(curl);
+  assert.match(plain.stdout, /^echo v[12] pod=echo-v[12] /);
+  assert.equal(await opened(), before, 'an un-enrolled call does not go through ztunnel');
+  assert.match((await run(describe)).stdout, /^Ambient mode: +NOT enrolled — neither the pod nor namespace ambit-demo is labelled/m);
+  // And back.
+  assert.equal((await run(find(/label namespace ambit-demo istio\.io\/dataplane-mode=ambient$/))).code, 0);
+
+  // --down: the demo created the cluster, so everything goes.
+  const down = await sh(`ambit --data-dir ${dataDir} demo --down`, 30_000);
+  assert.equal(down.code, 0, down.stderr);
+  assert.match(down.stdout, /demo removed/);
+  const leftovers = {
+    netns: (await listNetns()).filter((n) => n.startsWith(`${name}.`)),
+    etcNetns: existsSync('/etc/netns') ? readdirSync('/etc/netns').filter((n) => n.startsWith(`${name}.`)) : [],
+    files: [dataDir, `/run/ambit/clusters/${name}.json`].filter((f) => existsSync(f)),
+    processes: (await runCommand(['ps', '-eo', 'pid=,args='])).stdout.split('\n').filter((l) => l.includes(dataDir)).map((l) => l.trim()),
+  };
+  assert.deepEqual(leftovers, { netns: [], etcNetns: [], files: [], processes: [] });
+  // A second --down has nothing to do and says so.
+  const again = await sh(`ambit --data-dir ${dataDir} demo --down`);
+  assert.equal(again.code, 0);
+  assert.match(again.stdout, /nothing to remove/);
+});
+
+test('ambit demo as a non-root user: exit 2, the missing prerequisite and its fix, nothing created', { timeout: 30_000 }, async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'ambit-demo-noroot-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const dataDir = join(base, 'data');
+  const r = await sh(`setpriv --reuid=65534 --regid=65534 --clear-groups ${JSON.stringify(process.execPath)} ${JSON.stringify(MAIN)} --data-dir ${dataDir} demo --name nr${process.pid % 1000}`);
+  assert.equal(r.code, 2, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stderr, /^error: the demo cannot run on this machine:$/m);
+  assert.match(r.stderr, /^error: running as root: uid 65534: network namespaces and nftables need root$/m);
+  assert.match(r.stderr, /^error: {3}fix: run as root/m);
+  assert.equal(existsSync(dataDir), false, 'nothing was created');
+});

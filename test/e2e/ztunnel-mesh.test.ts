@@ -1,6 +1,6 @@
 // e2e (root): `ambit ztunnel` in the sandbox — an enrolled namespace's pod-to-pod and pod-to-service traffic,
 // cross-node and same-node, goes through HBONE mTLS (tcpdump sees only TCP to 15008 and none of the app's bytes),
-// the server sees the client's pod IP, a 256 MiB transfer arrives intact, 1,000 concurrent connections succeed,
+// the server sees the client's pod IP, a 1 GiB transfer arrives intact, 1,000 concurrent connections succeed,
 // server-first and half-close work; L4 AuthorizationPolicy (DENY by principal / namespace / port, ALLOW-list,
 // live revocation within 1 s), STRICT vs PERMISSIVE for an un-enrolled client; metrics and access log carry both
 // principals and mutual_tls (DENY flag on refusals); `ambit ztunnel-config` reads the node's admin. Last, resilience:
@@ -323,8 +323,8 @@ const TD = 'spiffe://cluster.local';
 const CLIENT_ID = `${TD}/ns/${NS}/sa/client`;
 const SERVER_ID = `${TD}/ns/${NS}/sa/server`;
 const NEIGHBOUR_ID = `${TD}/ns/${NS}/sa/neighbour`;
-/** 256 MiB in CI (the issue asks 1 GiB; the e2e budget of 90 s per test on 2 cores does not fit it reliably). */
-const LARGE_BYTES = 256 * 1024 * 1024;
+/** 1 GiB, as the issue asks: about 12 s on a quiet 2-core machine, so the bound below leaves room for a loaded one. */
+const LARGE_BYTES = 1024 * 1024 * 1024;
 const CONCURRENT = 1000;
 
 interface SendResult {
@@ -355,8 +355,8 @@ function policy(name: string, spec: object, kind = 'AuthorizationPolicy'): objec
   return { apiVersion: 'security.istio.io/v1', kind, metadata: { name, namespace: NS }, spec };
 }
 
-async function send(from: string, host: string, port: number, bytes: number, marker = '', namespace = NS): Promise<SendResult> {
-  return runTool<SendResult>(fx, tool, namespace, from, ['send', host, String(port), String(bytes), marker], 80_000);
+async function send(from: string, host: string, port: number, bytes: number, marker = '', namespace = NS, timeoutMs = 80_000): Promise<SendResult> {
+  return runTool<SendResult>(fx, tool, namespace, from, ['send', host, String(port), String(bytes), marker], timeoutMs);
 }
 
 /** True when `from` can complete a bulk exchange with the server at host:port. */
@@ -433,14 +433,14 @@ test('enrolled traffic is HBONE mTLS cross-node and same-node, to pods and servi
   assert.ok(inbound.some((l) => l['dst.identity'] === SERVER_ID), 'same-node inbound logged with both identities');
 });
 
-test('256 MiB intact, server-first, half-close, 1,000 concurrent connections', { timeout: 90_000 }, async (t) => {
+test('1 GiB intact, server-first, half-close, 1,000 concurrent connections', { timeout: 300_000 }, async (t) => {
   const started = Date.now();
-  const big = await send('client', vip, 80, LARGE_BYTES);
+  const big = await send('client', vip, 80, LARGE_BYTES, '', NS, 180_000);
   const seconds = (Date.now() - started) / 1000;
   assert.equal(big.ok, true, big.error);
   assert.equal(big.sent, LARGE_BYTES);
   assert.equal(big.reply, `peer=${ip.client} bytes=${LARGE_BYTES} sha=${big.sha}`, 'every byte arrived, in order');
-  t.diagnostic(`256 MiB cross-node through two ztunnels in ${seconds.toFixed(1)} s (${(LARGE_BYTES / 1048576 / seconds).toFixed(0)} MiB/s incl. process start)`);
+  t.diagnostic(`1 GiB cross-node through two ztunnels in ${seconds.toFixed(1)} s (${(LARGE_BYTES / 1048576 / seconds).toFixed(0)} MiB/s incl. process start)`);
 
   const banner = await runTool<{ ok: boolean; greeting: string; rest: string }>(fx, tool, NS, 'client', ['banner', vip, '25']);
   assert.deepEqual(banner, { ok: true, greeting: '220 banner from server', rest: 'echo:hello\nbye\n' }, 'server speaks first; after the client shuts its write side the reply still arrives');

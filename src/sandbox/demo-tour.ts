@@ -29,7 +29,6 @@ export function renderTour(f: TourFacts): string {
   // Paths inside a pod are absolute: the pod's working directory is /.
   const tcpClient = `${node} ${f.repoDir}/examples/apps/tcp-client.mjs`;
   const node2 = f.nodeNetns[1] ?? f.nodeNetns[0] ?? `${f.cluster}.node1`;
-  const node1 = f.nodeNetns[0] ?? `${f.cluster}.node1`;
   // A command with its comment aligned at one column.
   const c = (cmd: string, comment: string) => `${cmd.padEnd(46)} # ${comment}`;
   const lines = [
@@ -48,8 +47,10 @@ export function renderTour(f: TourFacts): string {
     `  ${a} exec client -n ${ns} -- ${tcpClient} tcp-echo 9000 hello`,
     `  ${a} exec client -n ${ns} -- ${tcpClient} server-first 9001`,
     '',
-    "Certificates and metrics, from each node's ztunnel:",
-    `  ip netns exec ${node1} curl -s localhost:15000/config_dump | grep '"identity"'`,
+    "Workloads, certificates and live connections as each node's ztunnel sees them, and its metrics:",
+    `  ${a} ztunnel-config workloads`,
+    `  ${a} ztunnel-config certificates`,
+    `  ${a} ztunnel-config connections`,
     `  ip netns exec ${node2} curl -s localhost:15020/stats/prometheus | grep istio_tcp_connections_opened_total`,
     '',
     'Apply a deny policy and see the client refused, then remove it:',

@@ -87,8 +87,10 @@ test('ambit demo, its tour verbatim, and --down leaving nothing', { timeout: 90_
   const page = (await run(describe)).stdout;
   assert.match(page, /^Certificate: +Available, serial [0-9a-f]+, valid \S+ to \S+ \(ztunnel on node1\)$/m);
   assert.match(page, /^Identity: +spiffe:\/\/cluster\.local\/ns\/ambit-demo\/sa\/echo$/m);
-  const certs = await run(find(/localhost:15000\/config_dump/));
-  assert.match(certs.stdout, /"identity": "spiffe:\/\/cluster\.local\/ns\/ambit-demo\/sa\/client"/);
+  const certs = await run(find(/ztunnel-config certificates$/));
+  assert.match(certs.stdout, /^node1 +spiffe:\/\/cluster\.local\/ns\/ambit-demo\/sa\/client +Leaf +Available +true /m);
+  const workloads = await run(find(/ztunnel-config workloads$/));
+  assert.match(workloads.stdout, /^ambit-demo +client +\S+ +node1 +None +HBONE$/m);
   const metricsCmd = find(/localhost:15020\/stats\/prometheus/);
   const metrics = (await run(metricsCmd)).stdout;
   assert.match(metrics, /istio_tcp_connections_opened_total\{[^}]*source_principal="spiffe:\/\/cluster\.local\/ns\/ambit-demo\/sa\/client"[^}]*\}/);

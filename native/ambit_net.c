@@ -31,6 +31,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24 /* linux/in.h; older libc headers lack it */
+#endif
+
 #ifndef SO_ORIGINAL_DST
 #define SO_ORIGINAL_DST 80 // linux/netfilter_ipv4.h
 #endif
@@ -325,6 +329,12 @@ static napi_value socket_in_netns(napi_env env, napi_callback_info info) {
     step = "setsockopt IP_FREEBIND";
   else if (freebind && domain == AF_INET6 && setsockopt(fd, SOL_IPV6, IPV6_FREEBIND, &one, sizeof one) != 0)
     step = "setsockopt IPV6_FREEBIND";
+  // A connecting socket bound to a source address with port 0 (ztunnel's inbound delivery keeps the client's IP)
+  // would make bind() search for a free port, skipping every port held by recently closed connections: under
+  // connection churn that search dominates. IP_BIND_ADDRESS_NO_PORT defers the port choice to connect().
+  if (step == NULL && !dgram && backlog <= 0 && has_bind_ip && port <= 0 &&
+      setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) != 0)
+    step = "setsockopt IP_BIND_ADDRESS_NO_PORT";
   if (step == NULL && (has_bind_ip || port >= 0)) {
     if (!has_bind_ip) { // the wildcard address of the family
       memset(&bind_ip, 0, sizeof bind_ip);

@@ -41,6 +41,8 @@ export class ConnectionResult {
   readonly #start = performance.now();
   #opened = false;
   #closed = false;
+  /** The `-` labels counted at open(), reused by close() while the facts they derive from are unchanged. */
+  #openLabels: { labels: TrafficLabels; facts: readonly unknown[] } | undefined;
 
   constructor(init: ConnectionResultInit) {
     this.direction = init.direction;
@@ -58,9 +60,26 @@ export class ConnectionResult {
   open(): void {
     if (this.#opened) return;
     this.#opened = true;
-    this.#metrics.opened.inc(this.labels('-'));
+    const labels = this.labels('-');
+    this.#openLabels = { labels, facts: this.#labelFacts() };
+    this.#metrics.opened.inc(labels);
     this.#metrics.socketsOpen.inc({ reporter: this.reporter });
     if (this.#log.isLevelEnabled('debug')) this.#log.debug(this.#fields(), 'connection opened');
+  }
+
+  /** Everything labels() reads besides the flag (compared by identity). */
+  #labelFacts(): unknown[] {
+    return [this.srcWorkload, this.dstWorkload, this.dstService, this.srcIdentity, this.dstIdentity, this.mutualTls];
+  }
+
+  /** labels(flag), reusing the object built at open() when nothing it depends on changed since. */
+  #closeLabels(flag: ResponseFlag): TrafficLabels {
+    const cached = this.#openLabels;
+    if (flag === '-' && cached) {
+      const now = this.#labelFacts();
+      if (now.every((v, i) => v === cached.facts[i])) return cached.labels;
+    }
+    return this.labels(flag);
   }
 
   /** Records bytes, the final flag and the access-log line. Idempotent. */
@@ -73,12 +92,14 @@ export class ConnectionResult {
       this.#metrics.opened.inc(this.labels('-'));
       this.#metrics.socketsOpen.inc({ reporter: this.reporter });
     }
-    const labels = this.labels(flag);
+    const labels = this.#closeLabels(flag);
     this.#metrics.closed.inc(labels);
     if (FAILURE_FLAGS.has(flag)) this.#metrics.failed.inc(labels);
     if (bytes.clientToServer) this.#metrics.receivedBytes.inc(labels, bytes.clientToServer);
     if (bytes.serverToClient) this.#metrics.sentBytes.inc(labels, bytes.serverToClient);
     this.#metrics.socketsOpen.dec({ reporter: this.reporter });
+    // The access-log line's fields are only built when the line will be written.
+    if (!this.#log.isLevelEnabled(error === undefined ? 'info' : 'error')) return;
     const outbound = this.direction === 'outbound';
     const fields: Record<string, unknown> = {
       ...this.#fields(),

@@ -29,6 +29,16 @@ test('traceparent: 55 characters, version 00, random ids', () => {
   assert.equal(traceIdOf('00-abc-def-00'), undefined);
 });
 
+test('traceparent: ids stay well-formed and distinct across refills of the pooled random bytes', () => {
+  const seen = new Set<string>();
+  for (let i = 0; i < 1000; i++) {
+    const t = newTraceparent();
+    assert.match(t, /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+    seen.add(t.slice(3, 35));
+  }
+  assert.equal(seen.size, 1000);
+});
+
 class FakeSession extends EventEmitter {
   destroyed = false;
   closed = false;

@@ -1,8 +1,9 @@
 // `runZtunnel(config)`: one node's ztunnel assembled — xDS client (node token + root bundle) feeding ProxyState,
 // certificate manager over the CA client with prefetch for this node's workloads, the in-pod workload manager
-// driven by the node agent over ZDS, admin (localhost:15000 and a Unix socket under the data dir), stats (:15020)
-// and readiness (:15021, ready only when xDS is synced and every handed-over pod has its listeners). `shutdown()`
-// drains: listeners stop at once, open connections get until the drain deadline.
+// driven by the node agent over ZDS (each pod also gets its DNS proxy on 127.0.0.1:15053), admin (localhost:15000
+// and a Unix socket under the data dir), stats (:15020) and readiness (:15021, ready only when xDS is synced and
+// every handed-over pod has its listeners). `shutdown()` drains: listeners stop at once, open connections get until
+// the drain deadline.
 import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
@@ -17,6 +18,8 @@ import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL } from '../lib/xds/type-urls.j
 import { decodeAddress, decodeAuthorization } from '../lib/xds/workload-codec.js';
 import { XdsClient } from '../lib/xds/xds-client.js';
 import { adminRequestHandler, startAdminServer, startReadinessServer, startStatsServer, VERSION, type AdminSources } from './admin.js';
+import { DnsMetrics } from './dns/dns-metrics.js';
+import { podDnsStarter } from './dns/pod-dns.js';
 import { WorkloadManager } from './inpod/workload-manager.js';
 import { ZdsClient } from './inpod/zds-client.js';
 import { ZtunnelMetrics } from './metrics.js';
@@ -49,6 +52,10 @@ export interface ZtunnelConfig {
   network: string;
   /** How long open connections may finish on shutdown or pod removal, ms. */
   drainMs: number;
+  /** Run the per-pod DNS proxy on 15053 (default true; Istio's proxy metadata `DNS_CAPTURE`). */
+  dnsCapture?: boolean;
+  /** Kubernetes cluster domain for DNS name expansion (default `cluster.local`). */
+  clusterDomain?: string;
   log: Logger;
 }
 
@@ -115,7 +122,14 @@ export async function runZtunnel(config: ZtunnelConfig): Promise<ZtunnelHandle> 
     config: { ...DEFAULT_PROXY_CONFIG, network: config.network, node: config.node, defaultTrustDomain: config.trustDomain },
     state, certs, metrics, connections, sockets: NO_POD_SOCKETS, log, accessLog,
   };
-  const manager = new WorkloadManager({ inputs, metrics, log: log.child({ module: 'inpod' }), drainMs: config.drainMs });
+  const dnsCapture = config.dnsCapture ?? true;
+  const extraServices = dnsCapture
+    ? [podDnsStarter({
+        state, metrics: new DnsMetrics(metrics.registry), node: config.node, network: config.network,
+        clusterDomain: config.clusterDomain ?? 'cluster.local', log: log.child({ module: 'dns' }),
+      })]
+    : [];
+  const manager = new WorkloadManager({ inputs, metrics, log: log.child({ module: 'inpod' }), drainMs: config.drainMs, extraServices });
 
   const xds = new XdsClient({
     address: config.xdsAddress,
@@ -176,7 +190,7 @@ export async function runZtunnel(config: ZtunnelConfig): Promise<ZtunnelHandle> 
     config: {
       node: config.node, xdsAddress: config.xdsAddress, caAddress: config.caAddress ?? config.xdsAddress, clusterId: config.clusterId,
       network: config.network, trustDomain: config.trustDomain, zdsSocket: config.zdsSocketPath, drainMs: config.drainMs,
-      dnsCapture: false, proxyMode: 'shared', packetMark: 0x539,
+      dnsCapture, proxyMode: 'shared', packetMark: 0x539,
     },
     loggers,
     notReadyReasons,

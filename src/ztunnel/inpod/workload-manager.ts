@@ -26,7 +26,7 @@ export interface WorkloadManagerOptions {
   inputs: ProxyInputs;
   metrics: ZtunnelMetrics;
   log: Logger;
-  /** Extra per-pod services started after the listeners (none yet: the DNS proxy would be one). */
+  /** Extra per-pod services started after the listeners (the DNS proxy on 15053 is one). */
   extraServices?: PodServiceStarter[];
   /** Retry period for pods whose proxy failed to start, ms (5 s in Istio). */
   retryMs?: number;

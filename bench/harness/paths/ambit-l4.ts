@@ -18,7 +18,7 @@ export async function waitForRedirection(cluster: BenchCluster, pair: WorkloadPa
 /** Why Ambit paths cannot run in this sandbox, or undefined when ztunnel runs on the nodes. */
 export function ztunnelMissing(cluster: BenchCluster): string | undefined {
   if (cluster.sandboxProcesses('ztunnel-').length > 0) return undefined;
-  return `the sandbox runs no ztunnel (no live ${cluster.runDir}/ztunnel-*.pid): ztunnel is not wired into the sandbox yet`;
+  return `the sandbox runs no ztunnel (no live ${cluster.runDir}/ztunnel-*.pid): was the cluster created with --without-ztunnel?`;
 }
 
 export const ambitL4Path: BenchPath = {

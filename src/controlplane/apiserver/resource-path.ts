@@ -1,5 +1,6 @@
 // REST paths in Kubernetes' shape: parsing a request path into kind, version, namespace and name, and building one.
 import { kindByPath, type KindInfo } from '../../api/registry.js';
+import { resourcePath } from '../../api/resource-path.js';
 
 /** A parsed resource path. `name` absent: the collection. `namespace` absent on a namespaced kind: all namespaces. */
 export interface ResourcePath {
@@ -77,16 +78,5 @@ export function parseResourcePath(pathname: string): ResourcePathParse | undefin
   return { ok: true, path };
 }
 
-/** The REST path of a collection or object (the inverse of `parseResourcePath`); version defaults to the preferred. */
-export function resourcePath(
-  kind: KindInfo,
-  opts: { version?: string; namespace?: string; name?: string; subresource?: 'status' } = {},
-): string {
-  const version = opts.version ?? kind.versions[0]!;
-  let p = kind.group ? `/apis/${kind.group}/${version}` : `/api/${version}`;
-  if (opts.namespace !== undefined && kind.namespaced) p += `/namespaces/${encodeURIComponent(opts.namespace)}`;
-  p += `/${kind.plural}`;
-  if (opts.name !== undefined) p += `/${encodeURIComponent(opts.name)}`;
-  if (opts.subresource) p += `/${opts.subresource}`;
-  return p;
-}
+// Building paths is shared with the client: one implementation in the resource model.
+export { resourcePath };

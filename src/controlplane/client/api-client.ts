@@ -4,7 +4,7 @@ import type { KubeObject } from '../../api/meta.js';
 import { kindByName } from '../../api/registry.js';
 import { ClientError, type ApiStatus } from './client-error.js';
 import { NdjsonLines } from './ndjson-lines.js';
-import { resourcePath, versionOf, type ResourceType } from './resource-path.js';
+import { resourcePath, versionOf, type ResourceType } from '../../api/resource-path.js';
 
 /** Where the control plane listens: its Unix socket, or TCP with the bearer token it requires. */
 export type ClientEndpoint = { socketPath: string } | { host: string; port: number; token: string };

@@ -3,5 +3,5 @@ export { ApiClient } from './api-client.js';
 export type { ClientEndpoint, ClientOptions, ObjectList, ListOptions, WatchOptions, WatchEvent, WatchEventType, WatchStream } from './api-client.js';
 export { ClientError, isNotFound, isConflict } from './client-error.js';
 export type { ApiStatus, StatusCause, ClientErrorCode } from './client-error.js';
-export { resourcePath, versionOf } from './resource-path.js';
-export type { ResourceType, PathTarget } from './resource-path.js';
+export { resourcePath, versionOf } from '../../api/resource-path.js';
+export type { ResourceType, PathTarget } from '../../api/resource-path.js';

@@ -1,7 +1,7 @@
 // Unit tests for REST path construction.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { kindByName } from '../../api/registry.js';
+import { kindByName } from './registry.js';
 import { resourcePath, versionOf } from './resource-path.js';
 
 const pod = kindByName('Pod')!;

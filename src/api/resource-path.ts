@@ -1,5 +1,5 @@
 // REST paths in Kubernetes' shape for a kind, namespace and name (`/api/v1/namespaces/demo/pods/web`).
-import type { KindInfo } from '../../api/registry.js';
+import type { KindInfo } from './registry.js';
 
 /** What a path needs to know about a kind (a registry `KindInfo` satisfies it). */
 export type ResourceType = Pick<KindInfo, 'group' | 'versions' | 'plural' | 'namespaced'>;

@@ -39,7 +39,12 @@ test('netns toolkit: create, list, veth with addresses, run inside, delete; fail
   const srv = await listenInNetns(b, { host: '::', port: 7000 }, (s) => s.end('v6'));
   t.after(() => srv.close());
   const c = await connectFromNetns(a, { host: 'fd00:250:10::1', port: 7000, timeoutMs: 5000 });
-  c.destroy();
+  // Read to the end before closing: destroying with unread data would reset the server's socket.
+  let got = '';
+  c.setEncoding('utf8').on('data', (d: string) => (got += d));
+  await new Promise((resolve) => c.once('end', resolve));
+  c.end();
+  assert.equal(got, 'v6');
 
   // A failing command surfaces as a CommandError carrying the command line and its stderr.
   await assert.rejects(createNetns(a), (err: unknown) => err instanceof CommandError &&

@@ -12,6 +12,7 @@ export const FIGURES = [
   { id: 'connRate', label: 'new connections/s (connect, 1-byte echo, close)', unit: 'conn/s', better: 'higher', proxy: false },
   { id: 'cpuPer1kRequests', label: 'proxy CPU per 1000 requests (= vCPU at 1000 rps)', unit: 'CPU s', better: 'lower', proxy: true },
   { id: 'rssAtFixedRate', label: 'proxy peak RSS during the fixed-rate run', unit: 'MiB', better: 'lower', proxy: true },
+  { id: 'privateAtFixedRate', label: 'proxy private memory (RssAnon) after the fixed-rate run', unit: 'MiB', better: 'lower', proxy: true },
   { id: 'cpuPerGB', label: 'proxy CPU per GB transferred (iperf3 runs)', unit: 'CPU s', better: 'lower', proxy: true },
   { id: 'rssDuringThroughput', label: 'proxy peak RSS during the iperf3 runs', unit: 'MiB', better: 'lower', proxy: true },
   { id: 'idleConnMemory', label: 'proxy memory per idle tunnelled connection', unit: 'KiB', better: 'lower', proxy: true },
@@ -37,6 +38,8 @@ export interface ProcessUsage {
   pid: number;
   cpuSeconds: number;
   peakRssMiB: number;
+  /** Anonymous (private) resident memory at the window's end: RSS without shared file pages such as the binary. */
+  privateMiB: number;
 }
 
 export interface PhaseDetail {

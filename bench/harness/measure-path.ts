@@ -18,6 +18,7 @@ export interface PathMeasurement {
 
 const sumCpu = (u: ProcessUsage[]) => u.reduce((s, p) => s + p.cpuSeconds, 0);
 const sumPeak = (u: ProcessUsage[]) => u.reduce((s, p) => s + p.peakRssMiB, 0);
+const sumPrivate = (u: ProcessUsage[]) => u.reduce((s, p) => s + p.privateMiB, 0);
 
 export async function measurePath(path: PreparedPath, profile: BenchProfile, progress: (line: string) => void): Promise<PathMeasurement> {
   const figures: PathMeasurement['figures'] = {};
@@ -84,11 +85,12 @@ export async function measurePath(path: PreparedPath, profile: BenchProfile, pro
     if (hasProxies) {
       set('cpuPer1kRequests', sumCpu(usage) / (requests / 1000));
       set('rssAtFixedRate', sumPeak(usage));
+      set('privateAtFixedRate', sumPrivate(usage));
     }
     details.latency = { command: `client ${args.join(' ')}`, seconds: l.seconds, ...(hasProxies ? { processes: usage } : {}),
       extra: { requests, achievedRps: round(Number(result.achievedRps), 1), maxMs: round(Number(result.max), 3), meanMs: round(Number(result.mean), 3) } };
   } catch (err) {
-    fail(['p50', 'p90', 'p99', 'p999', ...(hasProxies ? ['cpuPer1kRequests', 'rssAtFixedRate'] as FigureId[] : [])], err);
+    fail(['p50', 'p90', 'p99', 'p999', ...(hasProxies ? ['cpuPer1kRequests', 'rssAtFixedRate', 'privateAtFixedRate'] as FigureId[] : [])], err);
   }
 
   // --- max rps (wrk, closed loop) ---
@@ -150,20 +152,35 @@ export async function measurePath(path: PreparedPath, profile: BenchProfile, pro
 }
 
 /** Proxy RSS before and while `count` echoed connections sit idle; KiB per connection from the difference. */
+/**
+ * Memory per idle connection, in two batches of `count`: the first batch brings the proxies to a steady state
+ * (pools, heap growth, collection of the previous phases' garbage) and the baseline is read with it open; the
+ * figure is the growth the second batch causes. A single batch measured against a baseline read right after the
+ * load phases mixes the connections' cost with whatever the garbage collector frees meanwhile.
+ */
 async function measureIdleMemory(path: PreparedPath, count: number, settleMs: number): Promise<PhaseDetail> {
-  // Let allocator caches from the previous phases settle before the baseline.
-  await new Promise((r) => setTimeout(r, settleMs));
-  const before = totalRssKiB(path.proxies);
+  const args = ['idle', path.targets.echo.host, String(path.targets.echo.port), String(count)];
+  const settle = () => new Promise((r) => setTimeout(r, settleMs));
+  let before = 0;
   let after = 0;
   const started = process.hrtime.bigint();
-  await runClient(path.clientNetns, ['idle', path.targets.echo.host, String(path.targets.echo.port), String(count)], async (event, child) => {
+  await runClient(path.clientNetns, args, async (event, first) => {
     if (event.event !== 'ready') return;
-    await new Promise((r) => setTimeout(r, settleMs));
-    after = totalRssKiB(path.proxies);
-    child.stdin?.end();
-  }, 120_000);
+    try {
+      await settle();
+      before = totalRssKiB(path.proxies);
+      await runClient(path.clientNetns, args, async (e, second) => {
+        if (e.event !== 'ready') return;
+        await settle();
+        after = totalRssKiB(path.proxies);
+        second.stdin?.end();
+      }, 120_000);
+    } finally {
+      first.stdin?.end();
+    }
+  }, 240_000);
   return {
-    command: `client idle ${path.targets.echo.host} ${path.targets.echo.port} ${count}`,
+    command: `client idle ${path.targets.echo.host} ${path.targets.echo.port} ${count} (twice: baseline with the first batch open)`,
     seconds: round(Number(process.hrtime.bigint() - started) / 1e9, 1),
     extra: { connections: count, rssBeforeKiB: before, rssIdleKiB: after, kibPerConnection: round((after - before) / count, 2) },
   };

@@ -28,7 +28,7 @@ export function cpuSeconds(pid: number): number {
   return (Number(rest[11]) + Number(rest[12])) / TICKS_PER_SECOND;
 }
 
-function statusKiB(pid: number, key: 'VmRSS' | 'VmHWM'): number {
+function statusKiB(pid: number, key: 'VmRSS' | 'VmHWM' | 'RssAnon'): number {
   const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (!m) throw new Error(`/proc/${pid}/status has no ${key} line`);
   return Number(m[1]);
@@ -41,7 +41,9 @@ export function rssKiB(pid: number): number {
 
 /**
  * Starts a measurement window over `processes`: resets each one's peak-RSS watermark (clear_refs 5, Linux ≥ 4.0)
- * and records its CPU time. `finish()` returns the CPU seconds spent and the peak RSS reached inside the window.
+ * and records its CPU time. `finish()` returns the CPU seconds spent and the peak RSS reached inside the window, and
+ * the private (anonymous) resident memory at its end: RSS also counts the pages of the executable and libraries a
+ * process has touched, which every process running the same binary shares (≈45 MiB of `node`, a few of stunnel's).
  */
 export function startUsageWindow(processes: readonly ProxyProcess[]): { finish(): ProcessUsage[] } {
   const start = processes.map((p) => {
@@ -58,6 +60,7 @@ export function startUsageWindow(processes: readonly ProxyProcess[]): { finish()
       pid: p.pid,
       cpuSeconds: round(cpuSeconds(p.pid) - start[i]!, 3),
       peakRssMiB: round(statusKiB(p.pid, 'VmHWM') / 1024, 2),
+      privateMiB: round(statusKiB(p.pid, 'RssAnon') / 1024, 2),
     })),
   };
 }

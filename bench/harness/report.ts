@@ -100,7 +100,7 @@ export function reportMarkdown(json: BenchReportJson, chartFile: string): string
     `- CPU: ${m.cpuModel}, ${m.cpus} logical CPUs; memory ${m.memoryGiB} GiB`,
     `- OS: ${m.os}, kernel ${m.kernel}; Node.js ${m.node}`,
     `- tools: ${Object.values(m.tools).join('; ')}`,
-    `- 1-minute load average: ${m.loadAverage.start} at the start, ${m.loadAverage.end ?? '?'} at the end (${m.cpus} CPUs; above ${m.cpus} other work competed with the run)`, '');
+    `- 1-minute load average: ${m.loadAverage.start} at the start, ${m.loadAverage.end ?? '?'} at the end (${m.cpus} CPUs; the start value above ${m.cpus} means other work competed with the run; the end value includes the run's own load generators)`, '');
   lines.push('## Paths', '');
   for (const path of paths) {
     if (path.notAvailable) lines.push(`- **${path.title}** (\`${path.id}\`): **not available: ${path.notAvailable}**`);
@@ -150,8 +150,8 @@ export function reportMarkdown(json: BenchReportJson, chartFile: string): string
     '- Latency: the harness\'s own constant-rate generator (bench/harness/client/constant-rate-load.ts): request i is due at i/rate on connection i mod 4, one request in flight per connection; latency counts from the due time when the request had to wait for its connection (coordinated-omission correction, as wrk2), otherwise from the actual write. Percentiles are exact (every sample kept). Debian has no wrk2/fortio and its `wrk` is closed-loop only.',
     `- Max rate: Debian \`wrk --connections ${p.maxRps.connections} --threads ${p.maxRps.threads} --duration ${p.maxRps.seconds}s\` (closed loop).`,
     `- New connections/s: ${p.connRate.concurrency} parallel loops of connect, write 1 byte, read the echo, close, for ${p.connRate.seconds} s.`,
-    '- Proxy cost: utime+stime from /proc/<pid>/stat over each phase\'s measured window, summed over the path\'s proxy processes; peak RSS is VmHWM after resetting it (clear_refs 5) at the window\'s start, summed over the processes. CPU per 1000 requests is taken at the fixed rate (so it equals vCPU at 1000 rps); CPU per GB over both iperf3 runs.',
-    `- Idle memory: proxy RSS with ${p.idleConnections} idle, echoed connections open minus RSS before, divided by ${p.idleConnections}.`,
+    '- Proxy cost: utime+stime from /proc/<pid>/stat over each phase\'s measured window, summed over the path\'s proxy processes; peak RSS is VmHWM after resetting it (clear_refs 5) at the window\'s start, summed over the processes; private memory is RssAnon at the window\'s end (RSS minus shared file pages: the `node` binary alone maps ≈45 MiB that every Node process on the machine shares). CPU per 1000 requests is taken at the fixed rate (so it equals vCPU at 1000 rps); CPU per GB over both iperf3 runs.',
+    `- Idle memory: ${p.idleConnections} idle, echoed connections are opened and held (steady state), then ${p.idleConnections} more; the proxies' RSS growth from the second batch divided by ${p.idleConnections}.`,
     '- Everything (client, server, proxies) shares the same CPUs: a proxy\'s CPU use also slows the client and the server.', '');
   return `${lines.join('\n')}`;
 }

@@ -151,7 +151,6 @@ export async function measurePath(path: PreparedPath, profile: BenchProfile, pro
   return { figures, details };
 }
 
-/** Proxy RSS before and while `count` echoed connections sit idle; KiB per connection from the difference. */
 /**
  * Memory per idle connection, in two batches of `count`: the first batch brings the proxies to a steady state
  * (pools, heap growth, collection of the previous phases' garbage) and the baseline is read with it open; the

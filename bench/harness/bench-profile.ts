@@ -33,6 +33,6 @@ export const SMOKE_PROFILE: BenchProfile = {
   latency: { rate: 200, connections: 4, warmupSeconds: 0.2, seconds: 0.5 },
   maxRps: { connections: 32, threads: 2, seconds: 1 },
   connRate: { concurrency: 4, seconds: 0.5 },
-  idleConnections: 50,
+  idleConnections: 200,
   settleMs: 200,
 };

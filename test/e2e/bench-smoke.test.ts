@@ -51,7 +51,10 @@ test('bench smoke: every runnable path produces every figure; the others say why
         continue;
       }
       assert.equal(typeof v?.value, 'number', `${path.id}: ${f.id} has a value (got ${JSON.stringify(v)})`);
-      assert.ok(Number.isFinite(v!.value) && v!.value! >= 0, `${path.id}: ${f.id} = ${v!.value}`);
+      assert.ok(Number.isFinite(v!.value), `${path.id}: ${f.id} = ${v!.value}`);
+      // Memory per idle connection is an RSS difference: at smoke sizes (a few hundred connections, ~MiBs) a
+      // collection in a proxy can outweigh it, so only its presence is checked; every other figure is ≥ 0.
+      if (f.id !== 'idleConnMemory') assert.ok(v!.value! >= 0, `${path.id}: ${f.id} = ${v!.value}`);
       if (f.id.startsWith('throughput') || f.id === 'maxRps' || f.id === 'connRate') assert.ok(v!.value! > 0, `${path.id}: ${f.id} > 0`);
       assert.equal(typeof v!.vsDirect === 'number' || path.id === 'direct' || f.proxy, true, `${path.id}: ${f.id} has a ratio to direct`);
     }

@@ -3,6 +3,7 @@
 // /proc over each phase's measured window. A failed phase yields an error figure; the other phases still run.
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { runIn, spawnIn } from '../../src/platform/index.js';
 import type { PreparedPath } from './bench-path.js';
 import type { BenchProfile } from './bench-profile.js';
@@ -10,6 +11,11 @@ import { FIGURES, type FigureId, type FigureValue, type PhaseDetail, type Proces
 import { isAlive, round, startUsageWindow, totalRssKiB } from './proc-stats.js';
 
 const CLIENT_SCRIPT = fileURLToPath(new URL('./client/main.js', import.meta.url));
+/** How often, and how far apart, a run that iperf3's server refused as busy is tried again (≤ 5 s in all). */
+const IPERF_BUSY_ATTEMPTS = 20;
+const IPERF_BUSY_WAIT_MS = 250;
+
+type IperfReport = { error?: string; end?: { sum_received?: { bits_per_second: number; bytes: number; seconds: number } } };
 
 export interface PathMeasurement {
   figures: Partial<Record<FigureId, FigureValue>>;
@@ -44,11 +50,19 @@ export async function measurePath(path: PreparedPath, profile: BenchProfile, pro
     try {
       const argv = ['iperf3', '--client', path.targets.iperf.host, '--port', String(path.targets.iperf.port), ...length,
         '--parallel', String(streams), '--json'];
-      const window = startUsageWindow(path.proxies);
-      const { stdout } = await runIn(path.clientNetns, argv, { timeoutMs: (('seconds' in profile.iperf ? profile.iperf.seconds : 0) + 30) * 1000 });
-      const usage = window.finish();
+      let report: IperfReport;
+      let usage: ProcessUsage[];
+      // iperf3's server serves one test at a time and calls itself busy until it has seen the previous test's
+      // connections close; through a proxy that close arrives a moment later, so wait for it (bounded).
+      for (let attempt = 1; ; attempt++) {
+        const window = startUsageWindow(path.proxies);
+        const { stdout } = await runIn(path.clientNetns, argv, { timeoutMs: (('seconds' in profile.iperf ? profile.iperf.seconds : 0) + 30) * 1000 });
+        usage = window.finish();
+        report = JSON.parse(stdout) as IperfReport;
+        if (!report.error?.includes('server is busy') || attempt >= IPERF_BUSY_ATTEMPTS) break;
+        await sleep(IPERF_BUSY_WAIT_MS);
+      }
       checkProxies();
-      const report = JSON.parse(stdout) as { error?: string; end?: { sum_received?: { bits_per_second: number; bytes: number; seconds: number } } };
       if (report.error) throw new Error(`iperf3: ${report.error}`);
       const sum = report.end?.sum_received;
       if (!sum) throw new Error('iperf3 printed no end.sum_received');

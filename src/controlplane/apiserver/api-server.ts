@@ -486,8 +486,9 @@ class RestServer implements ApiServer {
   }
 }
 
+/** The path's object as messages name it; the name and namespace come from the URL, so they are escaped (`%00`). */
 function refOf(rp: ResourcePath): string {
-  return rp.namespace !== undefined ? `${rp.kind.kind}/${rp.namespace}/${rp.name}` : `${rp.kind.kind}/${rp.name}`;
+  return objectRef({ kind: rp.kind.kind, metadata: { name: rp.name, namespace: rp.namespace } });
 }
 
 function notAllowed(method: string, what: string): HttpStatusError {

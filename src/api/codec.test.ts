@@ -108,3 +108,42 @@ test('toJson: one object as itself, several or none as a v1 List', () => {
   assert.ok(toJson([ns('a')]).endsWith('}\n'));
   assert.deepEqual(parseManifests(toJson([ns('a'), ns('b')]), 'l.json').objects, [ns('a'), ns('b')]);
 });
+
+test('duplicate keys are found wherever they are, also when they differ only in YAML type (`1` and "1")', () => {
+  const r = parseManifests('kind: A\nspec:\n  list:\n    - {a: 1, b: 2}\n    - {x: 1, "1": 2, 1: 3}\n', 'dup.yaml');
+  assert.deepEqual(r.errors, ['dup.yaml: document 1, line 5, column 22: Map keys must be unique']);
+});
+
+test('100k labels parse in linear time (the duplicate-key check used to compare every pair: minutes)', { timeout: 60_000 }, () => {
+  const lines = ['apiVersion: v1', 'kind: Pod', 'metadata:', '  name: many', '  labels:'];
+  for (let i = 0; i < 100_000; i++) lines.push(`    k${i}: v${i}`);
+  const started = performance.now();
+  const r = parseManifests(`${lines.join('\n')}\n`, 'many.yaml');
+  const ms = performance.now() - started;
+  assert.deepEqual(r.errors, []);
+  assert.equal(Object.keys((r.objects[0] as KubeObject).metadata.labels!).length, 100_000);
+  // Linear parsing takes about 2 s here; the quadratic check took about 150 s for 100k keys.
+  assert.ok(ms < 30_000, `parsing 100k labels took ${Math.round(ms)} ms`);
+});
+
+test('deep nesting is refused naming the object and the field, never with a stack overflow', () => {
+  const deep = (n: number): string => `apiVersion: v1\nkind: Pod\nmetadata: {name: deep, namespace: ns1}\nspec: ${'{a: '.repeat(n)}1${'}'.repeat(n)}\n`;
+  const fieldPath = `spec${'.a'.repeat(99)}`;
+  // Shallow enough for the parser, too deep for the limit: the check after parsing answers.
+  for (const n of [100, 300]) {
+    const r = parseManifests(deep(n), 'deep.yaml');
+    assert.deepEqual(r.objects, []);
+    assert.deepEqual(r.errors, [`deep.yaml: document 1, line 1: Pod/ns1/deep: ${fieldPath}: nested more than 100 levels deep (maps and lists inside each other)`]);
+  }
+  // So deep that the parser itself overflows (it reports that as a syntax error): the same message.
+  const r = parseManifests(`kind: A\n---\n${deep(100_000)}`, 'deep.yaml');
+  assert.deepEqual(r.objects, [{ kind: 'A' }]);
+  assert.equal(r.errors.length, 1);
+  assert.match(r.errors[0]!, /^deep\.yaml: document 2, line \d+: Pod\/ns1\/deep: spec(\.a){99}: nested more than 100 levels deep/);
+  const json = parseManifests(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"j"},"spec":{"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}}`, 'deep.json');
+  assert.equal(json.errors.length, 1);
+  assert.match(json.errors[0]!, /^deep\.json: document 1, line \d+: Pod\/j: spec\.x(\[0\]){98}: nested more than 100 levels deep/);
+  assert.doesNotMatch(json.errors[0]!, /call stack/);
+  // Exactly 100 levels is allowed.
+  assert.deepEqual(parseManifests(deep(98), 'ok.yaml').errors, []);
+});

@@ -1,6 +1,7 @@
 // YAML/JSON codecs for manifests: multi-document parsing (Lists and JSON arrays flattened) and lossless printing.
-import { LineCounter, parseAllDocuments, stringify } from 'yaml';
-import type { KubeObject } from './meta.js';
+import { LineCounter, isMap, isPair, isScalar, isSeq, parseAllDocuments, stringify, type Document } from 'yaml';
+import { objectRef, type KubeObject } from './meta.js';
+import { MAX_NESTING_DEPTH, nestingProblem } from './limits.js';
 
 export interface ParsedManifests {
   /** One entry per object found, in document order (Lists and arrays flattened); not yet validated. */
@@ -32,8 +33,10 @@ export function parseManifests(text: string, source: string): ParsedManifests {
   const objects: unknown[] = [];
   const errors: string[] = [];
   const lines = new LineCounter();
-  // YAML 1.2 core schema: `yes`, `on`, `0755` stay strings/decimal as JSON would read them; keys must be unique.
-  const docs = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
+  // YAML 1.2 core schema: `yes`, `on`, `0755` stay strings/decimal as JSON would read them. Keys must be unique,
+  // but the parser's own check compares each key with every earlier one (quadratic: minutes for 100k labels), so
+  // `duplicateKeyOffset` checks them instead, in linear time.
+  const docs = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: true });
   let n = 0;
   for (const doc of docs) {
     n++;
@@ -45,12 +48,24 @@ export function parseManifests(text: string, source: string): ParsedManifests {
     if (doc.errors.length > 0) {
       // Only the first error: the parser's later errors in the same document are usually consequences of it.
       const err = doc.errors[0]!;
+      // The parser catches its own stack overflow on deeply nested input and reports it as a syntax error; name the
+      // object and the field instead, from what was parsed before the overflow.
+      if (/Maximum call stack size exceeded/.test(err.message)) {
+        errors.push(`${where(err.pos[0])}: ${tooDeep(doc)}`);
+        continue;
+      }
       const pos = err.linePos?.[0];
       const reason = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
       errors.push(pos ? `${source}: document ${n}, line ${pos.line}, column ${pos.col}: ${reason}` : `${where(err.pos[0])}: ${reason}`);
       continue;
     }
     if (doc.contents === null) continue;
+    const dup = duplicateKeyOffset(doc);
+    if (dup !== undefined) {
+      const pos = lines.linePos(dup);
+      errors.push(`${source}: document ${n}, line ${pos.line}, column ${pos.col}: Map keys must be unique`);
+      continue;
+    }
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSIONS });
@@ -60,9 +75,58 @@ export function parseManifests(text: string, source: string): ParsedManifests {
     }
     if (value === null || value === undefined) continue;
     const at = where(doc.contents.range?.[0]);
+    const deep = nestingProblem(value);
+    if (deep) {
+      errors.push(`${at}: ${refOfParsed(value)}: ${deep.path}: ${deep.reason}`);
+      continue;
+    }
     flatten(value, at, objects, errors);
   }
   return { objects, errors };
+}
+
+/** `Kind/ns/name` of a parsed document when it is one object (else `<document>`), for messages about it. */
+function refOfParsed(value: unknown): string {
+  return isRecord(value) ? objectRef(value as Partial<KubeObject>) : '<document>';
+}
+
+/** The message for a document the parser could not descend into: the object and field where it is too deep. */
+function tooDeep(doc: Document.Parsed): string {
+  const fallback = `<document>: <document>: nested too deeply to parse (at most ${MAX_NESTING_DEPTH} levels of maps and lists)`;
+  let partial: unknown;
+  try {
+    // What was parsed before the overflow: enough to name the object and the deep field.
+    partial = doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSIONS });
+  } catch {
+    return fallback;
+  }
+  const deep = nestingProblem(partial);
+  return deep ? `${refOfParsed(partial)}: ${deep.path}: ${deep.reason}` : fallback;
+}
+
+/**
+ * The source offset of the first key that repeats an earlier key of the same mapping, or undefined. Keys compare as
+ * they will as object keys (`1` and `"1"` are the same key). One pass with a set per mapping, over an explicit stack.
+ */
+function duplicateKeyOffset(doc: Document.Parsed): number | undefined {
+  const stack: unknown[] = [doc.contents];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isMap(node)) {
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        if (isScalar(pair.key)) {
+          const k = String(pair.key.value);
+          if (seen.has(k)) return pair.key.range?.[0];
+          seen.add(k);
+        }
+        stack.push(pair.key, pair.value);
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) stack.push(isPair(item) ? item.value : item);
+    }
+  }
+  return undefined;
 }
 
 /** Adds the objects in `value` (an object, a List, or an array of those) to `out`; `at` prefixes error lines. */

@@ -1,4 +1,5 @@
 // Label selectors: parsing the kubectl/REST string form and matching label maps against it.
+import { quoted } from './meta.js';
 
 export interface LabelRequirement {
   key: string;
@@ -14,16 +15,16 @@ const VALUE_RE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 /** Why `key` is not a valid label key, or undefined when it is. */
 export function labelKeyError(key: string): string | undefined {
-  if (!KEY_RE.test(key)) return `invalid label key '${key}': must be [prefix/]name, name ≤63 alphanumerics, '-', '_' or '.'`;
+  if (!KEY_RE.test(key)) return `invalid label key ${quoted(key)}: must be [prefix/]name, name ≤63 alphanumerics, '-', '_' or '.'`;
   const slash = key.indexOf('/');
-  if (slash > 253) return `invalid label key '${key}': prefix longer than 253 characters`;
+  if (slash > 253) return `invalid label key ${quoted(key)}: prefix longer than 253 characters`;
   return undefined;
 }
 
 /** Why `value` is not a valid label value, or undefined when it is. */
 export function labelValueError(value: string): string | undefined {
   if (value.length > 63 || !VALUE_RE.test(value)) {
-    return `invalid label value '${value}': at most 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric`;
+    return `invalid label value ${quoted(value)}: at most 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric`;
   }
   return undefined;
 }

@@ -1,8 +1,9 @@
 // Validation at the edge: checks an incoming object's envelope, then its kind's spec rules, and returns either
 // the normalized object plus the fields Ambit stores but ignores, or one `<Kind>/<ns>/<name>: <path>: <reason>` per problem.
-import { objectRef, type KubeObject } from './meta.js';
+import { objectRef, printable, quoted, type KubeObject } from './meta.js';
 import { kindByName, acceptsApiVersion, preferredApiVersion, KINDS } from './registry.js';
 import { labelKeyError, labelValueError } from './labels.js';
+import { MAX_ANNOTATIONS_BYTES, MAX_LABELS, formatBytes, nestingProblem, objectSizeProblem } from './limits.js';
 
 /** A field that is valid but not enforced by Ambit yet; reported in `status.conditions`. */
 export interface IgnoredField {
@@ -40,7 +41,7 @@ const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** Why `name` is not a DNS-1123 subdomain (object names), or undefined. */
 export function dns1123SubdomainError(name: string): string | undefined {
   if (name.length > 253 || !DNS1123_SUBDOMAIN.test(name)) {
-    return `'${name}' is not a valid DNS-1123 subdomain (lowercase alphanumerics, '-' and '.', at most 253 characters, starting and ending alphanumeric)`;
+    return `${quoted(name)} is not a valid DNS-1123 subdomain (lowercase alphanumerics, '-' and '.', at most 253 characters, starting and ending alphanumeric)`;
   }
   return undefined;
 }
@@ -48,7 +49,7 @@ export function dns1123SubdomainError(name: string): string | undefined {
 /** Why `name` is not a DNS-1123 label (namespace and service names), or undefined. */
 export function dns1123LabelError(name: string): string | undefined {
   if (name.length > 63 || !DNS1123_LABEL.test(name)) {
-    return `'${name}' is not a valid DNS-1123 label (lowercase alphanumerics and '-', at most 63 characters, starting and ending alphanumeric)`;
+    return `${quoted(name)} is not a valid DNS-1123 label (lowercase alphanumerics and '-', at most 63 characters, starting and ending alphanumeric)`;
   }
   return undefined;
 }
@@ -79,12 +80,29 @@ const OBJECT_META_FIELDS = new Set([
 // Kinds whose names must be DNS-1123 labels rather than subdomains (as Kubernetes requires).
 const LABEL_NAMED = new Set(['Namespace', 'Service']);
 
+/** Problems reported per object at most: a hostile object with thousands of bad fields gets a bounded answer. */
+const MAX_REPORTED_ERRORS = 100;
+
+/** Ambit's resourceVersions: decimal numbers (what the store issues). */
+const RESOURCE_VERSION = /^[0-9]{1,20}$/;
+
+/** How an unexpected JSON value reads in a message (`12345`, `true`, `a list`). */
+function describeValue(v: unknown): string {
+  if (Array.isArray(v)) return 'a list';
+  if (v === null || typeof v !== 'object') return printable(String(JSON.stringify(v)));
+  return 'a map';
+}
+
 /**
  * Validates and normalizes one object as it enters the store. Normalization only fills what Kubernetes fills
  * (`metadata.namespace: default` for namespaced kinds); everything the user wrote is kept as written.
  */
 export function validateObject(input: unknown): ValidationResult {
   if (!isRecord(input)) return { ok: false, errors: ['<document>: the document is not an object (expected a mapping with apiVersion, kind and metadata)'] };
+  // Before anything walks the object recursively (structuredClone, the spec validators), which deep input would
+  // make fail with a stack overflow.
+  const deep = nestingProblem(input);
+  if (deep) return { ok: false, errors: [`${objectRef(input as Partial<KubeObject>)}: ${deep.path}: ${deep.reason}`] };
   const obj = structuredClone(input) as KubeObject;
   const p = new Problems();
   const meta = obj.metadata;
@@ -93,7 +111,12 @@ export function validateObject(input: unknown): ValidationResult {
     if (info?.namespaced && (meta.namespace === undefined || meta.namespace === '')) meta.namespace = 'default';
   }
   const ref = objectRef(obj);
-  const fail = (): ValidationResult => ({ ok: false, errors: p.errors.map((e) => `${ref}: ${e.path}: ${e.reason}`) });
+  const fail = (): ValidationResult => {
+    const shown = p.errors.slice(0, MAX_REPORTED_ERRORS).map((e) => `${ref}: ${e.path}: ${e.reason}`);
+    const more = p.errors.length - shown.length;
+    if (more > 0) shown.push(`${ref}: <object>: ${more} more problems not shown (fix the ones above first)`);
+    return { ok: false, errors: shown };
+  };
 
   if (typeof obj.kind !== 'string' || obj.kind === '') {
     p.error('kind', 'required field is missing');
@@ -114,8 +137,10 @@ export function validateObject(input: unknown): ValidationResult {
     p.error('metadata', 'required field is missing');
     return fail();
   }
-  if (typeof meta.name !== 'string' || meta.name === '') {
+  if (meta.name === undefined || meta.name === '') {
     p.error('metadata.name', 'required field is missing');
+  } else if (typeof meta.name !== 'string') {
+    p.error('metadata.name', `must be a string, got ${describeValue(meta.name)} (quote it in YAML)`);
   } else {
     const nameErr = LABEL_NAMED.has(info.kind) ? dns1123LabelError(meta.name) : dns1123SubdomainError(meta.name);
     if (nameErr) p.error('metadata.name', nameErr);
@@ -129,9 +154,13 @@ export function validateObject(input: unknown): ValidationResult {
   } else if (meta.namespace !== undefined) {
     p.error('metadata.namespace', `${info.kind} is cluster-scoped and takes no namespace`);
   }
+  const rv = meta.resourceVersion;
+  if (rv !== undefined && rv !== '' && (typeof rv !== 'string' || !RESOURCE_VERSION.test(rv))) {
+    p.error('metadata.resourceVersion', `${describeValue(rv)} is not a resourceVersion this server issued (a decimal number in a string); omit it or copy it from the stored object`);
+  }
   for (const key of Object.keys(meta)) {
     // Strict like `kubectl --validate=strict`: a misspelt metadata field is an error, never silently dropped.
-    if (!OBJECT_META_FIELDS.has(key)) p.error(`metadata.${key}`, `unknown field ${JSON.stringify(key)}`);
+    if (!OBJECT_META_FIELDS.has(key)) p.error(`metadata.${printable(key)}`, `unknown field ${printable(JSON.stringify(key))}`);
   }
   for (const field of ['labels', 'annotations'] as const) {
     const m = meta[field];
@@ -140,19 +169,36 @@ export function validateObject(input: unknown): ValidationResult {
       p.error(`metadata.${field}`, 'must be a map of strings');
       continue;
     }
-    for (const [k, v] of Object.entries(m)) {
+    const entries = Object.entries(m);
+    // Size limits first, in one linear pass: an oversized map gets one message, not one per entry.
+    if (field === 'labels' && entries.length > MAX_LABELS) {
+      p.error('metadata.labels', `too many labels: ${entries.length}, at most ${MAX_LABELS} (keep bulk data in annotations or spec)`);
+      continue;
+    }
+    if (field === 'annotations') {
+      let bytes = 0;
+      for (const [k, v] of entries) bytes += Buffer.byteLength(k) + (typeof v === 'string' ? Buffer.byteLength(v) : 0);
+      if (bytes > MAX_ANNOTATIONS_BYTES) {
+        p.error('metadata.annotations', `too long: keys and values total ${formatBytes(bytes)}, at most ${formatBytes(MAX_ANNOTATIONS_BYTES)}`);
+        continue;
+      }
+    }
+    for (const [k, v] of entries) {
       if (typeof v !== 'string') {
-        p.error(`metadata.${field}.${k}`, `value must be a string (quote it in YAML), got ${JSON.stringify(v)}`);
+        p.error(`metadata.${field}.${printable(k)}`, `value must be a string (quote it in YAML), got ${printable(String(JSON.stringify(v)))}`);
         continue;
       }
       const keyErr = labelKeyError(k);
       if (keyErr) p.error(`metadata.${field}`, keyErr);
       if (field === 'labels') {
         const valErr = labelValueError(v);
-        if (valErr) p.error(`metadata.labels.${k}`, valErr);
+        if (valErr) p.error(`metadata.labels.${printable(k)}`, valErr);
       }
     }
   }
+  // After the metadata checks (which name an oversized annotation or label map precisely), before the spec rules.
+  const tooLarge = p.errors.length === 0 ? objectSizeProblem(obj) : undefined;
+  if (tooLarge) p.error(tooLarge.path, tooLarge.reason);
   const specValidator = SPEC_VALIDATORS.get(info.kind);
   if (specValidator && p.errors.length === 0) specValidator(obj, p);
   if (p.errors.length > 0) return fail();

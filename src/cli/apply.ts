@@ -1,5 +1,7 @@
 // `ambit apply -f FILE|DIR|-`: creates absent objects, updates changed ones, reports each like kubectl.
 import type { Command } from 'commander';
+import { objectRef } from '../api/meta.js';
+import { MAX_REQUEST_BYTES, objectSizeProblem } from '../api/limits.js';
 import { ClientError, isNotFound } from '../controlplane/client/index.js';
 import { CliError, globalsOf, writeError, type CliContext } from './cli-context.js';
 import { manifestToSend, sameAppliedFields } from './apply-diff.js';
@@ -23,6 +25,8 @@ export function register(program: Command, ctx: CliContext): void {
       const set = await readManifests(opts.filename, opts.recursive, ctx.stdin);
       for (const e of set.errors) writeError(ctx, e);
       if (set.errors.length) ctx.exitCode = 1;
+      // kubectl's answer to files holding only empty documents (or comments): doing nothing is not success.
+      if (set.objects.length === 0 && set.errors.length === 0) throw new CliError(`no objects passed to apply (${opts.filename.join(', ')} held only empty documents or none at all)`);
       const client = ctx.client(cmd);
       for (const raw of namespacesFirst(set.objects, isNamespaceDoc)) {
         const target = manifestTarget(raw, flagNs);
@@ -33,6 +37,14 @@ export function register(program: Command, ctx: CliContext): void {
         }
         const desired = manifestToSend(target.object);
         const label = objectName(target.kind, target.name);
+        // An object over the request limit would be cut off unread, its name unknown to the server: refuse it here,
+        // with the message the server gives any object over the (smaller) object limit.
+        const tooLarge = objectSizeProblem(desired, MAX_REQUEST_BYTES) && objectSizeProblem(desired);
+        if (tooLarge) {
+          writeError(ctx, `${objectRef(desired)}: ${tooLarge.path}: ${tooLarge.reason}`);
+          ctx.exitCode = 1;
+          continue;
+        }
         try {
           let live;
           try {

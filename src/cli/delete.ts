@@ -42,6 +42,7 @@ export function register(program: Command, ctx: CliContext): void {
         const set = await readManifests(opts.filename, opts.recursive, ctx.stdin);
         for (const e of set.errors) writeError(ctx, e);
         if (set.errors.length) ctx.exitCode = 1;
+        if (set.objects.length === 0 && set.errors.length === 0) throw new CliError(`no objects passed to delete (${opts.filename.join(', ')} held only empty documents or none at all)`);
         // Namespaces go last so the objects inside them are named while they still exist.
         const ordered = [...set.objects.filter((o) => !isNamespaceDoc(o)), ...set.objects.filter(isNamespaceDoc)];
         for (const raw of ordered) {

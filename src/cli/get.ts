@@ -49,7 +49,7 @@ export function register(program: Command, ctx: CliContext): void {
   program
     .command('get')
     .description('list objects of one or more kinds (kubectl-style table, or -o yaml|json|wide|name)')
-    .argument('<kinds>', 'KIND, KIND,KIND or KIND/NAME')
+    .argument('<kinds>', 'KIND, KIND,KIND, KIND/NAME, or all (pods and services)')
     .argument('[names...]', 'object names')
     .option('-A, --all-namespaces', 'list across all namespaces', false)
     .option('-o, --output <format>', 'output format: yaml|json|wide|name')
@@ -58,7 +58,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--show-labels', 'add a LABELS column', false)
     .action(async (kinds: string, names: string[], opts: GetOptions, cmd: Command) => {
       const format = parseOutputFormat(opts.output);
-      const requests = parseResourceArgs([kinds, ...names]);
+      const requests = parseResourceArgs([kinds, ...names], { allCategory: true });
       const named = requests.some((r) => r.names.length > 0);
       if (named && opts.selector) throw new CliError('name cannot be provided when a selector is specified');
       if (named && opts.allNamespaces) throw new CliError('a resource cannot be retrieved by name across all namespaces');

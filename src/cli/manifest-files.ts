@@ -64,8 +64,9 @@ export async function readManifests(paths: readonly string[], recursive: boolean
       continue;
     }
     const parsed = parseManifests(text, src === '-' ? '<stdin>' : src);
-    set.objects.push(...parsed.objects);
-    set.errors.push(...parsed.errors);
+    // One by one: spreading a list of 100k+ objects into push() overflows the call stack.
+    for (const o of parsed.objects) set.objects.push(o);
+    for (const e of parsed.errors) set.errors.push(e);
   }
   return set;
 }

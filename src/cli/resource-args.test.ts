@@ -24,6 +24,14 @@ test('comma lists keep order and drop duplicates', () => {
   assert.deepEqual(resolveKinds('svc,pods,po').map((k) => k.kind), ['Service', 'Pod']);
 });
 
+test('`all` is the pods and services, only where the verb asks for it', () => {
+  assert.deepEqual(resolveKinds('all', { allCategory: true }).map((k) => k.kind), ['Pod', 'Service']);
+  assert.deepEqual(resolveKinds('svc,ALL,gtw', { allCategory: true }).map((k) => k.kind), ['Service', 'Pod', 'Gateway']);
+  assert.deepEqual(parseResourceArgs(['all', 'web'], { allCategory: true }).map((r) => [r.kind.kind, r.names]), [['Pod', ['web']], ['Service', ['web']]]);
+  assert.throws(() => resolveKinds('all'), (e: unknown) => e instanceof CliError && /resource type "all"/.test(e.message));
+  assert.throws(() => parseResourceArgs(['all/web'], { allCategory: true }), CliError);
+});
+
 test('KIND NAME… and KIND/NAME… forms', () => {
   const a = parseResourceArgs(['pods', 'a', 'b']);
   assert.deepEqual(a.map((r) => [r.kind.kind, r.names]), [['Pod', ['a', 'b']]]);

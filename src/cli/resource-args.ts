@@ -24,14 +24,26 @@ export function resolveKind(word: string): KindInfo {
   throw new CliError(`the server doesn't have a resource type "${word}"`);
 }
 
+/**
+ * What `all` stands for (kubectl's `all` category): the workload kinds, not config. kubectl's also holds controllers
+ * (Deployments, …), which Ambit does not have.
+ */
+const ALL_CATEGORY = ['pods', 'services'];
+
+/** Options of `resolveKinds`/`parseResourceArgs`. */
+export interface ResolveOptions {
+  /** Accept `all` for the kinds of kubectl's `all` category (only reading verbs do). */
+  allCategory?: boolean;
+}
+
 /** Resolves a comma list (`svc,pods`) into distinct kinds, in the order typed. */
-export function resolveKinds(list: string): KindInfo[] {
+export function resolveKinds(list: string, opts: ResolveOptions = {}): KindInfo[] {
   const words = list.split(',').filter((w) => w !== '');
   if (words.length === 0) throw new CliError('you must specify the type of resource to get');
   const out: KindInfo[] = [];
   for (const w of words) {
-    const k = resolveKind(w);
-    if (!out.includes(k)) out.push(k);
+    const kinds = opts.allCategory && w.trim().toLowerCase() === 'all' ? ALL_CATEGORY.map(resolveKind) : [resolveKind(w)];
+    for (const k of kinds) if (!out.includes(k)) out.push(k);
   }
   return out;
 }
@@ -40,7 +52,7 @@ export function resolveKinds(list: string): KindInfo[] {
  * Parses `KIND[,KIND…] [NAME…]` or `KIND/NAME [KIND/NAME…]`. Names given with a comma list apply to every kind
  * (as kubectl does).
  */
-export function parseResourceArgs(args: readonly string[]): ResourceRequest[] {
+export function parseResourceArgs(args: readonly string[], opts: ResolveOptions = {}): ResourceRequest[] {
   if (args.length === 0) {
     throw new CliError(`you must specify the type of resource (one of: ${KINDS.map((k) => k.plural).join(', ')})`);
   }
@@ -62,7 +74,7 @@ export function parseResourceArgs(args: readonly string[]): ResourceRequest[] {
   const names = args.slice(1);
   const bad = names.find((n) => n.includes('/'));
   if (bad) throw new CliError(`there is no need to specify a resource type as a separate argument when passing arguments in resource/name form (got "${bad}")`);
-  return resolveKinds(args[0]!).map((kind) => ({ kind, names: [...names] }));
+  return resolveKinds(args[0]!, opts).map((kind) => ({ kind, names: [...names] }));
 }
 
 /** kubectl's resource prefix: `pod`, `authorizationpolicy.security.istio.io`. */

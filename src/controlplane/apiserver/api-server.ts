@@ -6,7 +6,8 @@ import { chmod, lstat, mkdir, readFile, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // Through the api index so that every kind's spec rules are registered with validateObject.
-import { parseLabelSelector, validateObject, type IgnoredField, type KubeObject } from '../../api/index.js';
+import { objectRef, parseLabelSelector, validateObject, type IgnoredField, type KubeObject } from '../../api/index.js';
+import { nestingProblem, objectSizeProblem } from '../../api/limits.js';
 import { MeshError, describeError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { StoreError, type ListFilter, type ObjectKey, type Store } from '../store/store.js';
@@ -275,7 +276,7 @@ class RestServer implements ApiServer {
         return this.respondObject(res, 200, this.getOrThrow(rp), rp);
       }
       if (method !== 'PUT' && method !== 'PATCH') throw notAllowed(method, 'the status subresource (use GET, PUT or PATCH)');
-      const body = parseJsonBody(await readBody(req));
+      const body = await this.readJson(req, rp, method);
       const obj = await this.writeExisting(rp, body, method === 'PATCH' ? patchKind(req) : 'replace', true, details);
       return this.respondObject(res, 200, obj, rp);
     }
@@ -308,18 +309,18 @@ class RestServer implements ApiServer {
       if (rp.kind.namespaced && rp.namespace === undefined) {
         throw notAllowed(method, `the all-namespaces collection (create ${rp.kind.kind} under /namespaces/{namespace}/${rp.kind.plural})`);
       }
-      const body = parseJsonBody(await readBody(req));
+      const body = await this.readJson(req, rp, method);
       const created = await this.create(rp, body, details);
       return this.respondObject(res, 201, created, rp);
     }
     if (!isItem) throw notAllowed(method, `a collection (${method} needs an object name)`);
     if (method === 'PUT' || method === 'PATCH') {
-      const body = parseJsonBody(await readBody(req));
+      const body = await this.readJson(req, rp, method);
       const obj = await this.writeExisting(rp, body, method === 'PATCH' ? patchKind(req) : 'replace', false, details);
       return this.respondObject(res, 200, obj, rp);
     }
     if (method === 'DELETE') {
-      const body = parseJsonBody(await readBody(req));
+      const body = await this.readJson(req, rp, method);
       const pre = isRecord(body) && isRecord(body.preconditions) ? body.preconditions : undefined;
       const precondition: { resourceVersion?: string } = {};
       if (pre && typeof pre.resourceVersion === 'string') precondition.resourceVersion = pre.resourceVersion;
@@ -327,6 +328,33 @@ class RestServer implements ApiServer {
       return this.respondObject(res, 200, deleted, rp);
     }
     throw notAllowed(method, 'resources');
+  }
+
+  /**
+   * A resource request's JSON body. Refusals name the object: a body over the size limit by the request path, one
+   * nested too deeply (422, before anything walks it recursively) by the path and the body's own metadata.
+   */
+  private async readJson(req: http.IncomingMessage, rp: ResourcePath, method: string): Promise<unknown> {
+    let raw: Buffer;
+    try {
+      raw = await readBody(req);
+    } catch (err) {
+      if (!(err instanceof HttpStatusError) || err.httpStatus !== 413) throw err;
+      const target = rp.name !== undefined ? refOf(rp) : `${method === 'POST' ? 'new ' : ''}${rp.kind.kind}${rp.namespace !== undefined ? ` in namespace ${rp.namespace}` : ''}`;
+      throw new HttpStatusError(413, err.reason, `${target}: ${err.message}`, err.details);
+    }
+    const body = parseJsonBody(raw);
+    const deep = nestingProblem(body);
+    if (deep) {
+      const meta = isRecord(body) && isRecord(body.metadata) ? body.metadata : {};
+      const ref = objectRef({ kind: rp.kind.kind, metadata: { name: meta.name ?? rp.name, namespace: meta.namespace ?? rp.namespace } });
+      const line = `${ref}: ${deep.path}: ${deep.reason}`;
+      const d: StatusDetails = { kind: rp.kind.kind, causes: causesOf([line]) };
+      const name = typeof meta.name === 'string' ? meta.name : rp.name;
+      if (name !== undefined) d.name = name;
+      throw new HttpStatusError(422, 'Invalid', line, d);
+    }
+    return body;
   }
 
   private respondObject(res: http.ServerResponse, status: number, obj: KubeObject, rp: ResourcePath): void {
@@ -396,6 +424,12 @@ class RestServer implements ApiServer {
   private async create(rp: ResourcePath, body: unknown, details: StatusDetails): Promise<KubeObject> {
     const input = this.matchPath(rp, body);
     if (typeof input.metadata.name === 'string') details.name = input.metadata.name;
+    const rv = input.metadata.resourceVersion;
+    if (rv !== undefined && rv !== '') {
+      // As Kubernetes: a version names a stored state, and a new object has none yet.
+      const line = `${objectRef(input)}: metadata.resourceVersion: must not be set on objects to be created (the server assigns it)`;
+      throw new HttpStatusError(422, 'Invalid', line, { ...details, causes: causesOf([line]) });
+    }
     const { object, ignored } = this.validate(input, rp);
     // As in Kubernetes, status is not set by create: it starts with only what the server says about the object.
     const status = withFieldsIgnored(undefined, ignored, 1, nowRfc3339());
@@ -428,6 +462,12 @@ class RestServer implements ApiServer {
           const next: KubeObject = { ...current, metadata: { ...current.metadata, resourceVersion: input.metadata.resourceVersion as string } };
           if (status) next.status = status;
           else delete next.status;
+          // Status skips spec validation but not the size limit: it is stored and kept in the watch history too.
+          const tooLarge = objectSizeProblem(next);
+          if (tooLarge) {
+            const line = `${objectRef(next)}: ${tooLarge.path}: ${tooLarge.reason}`;
+            throw new HttpStatusError(422, 'Invalid', line, { ...details, causes: causesOf([line]) });
+          }
           return await this.store.updateStatus(next);
         }
         const { object, ignored } = this.validate(input, rp);
@@ -446,8 +486,9 @@ class RestServer implements ApiServer {
   }
 }
 
+/** The path's object as messages name it; the name and namespace come from the URL, so they are escaped (`%00`). */
 function refOf(rp: ResourcePath): string {
-  return rp.namespace !== undefined ? `${rp.kind.kind}/${rp.namespace}/${rp.name}` : `${rp.kind.kind}/${rp.name}`;
+  return objectRef({ kind: rp.kind.kind, metadata: { name: rp.name, namespace: rp.namespace } });
 }
 
 function notAllowed(method: string, what: string): HttpStatusError {

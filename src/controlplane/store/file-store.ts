@@ -33,6 +33,8 @@ import { lockStoreDir } from './store-lock.js';
 export interface FileStoreOptions {
   /** Events kept for watchers that resume (default 10,000). */
   historyLimit?: number;
+  /** Bytes (objects as JSON) the kept events may hold together, whatever their count (default 32 MiB). */
+  historyBytes?: number;
   log?: Logger;
   /** Events a watcher may have waiting before it is ended with STORE_GONE (default historyLimit + 10,000). */
   watchBacklogLimit?: number;
@@ -41,14 +43,26 @@ export interface FileStoreOptions {
 const OBJECTS_DIR = 'objects';
 const HWM_FILE = 'resource-version';
 const DEFAULT_HISTORY_LIMIT = 10_000;
+/**
+ * 10,000 events of a typical object (a few KiB as JSON) stay well under 32 MiB, so for ordinary objects the count
+ * still decides the resume window; large objects shorten it instead of growing memory (issue: 200 patches of a
+ * 2.8 MB annotation pinned 700 MiB). At the 1.5 MiB object limit about 20 versions stay resumable.
+ */
+const DEFAULT_HISTORY_BYTES = 32 * 1024 * 1024;
 /** Writes grouped into one commit at most (bounds memory and the temp files in flight). */
 const MAX_BATCH = 512;
 /** File operations in flight at once (libuv runs them on its thread pool). */
 const IO_CONCURRENCY = 32;
 const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
 
+/** The embedded store: the `Store` contract plus what only it has. */
+export interface FileStoreHandle extends Store {
+  /** What the watch history holds now: events, their objects' bytes as JSON, and the oldest resumable version. */
+  historyStats(): { events: number; bytes: number; completeAfter: number };
+}
+
 /** Opens (creating if needed) the store in `dir`. Fails with a clear error naming any corrupt file. */
-export async function openFileStore(dir: string, opts: FileStoreOptions = {}): Promise<Store> {
+export async function openFileStore(dir: string, opts: FileStoreOptions = {}): Promise<FileStoreHandle> {
   const store = new FileStore(dir, opts);
   await store.load();
   return store;
@@ -73,6 +87,8 @@ interface Change {
   type: WatchEventType;
   /** New state, or for DELETED the last state carrying the deletion's resourceVersion. Frozen. */
   object: KubeObject;
+  /** `object` as JSON: written to disk, and its length charged to the watch history. */
+  json: string;
   prev: KubeObject | undefined;
   rv: number;
 }
@@ -86,9 +102,10 @@ function parseRv(text: string, what: string): number {
   return Number(text);
 }
 
-class FileStore implements Store {
+class FileStore implements FileStoreHandle {
   private readonly objectsDir: string;
   private readonly historyLimit: number;
+  private readonly historyBytes: number;
   private readonly backlogLimit: number;
   private readonly log: Logger;
   /** Committed objects: `group|kind` → namespace ('' for cluster scope) → name → object. */
@@ -110,6 +127,7 @@ class FileStore implements Store {
   constructor(private readonly dir: string, opts: FileStoreOptions) {
     this.objectsDir = join(dir, OBJECTS_DIR);
     this.historyLimit = opts.historyLimit ?? DEFAULT_HISTORY_LIMIT;
+    this.historyBytes = opts.historyBytes ?? DEFAULT_HISTORY_BYTES;
     this.backlogLimit = opts.watchBacklogLimit ?? this.historyLimit + 10_000;
     this.log = opts.log ?? silentLogger();
   }
@@ -149,7 +167,7 @@ class FileStore implements Store {
       // Make the removal of crash leftovers durable too (not needed for correctness, keeps later scans quiet).
       for (const d of removed) await syncDir(d);
       this.assignedRv = this.committedRv = maxRv;
-      this.history = new EventHistory(this.historyLimit, maxRv);
+      this.history = new EventHistory(this.historyLimit, maxRv, this.historyBytes);
       this.log.info({ dir: this.dir, objects: count, resourceVersion: maxRv, tempFilesRemoved: removed.size > 0 }, 'store opened');
     } catch (err) {
       await this.releaseLock();
@@ -260,6 +278,10 @@ class FileStore implements Store {
 
   resourceVersion(): string {
     return String(this.committedRv);
+  }
+
+  historyStats(): { events: number; bytes: number; completeAfter: number } {
+    return { events: this.history.length, bytes: this.history.retainedBytes, completeAfter: this.history.completeAfter };
   }
 
   watch(filter: ListFilter, onEvent: (ev: WatchEvent) => void, fromResourceVersion?: string, opts: WatchOptions = {}): Watch {
@@ -397,7 +419,7 @@ class FileStore implements Store {
       if (c.type === 'DELETED') this.indexDelete(c.key);
       else this.indexPut(c.key, c.object);
       this.committedRv = c.rv;
-      const entry: HistoryEntry = { rv: c.rv, key: c.key, event: { type: c.type, object: c.object } };
+      const entry: HistoryEntry = { rv: c.rv, key: c.key, event: { type: c.type, object: c.object }, bytes: Buffer.byteLength(c.json) };
       if (c.type === 'MODIFIED') entry.prevLabels = c.prev?.metadata.labels;
       this.history.push(entry);
       for (const watcher of this.watchers) watcher.offer(entry);
@@ -432,7 +454,7 @@ class FileStore implements Store {
       obj.metadata.resourceVersion = String(rv);
       obj.metadata.generation = 1;
       obj.metadata.creationTimestamp = nowRfc3339();
-      return { key, ks, type: 'ADDED', object: deepFreeze(obj), prev: undefined, rv };
+      return { key, ks, type: 'ADDED', object: deepFreeze(obj), json: JSON.stringify(obj), prev: undefined, rv };
     }
     if (!existing) throw new StoreError('STORE_NOT_FOUND', `${ref} not found`);
     if (op.type === 'delete') {
@@ -440,7 +462,7 @@ class FileStore implements Store {
       const obj = structuredClone(existing);
       const rv = ++this.assignedRv;
       obj.metadata.resourceVersion = String(rv);
-      return { key, ks, type: 'DELETED', object: deepFreeze(obj), prev: existing, rv };
+      return { key, ks, type: 'DELETED', object: deepFreeze(obj), json: JSON.stringify(obj), prev: existing, rv };
     }
     checkVersion(op.obj.metadata.resourceVersion);
     let obj: KubeObject;
@@ -457,7 +479,7 @@ class FileStore implements Store {
     obj.metadata.creationTimestamp = existing.metadata.creationTimestamp;
     obj.metadata.generation ??= existing.metadata.generation;
     obj.metadata.resourceVersion = String(rv);
-    return { key, ks, type: 'MODIFIED', object: deepFreeze(obj), prev: existing, rv };
+    return { key, ks, type: 'MODIFIED', object: deepFreeze(obj), json: JSON.stringify(obj), prev: existing, rv };
   }
 
   /**
@@ -465,7 +487,7 @@ class FileStore implements Store {
    * mark) and fsyncs the directories; phase 2 unlinks deleted objects and fsyncs their directories.
    */
   private async persist(changes: Change[], overlay: Map<string, KubeObject | null>): Promise<void> {
-    const writes: Array<{ key: ObjectKey; obj: KubeObject }> = [];
+    const writes: Array<{ key: ObjectKey; json: string }> = [];
     const unlinks: ObjectKey[] = [];
     const seen = new Set<string>();
     // The last change per key decides what is on disk after the batch.
@@ -473,14 +495,14 @@ class FileStore implements Store {
       const c = changes[i]!;
       if (seen.has(c.ks)) continue;
       seen.add(c.ks);
-      if (overlay.get(c.ks)) writes.push({ key: c.key, obj: c.object });
+      if (overlay.get(c.ks)) writes.push({ key: c.key, json: c.json });
       else if (this.committed(c.key)) unlinks.push(c.key);
     }
     const hasDelete = changes.some((c) => c.type === 'DELETED');
     const syncDirs = new Set<string>();
     for (const w of writes) await this.ensureDir(dirOfKey(this.objectsDir, w.key), syncDirs);
     await forEachLimit(writes, IO_CONCURRENCY, async (w) => {
-      await replaceFile(fileOfKey(this.objectsDir, w.key), `${JSON.stringify(w.obj)}\n`);
+      await replaceFile(fileOfKey(this.objectsDir, w.key), `${w.json}\n`);
     });
     if (hasDelete) {
       await replaceFile(join(this.dir, HWM_FILE), `${changes[changes.length - 1]!.rv}\n`);

@@ -1,7 +1,8 @@
 // Watches one netns's nftables for changes: a long-lived `nft monitor` inside it, its events grouped per transaction.
 //
 // Cost: one `nft` process per watched netns (about 4 MiB RSS, no CPU while nothing changes). The process sits in the
-// watched netns, so it keeps that netns alive until `close()`; the caller closes it when it lets the netns go.
+// watched netns, so it keeps that netns alive until `close()`; the caller closes it when it lets the netns go. If the
+// caller dies without closing it, the orphan ends at the next change it reports (its stdout pipe is gone: SIGPIPE).
 import type { ChildProcess } from 'node:child_process';
 import { spawnIn } from './netns.js';
 import { checkNetnsName } from './arguments.js';

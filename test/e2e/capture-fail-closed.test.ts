@@ -1,9 +1,11 @@
 // e2e (root): capture fails closed when a pod's rules vanish (issue 11, item 5). Under a steady request loop between
 // two enrolled pods on different nodes, the client's and then the server's whole nftables rule set is flushed from
-// inside the pod (what root in a pod can do): tcpdump on both pods' node-side links finds no byte of the loop's
-// plaintext marker, an un-enrolled caller never gets past the server's STRICT + ALLOW-only policy, the node agent
+// inside the pod (what root in a pod can do): tcpdump on both nodes' fabric links and on the pods' links (towards the
+// pods) finds no byte of the loop's plaintext marker, an un-enrolled caller never gets past the server's STRICT +
+// ALLOW-only policy, the node agent
 // re-applies the rules from the change itself (the latency is measured with an nft monitor), and the node guard
-// follows enrolment: a released pod is reachable in plaintext again and `cluster delete` leaves nothing behind.
+// follows PeerAuthentication port-level modes and enrolment: a released pod is reachable in plaintext again and
+// `cluster delete` leaves nothing behind.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -159,6 +161,14 @@ function setElements(listing: string, set: string): string {
   return /elements = \{([^}]*)/.exec(block)?.[1] ?? '';
 }
 
+/** How often `text` occurs in `bytes`. */
+function occurrences(bytes: Buffer, text: string): number {
+  const needle = Buffer.from(text);
+  let n = 0;
+  for (let i = bytes.indexOf(needle); i >= 0; i = bytes.indexOf(needle, i + needle.length)) n++;
+  return n;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('a flushed pod rule set leaks no plaintext and bypasses no policy; rules come back from the change itself', { timeout: 240_000 }, async (t) => {
@@ -242,15 +252,20 @@ test('a flushed pod rule set leaks no plaintext and bypasses no policy; rules co
   t.diagnostic(`client loads: ${JSON.stringify({ ok: loadA.ok + loadB.ok, failed: loadA.failed + loadB.failed, errors: [loadA.errors, loadB.errors] })}; outsider: ${JSON.stringify({ ok: outsider.ok, failed: outsider.failed, errors: outsider.errors })}`);
   for (const p of pcaps) t.diagnostic(`${p.name}: ${p.bytes.length} pcap bytes`);
 
-  // No plaintext: the marker never crossed the client's link, either node's fabric link, or into the server's link.
-  // (Out of the server pod only: while its rules are gone, the app's reply to a connection ztunnel had already opened
-  // is routed out of the pod instead of back to ztunnel; the guard drops it at the node, which the fabric and client
-  // links show.)
+  // No plaintext past the node: the marker never crossed either node's fabric link, nor reached either pod over its
+  // link. What a pod itself puts on its own link the node cannot prevent: a connection the app had open through
+  // ztunnel when its rules were flushed loses its NAT binding (the kernel drops NAT state with the last nat hook) and
+  // its next segment leaves the pod as it is; so does, from the server, the app's reply to a connection ztunnel had
+  // just opened. The guard resets those at the node, which the fabric links and the peer's link show.
+  const ownSegments: string[] = [];
   for (const p of pcaps) {
     assert.ok(p.bytes.length > 10_000, `${p.name} captured the load's traffic`);
-    const inspected = p.name === 'server link' ? await packetsMatching(p.file, `dst host ${serverIp}`) : p.bytes;
+    const podIp = p.name === 'client link' ? clientIp : p.name === 'server link' ? serverIp : undefined;
+    const inspected = podIp ? await packetsMatching(p.file, `dst host ${podIp}`) : p.bytes;
     assert.equal(inspected.includes(Buffer.from(marker)), false, `${p.name} carried the plaintext marker`);
+    if (podIp) ownSegments.push(`${p.name}: ${occurrences(await packetsMatching(p.file, `src host ${podIp}`), marker)}`);
   }
+  t.diagnostic(`segments with the marker a flushed pod put on its own link (reset by the guard): ${ownSegments.join(', ')}`);
   // No policy bypass: not one of the outsider's requests was answered.
   assert.ok(outsider.failed > 0);
   assert.equal(outsider.ok, 0, `the outsider got past STRICT + ALLOW-only ${outsider.ok} times`);
@@ -263,6 +278,14 @@ test('a flushed pod rule set leaks no plaintext and bypasses no policy; rules co
   assert.ok(okAt.length > 20, `the mesh carried the load (${okAt.length} requests answered)`);
   assert.ok(okAt.some((at) => at > lastFlush + 200), 'requests succeed again after the flushes');
   assert.ok(okAt.some((at) => at < started + 1500), 'requests succeeded before the flushes');
+
+  // Port-level PERMISSIVE under a STRICT namespace (and no ALLOW-only policy): the guard lets plaintext to that
+  // port through to ztunnel, which accepts it.
+  await fx.apply([{ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'server-7070', namespace: NS },
+    spec: { selector: { matchLabels: { app: 'server' } }, portLevelMtls: { '7070': { mode: 'PERMISSIVE' } } } }]);
+  await fx.cli(['delete', 'authorizationpolicy', 'allow-client', '-n', NS]);
+  await fx.waitFor('the guard lets plaintext to the PERMISSIVE port', async () => setElements(await guardTable(node2), 'plaintext_ports').includes(`${serverIp} . 7070`));
+  await fx.waitFor('outsider reaches the PERMISSIVE port', async () => (await runLoad(outsiderNetns, tool, serverIp, 7070, 300, 'permissive')).ok > 0, 15_000, 300);
 
   // Un-enrolling the server releases it from the guard: the outsider reaches it in plaintext again.
   await fx.cli(['label', 'pod', 'server', '-n', NS, 'istio.io/dataplane-mode=none']);

@@ -205,7 +205,9 @@ export class NodeAgent {
       if (view?.redirection !== undefined) await this.annotate(view, null);
       this.cfg.log.info({ pod: `${c.view.namespace}/${c.view.name}` }, 'pod released from capture');
     }
-    for (const view of desired.values()) {
+    // Pods whose rules just changed first: their repair must not wait behind other pods' work.
+    const order = [...desired.values()].sort((a, b) => Number(changed.has(b.uid)) - Number(changed.has(a.uid)));
+    for (const view of order) {
       if (!view.netns || !netnsExists(view.netns)) continue;
       try {
         await this.reconcilePod(view, repair || changed.has(view.uid), changed.get(view.uid) === true);

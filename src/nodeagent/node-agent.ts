@@ -1,5 +1,6 @@
 // The node agent: watches its node's pods, installs capture rules in each enrolled pod's netns, hands the pod
-// to ztunnel over ZDS, reports progress in the redirection annotation, and repairs drift on a timer.
+// to ztunnel over ZDS, reports progress in the redirection annotation, keeps the node guard (node-guard.ts) in the
+// node's own netns, and repairs drift the moment it happens (an `nft monitor` per captured pod; a timer backstops).
 //
 // Invariants:
 // - Fail closed: rules go in before ztunnel hears of the pod, so an enrolled pod never talks around the mesh;
@@ -7,15 +8,21 @@
 // - Level-triggered: every pass compares the whole desired set with what is installed; events only wake it up.
 // - A restart adopts a pod whose installed table carries the current version comment and whose reply route is
 //   present: nothing is re-applied, so healthy pods are not touched.
+// - Event-driven repair: a change to a captured pod's `inet ambit` table (root in the pod flushing its rule set)
+//   re-applies the rules within tens of milliseconds; meanwhile the node guard refuses the plaintext that would
+//   otherwise leak. Changes to other tables of the pod are left to the guard (a pod may run its own firewall).
+//   Cost: one `nft monitor` process per captured pod.
 import { existsSync } from 'node:fs';
 import { KINDS, type KubeObject, type KindInfo } from '../api/index.js';
 import { describeError, MeshError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { ObjectInformer, type ObjectSource } from '../lib/object-informer.js';
-import { NETNS_DIR, netnsInode } from '../platform/index.js';
-import { REDIRECTION_ANNOTATION, viewPod, type PodView, type RedirectionState } from './enrollment.js';
-import { installPodRules, readPodRules, removePodRules } from './pod-rules.js';
-import { renderRedirectRules } from './redirect-rules.js';
+import { applyNft, listNftTable, NETNS_DIR, netnsInode, NftMonitor } from '../platform/index.js';
+import { isEnrolled, REDIRECTION_ANNOTATION, viewPod, type PodView, type RedirectionState } from './enrollment.js';
+import { GUARD_TABLE_FAMILY, GUARD_TABLE_NAME, renderNodeGuard, type GuardState } from './node-guard.js';
+import { plaintextPolicy } from './plaintext-policy.js';
+import { installPodRules, readPodRules, removePodRules, restorePodTable } from './pod-rules.js';
+import { renderRedirectRules, RULES_TABLE_FAMILY, RULES_TABLE_NAME } from './redirect-rules.js';
 import { ZdsServer, type ZdsWorkload } from './zds-server.js';
 import { ReconcileLoop } from '../lib/reconcile-loop.js';
 
@@ -30,7 +37,7 @@ export interface NodeAgentConfig {
   /** Where the ZDS listener lives (ztunnel connects here). */
   zdsSocketPath: string;
   log: Logger;
-  /** Drift check period; default 5000 ms (so a flushed rule set is back within 10 s). */
+  /** Backstop drift check period (rule changes are also repaired as they happen); default 5000 ms. */
   repairIntervalMs?: number;
 }
 
@@ -42,6 +49,13 @@ export class NodeAgentError extends MeshError {
 
 const POD_KIND = kindInfo('Pod');
 const NAMESPACE_KIND = kindInfo('Namespace');
+const PEER_AUTHENTICATION_KIND = kindInfo('PeerAuthentication');
+/** A monitor that ended while its pod is still captured is restarted after this long. */
+const MONITOR_RESTART_MS = 500;
+/** An `nft monitor` event line that touches the agent's in-pod table. */
+const OWN_TABLE_EVENT = new RegExp(`\\b${RULES_TABLE_FAMILY} ${RULES_TABLE_NAME}(\\s|$)`);
+const OWN_TABLE_DELETED = `delete table ${RULES_TABLE_FAMILY} ${RULES_TABLE_NAME}`;
+const OWN_TABLE_ADDED = `add table ${RULES_TABLE_FAMILY} ${RULES_TABLE_NAME}`;
 
 function kindInfo(kind: string): KindInfo {
   const info = KINDS.find((k) => k.kind === kind);
@@ -60,6 +74,8 @@ interface CapturedPod {
   acked: boolean;
   /** An add is queued or in flight on the current ZDS connection. */
   announced: boolean;
+  /** Watches the pod's nftables for changes (undefined while it is being restarted). */
+  monitor: NftMonitor | undefined;
 }
 
 export interface NodeAgentStatus {
@@ -71,11 +87,16 @@ export class NodeAgent {
   private readonly captured = new Map<string, CapturedPod>();
   private readonly pods: ObjectInformer<KubeObject>;
   private readonly namespaces: ObjectInformer<KubeObject>;
+  private readonly peerAuthentications: ObjectInformer<KubeObject>;
   private readonly zds: ZdsServer;
   private readonly repairTimer: NodeJS.Timeout;
   private readonly expectedComment = renderRedirectRules().comment;
   private retryTimer: NodeJS.Timeout | undefined;
   private repairDue = false;
+  /** Captured pods whose in-pod table changed: uid → the table is known to be gone (re-apply without reading). */
+  private changed = new Map<string, boolean>();
+  /** The guard text last applied and its listing right after (the baseline its drift is measured against). */
+  private guardApplied: { text: string; listing: string } | undefined;
   private stopped = false;
   private readonly loop = new ReconcileLoop(
     () => {
@@ -101,6 +122,7 @@ export class NodeAgent {
     const onChange = () => this.schedule();
     this.pods = new ObjectInformer(cfg.api, POD_KIND, { log, onChange });
     this.namespaces = new ObjectInformer(cfg.api, NAMESPACE_KIND, { log, onChange });
+    this.peerAuthentications = new ObjectInformer(cfg.api, PEER_AUTHENTICATION_KIND, { log, onChange });
     this.repairTimer = setInterval(() => {
       this.repairDue = true;
       this.schedule();
@@ -108,14 +130,15 @@ export class NodeAgent {
     log.info({ zds: cfg.zdsSocketPath }, 'node agent started');
   }
 
-  /** Stops watching and listening; installed rules stay (pods remain captured, fail closed). */
+  /** Stops watching and listening; installed rules and the guard stay (pods remain captured, fail closed). */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.repairTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.zds.close();
-    await Promise.all([this.pods.stop(), this.namespaces.stop()]);
+    await Promise.all([this.pods.stop(), this.namespaces.stop(), this.peerAuthentications.stop()]);
     await this.loop.stop();
+    for (const c of this.captured.values()) c.monitor?.close();
   }
 
   status(): NodeAgentStatus {
@@ -152,9 +175,9 @@ export class NodeAgent {
     this.schedule();
   }
 
-  /** The pods of this node, by uid (only once both caches are synced: never act on a partial view). */
+  /** The pods of this node, by uid (only once every cache is synced: never act on a partial view). */
   private desired(): Map<string, PodView> | undefined {
-    if (!this.pods.synced || !this.namespaces.synced) return undefined;
+    if (!this.pods.synced || !this.namespaces.synced || !this.peerAuthentications.synced) return undefined;
     const out = new Map<string, PodView>();
     for (const pod of this.pods.items.values()) {
       const ns = this.namespaces.items.get(pod.metadata.namespace ?? 'default');
@@ -167,26 +190,74 @@ export class NodeAgent {
   private async reconcile(repair: boolean): Promise<void> {
     const desired = this.desired();
     if (!desired) return;
+    const changed = this.changed;
+    this.changed = new Map();
+    // The guard first: a pod enrolled just now is protected before its in-pod rules go in.
+    await this.reconcileGuard(repair);
     // Pods that left this node or were un-enrolled: tell ztunnel, remove the rules, clear the annotation.
     for (const [uid, c] of [...this.captured]) {
       const view = desired.get(uid);
       if (view?.enrolled && view.netns === c.view.netns) continue;
       this.captured.delete(uid);
+      c.monitor?.close();
       this.zds.del(uid);
       if (c.view.netns && netnsExists(c.view.netns)) await removePodRules(c.view.netns);
       if (view?.redirection !== undefined) await this.annotate(view, null);
       this.cfg.log.info({ pod: `${c.view.namespace}/${c.view.name}` }, 'pod released from capture');
     }
-    for (const view of desired.values()) {
+    // Pods whose rules just changed first: their repair must not wait behind other pods' work.
+    const order = [...desired.values()].sort((a, b) => Number(changed.has(b.uid)) - Number(changed.has(a.uid)));
+    for (const view of order) {
       if (!view.netns || !netnsExists(view.netns)) continue;
       try {
-        await this.reconcilePod(view, repair);
+        await this.reconcilePod(view, repair || changed.has(view.uid), changed.get(view.uid) === true);
       } catch (err) {
         // One pod's failure (its netns vanishing mid-pass, say) must not hold up the others.
         this.cfg.log.warn({ pod: `${view.namespace}/${view.name}`, err: describeError(err) }, 'could not reconcile pod; retrying');
         this.retrySoon();
       }
     }
+  }
+
+  /**
+   * Applies the node guard when what it should hold changed (atomically: the table is replaced in one transaction),
+   * or when `repair` finds it drifted. A failure is retried; the previous guard stays in force meanwhile.
+   */
+  private async reconcileGuard(repair: boolean): Promise<void> {
+    const text = renderNodeGuard(this.guardState());
+    try {
+      if (this.guardApplied?.text === text) {
+        if (!repair) return;
+        const listing = await listNftTable(null, GUARD_TABLE_FAMILY, GUARD_TABLE_NAME);
+        if (listing === this.guardApplied.listing) return;
+        this.cfg.log.warn({ tableMissing: listing === undefined }, 'node guard drifted; re-applying');
+      }
+      await applyNft(null, text);
+      this.guardApplied = { text, listing: (await listNftTable(null, GUARD_TABLE_FAMILY, GUARD_TABLE_NAME)) ?? '' };
+    } catch (err) {
+      this.cfg.log.warn({ err: describeError(err) }, 'could not apply the node guard; retrying');
+      this.guardApplied = undefined;
+      this.retrySoon();
+    }
+  }
+
+  /** What the guard holds: every enrolled pod of the cluster with an IPv4 address, and this node's pods' policies. */
+  private guardState(): GuardState {
+    const state: GuardState = { meshPods: [], strictPods: [], plaintextPorts: [], strictPorts: [] };
+    for (const pod of this.pods.items.values()) {
+      const status = (pod.status ?? {}) as { podIP?: string };
+      const spec = (pod.spec ?? {}) as { nodeName?: string; hostNetwork?: boolean };
+      // A host-network pod has the node's address: never a mesh pod address.
+      if (!status.podIP || !isIPv4(status.podIP) || spec.hostNetwork) continue;
+      const namespace = pod.metadata.namespace ?? 'default';
+      if (!isEnrolled(pod, this.namespaces.items.get(namespace))) continue;
+      state.meshPods.push(status.podIP);
+      if (spec.nodeName !== this.cfg.nodeName) continue;
+      const policy = plaintextPolicy(namespace, pod.metadata.labels ?? {}, this.peerAuthentications.items.values());
+      if (policy.strict) state.strictPods.push(status.podIP);
+      for (const port of policy.exceptPorts) (policy.strict ? state.plaintextPorts : state.strictPorts).push([status.podIP, port]);
+    }
+    return state;
   }
 
   private retrySoon(): void {
@@ -197,9 +268,9 @@ export class NodeAgent {
     }, 1000);
   }
 
-  private async reconcilePod(view: PodView, repair: boolean): Promise<void> {
+  private async reconcilePod(view: PodView, repair: boolean, tableGone: boolean): Promise<void> {
     if (view.enrolled) {
-      await this.capture(view, repair);
+      await this.capture(view, repair, tableGone);
       return;
     }
     // Rules of a pod we do not capture (left over from before a restart, or added by hand) go away.
@@ -210,8 +281,11 @@ export class NodeAgent {
     }
   }
 
-  /** Ensures one enrolled pod is captured: rules installed (or adopted), ztunnel told, annotation current. */
-  private async capture(view: PodView, repair: boolean): Promise<void> {
+  /**
+   * Ensures one enrolled pod is captured: rules installed (or adopted) and watched, ztunnel told, annotation current.
+   * `tableGone`: the monitor saw the table deleted, so it is re-applied without reading it back first.
+   */
+  private async capture(view: PodView, repair: boolean, tableGone: boolean): Promise<void> {
     const netns = view.netns!;
     const pod = `${view.namespace}/${view.name}`;
     const inode = netnsInode(`${NETNS_DIR}/${netns}`);
@@ -219,24 +293,37 @@ export class NodeAgent {
     if (c && c.inode !== inode) {
       this.cfg.log.info({ pod, netns }, 'pod netns was re-created; capturing it again');
       this.captured.delete(view.uid);
+      c.monitor?.close();
       this.zds.del(view.uid);
       c = undefined;
     }
     if (!c) {
+      // Watch before installing: a change made right after the install is not missed.
+      const monitor = this.watchPod(view.uid, netns);
       const installed = await readPodRules(netns);
       if (installed.listing?.includes(`comment "${this.expectedComment}"`) && installed.replyRouteOk) {
         // Left by a previous agent run and intact: adopt without touching it.
-        c = { view, inode, baseline: installed.listing, acked: view.redirection === 'enabled', announced: false };
+        c = { view, inode, baseline: installed.listing, acked: view.redirection === 'enabled', announced: false, monitor };
         this.cfg.log.info({ pod, netns }, 'adopted installed capture rules');
       } else {
-        const baseline = await installPodRules(netns);
-        c = { view, inode, baseline, acked: false, announced: false };
+        let baseline;
+        try {
+          baseline = await installPodRules(netns);
+        } catch (err) {
+          monitor.close();
+          throw err;
+        }
+        c = { view, inode, baseline, acked: false, announced: false, monitor };
         this.cfg.log.info({ pod, netns }, 'capture rules installed');
       }
       this.captured.set(view.uid, c);
     } else {
       c.view = view;
-      if (repair) {
+      if (!c.monitor || c.monitor.closed) c.monitor = this.watchPod(view.uid, netns);
+      if (tableGone) {
+        this.cfg.log.warn({ pod, netns }, 'capture rules were deleted; re-applying');
+        c.baseline = await restorePodTable(netns);
+      } else if (repair) {
         const installed = await readPodRules(netns);
         if (installed.listing !== c.baseline || !installed.replyRouteOk) {
           this.cfg.log.warn({ pod, netns, tableMissing: installed.listing === undefined, routeOk: installed.replyRouteOk }, 'capture rules drifted; re-applying');
@@ -252,6 +339,41 @@ export class NodeAgent {
     if (view.redirection !== want) await this.annotate(view, want);
   }
 
+  /**
+   * Starts the `nft monitor` of a captured pod. A transaction touching the agent's table marks the pod changed (and
+   * whether it ended with the table deleted) and wakes the loop; a monitor that dies is restarted while the pod is
+   * still captured, with a check of its rules, since changes made meanwhile were not seen.
+   */
+  private watchPod(uid: string, netns: string): NftMonitor {
+    const monitor: NftMonitor = new NftMonitor(netns, {
+      transaction: (lines) => {
+        let touched = false;
+        let gone = false;
+        for (const line of lines) {
+          if (!OWN_TABLE_EVENT.test(line)) continue;
+          touched = true;
+          if (line === OWN_TABLE_DELETED) gone = true;
+          else if (line.startsWith(OWN_TABLE_ADDED)) gone = false;
+        }
+        if (!touched || this.captured.get(uid)?.monitor !== monitor) return;
+        this.changed.set(uid, gone || this.changed.get(uid) === true);
+        this.schedule();
+      },
+      exit: (reason) => {
+        const c = this.captured.get(uid);
+        if (c?.monitor !== monitor) return;
+        c.monitor = undefined;
+        this.cfg.log.warn({ pod: `${c.view.namespace}/${c.view.name}`, netns, reason }, 'rule monitor ended; restarting it');
+        setTimeout(() => {
+          if (this.stopped || this.captured.get(uid) !== c) return;
+          this.changed.set(uid, this.changed.get(uid) === true);
+          this.schedule();
+        }, MONITOR_RESTART_MS);
+      },
+    });
+    return monitor;
+  }
+
   private async annotate(view: PodView, value: RedirectionState | null): Promise<void> {
     try {
       await this.cfg.api.patch(POD_KIND, view.namespace, view.name, { metadata: { annotations: { [REDIRECTION_ANNOTATION]: value } } });
@@ -261,6 +383,10 @@ export class NodeAgent {
       this.cfg.log.warn({ pod: `${view.namespace}/${view.name}`, err: describeError(err) }, 'could not update the redirection annotation');
     }
   }
+}
+
+function isIPv4(ip: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(ip);
 }
 
 function netnsExists(name: string): boolean {

@@ -29,6 +29,17 @@ export async function installPodRules(netns: string, opts: RedirectRuleOptions =
   return (await readPodRules(netns)).listing ?? '';
 }
 
+/**
+ * Puts back a deleted table alone (the reply routes are not nftables and survive a flushed rule set), falling back to
+ * a full install when the routes are gone too; returns the installed listing. The fast path of event-driven repair.
+ */
+export async function restorePodTable(netns: string, opts: RedirectRuleOptions = {}): Promise<string> {
+  await applyNft(netns, renderRedirectRules(opts).nft);
+  const installed = await readPodRules(netns);
+  if (!installed.replyRouteOk) return installPodRules(netns, opts);
+  return installed.listing ?? '';
+}
+
 /** Reads back the table and the reply route; never throws for "absent". */
 export async function readPodRules(netns: string): Promise<InstalledRules> {
   let listing: string | undefined;

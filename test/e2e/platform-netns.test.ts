@@ -1,4 +1,5 @@
-// e2e (root): the netns toolkit, listeners placed in a pod netns, and netns fds passed over SEQPACKET (ZDS style).
+// e2e (root): the netns toolkit, nft change monitoring, listeners placed in a pod netns, and netns fds passed over
+// SEQPACKET (ZDS style).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs';
@@ -7,8 +8,8 @@ import { join } from 'node:path';
 import type net from 'node:net';
 import {
   applyNft, CommandError, connectFromNetns, connectSeqpacket, createNetns, createVethPair, deleteNetns, deleteNftTable,
-  ipIn, listenInNetns, listenSeqpacket, listNetns, listNftRuleset, netnsInode, netnsPath, runIn, SyscallError,
-  type SeqpacketConnection,
+  ipIn, listenInNetns, listenSeqpacket, listNetns, listNftRuleset, listNftTable, netnsInode, netnsPath, NftMonitor, runCommand, runIn,
+  SyscallError, type SeqpacketConnection,
 } from '../../src/platform/index.js';
 
 let seq = 0;
@@ -145,4 +146,52 @@ test('SCM_RIGHTS: a pod netns fd passed over SEQPACKET is used to open a listene
   const next = await ztunnel.receive();
   assert.equal(next?.data.toString(), 'snapshot_sent');
   assert.deepEqual(next?.fds, []);
+});
+
+test('nft monitor: one callback per committed transaction with its event lines; a killed monitor reports its exit', { timeout: 30_000 }, async (t) => {
+  const ns = await scratchNetns(t, 'mon');
+  const transactions: string[][] = [];
+  let exited: string | undefined;
+  let wake: () => void = () => undefined;
+  const monitor = new NftMonitor(ns, {
+    transaction: (lines) => {
+      transactions.push(lines);
+      wake();
+    },
+    exit: (reason) => {
+      exited = reason;
+      wake();
+    },
+  });
+  t.after(() => monitor.close());
+  const until = async (what: string, done: () => boolean, timeoutMs = 5000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!done()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (got ${JSON.stringify(transactions)})`);
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, 100);
+      });
+    }
+  };
+  // `nft monitor` subscribes asynchronously: touch a table until the first transaction is seen.
+  for (let i = 0; i < 50 && transactions.length === 0; i++) {
+    await applyNft(ns, 'table inet probe {\n}\n');
+    await until('a first transaction', () => transactions.length > 0, 200).catch(() => undefined);
+  }
+  assert.ok(transactions.length > 0, 'the monitor reported the probe table');
+  transactions.length = 0;
+  await applyNft(ns, 'table inet t1 {\n  chain c {\n    type filter hook output priority 0; policy accept;\n  }\n}\n');
+  await runIn(ns, ['nft', 'flush', 'ruleset']);
+  await until('two transactions', () => transactions.length >= 2);
+  assert.deepEqual(transactions[0], ['add table inet t1', 'add chain inet t1 c { type filter hook output priority filter; policy accept; }']);
+  assert.ok(transactions[1]!.includes('delete table inet t1') && transactions[1]!.includes('delete table inet probe'), JSON.stringify(transactions[1]));
+  assert.equal(await listNftTable(ns, 'inet', 't1'), undefined, 'an absent table reads as undefined');
+  assert.equal(exited, undefined);
+  const pids = (await runCommand(['ip', 'netns', 'pids', ns])).stdout.split(/\s+/).filter(Boolean);
+  assert.equal(pids.length, 1, 'the monitor is the one process in the netns');
+  process.kill(Number(pids[0]), 'SIGKILL');
+  await until('the exit report', () => exited !== undefined);
+  assert.equal(exited, 'killed by SIGKILL');
+  assert.equal(monitor.closed, true);
 });

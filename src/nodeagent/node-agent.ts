@@ -7,12 +7,15 @@
 // - Level-triggered: every pass compares the whole desired set with what is installed; events only wake it up.
 // - A restart adopts a pod whose installed table carries the current version comment and whose reply route is
 //   present: nothing is re-applied, so healthy pods are not touched.
+// - ztunnel gets its snapshot only after the first complete pass: an earlier one would miss pods not captured
+//   yet (say, one whose rules were flushed and are being re-installed), and a pod missing from a snapshot looks
+//   deleted.
 import { existsSync } from 'node:fs';
 import { KINDS, type KubeObject, type KindInfo } from '../api/index.js';
 import { describeError, MeshError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { ObjectInformer, type ObjectSource } from '../lib/object-informer.js';
-import { NETNS_DIR, netnsInode } from '../platform/index.js';
+import { NETNS_DIR, netnsInode, setNetnsSysctl } from '../platform/index.js';
 import { REDIRECTION_ANNOTATION, viewPod, type PodView, type RedirectionState } from './enrollment.js';
 import { installPodRules, readPodRules, removePodRules } from './pod-rules.js';
 import { renderRedirectRules } from './redirect-rules.js';
@@ -77,6 +80,7 @@ export class NodeAgent {
   private retryTimer: NodeJS.Timeout | undefined;
   private repairDue = false;
   private stopped = false;
+  private knowsPods!: () => void;
   private readonly loop = new ReconcileLoop(
     () => {
       const repair = this.repairDue;
@@ -93,6 +97,7 @@ export class NodeAgent {
       log: log.child({ sub: 'zds' }),
       snapshot: () => this.snapshot(),
       onAddResult: (uid, error) => this.onAddResult(uid, error),
+      snapshotReady: new Promise<void>((resolve) => (this.knowsPods = resolve)),
       onConnectionChange: (up) => {
         if (!up) for (const c of this.captured.values()) c.announced = false;
         this.schedule();
@@ -187,6 +192,7 @@ export class NodeAgent {
         this.retrySoon();
       }
     }
+    this.knowsPods();
   }
 
   private retrySoon(): void {
@@ -234,6 +240,7 @@ export class NodeAgent {
         this.cfg.log.info({ pod, netns }, 'capture rules installed');
       }
       this.captured.set(view.uid, c);
+      allowListenerHandover(netns, pod, this.cfg.log);
     } else {
       c.view = view;
       if (repair) {
@@ -260,6 +267,20 @@ export class NodeAgent {
       // A pod deleted meanwhile needs no annotation; anything else is retried by the next pass.
       this.cfg.log.warn({ pod: `${view.namespace}/${view.name}`, err: describeError(err) }, 'could not update the redirection annotation');
     }
+  }
+}
+
+/**
+ * `net.ipv4.tcp_migrate_req=1` in the pod netns: when ztunnel restarts, the new process listens on the pod's ports
+ * next to the old one (SO_REUSEPORT) and the old one then closes its listeners; with this setting the connections
+ * still waiting in the old listener's accept queue move to the new listener instead of being reset. Best effort: a
+ * kernel without it (before 5.14) only loses that handful of connections on a restart.
+ */
+function allowListenerHandover(netns: string, pod: string, log: Logger): void {
+  try {
+    setNetnsSysctl(netns, 'ipv4/tcp_migrate_req', '1');
+  } catch (err) {
+    log.warn({ pod, netns, err: describeError(err) }, 'cannot enable tcp_migrate_req; a ztunnel restart may reset a few new connections');
   }
 }
 

@@ -8,8 +8,9 @@
 // - A restart adopts a pod whose installed table carries the current version comment and whose reply route is
 //   present: nothing is re-applied, so healthy pods are not touched.
 // - ztunnel gets its snapshot only after the first complete pass: an earlier one would miss pods not captured
-//   yet (say, one whose rules were flushed and are being re-installed), and a pod missing from a snapshot looks
-//   deleted.
+//   yet (say, one whose rules were flushed and are being re-installed). ztunnel keeps a pod the snapshot does not
+//   name while its netns exists, so a pod leaves ztunnel on an explicit del: the snapshot carries one for every
+//   pod this run released (including one un-enrolled while the agent was down).
 import { existsSync } from 'node:fs';
 import { KINDS, type KubeObject, type KindInfo } from '../api/index.js';
 import { describeError, MeshError } from '../lib/errors.js';
@@ -72,6 +73,8 @@ export interface NodeAgentStatus {
 
 export class NodeAgent {
   private readonly captured = new Map<string, CapturedPod>();
+  /** Pods this run released from capture that a ztunnel may still serve: every snapshot tells ztunnel to drop them. */
+  private readonly released = new Set<string>();
   private readonly pods: ObjectInformer<KubeObject>;
   private readonly namespaces: ObjectInformer<KubeObject>;
   private readonly zds: ZdsServer;
@@ -96,6 +99,7 @@ export class NodeAgent {
       socketPath: cfg.zdsSocketPath,
       log: log.child({ sub: 'zds' }),
       snapshot: () => this.snapshot(),
+      released: () => [...this.released],
       onAddResult: (uid, error) => this.onAddResult(uid, error),
       snapshotReady: new Promise<void>((resolve) => (this.knowsPods = resolve)),
       onConnectionChange: (up) => {
@@ -177,7 +181,7 @@ export class NodeAgent {
       const view = desired.get(uid);
       if (view?.enrolled && view.netns === c.view.netns) continue;
       this.captured.delete(uid);
-      this.zds.del(uid);
+      this.release(uid);
       if (c.view.netns && netnsExists(c.view.netns)) await removePodRules(c.view.netns);
       if (view?.redirection !== undefined) await this.annotate(view, null);
       this.cfg.log.info({ pod: `${c.view.namespace}/${c.view.name}` }, 'pod released from capture');
@@ -192,7 +196,14 @@ export class NodeAgent {
         this.retrySoon();
       }
     }
+    // A pod gone from the node has no netns left for ztunnel to keep it by: no del needed any more.
+    for (const uid of this.released) if (!desired.has(uid)) this.released.delete(uid);
     this.knowsPods();
+  }
+
+  private release(uid: string): void {
+    this.released.add(uid);
+    this.zds.del(uid);
   }
 
   private retrySoon(): void {
@@ -212,7 +223,11 @@ export class NodeAgent {
     if (repair || view.redirection !== undefined) {
       const installed = await readPodRules(view.netns!);
       if (installed.listing !== undefined || installed.replyRouteOk) await removePodRules(view.netns!);
-      if (view.redirection !== undefined) await this.annotate(view, null);
+      if (view.redirection !== undefined) {
+        // Captured by an earlier run (it carries the annotation): ztunnel may still serve it.
+        if (!this.released.has(view.uid)) this.release(view.uid);
+        await this.annotate(view, null);
+      }
     }
   }
 
@@ -240,6 +255,7 @@ export class NodeAgent {
         this.cfg.log.info({ pod, netns }, 'capture rules installed');
       }
       this.captured.set(view.uid, c);
+      this.released.delete(view.uid);
       allowListenerHandover(netns, pod, this.cfg.log);
     } else {
       c.view = view;

@@ -111,3 +111,19 @@ test('the snapshot waits until the agent knows its pods', { timeout: 10_000 }, a
   await client.waitFor((r) => r.kind === 'snapshot');
   assert.deepEqual(client.requests.map((r) => [r.kind, r.uid ?? '']), [['add', 'a'], ['snapshot', '']]);
 });
+
+test('the snapshot carries a del for every released pod, before snapshot_sent', { timeout: 10_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ambit-zds-'));
+  const server = new ZdsServer({
+    socketPath: join(dir, 'zds.sock'), log: silentLogger(), snapshot: () => [workload('a')], released: () => ['gone'],
+    onAddResult: () => undefined,
+  });
+  t.after(() => {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const client = new ZdsTestClient(join(dir, 'zds.sock'));
+  t.after(() => client.close());
+  await client.waitFor((r) => r.kind === 'snapshot');
+  assert.deepEqual(client.requests.map((r) => [r.kind, r.uid ?? '']), [['add', 'a'], ['del', 'gone'], ['snapshot', '']]);
+});

@@ -25,6 +25,8 @@ export interface ZdsServerOptions {
   log: Logger;
   /** The workloads to replay to a newly connected ztunnel, in order (called at connect time). */
   snapshot: () => ZdsWorkload[];
+  /** uids to send a del for before snapshot_sent (pods released that a ztunnel may still serve); default none. */
+  released?: () => string[];
   /** ztunnel's answer to an add (`error` empty = ack) — also called with an error when the connection dropped. */
   onAddResult: (uid: string, error: string | undefined) => void;
   /** A ztunnel connected (true) or went away (false). */
@@ -71,6 +73,7 @@ class ZdsSession {
     this.helloSeen = true;
     this.opts.log.info('ztunnel connected; replaying snapshot');
     for (const workload of this.opts.snapshot()) this.queue.push({ kind: 'add', workload });
+    for (const uid of this.opts.released?.() ?? []) this.queue.push({ kind: 'del', uid });
     this.queue.push({ kind: 'snapshot' });
     void this.pump();
   }

@@ -2,7 +2,8 @@
 // rules were flushed does not make ztunnel stop that pod's proxy; a graceful ztunnel restart (SIGTERM on both
 // nodes, one after the other) under 50 new connections/s fails none of them: the replacement takes the pods' ports
 // over (SO_REUSEPORT) before the old process closes its listeners; a connection opened before the restart keeps
-// working through it and is closed by the old process when its termination grace period ends.
+// working through it and is closed by the old process when its termination grace period ends. A pod un-enrolled
+// while its node agent was down leaves ztunnel (an explicit del) once the agent is back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -270,4 +271,24 @@ test('graceful ztunnel restart on both nodes under 50 new connections/s: none fa
     await fx.waitFor(`old ztunnel on ${node} exited`, async () => !alive(old), (GRACE_SECONDS + 10) * 1000, 200);
   }
   assert.equal(await reaches(), true, 'traffic flows through the replacements');
+});
+
+test('a pod un-enrolled while its node agent was down leaves ztunnel once the agent is back', { timeout: 60_000 }, async () => {
+  const sup = Number(readFileSync(join(fx.dataDir, 'run', 'supervisor.pid'), 'utf8').trim());
+  const agent = pidOf('nodeagent-node1')!;
+  const logBefore = logOf('ztunnel-node1').length;
+  // Keep node1's agent down (the supervisor frozen) while the namespace leaves the mesh.
+  process.kill(sup, 'SIGSTOP');
+  try {
+    process.kill(agent, 'SIGKILL');
+    await fx.waitFor('agent gone', async () => !alive(agent), 5_000, 50);
+    await fx.cli(['label', 'namespace', NS, 'istio.io/dataplane-mode-']);
+  } finally {
+    process.kill(sup, 'SIGCONT');
+  }
+  // The restarted agent finds the client's leftover rules, removes them and tells ztunnel: the proxy goes.
+  await fx.waitFor('client released by ztunnel', async () =>
+    /"pod":"restart\/client","uid":"[^"]+","msg":"pod proxy stopping"/.test(logOf('ztunnel-node1').slice(logBefore)), 30_000, 200);
+  await fx.waitFor('rules removed', async () => runCommand(['ip', 'netns', 'exec', clientNetns, 'nft', 'list', 'table', 'inet', 'ambit']).then(() => false, () => true), 15_000, 100);
+  assert.equal(await reaches(), true, 'plain traffic flows once the pods left the mesh');
 });

@@ -37,7 +37,6 @@ async function listening(netns: string): Promise<boolean> {
 test('snapshot reconcile: an unmentioned pod is kept while its netns exists, removed once it is gone or on del', { timeout: 30_000 }, async (t) => {
   // The proxies' drain timers are unref'd (they never hold a ztunnel up); here nothing else keeps the loop alive.
   const keepAlive = setInterval(() => undefined, 1000);
-  t.after(() => clearInterval(keepAlive));
   const ca = await createTestCa();
   const state = new ProxyState();
   const certs = new CertificateManager({ signer: ca.signer });
@@ -52,7 +51,11 @@ test('snapshot reconcile: an unmentioned pod is kept while its netns exists, rem
     sockets: noSockets, log: silentLogger(), accessLog: silentLogger(),
   };
   const manager = new WorkloadManager({ inputs, metrics: inputs.metrics, log: silentLogger(), drainMs: 100 });
-  t.after(() => manager.close(0));
+  // Registered before the netns cleanups, so it runs first; the loop is kept alive until the proxies are down.
+  t.after(async () => {
+    await manager.close(0);
+    clearInterval(keepAlive);
+  });
   const a = await scratchNetns(t, 'a');
   const b = await scratchNetns(t, 'b');
   const info = (name: string) => ({ name, namespace: 'demo', serviceAccount: 'sa' });

@@ -2,7 +2,8 @@
 //
 // What it provides (and nothing more; everything else is TypeScript in src/platform):
 //   - sockets created inside another network namespace (setns around socket() only),
-//     with SO_MARK, IP_TRANSPARENT, IP_FREEBIND, SO_REUSEADDR, IPV6_V6ONLY, bind and listen;
+//     with SO_MARK, IP_TRANSPARENT, IP_FREEBIND, SO_REUSEADDR, SO_REUSEPORT, IPV6_V6ONLY, bind and listen;
+//   - writing a net.* sysctl of another network namespace (setns around the open() of /proc/sys/net);
 //   - a non-blocking connect, SO_ERROR, SO_ORIGINAL_DST (IPv4) / IP6T_SO_ORIGINAL_DST (IPv6);
 //   - netns identity (the nsfs inode);
 //   - Unix SOCK_SEQPACKET sockets with SCM_RIGHTS fd passing (the ZDS transport, PROTOCOLS.md 8.2);
@@ -272,7 +273,7 @@ static napi_value socket_in_netns(napi_env env, napi_callback_info info) {
   napi_value opts = argv[1];
 
   int64_t family, port, backlog, mark;
-  bool transparent, freebind, reuse_addr, v6_only, dgram = false;
+  bool transparent, freebind, reuse_addr, reuse_port, v6_only, dgram = false;
   if (!get_int_prop(env, opts, "family", 4, 6, 0, &family)) return NULL;
   if (family != 4 && family != 6) return throw_type(env, "options.family must be 4 or 6");
   if (!get_int_prop(env, opts, "bindPort", 0, 65535, -1, &port)) return NULL;
@@ -281,6 +282,7 @@ static napi_value socket_in_netns(napi_env env, napi_callback_info info) {
   if (!get_bool_prop(env, opts, "transparent", false, &transparent)) return NULL;
   if (!get_bool_prop(env, opts, "freebind", false, &freebind)) return NULL;
   if (!get_bool_prop(env, opts, "reuseAddr", false, &reuse_addr)) return NULL;
+  if (!get_bool_prop(env, opts, "reusePort", false, &reuse_port)) return NULL;
   if (!get_bool_prop(env, opts, "v6Only", true, &v6_only)) return NULL;
   napi_value v;
   if (get_prop(env, opts, "type", &v) == 1) {
@@ -319,6 +321,8 @@ static napi_value socket_in_netns(napi_env env, napi_callback_info info) {
   if (mark != 0 && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark32, sizeof mark32) != 0) step = "setsockopt SO_MARK";
   else if (reuse_addr && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
     step = "setsockopt SO_REUSEADDR";
+  else if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+    step = "setsockopt SO_REUSEPORT";
   else if (domain == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, v6_only ? &one : &off, sizeof one) != 0)
     step = "setsockopt IPV6_V6ONLY";
   else if (transparent && domain == AF_INET && setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof one) != 0)
@@ -507,6 +511,52 @@ static napi_value netns_inode(napi_env env, napi_callback_info info) {
   napi_value result;
   napi_create_double(env, (double)st.st_ino, &result);
   return result;
+}
+
+// netnsSysctl(ns: string | number, name: string, value: string): writes /proc/sys/net/<name> as seen from the
+// netns `ns`. Which namespace a /proc/sys/net file belongs to is decided when it is opened, by the opening
+// thread's netns, so only open() runs inside the target namespace.
+static napi_value netns_sysctl(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3) return throw_type(env, "usage: netnsSysctl(ns, name, value)");
+  char name[128], value[64], path[160];
+  if (!get_string(env, argv[1], "name", name, sizeof name)) return NULL;
+  if (!get_string(env, argv[2], "value", value, sizeof value)) return NULL;
+  if (name[0] == '\0' || name[0] == '/' || strstr(name, "..") != NULL || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_/") != strlen(name))
+    return throw_type(env, "name must be a path under /proc/sys/net (e.g. ipv4/tcp_migrate_req)");
+  snprintf(path, sizeof path, "/proc/sys/net/%s", name);
+  int owned;
+  int ns_fd = open_ns_arg(env, argv[0], &owned);
+  if (ns_fd < 0) return NULL;
+  int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (home < 0) {
+    int e = errno;
+    if (owned) close(ns_fd);
+    return throw_errno(env, "open /proc/thread-self/ns/net", NULL, e);
+  }
+  if (setns(ns_fd, CLONE_NEWNET) != 0) {
+    int e = errno;
+    close(home);
+    if (owned) close(ns_fd);
+    return throw_errno(env, "setns", NULL, e);
+  }
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  int open_errno = errno;
+  if (setns(home, CLONE_NEWNET) != 0) {
+    fprintf(stderr, "ambit_net: FATAL: cannot return to the original network namespace: %s\n", strerror(errno));
+    abort();
+  }
+  close(home);
+  if (owned) close(ns_fd);
+  if (fd < 0) return throw_errno(env, "open", path, open_errno);
+  size_t len = strlen(value);
+  ssize_t n = write(fd, value, len);
+  int write_errno = errno;
+  close(fd);
+  if (n < 0 || (size_t)n != len) return throw_errno(env, "write", path, n < 0 ? write_errno : EIO);
+  return NULL;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -856,6 +906,7 @@ NAPI_MODULE_INIT() {
       {"setMark", NULL, set_mark, NULL, NULL, NULL, napi_enumerable, NULL},
       {"closeFd", NULL, close_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netnsInode", NULL, netns_inode, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"netnsSysctl", NULL, netns_sysctl, NULL, NULL, NULL, napi_enumerable, NULL},
       {"seqpacketListen", NULL, seqpacket_listen, NULL, NULL, NULL, napi_enumerable, NULL},
       {"seqpacketConnect", NULL, seqpacket_connect, NULL, NULL, NULL, napi_enumerable, NULL},
       {"seqpacketAccept", NULL, seqpacket_accept, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -12,12 +12,16 @@
 //   re-applies the rules within tens of milliseconds; meanwhile the node guard refuses the plaintext that would
 //   otherwise leak. Changes to other tables of the pod are left to the guard (a pod may run its own firewall).
 //   Cost: one `nft monitor` process per captured pod.
+// - ztunnel gets its snapshot only after the first complete pass: an earlier one would miss pods not captured
+//   yet (say, one whose rules were flushed and are being re-installed). ztunnel keeps a pod the snapshot does not
+//   name while its netns exists, so a pod leaves ztunnel on an explicit del: the snapshot carries one for every
+//   pod this run released (including one un-enrolled while the agent was down).
 import { existsSync } from 'node:fs';
 import { KINDS, type KubeObject, type KindInfo } from '../api/index.js';
 import { describeError, MeshError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { ObjectInformer, type ObjectSource } from '../lib/object-informer.js';
-import { applyNft, listNftTable, NETNS_DIR, netnsInode, NftMonitor } from '../platform/index.js';
+import { applyNft, listNftTable, NETNS_DIR, netnsInode, NftMonitor, setNetnsSysctl } from '../platform/index.js';
 import { isEnrolled, REDIRECTION_ANNOTATION, viewPod, type PodView, type RedirectionState } from './enrollment.js';
 import { GUARD_TABLE_FAMILY, GUARD_TABLE_NAME, renderNodeGuard, type GuardState } from './node-guard.js';
 import { plaintextPolicy } from './plaintext-policy.js';
@@ -85,6 +89,8 @@ export interface NodeAgentStatus {
 
 export class NodeAgent {
   private readonly captured = new Map<string, CapturedPod>();
+  /** Pods this run released from capture that a ztunnel may still serve: every snapshot tells ztunnel to drop them. */
+  private readonly released = new Set<string>();
   private readonly pods: ObjectInformer<KubeObject>;
   private readonly namespaces: ObjectInformer<KubeObject>;
   private readonly peerAuthentications: ObjectInformer<KubeObject>;
@@ -98,6 +104,7 @@ export class NodeAgent {
   /** The guard text last applied and its listing right after (the baseline its drift is measured against). */
   private guardApplied: { text: string; listing: string } | undefined;
   private stopped = false;
+  private knowsPods!: () => void;
   private readonly loop = new ReconcileLoop(
     () => {
       const repair = this.repairDue;
@@ -113,7 +120,9 @@ export class NodeAgent {
       socketPath: cfg.zdsSocketPath,
       log: log.child({ sub: 'zds' }),
       snapshot: () => this.snapshot(),
+      released: () => [...this.released],
       onAddResult: (uid, error) => this.onAddResult(uid, error),
+      snapshotReady: new Promise<void>((resolve) => (this.knowsPods = resolve)),
       onConnectionChange: (up) => {
         if (!up) for (const c of this.captured.values()) c.announced = false;
         this.schedule();
@@ -200,7 +209,7 @@ export class NodeAgent {
       if (view?.enrolled && view.netns === c.view.netns) continue;
       this.captured.delete(uid);
       c.monitor?.close();
-      this.zds.del(uid);
+      this.release(uid);
       if (c.view.netns && netnsExists(c.view.netns)) await removePodRules(c.view.netns);
       if (view?.redirection !== undefined) await this.annotate(view, null);
       this.cfg.log.info({ pod: `${c.view.namespace}/${c.view.name}` }, 'pod released from capture');
@@ -217,6 +226,14 @@ export class NodeAgent {
         this.retrySoon();
       }
     }
+    // A pod gone from the node has no netns left for ztunnel to keep it by: no del needed any more.
+    for (const uid of this.released) if (!desired.has(uid)) this.released.delete(uid);
+    this.knowsPods();
+  }
+
+  private release(uid: string): void {
+    this.released.add(uid);
+    this.zds.del(uid);
   }
 
   /**
@@ -277,7 +294,11 @@ export class NodeAgent {
     if (repair || view.redirection !== undefined) {
       const installed = await readPodRules(view.netns!);
       if (installed.listing !== undefined || installed.replyRouteOk) await removePodRules(view.netns!);
-      if (view.redirection !== undefined) await this.annotate(view, null);
+      if (view.redirection !== undefined) {
+        // Captured by an earlier run (it carries the annotation): ztunnel may still serve it.
+        if (!this.released.has(view.uid)) this.release(view.uid);
+        await this.annotate(view, null);
+      }
     }
   }
 
@@ -317,6 +338,8 @@ export class NodeAgent {
         this.cfg.log.info({ pod, netns }, 'capture rules installed');
       }
       this.captured.set(view.uid, c);
+      this.released.delete(view.uid);
+      allowListenerHandover(netns, pod, this.cfg.log);
     } else {
       c.view = view;
       if (!c.monitor || c.monitor.closed) c.monitor = this.watchPod(view.uid, netns);
@@ -387,6 +410,20 @@ export class NodeAgent {
 
 function isIPv4(ip: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(ip);
+}
+
+/**
+ * `net.ipv4.tcp_migrate_req=1` in the pod netns: when ztunnel restarts, the new process listens on the pod's ports
+ * next to the old one (SO_REUSEPORT) and the old one then closes its listeners; with this setting the connections
+ * still waiting in the old listener's accept queue move to the new listener instead of being reset. Best effort: a
+ * kernel without it (before 5.14) only loses that handful of connections on a restart.
+ */
+function allowListenerHandover(netns: string, pod: string, log: Logger): void {
+  try {
+    setNetnsSysctl(netns, 'ipv4/tcp_migrate_req', '1');
+  } catch (err) {
+    log.warn({ pod, netns, err: describeError(err) }, 'cannot enable tcp_migrate_req; a ztunnel restart may reset a few new connections');
+  }
 }
 
 function netnsExists(name: string): boolean {

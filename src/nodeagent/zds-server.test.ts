@@ -52,3 +52,78 @@ test('snapshot replay, acks and nacks, live add/del, reconnect', { timeout: 10_0
   await second.waitFor((r) => r.kind === 'snapshot');
   assert.deepEqual(second.requests.map((r) => [r.kind, r.uid ?? '']), [['add', 'c'], ['snapshot', '']]);
 });
+
+test('two ztunnels at once (a restart in progress): both get the snapshot and every later add/del', { timeout: 10_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ambit-zds-'));
+  const results: Array<[string, string | undefined]> = [];
+  const changes: boolean[] = [];
+  const server = new ZdsServer({
+    socketPath: join(dir, 'zds.sock'), log: silentLogger(), snapshot: () => [workload('a')],
+    onAddResult: (uid, error) => results.push([uid, error]),
+    onConnectionChange: (up) => changes.push(up),
+  });
+  t.after(() => {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const old = new ZdsTestClient(join(dir, 'zds.sock'));
+  await old.waitFor((r) => r.kind === 'snapshot');
+  const next = new ZdsTestClient(join(dir, 'zds.sock'));
+  t.after(() => next.close());
+  await next.waitFor((r) => r.kind === 'snapshot');
+  // The old connection was not dropped by the new one: it still gets live updates.
+  server.add(workload('b'));
+  server.del('a');
+  await Promise.all([old.waitFor((r) => r.kind === 'del'), next.waitFor((r) => r.kind === 'del')]);
+  for (const c of [old, next]) {
+    assert.deepEqual(c.requests.map((r) => [r.kind, r.uid ?? '']), [['add', 'a'], ['snapshot', ''], ['add', 'b'], ['del', 'a']]);
+  }
+  // Add results come from the newest connection only (one per add, not one per connection).
+  assert.deepEqual(results, [['a', undefined], ['a', undefined], ['b', undefined]]);
+  // The old ztunnel leaving is not "no ztunnel": the new one is still there.
+  old.close();
+  await new Promise((r) => setTimeout(r, 100));
+  server.add(workload('c')); // a send to the closed connection notices it is gone
+  await next.waitFor((r) => r.uid === 'c');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(server.connected, true);
+  assert.deepEqual(changes, [true, true]);
+});
+
+test('the snapshot waits until the agent knows its pods', { timeout: 10_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ambit-zds-'));
+  let known: ZdsWorkload[] = [];
+  let ready!: () => void;
+  const server = new ZdsServer({
+    socketPath: join(dir, 'zds.sock'), log: silentLogger(), snapshot: () => known,
+    onAddResult: () => undefined, snapshotReady: new Promise<void>((r) => (ready = r)),
+  });
+  t.after(() => {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const client = new ZdsTestClient(join(dir, 'zds.sock'));
+  t.after(() => client.close());
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(client.requests.length, 0, 'nothing (in particular no empty snapshot) before the agent is ready');
+  known = [workload('a')];
+  ready();
+  await client.waitFor((r) => r.kind === 'snapshot');
+  assert.deepEqual(client.requests.map((r) => [r.kind, r.uid ?? '']), [['add', 'a'], ['snapshot', '']]);
+});
+
+test('the snapshot carries a del for every released pod, before snapshot_sent', { timeout: 10_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ambit-zds-'));
+  const server = new ZdsServer({
+    socketPath: join(dir, 'zds.sock'), log: silentLogger(), snapshot: () => [workload('a')], released: () => ['gone'],
+    onAddResult: () => undefined,
+  });
+  t.after(() => {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const client = new ZdsTestClient(join(dir, 'zds.sock'));
+  t.after(() => client.close());
+  await client.waitFor((r) => r.kind === 'snapshot');
+  assert.deepEqual(client.requests.map((r) => [r.kind, r.uid ?? '']), [['add', 'a'], ['del', 'gone'], ['snapshot', '']]);
+});

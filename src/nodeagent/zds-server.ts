@@ -1,5 +1,6 @@
 // The node agent's side of ZDS (PROTOCOLS.md §8.2): a SEQPACKET listener ztunnel connects to, a snapshot replay on
-// every (re)connect, then add/del messages one at a time, each waiting for ztunnel's ack before the next.
+// every (re)connect, then add/del messages one at a time, each waiting for ztunnel's ack before the next. Several
+// ztunnels may be connected at once (a replacement starts before the old one leaves): each gets every message.
 import { openSync, closeSync } from 'node:fs';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { listenSeqpacket, type SeqpacketConnection, type SeqpacketServer } from '../platform/index.js';
@@ -24,12 +25,19 @@ export interface ZdsServerOptions {
   log: Logger;
   /** The workloads to replay to a newly connected ztunnel, in order (called at connect time). */
   snapshot: () => ZdsWorkload[];
+  /** uids to send a del for before snapshot_sent (pods released that a ztunnel may still serve); default none. */
+  released?: () => string[];
   /** ztunnel's answer to an add (`error` empty = ack) — also called with an error when the connection dropped. */
   onAddResult: (uid: string, error: string | undefined) => void;
   /** A ztunnel connected (true) or went away (false). */
   onConnectionChange?: (connected: boolean) => void;
   /** How long to wait for an ack before giving up on the connection; default 5000 ms. */
   ackTimeoutMs?: number;
+  /**
+   * The snapshot is taken only once this resolves (the agent knows its pods): a snapshot taken earlier would
+   * be incomplete, and a pod missing from it looks deleted to ztunnel.
+   */
+  snapshotReady?: Promise<void>;
 }
 
 /** ztunnel broke the protocol (bad hello, malformed or missing ack); the connection is dropped. */
@@ -60,14 +68,17 @@ class ZdsSession {
       this.fail(err);
       return;
     }
+    await this.opts.snapshotReady;
+    if (this.closed) return;
     this.helloSeen = true;
     this.opts.log.info('ztunnel connected; replaying snapshot');
     for (const workload of this.opts.snapshot()) this.queue.push({ kind: 'add', workload });
+    for (const uid of this.opts.released?.() ?? []) this.queue.push({ kind: 'del', uid });
     this.queue.push({ kind: 'snapshot' });
     void this.pump();
   }
 
-  /** Before the hello nothing is queued: the snapshot taken at hello time already reflects the change. */
+  /** Before the snapshot is taken nothing is queued: the snapshot already reflects the change. */
   enqueue(op: Op): void {
     if (this.closed || !this.helloSeen) return;
     this.queue.push(op);
@@ -158,10 +169,14 @@ class ZdsSession {
   }
 }
 
-/** Listens for ztunnel; at most one live session (a new connection replaces the old one, as after a restart). */
+/**
+ * Listens for ztunnel. Every live session gets every add/del: during a ztunnel restart the old process still serves
+ * its pods while the new one takes them over. Add results are reported from the newest session only.
+ */
 export class ZdsServer {
   private readonly server: SeqpacketServer;
-  private session: ZdsSession | undefined;
+  private readonly sessions = new Set<ZdsSession>();
+  private newest: ZdsSession | undefined;
 
   constructor(private readonly opts: ZdsServerOptions) {
     this.server = listenSeqpacket(opts.socketPath);
@@ -169,35 +184,38 @@ export class ZdsServer {
     this.server.on('error', (err) => opts.log.error({ err: describeError(err) }, 'ZDS accept failed'));
   }
 
-  /** True while a ztunnel is connected and has said hello. */
+  /** True while at least one ztunnel is connected. */
   get connected(): boolean {
-    return this.session !== undefined && !this.session.closed;
+    return this.sessions.size > 0;
   }
 
   /** Tells ztunnel about a pod (queued behind earlier requests); no-op without a ztunnel (it gets the snapshot). */
   add(workload: ZdsWorkload): void {
-    this.session?.enqueue({ kind: 'add', workload });
+    for (const s of this.sessions) s.enqueue({ kind: 'add', workload });
   }
 
   /** Tells ztunnel a pod is gone or no longer enrolled. */
   del(uid: string): void {
-    this.session?.enqueue({ kind: 'del', uid });
+    for (const s of this.sessions) s.enqueue({ kind: 'del', uid });
   }
 
   close(): void {
     this.server.close();
-    this.session?.close();
+    for (const s of [...this.sessions]) s.close();
   }
 
   private accept(conn: SeqpacketConnection): void {
-    this.session?.close();
-    const session: ZdsSession = new ZdsSession(conn, this.opts, () => {
-      if (this.session === session) {
-        this.session = undefined;
-        this.opts.onConnectionChange?.(false);
-      }
-    });
-    this.session = session;
+    const session: ZdsSession = new ZdsSession(
+      conn,
+      { ...this.opts, onAddResult: (uid, error) => { if (this.newest === session) this.opts.onAddResult(uid, error); } },
+      () => {
+        this.sessions.delete(session);
+        if (this.newest === session) this.newest = [...this.sessions].at(-1);
+        if (this.sessions.size === 0) this.opts.onConnectionChange?.(false);
+      },
+    );
+    this.sessions.add(session);
+    this.newest = session;
     this.opts.onConnectionChange?.(true);
     void session.start();
   }

@@ -2,12 +2,12 @@
 export * from './platform-errors.js';
 export { runCommand, type CommandOptions, type CommandResult } from './command.js';
 export { NETNS_DIR, type NetnsRef } from './arguments.js';
-export { netnsPath, createNetns, deleteNetns, listNetns, runIn, spawnIn, ipIn, createVethPair, type VethEnd } from './netns.js';
+export { netnsPath, createNetns, deleteNetns, listNetns, netnsInUse, runIn, spawnIn, ipIn, createVethPair, type VethEnd } from './netns.js';
 export { applyNft, listNftRuleset, listNftTable, deleteNftTable } from './nftables.js';
 export { NftMonitor, type NftMonitorHandlers } from './nft-monitor.js';
 export {
   createSocketInNetns, listenInNetns, connectFromNetns, bindUdpInNetns, socketFd, originalDestination, setSocketMark,
-  netnsInode, type SocketTagOptions, type RawSocketOptions, type Endpoint, type ListenInNetnsOptions,
+  netnsInode, setNetnsSysctl, type SocketTagOptions, type RawSocketOptions, type Endpoint, type ListenInNetnsOptions,
   type ConnectFromNetnsOptions, type BindUdpInNetnsOptions,
 } from './netns-sockets.js';
 export {

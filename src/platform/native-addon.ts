@@ -17,6 +17,8 @@ export interface NativeSocketOptions {
   transparent?: boolean;
   freebind?: boolean;
   reuseAddr?: boolean;
+  /** SO_REUSEPORT: another socket with the option (same effective UID) may bind the same address and port. */
+  reusePort?: boolean;
   /** IPV6_V6ONLY for family 6; default true (one listener per family). */
   v6Only?: boolean;
 }
@@ -49,6 +51,8 @@ export interface AmbitNetAddon {
   setMark(fd: number, mark: number): void;
   closeFd(fd: number): void;
   netnsInode(ns: string | number): number;
+  /** Writes `/proc/sys/net/<name>` of the netns `ns`. */
+  netnsSysctl(ns: string | number, name: string, value: string): void;
   seqpacketListen(path: string, backlog: number): number;
   seqpacketConnect(path: string): number;
   /** -1 when no connection is pending. */

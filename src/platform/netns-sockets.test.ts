@@ -96,3 +96,20 @@ test('a failed netns switch leaves the calling thread in its own netns', () => {
   }
   assert.equal(netnsInode('/proc/thread-self/ns/net'), home);
 });
+
+test('reusePort lets a second listener bind a port a first one holds; without it the bind fails', { timeout: 10_000 }, async (t) => {
+  const first = await listenInNetns(null, { host: '127.0.0.1', port: 0, reusePort: true });
+  t.after(() => first.close());
+  const { port } = first.address() as net.AddressInfo;
+  await assert.rejects(listenInNetns(null, { host: '127.0.0.1', port }), (err: unknown) => err instanceof SyscallError && err.sysCode === 'EADDRINUSE');
+  const second = await listenInNetns(null, { host: '127.0.0.1', port, reusePort: true }, (s) => s.end('second'));
+  t.after(() => second.close());
+  await new Promise<void>((resolve) => first.close(() => resolve()));
+  // The first one is gone: every new connection lands on the second.
+  const socket = await connectFromNetns(null, { host: '127.0.0.1', port, timeoutMs: 5000 });
+  let got = '';
+  socket.setEncoding('utf8').on('data', (d: string) => (got += d));
+  await new Promise((resolve) => socket.once('end', resolve));
+  socket.destroy();
+  assert.equal(got, 'second');
+});

@@ -31,6 +31,8 @@ export interface RawSocketOptions extends SocketTagOptions {
   /** listen(2) backlog; 0 or absent = do not listen. */
   listen?: number;
   reuseAddr?: boolean;
+  /** SO_REUSEPORT (both sockets must set it and belong to the same effective UID). */
+  reusePort?: boolean;
   /** IPv6 only: accept IPv6 traffic only (default true, one socket per family). */
   v6Only?: boolean;
 }
@@ -66,6 +68,7 @@ export function createSocketInNetns(netns: NetnsRef, opts: RawSocketOptions): nu
   if (opts.listen && opts.type === 'dgram') throw new PlatformArgumentError(`${fn}: listen applies to stream sockets only`);
   checkTags(fn, opts);
   checkBoolean(fn, 'reuseAddr', opts.reuseAddr);
+  checkBoolean(fn, 'reusePort', opts.reusePort);
   checkBoolean(fn, 'v6Only', opts.v6Only);
   const nativeOpts: NativeSocketOptions = { ...opts };
   const where = ns === null ? 'the current netns' : typeof ns === 'number' ? `netns fd ${ns}` : ns;
@@ -80,6 +83,11 @@ export interface ListenInNetnsOptions extends SocketTagOptions {
   backlog?: number;
   /** IPv6 listeners accept only IPv6 (default true). */
   v6Only?: boolean;
+  /**
+   * SO_REUSEPORT: a second process can listen on the same address and port while this one still does (the kernel
+   * spreads new connections over both), which is how a replacement takes over a port without a gap.
+   */
+  reusePort?: boolean;
 }
 
 /** A TCP listener created inside `netns`, served by this process's event loop. */
@@ -93,7 +101,7 @@ export async function listenInNetns(
   checkPort(fn, 'port', opts.port, true);
   const backlog = opts.backlog === undefined ? 511 : checkInteger(fn, 'backlog', opts.backlog, 1, 65535);
   const fd = createSocketInNetns(netns, {
-    family, bindIp: opts.host, bindPort: opts.port, listen: backlog, reuseAddr: true,
+    family, bindIp: opts.host, bindPort: opts.port, listen: backlog, reuseAddr: true, reusePort: opts.reusePort,
     mark: opts.mark, transparent: opts.transparent, freebind: opts.freebind, v6Only: opts.v6Only,
   });
   const server = onConnection ? net.createServer(onConnection) : net.createServer();
@@ -192,6 +200,8 @@ export interface BindUdpInNetnsOptions extends SocketTagOptions {
   host: string;
   port: number;
   reuseAddr?: boolean;
+  /** SO_REUSEPORT, as for listeners: a replacement process can bind the port before this one lets go. */
+  reusePort?: boolean;
 }
 
 /** A bound UDP socket created inside `netns` (e.g. a per-pod DNS proxy). */
@@ -200,7 +210,7 @@ export async function bindUdpInNetns(netns: NetnsRef, opts: BindUdpInNetnsOption
   const { family } = checkIp(fn, 'host', opts.host);
   checkPort(fn, 'port', opts.port, true);
   const fd = createSocketInNetns(netns, {
-    family, type: 'dgram', bindIp: opts.host, bindPort: opts.port, reuseAddr: opts.reuseAddr,
+    family, type: 'dgram', bindIp: opts.host, bindPort: opts.port, reuseAddr: opts.reuseAddr, reusePort: opts.reusePort,
     mark: opts.mark, transparent: opts.transparent, freebind: opts.freebind,
   });
   const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4' });
@@ -251,4 +261,14 @@ export function netnsInode(netns: Exclude<NetnsRef, null>): number {
   const ns = resolveNetns('netnsInode', netns);
   if (ns === null) throw new PlatformArgumentError('netnsInode: a netns reference is required');
   return callNative(`netnsInode ${ns}`, (addon) => addon.netnsInode(ns));
+}
+
+/**
+ * Sets a `net.*` sysctl of one network namespace (`name` relative to /proc/sys/net, e.g. `ipv4/tcp_migrate_req`),
+ * without running a process in it.
+ */
+export function setNetnsSysctl(netns: Exclude<NetnsRef, null>, name: string, value: string): void {
+  const ns = resolveNetns('setNetnsSysctl', netns);
+  if (ns === null) throw new PlatformArgumentError('setNetnsSysctl: a netns reference is required');
+  callNative(`sysctl net.${name.replaceAll('/', '.')}=${value} in ${typeof ns === 'number' ? `netns fd ${ns}` : ns}`, (addon) => addon.netnsSysctl(ns, name, value));
 }

@@ -1,5 +1,6 @@
 // Network namespace toolkit over `ip`: create, delete, list, run commands inside, veth pairs with addresses.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { runCommand, type CommandOptions, type CommandResult } from './command.js';
 import { checkCidr, checkInterfaceName, checkNetnsName, NETNS_DIR } from './arguments.js';
 import { PlatformArgumentError } from './platform-errors.js';
@@ -40,6 +41,31 @@ export async function listNetns(): Promise<string[]> {
   if (!stdout.trim()) return []; // `ip` prints nothing at all when there are none
   const parsed = JSON.parse(stdout) as Array<{ name?: unknown }>;
   return parsed.map((e) => e.name).filter((n): n is string => typeof n === 'string').sort();
+}
+
+/**
+ * Whether the network namespace with this inode still exists for anyone but holders of an fd to it: it is
+ * bind-mounted (a named netns, as `ip netns add` makes it) or some process lives in it. An fd (ztunnel keeps one
+ * per pod) holds the kernel object but says nothing about the pod: once the mount and the processes are gone, the
+ * pod is.
+ */
+export function netnsInUse(inode: number): boolean {
+  const tag = `net:[${inode}]`;
+  try {
+    // mountinfo's 4th field is the mount's root: `net:[<inode>]` for a bind-mounted namespace file.
+    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) if (line.split(' ')[3] === tag) return true;
+  } catch {
+    // no /proc/self/mountinfo: fall back to the process scan
+  }
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readlinkSync(`/proc/${pid}/ns/net`) === tag) return true;
+    } catch {
+      // exited meanwhile, or not ours to inspect
+    }
+  }
+  return false;
 }
 
 /** Runs `argv` inside a named netns (`ip netns exec`) and waits for it. */

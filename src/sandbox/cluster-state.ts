@@ -15,6 +15,8 @@ export interface ClusterRecord {
    * own contract (and of what happens when ztunnel is absent); never the default.
    */
   withoutZtunnel?: boolean;
+  /** ztunnel's `--termination-grace-period` (open connections after a stop or restart); absent = its default. */
+  ztunnelGracePeriodSeconds?: number;
 }
 
 export interface ClusterPaths {

@@ -47,11 +47,18 @@ export function registerSandboxVerbs(program: Command, ctx: SandboxVerbContext):
     .description('build a local cluster of network namespaces and start its control plane and node agents')
     .option('--name <name>', 'cluster name (netns are named <name>.*)', DEFAULT_CLUSTER)
     .option('--nodes <count>', 'number of nodes', String(DEFAULT_NODES))
+    .option('--ztunnel-grace-period <seconds>', 'how long a stopping or restarting ztunnel lets open connections finish (default 30)')
     .addOption(new Option('--without-ztunnel', 'start no ztunnel (tests of the node agent alone; enrolled pods fail closed)').hideHelp())
-    .action(async (opts: { name: string; nodes: string; withoutZtunnel?: boolean }, cmd: Command) => {
+    .action(async (opts: { name: string; nodes: string; withoutZtunnel?: boolean; ztunnelGracePeriod?: string }, cmd: Command) => {
       const nodes = Number(opts.nodes);
       clusterLayout(checkClusterName(opts.name), 0, nodes); // refuses a bad --name or --nodes before anything is touched
-      await createCluster(ctx, ctx.dataDir(cmd), checkClusterName(opts.name), nodes, (l) => ctx.stderr.write(`${l}\n`), { withoutZtunnel: opts.withoutZtunnel === true });
+      const grace = opts.ztunnelGracePeriod === undefined ? undefined : Number(opts.ztunnelGracePeriod);
+      if (grace !== undefined && (!Number.isFinite(grace) || grace < 0 || grace > 3600)) {
+        throw new SandboxCommandError(`--ztunnel-grace-period must be a number of seconds from 0 to 3600, got "${opts.ztunnelGracePeriod}"`);
+      }
+      await createCluster(ctx, ctx.dataDir(cmd), checkClusterName(opts.name), nodes, (l) => ctx.stderr.write(`${l}\n`), {
+        withoutZtunnel: opts.withoutZtunnel === true, ztunnelGracePeriodSeconds: grace,
+      });
     });
 
   cluster
@@ -162,7 +169,7 @@ export async function createCluster(
   name: string,
   nodes: number,
   progress: (l: string) => void,
-  opts: { withoutZtunnel?: boolean } = {},
+  opts: { withoutZtunnel?: boolean; ztunnelGracePeriodSeconds?: number } = {},
 ): Promise<void> {
   const existing = readClusterRecord(dataDir);
   if (existing && existing.name !== name) {
@@ -176,6 +183,7 @@ export async function createCluster(
   const entry = registerCluster(name, dataDir);
   const record: ClusterRecord = existing ?? { name, slot: entry.slot, nodes, createdAt: new Date().toISOString(), ownsDataDir };
   if (opts.withoutZtunnel) record.withoutZtunnel = true;
+  if (opts.ztunnelGracePeriodSeconds !== undefined) record.ztunnelGracePeriodSeconds = opts.ztunnelGracePeriodSeconds;
   record.slot = entry.slot;
   const layout = layoutOf(record);
   const paths = clusterPaths(dataDir);

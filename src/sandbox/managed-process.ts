@@ -1,4 +1,5 @@
-// A process run inside a netns with its output appended to a log file, restarted with backoff when a policy says so.
+// A process run inside a netns with its output appended to a log file, restarted with backoff when a policy says so,
+// or replaced on request: the replacement starts while the old process is still running (it exits on its own).
 import { closeSync, mkdirSync, openSync, writeFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { spawnIn } from '../platform/index.js';
@@ -47,6 +48,8 @@ export class ManagedProcess {
   private backoffMs = BACKOFF_START_MS;
   private restartTimer: NodeJS.Timeout | undefined;
   private exited: Promise<void> = Promise.resolve();
+  /** Replaced processes still finishing their work (ztunnels draining), with their exit. */
+  private readonly retiring = new Map<ChildProcess, Promise<void>>();
 
   constructor(
     readonly spec: ManagedProcessSpec,
@@ -85,7 +88,11 @@ export class ManagedProcess {
     this.exited = new Promise((resolve) => {
       child.once('error', (err) => this.log.error({ proc: this.spec.label, err: describeError(err) }, 'could not start'));
       child.once('close', (code, signal) => {
-        this.onExit({ code, signal, at: new Date() });
+        if (this.child === child) this.onExit({ code, signal, at: new Date() });
+        else {
+          this.retiring.delete(child);
+          this.log.info({ proc: this.spec.label, pid: child.pid, code, signal }, 'replaced process exited');
+        }
         resolve();
       });
     });
@@ -93,17 +100,35 @@ export class ManagedProcess {
     this.onChange();
   }
 
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves once it is gone. No restart afterwards. */
+  /**
+   * Starts a new process now, while the current one keeps running; the old one is no longer watched for restarts
+   * (it was asked to stop, or is about to be, and exits on its own). Without a running process: a plain start.
+   */
+  replace(): void {
+    if (this.stopping) return;
+    const old = this.child;
+    if (old) {
+      this.retiring.set(old, this.exited);
+      this.child = undefined;
+      this.log.info({ proc: this.spec.label, pid: old.pid }, 'starting a replacement');
+    }
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    this.start();
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once it (and any replaced one still running) is gone. No restart afterwards. */
   async stop(graceMs = 5000): Promise<void> {
     this.stopping = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
-    const child = this.child;
-    if (child) {
+    const children = [...this.retiring];
+    if (this.child) children.push([this.child, this.exited]);
+    await Promise.all(children.map(async ([child, exited]) => {
       signalGroup(child, 'SIGTERM');
       const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), graceMs);
-      await this.exited;
+      await exited;
       clearTimeout(timer);
-    }
+    }));
     if (this.spec.pidFile) rmSync(this.spec.pidFile, { force: true });
   }
 

@@ -1,6 +1,10 @@
 // The per-cluster supervisor (`ambit cluster supervise`, started detached by `cluster create`): runs the control
 // plane in the fabric netns and one node agent and one ztunnel per node netns, restarting them when they crash, and hosts the
 // pod runner. SIGTERM stops everything it started.
+//
+// A ztunnel asked to stop (SIGTERM, /quitquitquit) writes `draining` to its handover file and keeps serving; the
+// supervisor then starts its replacement at once, which takes the pods over before the old one closes its
+// listeners (src/lib/handover-file.ts). A crash (kill -9) is a plain restart with backoff.
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +12,7 @@ import { ApiClient } from '../controlplane/client/index.js';
 import { isNotFound } from '../controlplane/client/index.js';
 import { kindByName } from '../api/index.js';
 import { describeError, MeshError } from '../lib/errors.js';
+import { readHandover, writeHandover } from '../lib/handover-file.js';
 import type { Logger } from '../lib/log.js';
 import { ManagedProcess } from './managed-process.js';
 import { PodRunner } from './pod-runner.js';
@@ -28,6 +33,14 @@ export function nodeRoleNames(node: string): string[] {
  * no measurable CPU cost.
  */
 export const ZTUNNEL_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
+
+/** How often the supervisor looks for a ztunnel that asked to be replaced. */
+const HANDOVER_POLL_MS = 50;
+
+/** `<run>/ztunnel-<node>.handover`: the restart handover file of a node's ztunnels. */
+export function ztunnelHandoverPath(runDir: string, node: string): string {
+  return join(runDir, `ztunnel-${node}.handover`);
+}
 
 export class SupervisorError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -83,17 +96,29 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<Supervisor
   await waitForApi(api, 30_000);
   await ensureClusterObjects(api, layout);
   const roles = [controlPlane];
+  const ztunnels: Array<{ proc: ManagedProcess; handover: string }> = [];
   for (const node of layout.nodes) {
     const agent = role(`nodeagent-${node.name}`, node.netns, ['nodeagent', '--node', node.name]);
     agent.start();
     roles.push(agent);
     if (record.withoutZtunnel) continue;
+    const handover = ztunnelHandoverPath(paths.run, node.name);
+    rmSync(handover, { force: true });
     const ztunnel = role(`ztunnel-${node.name}`, node.netns, [
-      'ztunnel', '--node', node.name, '--xds-address', xdsAddress, '--node-ip', node.ip,
+      'ztunnel', '--node', node.name, '--xds-address', xdsAddress, '--node-ip', node.ip, '--handover-file', handover,
+      ...(record.ztunnelGracePeriodSeconds === undefined ? [] : ['--termination-grace-period', String(record.ztunnelGracePeriodSeconds)]),
     ], ZTUNNEL_NODE_FLAGS);
     ztunnel.start();
     roles.push(ztunnel);
+    ztunnels.push({ proc: ztunnel, handover });
   }
+  // The replacement of a draining ztunnel starts right away, not after the old one exits.
+  const handoverWatch = setInterval(() => {
+    for (const z of ztunnels) {
+      const r = readHandover(z.handover);
+      if (r?.state === 'draining' && r.pid === z.proc.pid) z.proc.replace();
+    }
+  }, HANDOVER_POLL_MS);
   const podRunner = new PodRunner({ api, layout, dataDir: opts.dataDir, log: opts.log.child({ sub: 'podrunner' }) });
   writeFileSync(paths.ready, `${new Date().toISOString()}\n`);
   opts.log.info({ cluster: layout.name, nodes: layout.nodes.length }, 'cluster ready');
@@ -103,6 +128,9 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<Supervisor
     podRunner,
     async stop() {
       rmSync(paths.ready, { force: true });
+      clearInterval(handoverWatch);
+      // No replacement will come: stopping ztunnels must not wait for one.
+      for (const z of ztunnels) writeHandover(z.handover, { state: 'stopping', pid: 0 });
       await podRunner.stop();
       // Node agents and ztunnels first (agents need the control plane to finish their last writes), the control
       // plane last.

@@ -1,11 +1,12 @@
-// `ambit ztunnel --node N`: runs one node's ztunnel until SIGTERM/SIGINT or POST /quitquitquit, then drains
-// (started by the sandbox supervisor in the node's netns).
+// `ambit ztunnel --node N`: runs one node's ztunnel until SIGTERM/SIGINT or POST /quitquitquit, then drains for the
+// termination grace period (started by the sandbox supervisor in the node's netns, with a handover file so a
+// replacement takes over the pods' ports before this one lets go).
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { MeshError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { untilSignal } from '../lib/signals.js';
-import { runZtunnel } from './ztunnel.js';
+import { DEFAULT_TERMINATION_GRACE_MS, runZtunnel } from './ztunnel.js';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
@@ -53,6 +54,8 @@ interface ZtunnelFlags {
   clusterId: string;
   network: string;
   drain: string;
+  terminationGracePeriod: string;
+  handoverFile?: string;
   logLevel: string;
 }
 
@@ -73,13 +76,19 @@ export function registerZtunnelVerb(program: Command, ctx: ZtunnelVerbContext): 
     .option('--trust-domain <domain>', 'trust domain assumed for pods xDS has not described yet', 'cluster.local')
     .option('--cluster-id <id>', 'cluster id sent to the control plane', 'Kubernetes')
     .option('--network <name>', "this node's network name", '')
-    .option('--drain <seconds>', 'how long open connections may finish on shutdown or pod removal', '5')
+    .option('--drain <seconds>', "how long open connections of a pod removed from this ztunnel may finish", '5')
+    .option('--termination-grace-period <seconds>', 'how long open connections may finish once ztunnel is told to stop', String(DEFAULT_TERMINATION_GRACE_MS / 1000))
+    .option('--handover-file <path>', 'restart handover file: on stop, keep the listeners until a replacement writes "ready" to it')
     .option('--log-level <level>', `log level (${LOG_LEVELS.join(', ')})`, 'info')
     .action(async (opts: ZtunnelFlags, cmd: Command) => {
       if (!NODE_NAME.test(opts.node)) throw new ZtunnelFlagError(`--node must be a node name (a DNS-1123 subdomain), got "${opts.node}"`);
       if (!LOG_LEVELS.includes(opts.logLevel)) throw new ZtunnelFlagError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${opts.logLevel}"`);
       const drain = Number(opts.drain);
       if (!Number.isFinite(drain) || drain < 0 || drain > 600) throw new ZtunnelFlagError(`--drain must be a number of seconds from 0 to 600, got "${opts.drain}"`);
+      const grace = Number(opts.terminationGracePeriod);
+      if (!Number.isFinite(grace) || grace < 0 || grace > 3600) {
+        throw new ZtunnelFlagError(`--termination-grace-period must be a number of seconds from 0 to 3600, got "${opts.terminationGracePeriod}"`);
+      }
       hostPort(opts.xdsAddress, '--xds-address');
       if (opts.caAddress) hostPort(opts.caAddress, '--ca-address');
       const dataDir = ctx.dataDir(cmd);
@@ -101,6 +110,8 @@ export function registerZtunnelVerb(program: Command, ctx: ZtunnelVerbContext): 
         clusterId: opts.clusterId,
         network: opts.network,
         drainMs: Math.round(drain * 1000),
+        terminationGraceMs: Math.round(grace * 1000),
+        handoverFile: opts.handoverFile,
         log,
       });
       const why = await Promise.race([stop, handle.quitRequested.then(() => 'quitquitquit')]);

@@ -2,9 +2,16 @@
 // certificate manager over the CA client with prefetch for this node's workloads, the in-pod workload manager
 // driven by the node agent over ZDS (each pod also gets its DNS proxy on 127.0.0.1:15053), admin (localhost:15000
 // and a Unix socket under the data dir), stats (:15020) and readiness (:15021, ready only when xDS is synced and
-// every handed-over pod has its listeners). `shutdown()` drains: listeners stop at once, open connections get until
-// the drain deadline.
-import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+// every handed-over pod has its listeners).
+//
+// Restart without a gap (with a handover file, as the sandbox supervisor runs it): the pod listeners use
+// SO_REUSEPORT, so a replacement binds them while this process still listens. `shutdown()` first says `draining`
+// and keeps serving until the replacement says `ready` (or the handover timeout passes), then closes every
+// listener (the kernel gives new connections to the replacement) and lets open connections finish for the
+// termination grace period. A replacement takes the pods only once xDS is synchronized (its listeners would
+// otherwise take connections it cannot route yet, while its predecessor can), and retries the admin/stats/readiness
+// ports until its predecessor frees them. A fresh start (or one after a crash) takes the pods at once.
+import { chmodSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
 import { dirname } from 'node:path';
@@ -13,6 +20,7 @@ import { CA_SERVER_NAME, createCaClient } from '../lib/certs/ca-client.js';
 import { CertificateManager } from '../lib/certs/certificate-manager.js';
 import { readNodeToken } from '../lib/certs/node-token.js';
 import { MeshError, describeError } from '../lib/errors.js';
+import { readHandover, waitForSuccessor, writeHandover } from '../lib/handover-file.js';
 import type { Logger } from '../lib/log.js';
 import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL } from '../lib/xds/type-urls.js';
 import { decodeAddress, decodeAuthorization } from '../lib/xds/workload-codec.js';
@@ -50,14 +58,26 @@ export interface ZtunnelConfig {
   trustDomain: string;
   clusterId: string;
   network: string;
-  /** How long open connections may finish on shutdown or pod removal, ms. */
+  /** How long open connections of a removed pod may finish, ms. */
   drainMs: number;
+  /** How long open connections may finish once this ztunnel stops (Kubernetes' terminationGracePeriod), ms. */
+  terminationGraceMs?: number;
+  /** The restart handover file shared with the replacement and the supervisor (src/lib/handover-file.ts). */
+  handoverFile?: string;
+  /** How long a stopping ztunnel waits for its replacement to say `ready` before closing anyway, ms. */
+  handoverTimeoutMs?: number;
   /** Run the per-pod DNS proxy on 15053 (default true; Istio's proxy metadata `DNS_CAPTURE`). */
   dnsCapture?: boolean;
   /** Kubernetes cluster domain for DNS name expansion (default `cluster.local`). */
   clusterDomain?: string;
   log: Logger;
 }
+
+/** Istio's default terminationGracePeriodSeconds for ztunnel. */
+export const DEFAULT_TERMINATION_GRACE_MS = 30_000;
+const DEFAULT_HANDOVER_TIMEOUT_MS = 20_000;
+/** A replacement retries a node-level port (admin, stats, readiness) its predecessor still holds this often. */
+const PORT_RETRY_MS = 100;
 
 export class ZtunnelStartError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -148,14 +168,19 @@ export async function runZtunnel(config: ZtunnelConfig): Promise<ZtunnelHandle> 
     channelOptions: { 'grpc.ssl_target_name_override': CA_SERVER_NAME, 'grpc.default_authority': CA_SERVER_NAME },
   });
   let synced = false;
+  let stopping: Promise<void> | undefined;
   xds.onUpdate((snapshot, update) => {
     const problems = applyXdsUpdate(state, snapshot, update);
     if (problems.length) log.warn({ problems }, 'skipped xDS records');
     prefetchLocal();
   });
+  // A predecessor still serving the pods (it said `draining`): this process replaces it.
+  const predecessor = config.handoverFile ? readHandover(config.handoverFile) : undefined;
+  const replacing = predecessor?.state === 'draining' && predecessor.pid !== process.pid;
   void xds.synchronized().then(() => {
     synced = true;
     log.info('xDS synchronized');
+    if (replacing && !stopping) zds.start();
   });
 
   // Certificates for this node's mesh workloads are fetched as soon as xDS names them (PROTOCOLS.md §7), so the
@@ -198,25 +223,54 @@ export async function runZtunnel(config: ZtunnelConfig): Promise<ZtunnelHandle> 
   };
 
   const servers: http.Server[] = [];
+  const portRetries = new Set<NodeJS.Timeout>();
+  /**
+   * Opens a node-level listener. In a restart (handover file set) the predecessor may still hold the port: then
+   * retry in the background until it lets go, and report the configured port meanwhile.
+   */
+  const openNodeListener = async (what: string, where: { host: string; port: number }, start: () => Promise<http.Server>): Promise<number> => {
+    try {
+      const server = await start();
+      servers.push(server);
+      return (server.address() as net.AddressInfo).port;
+    } catch (err) {
+      if (!config.handoverFile || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || where.port === 0) throw err;
+      log.info({ listener: what, port: where.port }, 'port still held (a predecessor draining?); retrying until it is free');
+      const retry = (): void => {
+        const timer = setTimeout(() => {
+          portRetries.delete(timer);
+          if (stopping) return;
+          start().then((server) => {
+            if (stopping) server.close();
+            else servers.push(server);
+            log.info({ listener: what, port: where.port }, 'listening');
+          }, retry);
+        }, PORT_RETRY_MS);
+        portRetries.add(timer);
+      };
+      retry();
+      return where.port;
+    }
+  };
   let adminPorts: ZtunnelHandle['ports'];
+  /** Inode of the admin socket file this process bound: a replacement binds its own at the same path. */
+  let adminSocketInode: number | undefined;
   try {
-    const admin = await startAdminServer(adminSources, config.adminAddress.host, config.adminAddress.port);
-    servers.push(admin);
-    const stats = await startStatsServer(metrics, config.statsAddress.host, config.statsAddress.port);
-    servers.push(stats);
-    const ready = await startReadinessServer(notReadyReasons, config.readinessAddress.host, config.readinessAddress.port);
-    servers.push(ready);
+    const admin = await openNodeListener('admin', config.adminAddress, () => startAdminServer(adminSources, config.adminAddress.host, config.adminAddress.port));
+    const stats = await openNodeListener('stats', config.statsAddress, () => startStatsServer(metrics, config.statsAddress.host, config.statsAddress.port));
+    const ready = await openNodeListener('readiness', config.readinessAddress, () => startReadinessServer(notReadyReasons, config.readinessAddress.host, config.readinessAddress.port));
     if (config.adminSocketPath) {
       mkdirSync(dirname(config.adminSocketPath), { recursive: true, mode: 0o700 });
       rmSync(config.adminSocketPath, { force: true });
       const unixAdmin = http.createServer(adminRequestHandler(adminSources));
       await listenHttp(unixAdmin, config.adminSocketPath);
       chmodSync(config.adminSocketPath, 0o600);
+      adminSocketInode = statSync(config.adminSocketPath).ino;
       servers.push(unixAdmin);
     }
-    const port = (s: http.Server) => (s.address() as net.AddressInfo).port;
-    adminPorts = { admin: port(admin), stats: port(stats), readiness: port(ready) };
+    adminPorts = { admin, stats, readiness: ready };
   } catch (err) {
+    for (const t of portRetries) clearTimeout(t);
     for (const s of servers) s.close();
     certs.close();
     ca.close();
@@ -225,10 +279,23 @@ export async function runZtunnel(config: ZtunnelConfig): Promise<ZtunnelHandle> 
   }
 
   xds.start();
-  zds.start();
-  log.info({ xds: config.xdsAddress, zds: config.zdsSocketPath, admin: adminPorts.admin }, 'ztunnel started');
+  if (!replacing) zds.start();
+  log.info({ xds: config.xdsAddress, zds: config.zdsSocketPath, admin: adminPorts.admin, pid: process.pid, replacing }, 'ztunnel started');
 
-  let stopping: Promise<void> | undefined;
+  // Tell a draining predecessor (and the supervisor) once every pod is served here.
+  const handoverFile = config.handoverFile;
+  let readyTimer: NodeJS.Timeout | undefined;
+  if (handoverFile) {
+    readyTimer = setInterval(() => {
+      if (notReadyReasons().length > 0) return;
+      clearInterval(readyTimer);
+      readyTimer = undefined;
+      writeHandover(handoverFile, { state: 'ready', pid: process.pid });
+      log.info({ pods: manager.pods().length, pid: process.pid }, 'ready: serving every pod');
+    }, 50);
+  }
+  const graceMs = config.terminationGraceMs ?? DEFAULT_TERMINATION_GRACE_MS;
+
   return {
     state,
     manager,
@@ -237,21 +304,41 @@ export async function runZtunnel(config: ZtunnelConfig): Promise<ZtunnelHandle> 
     notReadyReasons,
     shutdown() {
       stopping ??= (async () => {
-        log.info({ drainMs: config.drainMs }, 'draining');
-        zds.close();
-        await manager.close(config.drainMs);
-        xds.close();
-        certs.close();
-        ca.close();
-        connections.close();
+        clearInterval(readyTimer);
+        for (const t of portRetries) clearTimeout(t);
+        if (handoverFile) {
+          // Keep every listener open until the replacement listens too: closing first would refuse connections.
+          writeHandover(handoverFile, { state: 'draining', pid: process.pid });
+          log.info({ pid: process.pid }, 'waiting for a replacement to serve the pods');
+          const outcome = await waitForSuccessor(handoverFile, process.pid, config.handoverTimeoutMs ?? DEFAULT_HANDOVER_TIMEOUT_MS);
+          log.info({ outcome }, 'handing over');
+        }
+        log.info({ graceMs }, 'draining');
+        // The node-level ports first: the replacement is waiting for them.
         for (const s of servers) {
           s.close();
           s.closeAllConnections();
         }
-        if (config.adminSocketPath) rmSync(config.adminSocketPath, { force: true });
+        if (config.adminSocketPath && adminSocketInode !== undefined && inodeOf(config.adminSocketPath) === adminSocketInode) {
+          rmSync(config.adminSocketPath, { force: true });
+        }
+        zds.close();
+        await manager.close(graceMs);
+        xds.close();
+        certs.close();
+        ca.close();
+        connections.close();
         log.info('ztunnel stopped');
       })();
       return stopping;
     },
   };
+}
+
+function inodeOf(path: string): number | undefined {
+  try {
+    return statSync(path).ino;
+  } catch {
+    return undefined;
+  }
 }

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type net from 'node:net';
 import {
-  applyNft, CommandError, connectFromNetns, connectSeqpacket, createNetns, createVethPair, deleteNetns, deleteNftTable,
-  ipIn, listenInNetns, listenSeqpacket, listNetns, listNftRuleset, listNftTable, netnsInode, netnsPath, NftMonitor, runCommand, runIn,
-  SyscallError, type SeqpacketConnection,
+  applyNft, CommandError, connectFromNetns, connectSeqpacket, createNetns, createSocketInNetns, createVethPair, deleteNetns,
+  deleteNftTable, ipIn, listenInNetns, listenSeqpacket, listNetns, listNftRuleset, listNftTable, netnsInode, netnsPath, NftMonitor,
+  runCommand, runIn, setNetnsSysctl, SyscallError, type SeqpacketConnection,
 } from '../../src/platform/index.js';
 
 let seq = 0;
@@ -194,4 +194,41 @@ test('nft monitor: one callback per committed transaction with its event lines; 
   await until('the exit report', () => exited !== undefined);
   assert.equal(exited, 'killed by SIGKILL');
   assert.equal(monitor.closed, true);
+});
+
+/** Connects, sends `hello`, and resolves with what came back before the end, or the error code. */
+async function exchange(netns: string, port: number): Promise<string> {
+  const c = await connectFromNetns(netns, { host: '127.0.0.1', port, timeoutMs: 5000 });
+  return new Promise((resolve) => {
+    let got = '';
+    c.setEncoding('utf8').on('data', (d: string) => (got += d));
+    c.once('end', () => resolve(got));
+    c.once('error', (err: NodeJS.ErrnoException) => resolve(`error ${err.code ?? err.message}`));
+    c.end('hello');
+  });
+}
+
+test('reuse-port handover: with tcp_migrate_req a closing listener hands its queued connections to its successor', { timeout: 30_000 }, async (t) => {
+  for (const migrate of [false, true]) {
+    const ns = await scratchNetns(t, migrate ? 'mig' : 'nomig');
+    // Only this netns changes (the host's value stays as it was).
+    setNetnsSysctl(ns, 'ipv4/tcp_migrate_req', migrate ? '1' : '0');
+    const read = await runIn(ns, ['cat', '/proc/sys/net/ipv4/tcp_migrate_req']);
+    assert.equal(read.stdout.trim(), migrate ? '1' : '0');
+    // The old listener is a raw fd nobody accepts on: connections the kernel gives it wait in its queue.
+    const old = createSocketInNetns(ns, { family: 4, bindIp: '127.0.0.1', bindPort: 7100, listen: 64, reuseAddr: true, reusePort: true });
+    const successor = await listenInNetns(ns, { host: '127.0.0.1', port: 7100, reusePort: true }, (s) => {
+      s.on('error', () => undefined);
+      s.on('data', () => s.end('successor'));
+    });
+    t.after(() => successor.close());
+    // 16 connections are spread over both listeners; those in the old one's queue are not served yet.
+    const pending = Array.from({ length: 16 }, () => exchange(ns, 7100));
+    await new Promise((r) => setTimeout(r, 300));
+    closeSync(old);
+    const answers = await Promise.all(pending);
+    const served = answers.filter((a) => a === 'successor').length;
+    if (migrate) assert.equal(served, 16, `every queued connection moved to the successor: ${JSON.stringify(answers)}`);
+    else assert.ok(served < 16, `without migration the old queue is reset (the test can see the difference): ${JSON.stringify(answers)}`);
+  }
 });

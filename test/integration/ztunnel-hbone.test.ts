@@ -242,6 +242,34 @@ test('pool: different keys never share a connection; failures reach every waiter
   assert.equal(dials, 4, 'one dial for five waiters');
 });
 
+test('pool: a stream the server refused unprocessed (REFUSED_STREAM, as when draining) is retried on a new connection', { timeout: 15_000 }, async (t) => {
+  // The first connection refuses its streams the way a server past its GOAWAY does; later ones echo.
+  let first: http2.Http2Session | undefined;
+  const srv = await startServer(t, serverCert, (req) => {
+    first ??= req.stream.session;
+    if (req.stream.session === first) {
+      req.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    echo(req);
+  });
+  let dials = 0;
+  const pool = new HbonePool({
+    connect: async () => {
+      dials++;
+      return dial(srv.port, clientCert, [SERVER_ID]);
+    },
+  });
+  t.after(() => pool.destroy());
+  const key: PoolKey = { srcIdentity: CLIENT_ID, expectedIdentities: [SERVER_ID], dst: `127.0.0.1:${srv.port}`, srcIp: '127.0.0.1' };
+  const stream = await pool.openStream(key, '10.0.0.1:80');
+  const reply = readAll(stream);
+  stream.end('after a refusal');
+  assert.equal((await reply).toString(), 'after a refusal');
+  assert.equal(dials, 2, 'the refusing connection took no second stream');
+  assert.equal(srv.requests.length, 2);
+});
+
 test('pool: an idle connection is released and closed after the idle timeout', { timeout: 15_000 }, async (t) => {
   const srv = await startServer(t, serverCert, echo);
   let last: HboneClientConnection | undefined;

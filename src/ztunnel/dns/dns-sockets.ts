@@ -12,11 +12,12 @@ export class NetnsDnsSockets implements DnsSockets {
   constructor(readonly netnsFd: number, readonly mark: number) {}
 
   bindUdp(host: string, port: number): Promise<dgram.Socket> {
-    return bindUdpInNetns(this.netnsFd, { host, port, mark: this.mark });
+    // SO_REUSEPORT: a restarted ztunnel binds 15053 while the old one still serves it (no gap in answers).
+    return bindUdpInNetns(this.netnsFd, { host, port, mark: this.mark, reusePort: true });
   }
 
   listenTcp(host: string, port: number, onConnection: (socket: net.Socket) => void): Promise<net.Server> {
-    return listenInNetns(this.netnsFd, { host, port, mark: this.mark }, onConnection);
+    return listenInNetns(this.netnsFd, { host, port, mark: this.mark, reusePort: true }, onConnection);
   }
 
   upstreamUdp(family: 4 | 6): Promise<dgram.Socket> {

@@ -32,7 +32,9 @@ export class NetnsSocketFactory implements SocketFactory {
     try {
       // Wildcard listeners need not be transparent: redirected connections keep their own addresses anyway, but
       // IP_TRANSPARENT lets a listener accept traffic to any address routed locally (Istio sets it best effort).
-      server = await listenInNetns(this.netnsFd, { host, port, mark: this.mark, transparent: true }, onConnection);
+      // SO_REUSEPORT: a restarted ztunnel binds the pod's ports while this one still listens, so the kernel always
+      // has a listener to hand new connections to (Istio's ztunnel does the same).
+      server = await listenInNetns(this.netnsFd, { host, port, mark: this.mark, transparent: true, reusePort: true }, onConnection);
     } catch (err) {
       throw errnoShaped(err);
     }

@@ -3,10 +3,12 @@
 //
 // Semantics (PROTOCOLS.md §8.2): `add` of a known uid with the same netns (inode) is a no-op, a different netns
 // replaces the proxy; a start failure is reported (NACK) and the pod is parked as pending and retried every 5 s;
-// `del` drains that pod's proxies; after the snapshot, pods the agent did not mention are stopped. Ready only once
-// the snapshot arrived and no pod is pending.
+// `del` drains that pod's proxies. After the snapshot, a pod the agent did not mention is stopped only if its netns
+// is gone (no mount, no process): a restarted agent that has not re-captured a pod yet must not take a healthy pod's
+// proxy down; leaving ztunnel takes an explicit `del`. Ready only once the snapshot arrived and no pod is pending.
 import { closeSync, fstatSync } from 'node:fs';
 import { describeError } from '../../lib/errors.js';
+import { netnsInUse } from '../../platform/index.js';
 import type { Logger } from '../../lib/log.js';
 import type { PodStateView } from '../admin.js';
 import type { ZtunnelMetrics } from '../metrics.js';
@@ -106,11 +108,18 @@ export class WorkloadManager {
     if (managed) await this.#remove(managed);
   }
 
-  /** snapshot_sent: everything not mentioned on this connection is gone. */
+  /**
+   * snapshot_sent: a pod not mentioned on this connection is removed only when its netns is gone; one whose netns
+   * lives on keeps its proxy until the agent sends `del` (an agent restarted mid-repair may not know it yet).
+   */
   async snapshotDone(): Promise<void> {
     this.#snapshotReceived = true;
-    const stale = [...this.#pods.values()].filter((m) => !this.#mentioned.has(m.pod.uid));
-    await Promise.all(stale.map((m) => this.#remove(m)));
+    const unmentioned = [...this.#pods.values()].filter((m) => !this.#mentioned.has(m.pod.uid));
+    const gone = unmentioned.filter((m) => !netnsInUse(m.inode));
+    for (const m of unmentioned) {
+      if (!gone.includes(m)) this.#opts.log.warn({ pod: podName(m), uid: m.pod.uid }, 'pod missing from the node agent\'s snapshot but its netns exists; keeping it until the agent deletes it');
+    }
+    await Promise.all(gone.map((m) => this.#remove(m)));
     this.#updateGauges();
   }
 

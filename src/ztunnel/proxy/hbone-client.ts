@@ -4,7 +4,7 @@ import http2 from 'node:http2';
 import type net from 'node:net';
 import tls from 'node:tls';
 import type { WorkloadCertificate } from '../../lib/certs/certificate-manager.js';
-import { ConnectRejectedError, H2HandshakeError, TlsHandshakeError, UpstreamConnectError } from './proxy-errors.js';
+import { ConnectRejectedError, H2HandshakeError, StreamRefusedError, TlsHandshakeError, UpstreamConnectError } from './proxy-errors.js';
 import {
   CLIENT_MAX_STREAMS_PER_CONNECTION, CONNECTION_WINDOW_BYTES, KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS,
   MAX_SESSION_MEMORY_MB, clientH2Settings, clientTlsOptions, startKeepalive,
@@ -80,7 +80,9 @@ export class HboneClientConnection {
         if (!answered) {
           answered = true;
           const code = stream.rstCode ? ` (reset code ${stream.rstCode})` : '';
-          reject(new UpstreamConnectError(`${this.target} (CONNECT ${authority})`, { cause: new Error(`stream closed before a response${code}`) }));
+          const cause = new Error(`stream closed before a response${code}`);
+          const target = `${this.target} (CONNECT ${authority})`;
+          reject(stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM ? new StreamRefusedError(target, { cause }) : new UpstreamConnectError(target, { cause }));
         }
       });
       stream.on('error', () => undefined); // reported by 'close' or by the copy

@@ -11,12 +11,18 @@
 //   of dialling their own; if creation fails, every waiter gets that error.
 // - Idle release: a connection nobody checked out for `idleTimeoutMs` and with no open stream is dropped from the
 //   pool and closed gracefully (GOAWAY). Dropping never cuts a stream: closing waits for streams to end.
+// - A stream the server refused unprocessed (REFUSED_STREAM: it crossed the GOAWAY of a draining peer, e.g. a ztunnel
+//   handing over to its replacement) is retried on another connection, and the refusing one takes no new streams.
 import type http2 from 'node:http2';
 import type { Logger } from 'pino';
 import { describeError } from '../../lib/errors.js';
 import { silentLogger } from '../../lib/log.js';
 import type { ConnectHeaders, HboneClientConnection } from './hbone-client.js';
 import { CLIENT_MAX_STREAMS_PER_CONNECTION } from './hbone-protocol.js';
+import { StreamRefusedError } from './proxy-errors.js';
+
+/** Retries of a refused stream: each is on a connection other than the one that refused. */
+const REFUSED_STREAM_RETRIES = 2;
 
 export interface PoolKey {
   srcIdentity: string;
@@ -83,16 +89,22 @@ export class HbonePool {
 
   /** Opens a CONNECT stream for `key`, reusing or creating a connection; resolves once the server said 200. */
   async openStream(key: PoolKey, authority: string, headers: ConnectHeaders = {}): Promise<http2.ClientHttp2Stream> {
-    const pooled = await this.#acquire(key);
-    let stream: http2.ClientHttp2Stream;
-    try {
-      stream = await pooled.conn.openStream(authority, headers);
-    } catch (err) {
-      this.#release(pooled);
-      throw err;
+    for (let attempt = 0; ; attempt++) {
+      const pooled = await this.#acquire(key);
+      let stream: http2.ClientHttp2Stream;
+      try {
+        stream = await pooled.conn.openStream(authority, headers);
+      } catch (err) {
+        this.#release(pooled);
+        if (!(err instanceof StreamRefusedError) || attempt >= REFUSED_STREAM_RETRIES) throw err;
+        // The peer is draining (or over its stream limit): no new streams here, the next attempt gets another.
+        this.#drop(poolKeyString(key), pooled);
+        pooled.conn.close();
+        continue;
+      }
+      stream.once('close', () => this.#release(pooled));
+      return stream;
     }
-    stream.once('close', () => this.#release(pooled));
-    return stream;
   }
 
   stats(): PoolStats[] {

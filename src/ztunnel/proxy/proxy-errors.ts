@@ -33,6 +33,12 @@ export class UpstreamConnectError extends ProxyError {
   }
 }
 
+/**
+ * The server refused a CONNECT stream unprocessed (HTTP/2 REFUSED_STREAM, as a draining server does with streams
+ * that crossed its GOAWAY): nothing reached the destination, so another connection may be tried.
+ */
+export class StreamRefusedError extends UpstreamConnectError {}
+
 /** Dialling a peer's HBONE port timed out: usually something on the path drops port 15008. */
 export class HboneConnectTimeoutError extends ProxyError {
   constructor(target: string) {

@@ -1,6 +1,6 @@
 // HBONE wire constants and helpers shared by client and server: TLS/HTTP/2 settings (PROTOCOLS.md §2.4, §2.6),
 // keepalive pings, and the CONNECT request headers (`baggage`, `forwarded`, `traceparent`, §2.2).
-import { randomFillSync } from 'node:crypto';
+import { constants as cryptoConstants, randomFillSync } from 'node:crypto';
 import type http2 from 'node:http2';
 import type tls from 'node:tls';
 import type { WorkloadCertificate } from '../../lib/certs/certificate-manager.js';
@@ -55,14 +55,26 @@ export function serverH2Settings(): http2.Settings {
 /** Node's per-session memory cap (MB) must exceed the windows, or large streams get ENHANCE_YOUR_CALM. */
 export const MAX_SESSION_MEMORY_MB = 128;
 
+/**
+ * No session resumption on mTLS listeners: a resumed TLS 1.3 session skips the client-certificate check, so a
+ * certificate that expired (or whose root was retired) would keep working until the ticket lapses. With
+ * SSL_OP_NO_TICKET OpenSSL issues only stateful tickets, which resume solely through a server session cache —
+ * and Node keeps none unless a 'resumeSession' listener supplies it (we add none): every handshake is full.
+ */
+export const NO_RESUMPTION_SECURE_OPTIONS = cryptoConstants.SSL_OP_NO_TICKET;
+
 /** TLS options of a server presenting `cert` and requiring a client certificate that chains to its roots. */
 export function serverTlsOptions(cert: WorkloadCertificate): tls.TlsOptions {
-  return { ...TLS_SETTINGS, ALPNProtocols: [...TLS_SETTINGS.ALPNProtocols], ...cert.tlsOptions(), requestCert: true, rejectUnauthorized: true };
+  return {
+    ...TLS_SETTINGS, ALPNProtocols: [...TLS_SETTINGS.ALPNProtocols], ...cert.tlsOptions(), requestCert: true, rejectUnauthorized: true,
+    secureOptions: NO_RESUMPTION_SECURE_OPTIONS,
+  };
 }
 
 /**
  * TLS options of a client presenting `cert` and accepting only a server whose leaf has a URI SAN in `expected`.
- * No SNI is sent (servername is the IP); hostname checks are replaced by the SPIFFE rule.
+ * No SNI is sent (servername is the IP); hostname checks are replaced by the SPIFFE rule. No session is ever
+ * offered (connectHbone passes none): every connection proves its certificate afresh.
  */
 export function clientTlsOptions(cert: WorkloadCertificate, expected: readonly string[]): tls.ConnectionOptions {
   const allowed = new Set(expected);

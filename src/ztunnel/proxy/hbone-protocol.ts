@@ -1,9 +1,10 @@
 // HBONE wire constants and helpers shared by client and server: TLS/HTTP/2 settings (PROTOCOLS.md §2.4, §2.6),
 // keepalive pings, and the CONNECT request headers (`baggage`, `forwarded`, `traceparent`, §2.2).
-import { constants as cryptoConstants, randomFillSync } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type http2 from 'node:http2';
 import type tls from 'node:tls';
 import type { WorkloadCertificate } from '../../lib/certs/certificate-manager.js';
+import { NO_RESUMPTION_SECURE_OPTIONS } from '../../lib/certs/tls-identity.js';
 import { x509, uriSans } from '../../lib/certs/x509.js';
 import { formatHostPort } from '../state/ip-address.js';
 
@@ -55,15 +56,7 @@ export function serverH2Settings(): http2.Settings {
 /** Node's per-session memory cap (MB) must exceed the windows, or large streams get ENHANCE_YOUR_CALM. */
 export const MAX_SESSION_MEMORY_MB = 128;
 
-/**
- * No session resumption on mTLS listeners: a resumed TLS 1.3 session skips the client-certificate check, so a
- * certificate that expired (or whose root was retired) would keep working until the ticket lapses. With
- * SSL_OP_NO_TICKET OpenSSL issues only stateful tickets, which resume solely through a server session cache —
- * and Node keeps none unless a 'resumeSession' listener supplies it (we add none): every handshake is full.
- */
-export const NO_RESUMPTION_SECURE_OPTIONS = cryptoConstants.SSL_OP_NO_TICKET;
-
-/** TLS options of a server presenting `cert` and requiring a client certificate that chains to its roots. */
+/** TLS options of a server presenting `cert` and requiring a client certificate that chains to its roots; no resumption. */
 export function serverTlsOptions(cert: WorkloadCertificate): tls.TlsOptions {
   return {
     ...TLS_SETTINGS, ALPNProtocols: [...TLS_SETTINGS.ALPNProtocols], ...cert.tlsOptions(), requestCert: true, rejectUnauthorized: true,

@@ -11,6 +11,7 @@
 //   INVALID_ARGUMENT naming the problem. Every refusal is logged and counted.
 // - Trust domain default `cluster.local`; leaf TTL = requested validity_duration capped at `maxTtlSeconds`
 //   (default 86 400 s = 24 h; 0 or absent requests the maximum).
+import type tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -73,6 +74,8 @@ export interface CaServer {
   readonly grpcServer: grpc.Server;
   /** Node bootstrap tokens: which node a bearer token belongs to (shared with xDS authentication). */
   readonly nodeTokens: { authenticate(token: string): Promise<string | undefined> };
+  /** Why the client certificate of the connection `peer` (`call.getPeer()`) did not verify, if it did not. */
+  untrustedCertificate(peer: string): string | undefined;
 }
 
 /**
@@ -82,9 +85,31 @@ export interface CaServer {
  * session would keep a workload's expired certificate valid).
  */
 class ServingCredentials extends grpc.ServerCredentials {
+  /**
+   * `ip:port` (the form of grpc-js `call.getPeer()`) → why the client certificate of that open connection did not
+   * verify. grpc-js shows a handler only verified certificates, so an untrusted one would look like none at all.
+   */
+  readonly untrustedPeers: Map<string, string>;
+
   constructor() {
+    const untrusted = new Map<string, string>();
     // Client certificates are requested but optional (node-token callers have none): verified per call.
-    super({ requestCert: true, rejectUnauthorized: false, secureOptions: NO_RESUMPTION_SECURE_OPTIONS });
+    super({
+      requestCert: true, rejectUnauthorized: false, secureOptions: NO_RESUMPTION_SECURE_OPTIONS,
+      // The only per-connection hook grpc-js leaves (called with the TLS socket; clients that send SNI, as
+      // ours do): note a presented certificate that failed verification. No context returned = the default one.
+      SNICallback(this: unknown, _servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) {
+        const socket = this as tls.TLSSocket;
+        socket.once('secure', () => {
+          if (socket.authorized || !socket.getPeerCertificate()?.raw) return;
+          const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+          untrusted.set(peer, String(socket.authorizationError));
+          socket.once('close', () => untrusted.delete(peer));
+        });
+        cb(null);
+      },
+    });
+    this.untrustedPeers = untrusted;
   }
 
   update(bundlePem: string, certChainPem: string, keyPem: string): void {
@@ -167,6 +192,8 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
       }
       return { kind: 'workload', identity: id };
     }
+    const untrusted = credentials.untrustedPeers.get(call.getPeer());
+    if (untrusted) throw new CaError('CA_UNAUTHENTICATED', `client certificate not trusted: it does not verify against the mesh trust bundle (${untrusted})`);
     throw new CaError('CA_UNAUTHENTICATED', "no credentials: send 'authorization: Bearer <node token>' or present a mesh client certificate");
   }
 
@@ -234,6 +261,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
     port,
     grpcServer: server,
     nodeTokens: tokens,
+    untrustedCertificate: (peer) => credentials.untrustedPeers.get(peer),
     rootBundlePem: () => material.bundlePem(),
     status,
     async rotateRoot() {

@@ -10,6 +10,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-npm ci --no-audit --no-fund 2>&1 | grep -v 'Unknown user config' || true
-test -d node_modules/typescript || { echo "setup: npm ci failed" >&2; exit 1; }
+# npm ci also builds the native addon; node-gyp's log (~40 lines) is kept for a failure, not shown on success.
+npm_log=$(mktemp)
+trap 'rm -f "$npm_log"' EXIT
+npm_failure=''
+npm ci --no-audit --no-fund >"$npm_log" 2>&1 || npm_failure="npm ci exited with status $?"
+[ -n "$npm_failure" ] || [ -d node_modules/typescript ] || npm_failure='node_modules/typescript is missing after npm ci'
+[ -n "$npm_failure" ] || [ -f native/build/Release/ambit_net.node ] || npm_failure='the native addon native/build/Release/ambit_net.node was not built'
+if [ -n "$npm_failure" ]; then
+  grep -v 'Unknown user config' "$npm_log" >&2 || true
+  echo "setup: $npm_failure (its output is above)" >&2
+  exit 1
+fi
 npm run build --silent

@@ -142,6 +142,7 @@ export async function runControlPlane(cfg: ControlPlaneConfig): Promise<ControlP
       index: { trustDomain: cfg.trustDomain ?? 'cluster.local' },
       grpcServer: ca.grpcServer,
       nodeTokens: ca.nodeTokens,
+      untrustedCertificate: (peer) => ca.untrustedCertificate(peer),
     });
     // Stopped before the CA, whose gRPC server it rides on.
     stops.push(() => xds.close());

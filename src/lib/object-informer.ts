@@ -3,6 +3,7 @@
 // Consumers are level-triggered: they read the whole cache in `onChange` and converge, so a missed or merged
 // event never matters. The source is structural (the control-plane ApiClient satisfies it) so components that
 // may not import the client can still be handed one by the composition root.
+import { STREAM_RETRY_BACKOFF, jitteredDelay } from './control-plane-backoff.js';
 import type { Logger } from './log.js';
 
 /** What a collection path needs to know about a kind (an api `KindInfo` satisfies it). */
@@ -33,7 +34,7 @@ export interface InformerOptions {
   log: Logger;
   /** Called after every applied change batch and after each (re)list; never concurrently with itself. */
   onChange: () => void;
-  /** First retry delay after a failure (doubles to 5 s). Default 200 ms. */
+  /** First retry delay after a failure (doubles to 2 s, each wait jittered). Default 200 ms. */
   retryMs?: number;
 }
 
@@ -91,8 +92,9 @@ export class ObjectInformer<T extends ObjectLike = ObjectLike> {
         this.current = undefined;
       }
       if (this.stopped) return;
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 5000);
+      // Capped low: after a control-plane outage the node must be back (new pods, revocations) within seconds.
+      await new Promise((r) => setTimeout(r, jitteredDelay(delay)));
+      delay = Math.min(delay * 2, STREAM_RETRY_BACKOFF.maxMs);
     }
   }
 }

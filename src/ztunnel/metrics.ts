@@ -52,6 +52,7 @@ export class ZtunnelMetrics {
   readonly pendingProxies: Gauge<string>;
   readonly proxiesStarted: Counter<string>;
   readonly proxiesStopped: Counter<string>;
+  readonly tlsHandshakeFailures: Counter<'reason'>;
 
   constructor(opts: { registry?: Registry; buildTag?: string } = {}) {
     this.registry = opts.registry ?? new Registry();
@@ -67,6 +68,8 @@ export class ZtunnelMetrics {
     this.pendingProxies = new Gauge({ name: 'workload_manager_pending_proxy_count', help: 'The total number of pending workload proxies', registers });
     this.proxiesStarted = new Counter({ name: 'workload_manager_proxies_started_total', help: 'The total number of proxies started', registers });
     this.proxiesStopped = new Counter({ name: 'workload_manager_proxies_stopped_total', help: 'The total number of proxies stopped', registers });
+    // Not an Istio metric (ztunnel has none for this): refused mTLS clients on 15008, by reason.
+    this.tlsHandshakeFailures = new Counter({ name: 'ambit_tls_handshake_failures_total', help: 'HBONE TLS handshakes that failed or were refused, by reason', labelNames: ['reason'], registers });
     const build = new Gauge({ name: 'istio_build', help: 'Istio component build info', labelNames: ['component', 'tag'], registers });
     build.set({ component: 'ztunnel', tag: opts.buildTag ?? 'unknown' }, 1);
   }

@@ -3,7 +3,7 @@
 // Also: a missing prerequisite (not root) stops the demo with exit 2 and the fix, changing nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -143,8 +143,17 @@ test('ambit demo, its tour verbatim, and --down leaving nothing', { timeout: 90_
 test('ambit demo as a non-root user: exit 2, the missing prerequisite and its fix, nothing created', { timeout: 30_000 }, async (t) => {
   const base = mkdtempSync(join(tmpdir(), 'ambit-demo-noroot-'));
   t.after(() => rmSync(base, { recursive: true, force: true }));
+  // The checkout may sit where only root can enter (e.g. under /root): run a copy of the build the other user can
+  // read — compiled code, dependencies, the native addon and package.json (it makes the .js files ES modules).
+  chmodSync(base, 0o755);
+  const tree = join(base, 'tree');
+  const checkout = fileURLToPath(new URL('../../../', import.meta.url));
+  for (const part of ['package.json', 'dist', 'node_modules', join('native', 'build', 'Release', 'ambit_net.node')]) {
+    cpSync(join(checkout, part), join(tree, part), { recursive: true });
+  }
+  const main = join(tree, 'dist', 'src', 'main.js');
   const dataDir = join(base, 'data');
-  const r = await sh(`setpriv --reuid=65534 --regid=65534 --clear-groups ${JSON.stringify(process.execPath)} ${JSON.stringify(MAIN)} --data-dir ${dataDir} demo --name nr${process.pid % 1000}`);
+  const r = await sh(`setpriv --reuid=65534 --regid=65534 --clear-groups ${JSON.stringify(process.execPath)} ${JSON.stringify(main)} --data-dir ${dataDir} demo --name nr${process.pid % 1000}`);
   assert.equal(r.code, 2, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stderr, /^error: the demo cannot run on this machine:$/m);
   assert.match(r.stderr, /^error: running as root: uid 65534: network namespaces and nftables need root$/m);

@@ -11,6 +11,7 @@
 //   INVALID_ARGUMENT naming the problem. Every refusal is logged and counted.
 // - Trust domain default `cluster.local`; leaf TTL = requested validity_duration capped at `maxTtlSeconds`
 //   (default 86 400 s = 24 h; 0 or absent requests the maximum).
+import type tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -19,6 +20,7 @@ import { describeError } from '../../lib/errors.js';
 import { x509, generateP256KeyPair, privateKeyToPem, publicKeySpki, spiffeIdOf } from '../../lib/certs/x509.js';
 import { DEFAULT_TRUST_DOMAIN, formatSpiffeId, isValidTrustDomain, parseSpiffeId } from '../../lib/certs/spiffe-id.js';
 import { CA_SERVER_NAME } from '../../lib/certs/ca-client.js';
+import { NO_RESUMPTION_SECURE_OPTIONS } from '../../lib/certs/tls-identity.js';
 import { IMPERSONATED_IDENTITY_KEY, istioCertificateServiceDefinition, IstioCertificateResponseSchema, type IstioCertificateRequest } from '../../lib/certs/ca-service.js';
 import { create } from '@bufbuild/protobuf';
 import { CaError } from './ca-error.js';
@@ -72,35 +74,51 @@ export interface CaServer {
   readonly grpcServer: grpc.Server;
   /** Node bootstrap tokens: which node a bearer token belongs to (shared with xDS authentication). */
   readonly nodeTokens: { authenticate(token: string): Promise<string | undefined> };
+  /** Why the client certificate of the connection `peer` (`call.getPeer()`) did not verify, if it did not. */
+  untrustedCertificate(peer: string): string | undefined;
 }
 
-/** Feeds grpc-js the serving identity and the client-CA bundle, and pushes updates after rotation/renewal. */
-class ServingCertificateProvider implements grpc.experimental.CertificateProvider {
-  #ca: grpc.experimental.CaCertificateUpdate | null = null;
-  #identity: grpc.experimental.IdentityCertificateUpdate | null = null;
-  readonly #caListeners = new Set<grpc.experimental.CaCertificateUpdateListener>();
-  readonly #idListeners = new Set<grpc.experimental.IdentityCertificateUpdateListener>();
+/**
+ * The TLS credentials of port 15012: the serving identity and the client-CA bundle, replaced after rotation or
+ * renewal. Our own class rather than grpc-js's certificate-provider credentials because those pass only the
+ * certificates to TLS, and 15012 must also refuse session resumption (NO_RESUMPTION_SECURE_OPTIONS: a resumed
+ * session would keep a workload's expired certificate valid).
+ */
+class ServingCredentials extends grpc.ServerCredentials {
+  /**
+   * `ip:port` (the form of grpc-js `call.getPeer()`) → why the client certificate of that open connection did not
+   * verify. grpc-js shows a handler only verified certificates, so an untrusted one would look like none at all.
+   */
+  readonly untrustedPeers: Map<string, string>;
+
+  constructor() {
+    const untrusted = new Map<string, string>();
+    // Client certificates are requested but optional (node-token callers have none): verified per call.
+    super({
+      requestCert: true, rejectUnauthorized: false, secureOptions: NO_RESUMPTION_SECURE_OPTIONS,
+      // The only per-connection hook grpc-js leaves (called with the TLS socket; clients that send SNI, as
+      // ours do): note a presented certificate that failed verification. No context returned = the default one.
+      SNICallback(this: unknown, _servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) {
+        const socket = this as tls.TLSSocket;
+        socket.once('secure', () => {
+          if (socket.authorized || !socket.getPeerCertificate()?.raw) return;
+          const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+          untrusted.set(peer, String(socket.authorizationError));
+          socket.once('close', () => untrusted.delete(peer));
+        });
+        cb(null);
+      },
+    });
+    this.untrustedPeers = untrusted;
+  }
 
   update(bundlePem: string, certChainPem: string, keyPem: string): void {
-    this.#ca = { caCertificate: Buffer.from(bundlePem) };
-    this.#identity = { certificate: Buffer.from(certChainPem), privateKey: Buffer.from(keyPem) };
-    for (const l of this.#caListeners) l(this.#ca);
-    for (const l of this.#idListeners) l(this.#identity);
+    // Node's setSecureContext resets every option it is not given: the secure options travel with each update.
+    this.updateSecureContextOptions({ ca: bundlePem, cert: certChainPem, key: keyPem, secureOptions: NO_RESUMPTION_SECURE_OPTIONS });
   }
-  addCaCertificateListener(l: grpc.experimental.CaCertificateUpdateListener): void {
-    this.#caListeners.add(l);
-    // Deliver asynchronously: grpc-js registers its own watcher only after adding this listener.
-    queueMicrotask(() => this.#caListeners.has(l) && l(this.#ca));
-  }
-  removeCaCertificateListener(l: grpc.experimental.CaCertificateUpdateListener): void {
-    this.#caListeners.delete(l);
-  }
-  addIdentityCertificateListener(l: grpc.experimental.IdentityCertificateUpdateListener): void {
-    this.#idListeners.add(l);
-    queueMicrotask(() => this.#idListeners.has(l) && l(this.#identity));
-  }
-  removeIdentityCertificateListener(l: grpc.experimental.IdentityCertificateUpdateListener): void {
-    this.#idListeners.delete(l);
+
+  _equals(other: grpc.ServerCredentials): boolean {
+    return other === this;
   }
 }
 
@@ -131,7 +149,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   const tokens = await NodeTokenRegistry.start({ store: opts.store, dataDir: opts.dataDir, log });
 
   // --- serving certificate ---
-  const provider = new ServingCertificateProvider();
+  const credentials = new ServingCredentials();
   let renewTimer: NodeJS.Timeout | undefined;
   let closed = false;
   const servingIdentity = formatSpiffeId({ trustDomain, namespace: CONTROL_PLANE_NAMESPACE, serviceAccount: CONTROL_PLANE_SERVICE_ACCOUNT });
@@ -144,7 +162,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
       ips: ['127.0.0.1', '::1', ...(opts.servingNames?.ips ?? [])],
       ttlSeconds: maxTtlSeconds,
     });
-    provider.update(chain[chain.length - 1]!, chain.slice(0, -1).join(''), await privateKeyToPem(keys.privateKey));
+    credentials.update(chain[chain.length - 1]!, chain.slice(0, -1).join(''), await privateKeyToPem(keys.privateKey));
     const leaf = new x509.X509Certificate(chain[0]!);
     const half = (leaf.notAfter.getTime() - leaf.notBefore.getTime()) / 2;
     if (renewTimer) clearTimeout(renewTimer);
@@ -174,6 +192,8 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
       }
       return { kind: 'workload', identity: id };
     }
+    const untrusted = credentials.untrustedPeers.get(call.getPeer());
+    if (untrusted) throw new CaError('CA_UNAUTHENTICATED', `client certificate not trusted: it does not verify against the mesh trust bundle (${untrusted})`);
     throw new CaError('CA_UNAUTHENTICATED', "no credentials: send 'authorization: Bearer <node token>' or present a mesh client certificate");
   }
 
@@ -220,10 +240,9 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
       );
     },
   });
-  const creds = grpc.experimental.createCertificateProviderServerCredentials(provider, provider, false);
   const host = opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host;
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${opts.listen.port}`, creds, (err, p) => (err ? reject(new CaError('CA_CONFIG', `cannot listen on ${host}:${opts.listen.port}: ${err.message}`, { cause: err })) : resolve(p)));
+    server.bindAsync(`${host}:${opts.listen.port}`, credentials, (err, p) => (err ? reject(new CaError('CA_CONFIG', `cannot listen on ${host}:${opts.listen.port}: ${err.message}`, { cause: err })) : resolve(p)));
   }).catch((err) => {
     tokens.close();
     if (renewTimer) clearTimeout(renewTimer);
@@ -242,6 +261,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
     port,
     grpcServer: server,
     nodeTokens: tokens,
+    untrustedCertificate: (peer) => credentials.untrustedPeers.get(peer),
     rootBundlePem: () => material.bundlePem(),
     status,
     async rotateRoot() {

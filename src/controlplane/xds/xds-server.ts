@@ -43,6 +43,8 @@ export interface XdsServerOptions {
   listen?: { host: string; port: number; credentials: grpc.ServerCredentials };
   /** Node bootstrap tokens: the node a bearer token belongs to (the CA's NodeTokenRegistry has this method). */
   nodeTokens: { authenticate(token: string): Promise<string | undefined> };
+  /** Why the client certificate of connection `peer` did not verify (the CA server's view of port 15012), if it did not. */
+  untrustedCertificate?: (peer: string) => string | undefined;
   debounceMs?: number;
   maxDebounceMs?: number;
   /** Write WaypointBound / ZtunnelAccepted / WaypointAccepted conditions back to the store (default true). */
@@ -188,6 +190,8 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<XdsServer>
       }
       return { kind: 'workload', identity: id };
     }
+    const untrusted = opts.untrustedCertificate?.(call.getPeer());
+    if (untrusted) throw new Error(`client certificate not trusted: it does not verify against the mesh trust bundle (${untrusted})`);
     throw new Error("no credentials: send 'authorization: Bearer <node token>' or present a mesh client certificate");
   }
 

@@ -2,6 +2,7 @@
 // certificate manager. A node's ztunnel authenticates with its bootstrap token (`authorization: Bearer …`);
 // a waypoint renewing its own identity presents its current mesh certificate instead.
 import * as grpc from '@grpc/grpc-js';
+import { CONTROL_PLANE_CHANNEL_OPTIONS } from '../control-plane-backoff.js';
 import { MeshError } from '../errors.js';
 import type { CertSigner } from './certificate-manager.js';
 import { istioCertificateServiceDefinition, newCertificateRequest, type IstioCertificateResponse } from './ca-service.js';
@@ -65,6 +66,7 @@ export function createCaClient(opts: CaClientOptions): CaClient {
       pair ? Buffer.from(pair.certChainPem) : null,
     );
     const client = new ServiceClient(opts.address, creds, {
+      ...CONTROL_PLANE_CHANNEL_OPTIONS,
       'grpc.ssl_target_name_override': serverName,
       'grpc.default_authority': serverName,
     });

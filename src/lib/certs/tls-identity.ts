@@ -1,7 +1,17 @@
 // TLS helpers for mesh mTLS: the peer's SPIFFE identity and the "peer URI SAN ∈ expected set" rule (PROTOCOLS.md §2.6).
+import { constants as cryptoConstants } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { spiffeIdOf } from './x509.js';
 import { parseSpiffeId } from './spiffe-id.js';
+
+/**
+ * `secureOptions` of every mTLS listener (15008, 15012): no session resumption. A resumed TLS 1.3 session skips
+ * the client-certificate check, so a certificate that expired (or whose root was retired) would keep working
+ * until the ticket lapses. With SSL_OP_NO_TICKET OpenSSL issues only stateful tickets, which resume solely
+ * through a server session cache — and Node keeps none unless a 'resumeSession' listener supplies it (we add
+ * none): every handshake is a full one.
+ */
+export const NO_RESUMPTION_SECURE_OPTIONS = cryptoConstants.SSL_OP_NO_TICKET;
 
 /** The first `spiffe://` URI SAN of the peer's leaf certificate, or undefined (no cert, or no SPIFFE SAN). */
 export function peerSpiffeId(socket: TLSSocket): string | undefined {

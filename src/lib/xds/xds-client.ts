@@ -1,11 +1,13 @@
 // The Delta ADS client ztunnel and waypoint use: one stream carrying every subscribed type, reconnect with
-// exponential backoff (10 ms doubling to 15 s, reset once a response arrives), validation of every resource at
+// exponential backoff (10 ms doubling to 2 s, each wait jittered, reset once a response arrives; the gRPC channel's
+// own reconnect backoff capped at 1 s), validation of every resource at
 // the edge (an invalid one is NACKed by name and never enters the snapshot; the rest still apply), and an
 // immutable snapshot swapped in with one assignment per response. On reconnect it sends what it holds in
 // `initial_resource_versions` so the server sends only what changed.
 import * as grpc from '@grpc/grpc-js';
 import { create, type JsonObject } from '@bufbuild/protobuf';
 import { NodeSchema } from '../../../proto/gen/envoy/config/core/v3/base_pb.js';
+import { CONTROL_PLANE_CHANNEL_OPTIONS, STREAM_RETRY_BACKOFF, jitteredDelay } from '../control-plane-backoff.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
@@ -93,10 +95,10 @@ export class XdsClient {
 
   constructor(private readonly opts: XdsClientOptions) {
     this.log = (opts.log ?? silentLogger()).child({ module: 'xds-client' });
-    this.backoffMs = opts.backoff?.initialMs ?? 10;
+    this.backoffMs = opts.backoff?.initialMs ?? STREAM_RETRY_BACKOFF.initialMs;
     this.current = new Snapshot(0, new Map(opts.types.map((t) => [t.typeUrl, new Map()])));
     for (const t of opts.types) this.versions.set(t.typeUrl, new Map());
-    this.client = new ADS_CLIENT(opts.address, opts.credentials, { 'grpc.max_receive_message_length': 200 * 1024 * 1024, ...opts.channelOptions });
+    this.client = new ADS_CLIENT(opts.address, opts.credentials, { 'grpc.max_receive_message_length': 200 * 1024 * 1024, ...CONTROL_PLANE_CHANNEL_OPTIONS, ...opts.channelOptions });
   }
 
   /** Opens the stream (and keeps it open until close). */
@@ -147,7 +149,7 @@ export class XdsClient {
     stream.on('data', (resp: DeltaDiscoveryResponse) => {
       if (!gotResponse) {
         gotResponse = true;
-        this.backoffMs = this.opts.backoff?.initialMs ?? 10;
+        this.backoffMs = this.opts.backoff?.initialMs ?? STREAM_RETRY_BACKOFF.initialMs;
         this.state.connected = true;
       }
       this.apply(stream, resp);
@@ -173,14 +175,15 @@ export class XdsClient {
 
   private fail(why: string): void {
     this.state.lastError = why;
-    this.log.warn({ reason: why, retryInMs: this.backoffMs }, 'xDS stream down; reconnecting');
+    const delay = jitteredDelay(this.backoffMs);
+    this.log.warn({ reason: why, retryInMs: delay }, 'xDS stream down; reconnecting');
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.state.reconnects++;
       void this.connect();
-    }, this.backoffMs);
+    }, delay);
     this.timer.unref?.();
-    this.backoffMs = Math.min(this.backoffMs * 2, this.opts.backoff?.maxMs ?? 15_000);
+    this.backoffMs = Math.min(this.backoffMs * 2, this.opts.backoff?.maxMs ?? STREAM_RETRY_BACKOFF.maxMs);
   }
 
   private apply(stream: Stream, resp: DeltaDiscoveryResponse): void {

@@ -4,6 +4,7 @@ import { randomFillSync } from 'node:crypto';
 import type http2 from 'node:http2';
 import type tls from 'node:tls';
 import type { WorkloadCertificate } from '../../lib/certs/certificate-manager.js';
+import { NO_RESUMPTION_SECURE_OPTIONS } from '../../lib/certs/tls-identity.js';
 import { x509, uriSans } from '../../lib/certs/x509.js';
 import { formatHostPort } from '../state/ip-address.js';
 
@@ -55,14 +56,18 @@ export function serverH2Settings(): http2.Settings {
 /** Node's per-session memory cap (MB) must exceed the windows, or large streams get ENHANCE_YOUR_CALM. */
 export const MAX_SESSION_MEMORY_MB = 128;
 
-/** TLS options of a server presenting `cert` and requiring a client certificate that chains to its roots. */
+/** TLS options of a server presenting `cert` and requiring a client certificate that chains to its roots; no resumption. */
 export function serverTlsOptions(cert: WorkloadCertificate): tls.TlsOptions {
-  return { ...TLS_SETTINGS, ALPNProtocols: [...TLS_SETTINGS.ALPNProtocols], ...cert.tlsOptions(), requestCert: true, rejectUnauthorized: true };
+  return {
+    ...TLS_SETTINGS, ALPNProtocols: [...TLS_SETTINGS.ALPNProtocols], ...cert.tlsOptions(), requestCert: true, rejectUnauthorized: true,
+    secureOptions: NO_RESUMPTION_SECURE_OPTIONS,
+  };
 }
 
 /**
  * TLS options of a client presenting `cert` and accepting only a server whose leaf has a URI SAN in `expected`.
- * No SNI is sent (servername is the IP); hostname checks are replaced by the SPIFFE rule.
+ * No SNI is sent (servername is the IP); hostname checks are replaced by the SPIFFE rule. No session is ever
+ * offered (connectHbone passes none): every connection proves its certificate afresh.
  */
 export function clientTlsOptions(cert: WorkloadCertificate, expected: readonly string[]): tls.ConnectionOptions {
   const allowed = new Set(expected);

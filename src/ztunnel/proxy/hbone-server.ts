@@ -7,6 +7,7 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { WorkloadCertificate } from '../../lib/certs/certificate-manager.js';
+import { classifyHandshakeFailure, type HandshakeFailureReason } from '../../lib/certs/handshake-failure.js';
 import { peerSpiffeId } from '../../lib/certs/tls-identity.js';
 import { describeError } from '../../lib/errors.js';
 import { silentLogger } from '../../lib/log.js';
@@ -47,6 +48,8 @@ export interface HboneServerOptions {
   keepaliveTimeoutMs?: number;
   /** TLS handshake deadline, ms (default 10 s). */
   handshakeTimeoutMs?: number;
+  /** Called once per refused or failed handshake (the metric); the server logs it itself. */
+  onHandshakeFailure?: (reason: HandshakeFailureReason) => void;
 }
 
 /** Answers a stream with `status` and no body. */
@@ -68,6 +71,9 @@ export class HboneServer {
   /** Open sessions → the client's SPIFFE identity (parsed once per TLS connection, not per stream). */
   readonly #sessions = new Map<http2.ServerHttp2Session, string>();
   readonly #log: Logger;
+  readonly #onFailure: (reason: HandshakeFailureReason) => void;
+  /** Accepted TCP sockets → `ip:port`, for reporting handshakes that fail (see #peerOf). */
+  readonly #peers = new WeakMap<net.Socket, string>();
   #trustDomain: string | undefined;
   #closing = false;
 
@@ -88,8 +94,13 @@ export class HboneServer {
     this.#server.on('session', (session: http2.ServerHttp2Session) => this.#onSession(session, interval, timeout));
     this.#server.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => this.#onStream(stream, headers, opts.handler));
     this.#server.on('unknownProtocol', (socket: tls.TLSSocket) => socket.destroy());
+    this.#onFailure = opts.onHandshakeFailure ?? (() => undefined);
     this.#server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
-      this.#log.debug({ 'src.addr': `${socket.remoteAddress}:${socket.remotePort}`, error: describeError(err) }, 'hbone tls handshake failed');
+      const { reason, detail } = classifyHandshakeFailure(err, socket);
+      this.#onFailure(reason);
+      // A peer that merely closed or stalled is routine (probes, scanners); a certificate problem is not.
+      const quiet = reason === 'connection_closed' || reason === 'timeout';
+      this.#log[quiet ? 'debug' : 'warn']({ 'src.addr': this.#peerOf(socket), reason }, `hbone tls handshake failed: ${detail}`);
     });
     this.#server.on('sessionError', (err: Error) => this.#log.debug({ error: describeError(err) }, 'hbone session error'));
   }
@@ -109,6 +120,7 @@ export class HboneServer {
     // TLS inherits half-open from the raw socket, and a half-open TLS socket under HTTP/2 hides the peer's close
     // (the session would linger until the keepalive timeout): HBONE half-close lives in the streams, not in TCP.
     socket.allowHalfOpen = false;
+    this.#peers.set(socket, `${socket.remoteAddress}:${socket.remotePort}`);
     this.#server.emit('connection', socket);
   }
 
@@ -141,12 +153,22 @@ export class HboneServer {
     for (const s of this.#sessions.keys()) s.destroy();
   }
 
+  /**
+   * The TCP peer of a (possibly destroyed) TLS socket. A refused handshake is reported after Node destroyed the
+   * socket, when `remoteAddress` is gone: the address noted on accept is found through the wrapped TCP socket.
+   */
+  #peerOf(socket: tls.TLSSocket): string {
+    const raw = (socket as unknown as { _parent?: net.Socket })._parent;
+    return (raw && this.#peers.get(raw)) ?? `${socket.remoteAddress}:${socket.remotePort}`;
+  }
+
   #onSession(session: http2.ServerHttp2Session, intervalMs: number, timeoutMs: number): void {
     const socket = session.socket as tls.TLSSocket;
     // A client in another trust domain is refused even with a chain we trust (PROTOCOLS.md §2.6).
     const peer = peerSpiffeId(socket);
     const peerTd = parsePeerIdentity(peer)?.trustDomain;
     if (!peer || (this.#trustDomain !== undefined && peerTd !== this.#trustDomain)) {
+      this.#onFailure('identity');
       this.#log.warn({ 'src.addr': `${socket.remoteAddress}:${socket.remotePort}`, 'src.identity': peer ?? null }, `hbone client rejected: ${peer ? `identity ${peer} is not in trust domain ${this.#trustDomain}` : 'no SPIFFE identity in the client certificate'}`);
       session.destroy();
       return;

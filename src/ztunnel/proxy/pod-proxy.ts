@@ -74,7 +74,10 @@ export class PodProxy {
       const cert = await inputs.certs.fetch(identity);
       const podLog = inputs.log.child({ pod: `${pod.info.namespace}/${pod.info.name}` });
       const ctx = { inputs, pod };
-      hbone = new HboneServer({ certificate: cert, log: podLog, handler: (req) => handleInboundStream(ctx.inputs, ctx.pod, req) });
+      hbone = new HboneServer({
+        certificate: cert, log: podLog, handler: (req) => handleInboundStream(ctx.inputs, ctx.pod, req),
+        onHandshakeFailure: (reason) => ctx.inputs.metrics.tlsHandshakeFailures.inc({ reason }),
+      });
       unsubscribe = inputs.certs.onUpdate?.((id, next) => {
         if (id === identity && next) hbone!.updateCertificate(next);
       });

@@ -45,15 +45,40 @@ class FakeSession extends EventEmitter {
   pings = 0;
   answer = true;
   destroyedWith: Error | undefined;
+  /** performance.now() of each PING sent and of the destroy. */
+  pingTimes: number[] = [];
+  destroyedAt = 0;
   ping(cb: (err: Error | null) => void): boolean {
     this.pings++;
+    this.pingTimes.push(performance.now());
     if (this.answer) setImmediate(() => cb(null));
+    this.emit('fake-ping');
     return true;
   }
   destroy(err?: Error): void {
     this.destroyed = true;
     this.destroyedWith = err;
+    this.destroyedAt = performance.now();
+    this.emit('fake-destroy');
   }
+}
+
+/** Resolves once `done()` holds, re-checking on each `event` of `emitter`; rejects after `timeoutMs`. */
+function until(emitter: EventEmitter, event: string, done: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (!done()) return;
+      emitter.off(event, check);
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      emitter.off(event, check);
+      reject(new Error(`${what}: not within ${timeoutMs} ms`));
+    }, timeoutMs);
+    emitter.on(event, check);
+    check();
+  });
 }
 
 test('keepalive: answered PINGs keep the session; an unanswered one destroys it after the timeout', async () => {
@@ -62,12 +87,19 @@ test('keepalive: answered PINGs keep the session; an unanswered one destroys it 
   const dead = new FakeSession();
   dead.answer = false;
   const stopDead = startKeepalive(dead as unknown as http2.Http2Session, 20, 60);
-  await new Promise((r) => setTimeout(r, 250));
-  stopOk();
-  stopDead();
-  assert.ok(ok.pings >= 3, `pings sent: ${ok.pings}`);
-  assert.equal(ok.destroyed, false);
-  assert.equal(dead.destroyed, true);
+  try {
+    // Event-driven: a loaded machine only makes this slower, never wrong. The bound is generous on purpose.
+    await Promise.all([
+      until(ok, 'fake-ping', () => ok.pings >= 4, 10_000, 'answered session sends PINGs'),
+      until(dead, 'fake-destroy', () => dead.destroyed, 10_000, 'unanswered session destroyed'),
+    ]);
+  } finally {
+    stopOk();
+    stopDead();
+  }
+  // ok's 4th PING went out after dead was destroyed or not: either way every PING of ok was answered in time.
+  assert.equal(ok.destroyed, false, `answered session destroyed: ${ok.destroyedWith?.message}`);
   assert.match(String(dead.destroyedWith?.message), /no PING ack within 60 ms/);
   assert.equal(dead.pings, 1, 'no new PING while one is outstanding');
+  assert.ok(dead.destroyedAt - dead.pingTimes[0]! > 60, `destroyed ${dead.destroyedAt - dead.pingTimes[0]!} ms after the PING, not before the timeout`);
 });

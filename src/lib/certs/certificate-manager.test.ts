@@ -2,13 +2,19 @@
 // certificate keeps serving, expiry, the concurrency limit, priorities, forget, and key-free dumps.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
 import { CertificateManager, type Clock, type CertSigner } from './certificate-manager.js';
 import { x509, ECDSA_SHA256, generateP256KeyPair, randomSerialHex, uriSans, type CryptoKeyPair } from './x509.js';
 
-/** Timers that fire only when the test advances time; `now()` starts at a fixed instant. */
+/**
+ * Timers that fire only when the test advances time; `now()` starts at a fixed instant. After each timer it waits
+ * for the manager's requests to be answered (`whenIdle`), so real crypto on a loaded machine only makes it slower.
+ */
 class FakeClock implements Clock {
   t = Date.parse('2030-01-01T00:00:00Z');
+  /** The manager under test, whose in-flight requests `advance` waits for. */
+  manager: CertificateManager | undefined;
   #seq = 0;
   #timers = new Map<number, { at: number; fn: () => void }>();
   now(): number {
@@ -35,18 +41,29 @@ class FakeClock implements Clock {
       this.#timers.delete(due[0]);
       this.t = due[1].at;
       due[1].fn();
-      await settle();
+      await this.settle();
     }
     this.t = end;
-    await settle();
+    await this.settle();
+  }
+  /** Waits until every request the manager started has been answered and applied, then lets promise chains run. */
+  async settle(): Promise<void> {
+    await new Promise((r) => setImmediate(r));
+    if (this.manager) await within(this.manager.whenIdle(), 20_000, 'the certificate requests in flight');
+    await new Promise((r) => setImmediate(r));
   }
 }
 
-/** Lets in-flight work finish: key generation and signing are real (thread-pool) crypto, so wait a little real time. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 3; i++) {
-    await new Promise((r) => setTimeout(r, 15));
-    await new Promise((r) => setImmediate(r));
+/** `p`, or a rejection naming `what` after `ms` (generous: a bound, not a pace). */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -57,12 +74,15 @@ const HOUR = 3600_000;
 async function testCa(clock: FakeClock, ttlMs = 24 * HOUR) {
   const keys: CryptoKeyPair = await generateP256KeyPair();
   const root = await x509.X509CertificateGenerator.createSelfSigned({ name: 'CN=test root', keys, signingAlgorithm: ECDSA_SHA256, extensions: [new x509.BasicConstraintsExtension(true, undefined, true)] });
+  /** Emits 'call' each time the signer is entered. */
+  const events = new EventEmitter();
   const state = { fail: undefined as string | undefined, calls: 0, inFlight: 0, maxInFlight: 0, hold: undefined as Promise<void> | undefined, order: [] as string[], wrongIdentity: false };
   const signer: CertSigner = async (csrPem, identity) => {
     state.calls++;
     state.order.push(identity);
     state.inFlight++;
     state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
+    events.emit('call');
     try {
       if (state.hold) await state.hold;
       if (state.fail) throw new Error(state.fail);
@@ -82,13 +102,14 @@ async function testCa(clock: FakeClock, ttlMs = 24 * HOUR) {
       state.inFlight--;
     }
   };
-  return { signer, state };
+  return { signer, state, events };
 }
 
 test('fetches on demand, refreshes at half-life, and replaces the certificate atomically', async (t) => {
   const clock = new FakeClock();
   const ca = await testCa(clock);
   const m = new CertificateManager({ signer: ca.signer, clock });
+  clock.manager = m;
   t.after(() => m.close());
   const updates: string[] = [];
   m.onUpdate((id, c) => updates.push(`${id}:${c ? c.serialNumber : 'gone'}`));
@@ -115,6 +136,7 @@ test('on failure: backoff ≈1s ×2 ±20% capped at 150s, old certificate keeps 
   const ca = await testCa(clock, 600_000); // 10-minute certificates: refresh at 5 min, expiry at 10 min
   let r = 0.5; // jitter source: 0.5 → no jitter
   const m = new CertificateManager({ signer: ca.signer, clock, random: () => r });
+  clock.manager = m;
   t.after(() => m.close());
   const cert = await m.fetch(ID);
   ca.state.fail = 'CA down';
@@ -161,6 +183,7 @@ test('the first fetch fails fast with the reason; state is Unavailable; a later 
   const ca = await testCa(clock);
   ca.state.fail = 'PERMISSION_DENIED: not on this node';
   const m = new CertificateManager({ signer: ca.signer, clock, random: () => 0.5 });
+  clock.manager = m;
   t.after(() => m.close());
   await assert.rejects(m.fetch(ID), /PERMISSION_DENIED: not on this node/);
   assert.deepEqual(m.state(ID), { state: 'Unavailable', reason: 'PERMISSION_DENIED: not on this node' });
@@ -178,18 +201,33 @@ test('at most 8 CSRs in flight; realtime requests go before queued prefetches', 
   let release!: () => void;
   ca.state.hold = new Promise<void>((r) => (release = r));
   const m = new CertificateManager({ signer: ca.signer, clock });
+  clock.manager = m;
   t.after(() => m.close());
   const ids = Array.from({ length: 20 }, (_, i) => `spiffe://cluster.local/ns/default/sa/w${i}`);
   for (const id of ids) m.prefetch(id);
-  await settle();
-  await new Promise((r) => setTimeout(r, 50)); // key generation is real crypto
+  assert.equal(m.pendingRequests(), 20, 'every prefetch is pending (8 in flight, 12 queued)');
+  // Key generation is real crypto: wait for the CA to see the first requests, however long that takes.
+  await within(new Promise<void>((resolve) => {
+    const check = () => {
+      if (ca.state.calls < 8) return;
+      ca.events.off('call', check);
+      resolve();
+    };
+    ca.events.on('call', check);
+    check();
+  }), 20_000, 'the CA receiving 8 CSRs');
+  // The other 12 wait behind the limit (maxInFlight below shows none got past it while the 8 were held).
   assert.equal(ca.state.inFlight, 8);
+  assert.equal(ca.state.calls, 8);
+  assert.equal(m.pendingRequests(), 20);
   const urgent = m.fetch('spiffe://cluster.local/ns/default/sa/urgent');
+  assert.equal(m.pendingRequests(), 21);
   ca.state.hold = undefined;
   release();
-  await urgent;
-  await new Promise((r) => setTimeout(r, 200));
-  await settle();
+  await within(urgent, 20_000, 'the realtime request');
+  await within(m.whenIdle(), 20_000, 'the remaining prefetches');
+  assert.equal(m.pendingRequests(), 0);
+  assert.equal(ca.state.calls, 21);
   assert.equal(ca.state.maxInFlight, 8);
   assert.equal(ca.state.order.indexOf('spiffe://cluster.local/ns/default/sa/urgent'), 8, 'the realtime request is the first one after the initial 8');
   for (const id of ids) assert.deepEqual(m.state(id), { state: 'Available' });
@@ -199,6 +237,7 @@ test('forget drops the certificate and timers; a wrong-identity response is refu
   const clock = new FakeClock();
   const ca = await testCa(clock);
   const m = new CertificateManager({ signer: ca.signer, clock });
+  clock.manager = m;
   t.after(() => m.close());
   const cert = await m.fetch(ID);
   const dump = m.dump();

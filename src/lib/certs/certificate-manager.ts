@@ -171,6 +171,8 @@ export class CertificateManager {
   readonly #entries = new Map<string, Entry>();
   readonly #queues: Record<Priority, Entry[]> = { realtime: [], warmup: [] };
   readonly #listeners = new Set<CertificateListener>();
+  /** Resolved (and cleared) whenever no request is in flight or queued any more. */
+  #idleWaiters: Array<() => void> = [];
   #active = 0;
   #closed = false;
 
@@ -256,6 +258,23 @@ export class CertificateManager {
     });
   }
 
+  /**
+   * CSRs in flight plus those queued behind the concurrency limit. Lets tests and diagnostics see outstanding work
+   * instead of guessing how long key generation and signing take.
+   */
+  pendingRequests(): number {
+    return this.#active + this.#queues.realtime.length + this.#queues.warmup.length;
+  }
+
+  /**
+   * Resolves once `pendingRequests()` is 0: every request started so far has been answered and its result applied
+   * (certificate installed, or failure recorded with its retry scheduled). Immediately when nothing is pending.
+   */
+  whenIdle(): Promise<void> {
+    if (this.pendingRequests() === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
   /** Stops every timer and rejects pending fetches; later calls fail. */
   close(): void {
     this.#closed = true;
@@ -323,6 +342,7 @@ export class CertificateManager {
       entry.inFlight = false;
       this.#active--;
       this.#pump();
+      if (this.pendingRequests() === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
     }
   }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createLogger } from '../lib/log.js';
 import { NodeAgent, NodeAgentError, type NodeAgentApi } from './node-agent.js';
+import { NODE_AGENT_USER_AGENT } from '../lib/watch-clients.js';
 import { untilSignal } from '../lib/signals.js';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
@@ -12,7 +13,7 @@ const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 /** What the verb needs from the composition root (the CLI context satisfies it structurally). */
 export interface NodeAgentVerbContext {
   dataDir(cmd: Command): string;
-  client(cmd: Command): NodeAgentApi;
+  client(cmd: Command): NodeAgentApi & { identifyAs(userAgent: string): void };
 }
 
 /** The default ZDS socket of a node: `<dataDir>/nodes/<node>/zds.sock` (ztunnel is pointed at the same path). */
@@ -40,7 +41,10 @@ export function registerNodeAgentVerb(program: Command, ctx: NodeAgentVerbContex
       mkdirSync(join(zdsSocketPath, '..'), { recursive: true, mode: 0o700 });
       const log = createLogger('nodeagent', { level: opts.logLevel }).child({ node: opts.node });
       const stop = untilSignal();
-      const agent = new NodeAgent({ nodeName: opts.node, api: ctx.client(cmd), zdsSocketPath, log, repairIntervalMs: Math.round(seconds * 1000) });
+      const api = ctx.client(cmd);
+      // Named so the control plane can list this agent's watches (`ambit proxy-status`).
+      api.identifyAs(`${NODE_AGENT_USER_AGENT}${opts.node}`);
+      const agent = new NodeAgent({ nodeName: opts.node, api, zdsSocketPath, log, repairIntervalMs: Math.round(seconds * 1000) });
       const sig = await stop;
       log.info({ signal: sig }, 'stopping');
       await agent.stop();

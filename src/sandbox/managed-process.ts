@@ -43,6 +43,8 @@ export class ManagedProcess {
   lastExit: ExitInfo | undefined;
   /** True once it exited and will not be restarted. */
   finished = false;
+  /** Stopped on request (`ambit cluster stop <role>`): not restarted until `release()`. */
+  held = false;
   private child: ChildProcess | undefined;
   private stopping = false;
   private backoffMs = BACKOFF_START_MS;
@@ -63,7 +65,7 @@ export class ManagedProcess {
   }
 
   start(): void {
-    if (this.stopping || this.child) return;
+    if (this.stopping || this.held || this.child) return;
     mkdirSync(dirname(this.spec.logFile), { recursive: true, mode: 0o755 });
     const out = openSync(this.spec.logFile, 'a');
     let child: ChildProcess;
@@ -105,7 +107,7 @@ export class ManagedProcess {
    * (it was asked to stop, or is about to be, and exits on its own). Without a running process: a plain start.
    */
   replace(): void {
-    if (this.stopping) return;
+    if (this.stopping || this.held) return;
     const old = this.child;
     if (old) {
       this.retiring.set(old, this.exited);
@@ -123,13 +125,32 @@ export class ManagedProcess {
     if (this.restartTimer) clearTimeout(this.restartTimer);
     const children = [...this.retiring];
     if (this.child) children.push([this.child, this.exited]);
-    await Promise.all(children.map(async ([child, exited]) => {
-      signalGroup(child, 'SIGTERM');
-      const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), graceMs);
-      await exited;
-      clearTimeout(timer);
-    }));
+    await Promise.all(children.map(([child, exited]) => terminate(child, exited, graceMs)));
     if (this.spec.pidFile) rmSync(this.spec.pidFile, { force: true });
+  }
+
+  /**
+   * Stops the process (SIGTERM, SIGKILL after `graceMs`) and keeps it stopped, restart policy notwithstanding,
+   * until `release()`: an outage on purpose, e.g. of the control plane, to see how the rest of the cluster copes.
+   */
+  async hold(graceMs = 5000): Promise<void> {
+    if (this.stopping || this.held) return;
+    this.held = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    const children = [...this.retiring];
+    if (this.child) children.push([this.child, this.exited]);
+    await Promise.all(children.map(([child, exited]) => terminate(child, exited, graceMs)));
+    this.log.info({ proc: this.spec.label }, 'held stopped');
+    this.onChange();
+  }
+
+  /** Ends a `hold()`: starts the process again at once, with a fresh backoff. */
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.backoffMs = BACKOFF_START_MS;
+    this.start();
   }
 
   private onExit(exit: ExitInfo): void {
@@ -137,7 +158,10 @@ export class ManagedProcess {
     this.child = undefined;
     this.pid = undefined;
     this.lastExit = exit;
-    if (this.stopping) return;
+    if (this.stopping || this.held) {
+      if (this.spec.pidFile) rmSync(this.spec.pidFile, { force: true });
+      return;
+    }
     this.log.warn({ proc: this.spec.label, code: exit.code, signal: exit.signal, ranMs }, 'exited');
     if (!this.shouldRestart(exit)) {
       this.finished = true;
@@ -154,6 +178,14 @@ export class ManagedProcess {
     }, delay);
     this.onChange();
   }
+}
+
+/** SIGTERM to the process group, SIGKILL after `graceMs`; resolves when it exited. */
+async function terminate(child: ChildProcess, exited: Promise<void>, graceMs: number): Promise<void> {
+  signalGroup(child, 'SIGTERM');
+  const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
 }
 
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {

@@ -18,6 +18,7 @@ import { HttpStatusError, causesOf, statusForError, type StatusDetails } from '.
 import { parseJsonBody, readBody } from './http-body.js';
 import { parseResourcePath, type ResourcePath } from './resource-path.js';
 import { asVersion, startWatchStream } from './watch-stream.js';
+import { WATCH_CLIENTS_PATH, type WatchClientStatus } from '../../lib/watch-clients.js';
 
 export { parseResourcePath, resourcePath, type ResourcePath } from './resource-path.js';
 
@@ -94,6 +95,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   return server;
 }
 
+interface WatcherInfo {
+  client: string;
+  resource: string;
+  since: string;
+}
+
 interface Route {
   method: string;
   path: string;
@@ -107,6 +114,8 @@ class RestServer implements ApiServer {
   private readonly log: Logger;
   private readonly routes: Route[] = [];
   private readonly watchEnders = new Set<() => void>();
+  /** Open watches by their ender: who holds them (for `ambit proxy-status`). */
+  private readonly watchers = new Map<() => void, WatcherInfo>();
   private readonly servers: http.Server[] = [];
   private readonly tokenDigest: Buffer | undefined;
   private closed = false;
@@ -229,6 +238,11 @@ class RestServer implements ApiServer {
         sendJson(res, 200, { ambit: await ambitVersion() });
         return;
       }
+      if (method === 'GET' && url.pathname === WATCH_CLIENTS_PATH) {
+        req.resume();
+        sendJson(res, 200, { items: this.watcherSummary() });
+        return;
+      }
       if (method === 'GET' && (url.pathname === '/healthz' || url.pathname === '/readyz')) {
         req.resume();
         res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
@@ -252,6 +266,21 @@ class RestServer implements ApiServer {
       if (body.code === 413) res.setHeader('connection', 'close');
       sendJson(res, body.code, body);
     }
+  }
+
+  /** Open watches grouped by the client that declared itself in User-Agent; anonymous watches are left out. */
+  private watcherSummary(): WatchClientStatus[] {
+    const byClient = new Map<string, WatchClientStatus>();
+    for (const w of this.watchers.values()) {
+      if (!w.client) continue;
+      let c = byClient.get(w.client);
+      if (!c) byClient.set(w.client, (c = { client: w.client, watches: 0, resources: [], connectedAt: w.since }));
+      c.watches++;
+      c.resources.push(w.resource);
+      // The newest watch: a client is only fully back once its last watch is re-established.
+      if (w.since > c.connectedAt) c.connectedAt = w.since;
+    }
+    return [...byClient.values()].sort((a, b) => a.client.localeCompare(b.client));
   }
 
   private authorized(req: http.IncomingMessage): boolean {
@@ -289,10 +318,15 @@ class RestServer implements ApiServer {
         const rv = url.searchParams.get('resourceVersion') ?? undefined;
         let ender: (() => void) | undefined;
         const onEnd = (): void => {
-          if (ender) this.watchEnders.delete(ender);
+          if (!ender) return;
+          this.watchEnders.delete(ender);
+          this.watchers.delete(ender);
         };
         ender = startWatchStream(res, { store: this.store, filter, resourceVersion: rv, apiVersion: rp.apiVersion, log: this.log, onEnd });
-        if (!res.writableEnded) this.watchEnders.add(ender);
+        if (!res.writableEnded) {
+          this.watchEnders.add(ender);
+          this.watchers.set(ender, { client: req.headers['user-agent'] ?? '', resource: url.pathname, since: new Date().toISOString() });
+        }
         return;
       }
       const listed = this.store.list(filter);

@@ -13,6 +13,8 @@ export interface ClientOptions {
   endpoint: ClientEndpoint;
   /** Per-request deadline in milliseconds for everything but watches; default 30 000. */
   timeoutMs?: number;
+  /** Sent as User-Agent; the server lists watches under it (`ambit-nodeagent/<node>` for node agents). */
+  userAgent?: string;
 }
 
 /** A collection as the server returns it (`PodList`, …). */
@@ -61,12 +63,19 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 export class ApiClient {
   private readonly endpoint: ClientEndpoint;
   private readonly timeoutMs: number;
+  private userAgent: string | undefined;
   // Keep-alive so a CLI verb touching many objects reuses one connection; `close()` releases it.
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 
   constructor(opts: ClientOptions) {
     this.endpoint = opts.endpoint;
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.userAgent = opts.userAgent;
+  }
+
+  /** Names the caller to the server from now on (User-Agent), e.g. a node agent sharing the CLI's client. */
+  identifyAs(userAgent: string): void {
+    this.userAgent = userAgent;
   }
 
   /** The socket path or `host:port` this client talks to (for messages). */
@@ -180,6 +189,7 @@ export class ApiClient {
   /** @internal Options for `http.request` (shared with watches). */
   requestOptions(method: string, path: string, payload: Buffer | undefined, contentType: string, agent: http.Agent | false = this.agent): http.RequestOptions {
     const headers: http.OutgoingHttpHeaders = { accept: 'application/json' };
+    if (this.userAgent) headers['user-agent'] = this.userAgent;
     if (payload) {
       headers['content-type'] = contentType;
       headers['content-length'] = payload.length;

@@ -6,6 +6,7 @@ import { createLogger } from '../lib/log.js';
 import { NodeAgent, NodeAgentError, type NodeAgentApi } from './node-agent.js';
 import { NODE_AGENT_USER_AGENT } from '../lib/watch-clients.js';
 import { untilSignal } from '../lib/signals.js';
+import { defaultZdsSocketPath } from '../lib/mesh-contract.js';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
@@ -14,11 +15,6 @@ const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 export interface NodeAgentVerbContext {
   dataDir(cmd: Command): string;
   client(cmd: Command): NodeAgentApi & { identifyAs(userAgent: string): void };
-}
-
-/** The default ZDS socket of a node: `<dataDir>/nodes/<node>/zds.sock` (ztunnel is pointed at the same path). */
-export function zdsSocketPathFor(dataDir: string, node: string): string {
-  return join(dataDir, 'nodes', node, 'zds.sock');
 }
 
 export function registerNodeAgentVerb(program: Command, ctx: NodeAgentVerbContext): void {
@@ -37,7 +33,7 @@ export function registerNodeAgentVerb(program: Command, ctx: NodeAgentVerbContex
         throw new NodeAgentError(`--repair-interval must be a number of seconds from 0.1 to 3600, got "${opts.repairInterval}"`);
       }
       const dataDir = ctx.dataDir(cmd);
-      const zdsSocketPath = opts.zdsSocket ?? zdsSocketPathFor(dataDir, opts.node);
+      const zdsSocketPath = opts.zdsSocket ?? defaultZdsSocketPath(dataDir, opts.node);
       mkdirSync(join(zdsSocketPath, '..'), { recursive: true, mode: 0o700 });
       const log = createLogger('nodeagent', { level: opts.logLevel }).child({ node: opts.node });
       const stop = untilSignal();

@@ -22,13 +22,14 @@ import { describeError, MeshError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { ObjectInformer, type ObjectSource } from '../lib/object-informer.js';
 import { applyNft, listNftTable, NETNS_DIR, netnsInode, NftMonitor, setNetnsSysctl } from '../platform/index.js';
-import { isEnrolled, REDIRECTION_ANNOTATION, viewPod, type PodView, type RedirectionState } from './enrollment.js';
+import { isEnrolled, viewPod, type PodView, type RedirectionState } from './enrollment.js';
 import { GUARD_TABLE_FAMILY, GUARD_TABLE_NAME, renderNodeGuard, type GuardState } from './node-guard.js';
 import { plaintextPolicy } from './plaintext-policy.js';
 import { installPodRules, readPodRules, removePodRules, restorePodTable } from './pod-rules.js';
 import { renderRedirectRules, RULES_TABLE_FAMILY, RULES_TABLE_NAME } from './redirect-rules.js';
 import { ZdsServer, type ZdsWorkload } from './zds-server.js';
 import { ReconcileLoop } from '../lib/reconcile-loop.js';
+import { REDIRECTION_ANNOTATION } from '../lib/mesh-contract.js';
 
 /** The control-plane calls the agent makes (the ApiClient satisfies this structurally). */
 export interface NodeAgentApi extends ObjectSource<KubeObject> {

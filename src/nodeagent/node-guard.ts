@@ -14,7 +14,7 @@
 // them would break traffic the mesh lets through. Traffic from the node itself (output hook: probes, host
 // processes) is not guarded: the node is trusted as Istio trusts the kubelet's probe address. IPv4 only, as the
 // sandbox's pod addresses.
-import { PORT_HBONE } from './redirect-rules.js';
+import { PORT_HBONE } from '../lib/mesh-contract.js';
 
 export const GUARD_TABLE_FAMILY = 'inet';
 export const GUARD_TABLE_NAME = 'ambit_guard';

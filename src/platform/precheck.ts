@@ -7,6 +7,7 @@ import { applyNft } from './nftables.js';
 import { createSocketInNetns } from './netns-sockets.js';
 import { loadNativeAddon, nativeAddon } from './native-addon.js';
 import { describeError } from '../lib/errors.js';
+import { CONNMARK, MARK_MASK, PORT_OUTBOUND, ZTUNNEL_MARK } from '../lib/mesh-contract.js';
 
 /** `fail` blocks the sandbox; `warn` matters only for some uses (named in the detail); `skip` could not be checked. */
 export type CheckStatus = 'pass' | 'fail' | 'warn' | 'skip';
@@ -159,12 +160,14 @@ function probePortFree(host: string, port: number): Promise<ProbeOutcome> {
   });
 }
 
+const hex = (n: number): string => `0x${n.toString(16)}`;
+
 // Rules in the shape the node agent installs (NAT redirect, conntrack mark), applied in a probe netns.
 const NAT_PROBE = [
   'table inet ambit_precheck {',
   '  chain output_nat {',
   '    type nat hook output priority -100; policy accept;',
-  '    meta l4proto tcp ip daddr 192.0.2.1 redirect to :15001',
+  `    meta l4proto tcp ip daddr 192.0.2.1 redirect to :${PORT_OUTBOUND}`,
   '  }',
   '}',
   '',
@@ -173,7 +176,7 @@ const CONNTRACK_PROBE = [
   'table inet ambit_precheck_ct {',
   '  chain prerouting_mangle {',
   '    type filter hook prerouting priority mangle; policy accept;',
-  '    meta mark & 0xfff == 0x539 ct mark set ct mark & 0xfffff000 | 0x111',
+  `    meta mark & ${hex(MARK_MASK)} == ${hex(ZTUNNEL_MARK)} ct mark set ct mark & 0xfffff000 | ${hex(CONNMARK)}`,
   '  }',
   '}',
   '',
@@ -229,7 +232,7 @@ async function featureChecks(opts: PrecheckOptions, binaries: Map<string, CheckR
     } else {
       for (const f of [FEATURES.nftables, FEATURES.nat, FEATURES.conntrack]) out.push(checkFeature(f, 'not-run', 'needs the nft command'));
     }
-    out.push(checkFeature(FEATURES.policyRouting, await probe(() => ipIn(ns, ['-4', 'rule', 'add', 'fwmark', '0x111/0xfff', 'pref', '32764', 'lookup', '100']))));
+    out.push(checkFeature(FEATURES.policyRouting, await probe(() => ipIn(ns, ['-4', 'rule', 'add', 'fwmark', `${hex(CONNMARK)}/${hex(MARK_MASK)}`, 'pref', '32764', 'lookup', '100']))));
     out.push(checkFeature(FEATURES.transparent, await probe(() => {
       const fd = createSocketInNetns(ns, { family: 4, type: 'stream', transparent: true, bindIp: '192.0.2.7', bindPort: 0 });
       nativeAddon().closeFd(fd);

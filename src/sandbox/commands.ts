@@ -13,10 +13,11 @@ import { lookupRegistered, registerCluster, unregisterCluster } from './cluster-
 import {
   CLUSTER_DATA_ENTRIES, clusterPaths, layoutOf, livePid, readClusterRecord, writeClusterRecord, type ClusterRecord,
 } from './cluster-state.js';
-import { containerEnvironment, containerLogPath, POD_NETNS_ANNOTATION } from './pod-runner.js';
+import { containerEnvironment, containerLogPath } from './pod-runner.js';
 import { ambitMainScript, nodeRoleNames, roleHoldPath, runSupervisor } from './supervisor.js';
 import { buildTopology, destroyTopology, killNetnsProcesses, topologyExists } from './topology.js';
 import { untilSignal } from '../lib/signals.js';
+import { POD_NETNS_ANNOTATION, REDIRECTION_ANNOTATION } from '../lib/mesh-contract.js';
 
 /** What the verbs need from the composition root (the CLI context satisfies it structurally). */
 export interface SandboxVerbContext {
@@ -173,7 +174,6 @@ async function podNetns(pod: KubeObject): Promise<string> {
   }
   return netns;
 }
-
 
 // --- create ---
 
@@ -375,7 +375,7 @@ export async function clusterInfo(dataDir: string, api: ApiClient): Promise<Clus
         namespace: p.metadata.namespace ?? 'default', name: p.metadata.name,
         node: ((p.spec ?? {}) as { nodeName?: string }).nodeName ?? '',
         netns: p.metadata.annotations?.[POD_NETNS_ANNOTATION] ?? '', ip: st.podIP ?? '', phase: st.phase ?? 'Pending',
-        redirection: p.metadata.annotations?.['ambient.istio.io/redirection'] ?? '',
+        redirection: p.metadata.annotations?.[REDIRECTION_ANNOTATION] ?? '',
       });
       const logDir = join(paths.logs, 'pods', `${p.metadata.namespace}_${p.metadata.name}`);
       for (const c of ((p.spec ?? {}) as { containers?: Array<{ name: string }> }).containers ?? []) {

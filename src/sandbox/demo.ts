@@ -18,7 +18,7 @@ import { scanZtunnels, showCertificates, showDenyPolicy, showMtlsTraffic, showZt
 import { DEMO_EXIT, DemoReporter, DemoStepFailed, exitCodeOf, renderSummary, type StepContext } from './demo-steps.js';
 import { renderTour } from './demo-tour.js';
 import { curlArgv, podNetnsOf, retryProbe, runInPod, tcpClientArgv } from './demo-traffic.js';
-import { REDIRECTION_ANNOTATION } from './pod-runner.js';
+import { DATAPLANE_MODE_AMBIENT, DATAPLANE_MODE_LABEL, REDIRECTION_ANNOTATION } from '../lib/mesh-contract.js';
 
 const DEFAULT_CLUSTER = 'ambit';
 const DEMO_NODES = 2;
@@ -179,7 +179,7 @@ async function bringUp(rep: DemoReporter, o: DemoOptions, client: () => ApiClien
   });
 
   await rep.step('enroll the namespace in ambient mode (no pod restarts)', `${a} label namespace ${DEMO_NAMESPACE} istio.io/dataplane-mode=ambient`, async (s) => {
-    await api.patch(NAMESPACE, undefined, DEMO_NAMESPACE, { metadata: { labels: { 'istio.io/dataplane-mode': 'ambient' } } });
+    await api.patch(NAMESPACE, undefined, DEMO_NAMESPACE, { metadata: { labels: { [DATAPLANE_MODE_LABEL]: DATAPLANE_MODE_AMBIENT } } });
     s.say(`namespace/${DEMO_NAMESPACE} labeled`);
     const captured = (p: KubeObject) => ['pending', 'enabled'].includes(p.metadata.annotations?.[REDIRECTION_ANNOTATION] ?? '');
     const pods = (await api.list(POD, { namespace: DEMO_NAMESPACE })).items.map((p) => p.metadata.name);

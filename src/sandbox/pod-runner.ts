@@ -6,7 +6,7 @@
 // and keep hosts files and the node's Service DNAT rules current.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { DATAPLANE_MODE_LABEL, kindByName, type KubeObject } from '../api/index.js';
+import { kindByName, type KubeObject } from '../api/index.js';
 import type { ApiClient } from '../controlplane/client/index.js';
 import { describeError, MeshError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
@@ -20,11 +20,8 @@ import { renderHosts, renderResolvConf, serviceNames } from './pod-dns-files.js'
 import { createPodNetwork, deletePodNetwork, writeNetnsFile } from './pod-network.js';
 import { renderServiceRules, servicePortRules } from './service-rules.js';
 import { ReconcileLoop } from '../lib/reconcile-loop.js';
+import { POD_NETNS_ANNOTATION, REDIRECTION_ANNOTATION, isCaptureCandidate } from '../lib/mesh-contract.js';
 
-/** Where a pod's netns is recorded on the Pod (read by the node agent and `ambit exec`). */
-export const POD_NETNS_ANNOTATION = 'sandbox.ambit.io/netns';
-/** Written by the node agent once an enrolled pod's capture rules are in (Istio's annotation). */
-export const REDIRECTION_ANNOTATION = 'ambient.istio.io/redirection';
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const MAX_GRACE_SECONDS = 10;
 
@@ -43,10 +40,7 @@ const NAMESPACE = kindByName('Namespace')!;
  * waypoints). Such a pod's containers start only once the agent reports its rules installed: fail closed.
  */
 export function wantsCapture(pod: KubeObject, namespace: KubeObject | undefined): boolean {
-  const labels = pod.metadata.labels ?? {};
-  if (labels['gateway.istio.io/managed'] !== undefined) return false;
-  const mode = labels[DATAPLANE_MODE_LABEL] ?? namespace?.metadata.labels?.[DATAPLANE_MODE_LABEL];
-  return mode === 'ambient';
+  return isCaptureCandidate(pod.metadata.labels ?? {}, namespace?.metadata.labels);
 }
 
 interface ContainerSpec {

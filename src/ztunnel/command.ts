@@ -7,6 +7,7 @@ import { MeshError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { untilSignal } from '../lib/signals.js';
 import { DEFAULT_TERMINATION_GRACE_MS, runZtunnel } from './ztunnel.js';
+import { defaultZdsSocketPath } from '../lib/mesh-contract.js';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
@@ -20,11 +21,6 @@ export class ZtunnelFlagError extends MeshError {
 /** What the verb needs from the composition root (the CLI context satisfies it structurally). */
 export interface ZtunnelVerbContext {
   dataDir(cmd: Command): string;
-}
-
-/** `<dataDir>/nodes/<node>/zds.sock`: where the node agent listens (same convention as `ambit nodeagent`). */
-export function zdsSocketPathOf(dataDir: string, node: string): string {
-  return join(dataDir, 'nodes', node, 'zds.sock');
 }
 
 /** `<dataDir>/nodes/<node>/ztunnel-admin.sock`: the node's ztunnel admin, reachable from the host. */
@@ -100,7 +96,7 @@ export function registerZtunnelVerb(program: Command, ctx: ZtunnelVerbContext): 
         xdsAddress: opts.xdsAddress,
         caAddress: opts.caAddress,
         rootCertPath: opts.rootCert ?? join(dataDir, 'ca', 'root-cert.pem'),
-        zdsSocketPath: opts.zdsSocket ?? zdsSocketPathOf(dataDir, opts.node),
+        zdsSocketPath: opts.zdsSocket ?? defaultZdsSocketPath(dataDir, opts.node),
         adminSocketPath: opts.adminSocket === 'off' ? undefined : (opts.adminSocket ?? ztunnelAdminSocketPathOf(dataDir, opts.node)),
         adminAddress: hostPort(opts.admin, '--admin'),
         statsAddress: hostPort(opts.stats, '--stats'),

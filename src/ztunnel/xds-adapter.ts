@@ -13,15 +13,14 @@ import type { ProxyState, StateUpdate } from './state/proxy-state.js';
 import type {
   Authorization, GatewayAddress, LoadBalancing, Match, PortMapping, Service, StringMatch, Workload,
 } from './state/types.js';
-
-const DEFAULT_HBONE_PORT = 15008;
+import { PORT_HBONE } from '../lib/mesh-contract.js';
 
 /** A record the adapter could not convert: `name: reason`. */
 export class RecordConversionError extends Error {}
 
 function gateway(g: GatewayAddressRecord | undefined): GatewayAddress | undefined {
   if (!g) return undefined;
-  const out: GatewayAddress = { hbonePort: g.hboneMtlsPort || DEFAULT_HBONE_PORT };
+  const out: GatewayAddress = { hbonePort: g.hboneMtlsPort || PORT_HBONE };
   if (g.address) out.address = { network: g.address.network, address: canonicalIp(g.address.address) };
   if (g.hostname) out.hostname = { namespace: g.hostname.namespace, hostname: g.hostname.hostname };
   return out;

@@ -37,6 +37,7 @@ import type { SocketEndpoint, SocketFactory } from './proxy/socket-factory.js';
 import { workloadIdentity } from './proxy/route.js';
 import { ProxyState } from './state/proxy-state.js';
 import { applyXdsUpdate } from './xds-adapter.js';
+import { ZTUNNEL_MARK } from '../lib/mesh-contract.js';
 
 export interface ZtunnelConfig {
   node: string;
@@ -215,7 +216,7 @@ export async function runZtunnel(config: ZtunnelConfig): Promise<ZtunnelHandle> 
     config: {
       node: config.node, xdsAddress: config.xdsAddress, caAddress: config.caAddress ?? config.xdsAddress, clusterId: config.clusterId,
       network: config.network, trustDomain: config.trustDomain, zdsSocket: config.zdsSocketPath, drainMs: config.drainMs,
-      dnsCapture, proxyMode: 'shared', packetMark: 0x539,
+      dnsCapture, proxyMode: 'shared', packetMark: ZTUNNEL_MARK,
     },
     loggers,
     notReadyReasons,

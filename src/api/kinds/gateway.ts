@@ -3,11 +3,7 @@ import type { Condition, KubeObject } from '../meta.js';
 import { checkDns1123Label, checkDns1123Subdomain, checkIp, checkUnique, isSet, labelSelector, port } from './checks.js';
 import { checkGatewayHostname } from './gateway-common.js';
 import { any, arr, defineKind, enumOf, ignored, map, obj, req, str, type Check, type Ctx } from './schema.js';
-
-/** The class whose Gateways Ambit turns into waypoints. */
-export const WAYPOINT_GATEWAY_CLASS = 'istio-waypoint';
-/** The listener a waypoint Gateway declares (ISTIO-API.md §2.1). */
-export const WAYPOINT_LISTENER = { name: 'mesh', port: 15008, protocol: 'HBONE' } as const;
+import { WAYPOINT_GATEWAY_CLASS } from '../../lib/mesh-contract.js';
 
 export interface GatewayClassSpec {
   controllerName: string;

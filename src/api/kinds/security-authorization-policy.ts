@@ -3,6 +3,7 @@ import type { KubeObject } from '../meta.js';
 import { checkIpOrCidr, checkPortString, checkWildcardString, isSet } from './checks.js';
 import { checkTargeting, hasTargetRefs, targetingFields, type PolicyTargetReference, type WorkloadSelector } from './istio-common.js';
 import { arr, defineKind, enumOf, ignored, obj, req, str, strings, type Check, type Ctx } from './schema.js';
+import { SPIFFE_SCHEME } from '../../lib/certs/spiffe-id.js';
 
 export type AuthorizationAction = 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
 
@@ -101,7 +102,7 @@ function fitsShape(parts: string[], from: number, partial: 'first' | 'last' | 'n
 export function principalError(v: string): string | undefined {
   const expected = `expected <trust-domain>/ns/<namespace>/sa/<service-account>, "*", or that form with one leading or trailing "*"`;
   if (v === '*') return undefined;
-  if (v.startsWith('spiffe://')) return `invalid principal ${JSON.stringify(v)}: write it without the spiffe:// prefix`;
+  if (v.startsWith(SPIFFE_SCHEME)) return `invalid principal ${JSON.stringify(v)}: write it without the spiffe:// prefix`;
   const stars = v.split('*').length - 1;
   if (stars > 1 || (stars === 1 && !v.startsWith('*') && !v.endsWith('*'))) return `invalid principal ${JSON.stringify(v)}: ${expected}`;
   let ok: boolean;

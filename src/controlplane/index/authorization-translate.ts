@@ -16,6 +16,8 @@ import type {
 } from '../../lib/xds/workload-records.js';
 import { bindWaypoint, bindingTargetOf } from './waypoint-binding.js';
 import { annotationsOf, isRecord, matchLabelsOf, nsOf, oldestFirst, rec, recs, specOf, str, strs, type IndexReader, type Json } from './index-reader.js';
+import { WAYPOINT_GATEWAY_CLASS } from '../../lib/mesh-contract.js';
+import { SPIFFE_SCHEME } from '../../lib/certs/spiffe-id.js';
 
 export const ZTUNNEL_ACCEPTED_CONDITION = 'ZtunnelAccepted';
 export const WAYPOINT_ACCEPTED_CONDITION = 'WaypointAccepted';
@@ -61,7 +63,7 @@ export function stringMatch(v: string): StringMatchRecord {
   return { exact: v };
 }
 
-const principalMatch = (v: string): StringMatchRecord => stringMatch(v.startsWith('spiffe://') ? v.slice('spiffe://'.length) : v);
+const principalMatch = (v: string): StringMatchRecord => stringMatch(v.startsWith(SPIFFE_SCHEME) ? v.slice(SPIFFE_SCHEME.length) : v);
 
 function prefixes(values: string[]): IpPrefixRecord[] {
   return values.map(parseCidr).filter((x): x is IpPrefixRecord => !!x);
@@ -237,7 +239,7 @@ function waypointAcceptance(r: IndexReader, ap: KubeObject, refs: Json[]): Polic
     if (kind === 'Gateway') {
       const gw = r.get('Gateway', ns, name);
       if (!gw) problems.push(`Gateway ${ns}/${name} does not exist`);
-      else if (str(specOf(gw), 'gatewayClassName') !== 'istio-waypoint') problems.push(`Gateway ${ns}/${name} is not a waypoint`);
+      else if (str(specOf(gw), 'gatewayClassName') !== WAYPOINT_GATEWAY_CLASS) problems.push(`Gateway ${ns}/${name} is not a waypoint`);
       else bound.push(`Gateway ${ns}/${name}`);
     } else if (kind === 'GatewayClass') {
       if (r.get('GatewayClass', '', name)) bound.push(`GatewayClass ${name}`);

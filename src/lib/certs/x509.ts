@@ -4,6 +4,7 @@
 import 'reflect-metadata';
 import { webcrypto, createPublicKey, type KeyObject } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
+import { SPIFFE_SCHEME } from './spiffe-id.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -87,7 +88,7 @@ export function uriSans(cert: x509.X509Certificate): string[] {
 /** The first `spiffe://` URI SAN of a DER or PEM certificate: the peer identity used for authz and telemetry. */
 export function spiffeIdOf(cert: Uint8Array | string | x509.X509Certificate): string | undefined {
   const c = cert instanceof x509.X509Certificate ? cert : new x509.X509Certificate(cert);
-  return uriSans(c).find((u) => u.startsWith('spiffe://'));
+  return uriSans(c).find((u) => u.startsWith(SPIFFE_SCHEME));
 }
 
 /** Facts about one certificate as config dumps show them (PROTOCOLS.md §9.3). */

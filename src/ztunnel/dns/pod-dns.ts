@@ -10,13 +10,13 @@ import { describeError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { NETNS_DIR } from '../../platform/index.js';
 import type { PodServiceStarter, PodSidecarService } from '../inpod/workload-manager.js';
-import { ZTUNNEL_MARK } from '../inpod/netns-socket-factory.js';
 import type { ProxyState } from '../state/proxy-state.js';
 import type { LocalPod } from '../proxy/proxy-inputs.js';
 import type { DnsMetrics } from './dns-metrics.js';
-import { DnsProxy, DNS_PROXY_PORT, type DnsRequester } from './dns-proxy.js';
+import { DnsProxy, type DnsRequester } from './dns-proxy.js';
 import { NetnsDnsSockets } from './dns-sockets.js';
 import { parseResolvConf, type Nameserver } from './dns-upstream.js';
+import { PORT_DNS, ZTUNNEL_MARK } from '../../lib/mesh-contract.js';
 
 export interface PodDnsOptions {
   state: ProxyState;
@@ -101,7 +101,7 @@ export function podDnsStarter(opts: PodDnsOptions): PodServiceStarter {
       sockets: new NetnsDnsSockets(sockets.netnsFd, sockets.mark ?? ZTUNNEL_MARK),
       nameservers: () => upstream.nameservers,
       clusterDomain: opts.clusterDomain,
-      port: opts.port ?? DNS_PROXY_PORT,
+      port: opts.port ?? PORT_DNS,
       metrics: opts.metrics,
       log,
       ...(opts.upstreamTimeoutMs === undefined ? {} : { upstreamTimeoutMs: opts.upstreamTimeoutMs }),

@@ -8,7 +8,6 @@ import { NO_RESUMPTION_SECURE_OPTIONS } from '../../lib/certs/tls-identity.js';
 import { x509, uriSans } from '../../lib/certs/x509.js';
 import { formatHostPort } from '../state/ip-address.js';
 
-export const HBONE_PORT = 15008;
 export const MIB = 1024 * 1024;
 
 /** Window/frame sizes: the connection window is 4× the stream window so one slow stream cannot stall the rest. */

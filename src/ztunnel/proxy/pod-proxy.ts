@@ -9,6 +9,7 @@ import { createPodPool, handleOutbound } from './outbound.js';
 import type { HbonePool } from './pool.js';
 import type { LocalPod, ProxyInputs } from './proxy-inputs.js';
 import { workloadIdentity } from './route.js';
+import { PORT_HBONE, PORT_INBOUND_PLAINTEXT, PORT_OUTBOUND } from '../../lib/mesh-contract.js';
 
 export interface PodListenPorts {
   outbound: number;
@@ -16,7 +17,7 @@ export interface PodListenPorts {
   hbone: number;
 }
 
-export const DEFAULT_POD_PORTS: PodListenPorts = { outbound: 15001, inboundPlaintext: 15006, hbone: 15008 };
+export const DEFAULT_POD_PORTS: PodListenPorts = { outbound: PORT_OUTBOUND, inboundPlaintext: PORT_INBOUND_PLAINTEXT, hbone: PORT_HBONE };
 
 export interface PodProxyOptions {
   /** Address the listeners bind (in-pod: `0.0.0.0`; loopback tests: the pod's 127.x IP). */

@@ -6,6 +6,7 @@ import type { ZtunnelMetrics } from '../metrics.js';
 import type { LocalWorkloadInfo, ProxyState } from '../state/proxy-state.js';
 import type { ConnectionManager } from './connection-manager.js';
 import type { SocketFactory } from './socket-factory.js';
+import { PORT_HBONE } from '../../lib/mesh-contract.js';
 
 /** Certificates by SPIFFE identity (CertificateManager satisfies this). */
 export interface CertificateSource {
@@ -34,7 +35,7 @@ export const DEFAULT_PROXY_CONFIG: ProxyConfig = {
   defaultTrustDomain: 'cluster.local',
   connectTimeoutMs: 10_000,
   workloadWaitMs: 5_000,
-  hbonePort: 15008,
+  hbonePort: PORT_HBONE,
 };
 
 export interface ProxyInputs {

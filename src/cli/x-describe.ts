@@ -9,10 +9,9 @@ import { isNotFound, type ApiClient } from '../controlplane/client/index.js';
 import { describeError } from '../lib/errors.js';
 import type { IpPrefixRecord, MatchRecord, ServiceAccountMatchRecord, StringMatchRecord } from '../lib/xds/workload-records.js';
 import { CliError, globalsOf, namespaceOf, type CliContext } from './cli-context.js';
-import { DATAPLANE_MODE_LABEL, REDIRECTION_ANNOTATION, USE_WAYPOINT_LABEL, WAYPOINT_FOR_LABEL, WAYPOINT_GATEWAY_CLASS, isAmbientEnrolled } from '../lib/mesh-contract.js';
+import { DATAPLANE_MODE_LABEL, REDIRECTION_ANNOTATION, USE_WAYPOINT_LABEL, USE_WAYPOINT_NAMESPACE_LABEL, WAYPOINT_FOR_LABEL, WAYPOINT_GATEWAY_CLASS, isAmbientEnrolled } from '../lib/mesh-contract.js';
 import { formatSpiffeId } from '../lib/certs/spiffe-id.js';
 
-const USE_WAYPOINT_NS = 'istio.io/use-waypoint-namespace';
 const WAYPOINT_BOUND = 'istio.io/WaypointBound';
 const ZTUNNEL_ACCEPTED = 'ZtunnelAccepted';
 
@@ -176,7 +175,7 @@ function podWaypoint(f: PodFacts, w: WorkloadRecordView | undefined, out: Explan
     out.lines.push('  To the pod itself:  direct (no waypoint requested)');
     return;
   }
-  const gwNs = (own !== undefined ? labelsOf(f.pod)[USE_WAYPOINT_NS] : labelsOf(f.namespace)[USE_WAYPOINT_NS]) || ns;
+  const gwNs = (own !== undefined ? labelsOf(f.pod)[USE_WAYPOINT_NAMESPACE_LABEL] : labelsOf(f.namespace)[USE_WAYPOINT_NAMESPACE_LABEL]) || ns;
   const gw = f.gateways.find((g) => g.metadata.name === asked && g.metadata.namespace === gwNs);
   let why: string;
   if (!gw) {

@@ -21,6 +21,7 @@ import { ManagedProcess } from './managed-process.js';
 import { PodRunner } from './pod-runner.js';
 import { clusterPaths, layoutOf, readClusterRecord } from './cluster-state.js';
 import type { ClusterLayout } from './cluster-layout.js';
+import { POD_NETNS_ANNOTATION } from '../lib/mesh-contract.js';
 
 /** The control plane's TLS gRPC port (CA + xDS), as istiod's 15012. */
 export const CONTROL_PLANE_GRPC_PORT = 15012;
@@ -191,7 +192,7 @@ async function ensureClusterObjects(api: ApiClient, layout: ClusterLayout): Prom
       if (!isNotFound(err)) throw err;
       await api.create({
         apiVersion: 'v1', kind: 'Node',
-        metadata: { name: node.name, labels: { 'kubernetes.io/hostname': node.name, 'sandbox.ambit.io/netns': node.netns } },
+        metadata: { name: node.name, labels: { 'kubernetes.io/hostname': node.name, [POD_NETNS_ANNOTATION]: node.netns } }, // the same key names a node's netns
         spec: { podCIDR: node.podCidr, podCIDRs: [node.podCidr] },
       });
     }

@@ -16,7 +16,7 @@ import { startCaServer, caRoutes, type CaServer } from './ca/index.js';
 import { startXdsServer, type XdsServer } from './xds/xds-server.js';
 import { xdsDebugRoutes } from './xds/debug-routes.js';
 
-export interface ControlPlaneConfig {
+interface ControlPlaneConfig {
   /** Holds `ambit.sock`, `store/`, `ca/`, `nodes/`, `logs/`; created 0700 when absent. */
   dataDir: string;
   /** Also serve the API on TCP; every request must carry `Authorization: Bearer <token>`. */
@@ -37,7 +37,7 @@ export interface ControlPlaneConfig {
   log?: Logger;
 }
 
-export interface ControlPlaneHandle {
+interface ControlPlaneHandle {
   readonly dataDir: string;
   readonly socketPath: string;
   readonly store: Store;
@@ -53,7 +53,7 @@ export interface ControlPlaneHandle {
   close(): Promise<void>;
 }
 
-export class ControlPlaneError extends MeshError {
+class ControlPlaneError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('CONTROLPLANE_START', message, options);
   }

@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { writeFileDurableSync } from './durable-file.js';
 
-export type HandoverState = 'ready' | 'draining' | 'stopping';
+type HandoverState = 'ready' | 'draining' | 'stopping';
 
-export interface HandoverRecord {
+interface HandoverRecord {
   state: HandoverState;
   pid: number;
 }
@@ -32,7 +32,7 @@ export function writeHandover(path: string, record: HandoverRecord): void {
   writeFileDurableSync(path, `${record.state} ${record.pid}\n`, 0o644);
 }
 
-export type HandoverOutcome = 'successor-ready' | 'no-successor' | 'timeout';
+type HandoverOutcome = 'successor-ready' | 'no-successor' | 'timeout';
 
 /**
  * Waits until another process than `pid` says `ready` (the replacement took over), the supervisor says

@@ -7,7 +7,7 @@ import { STREAM_RETRY_BACKOFF, jitteredDelay } from './control-plane-backoff.js'
 import type { Logger } from './log.js';
 
 /** What a collection path needs to know about a kind (an api `KindInfo` satisfies it). */
-export interface CollectionType {
+interface CollectionType {
   group: string;
   versions: readonly string[];
   plural: string;
@@ -30,7 +30,7 @@ export interface ObjectSource<T extends ObjectLike = ObjectLike> {
   watch(type: CollectionType, opts?: { namespace?: string; labelSelector?: string; resourceVersion?: string }): ObjectWatch<T>;
 }
 
-export interface InformerOptions {
+interface InformerOptions {
   log: Logger;
   /** Called after every applied change batch and after each (re)list; never concurrently with itself. */
   onChange: () => void;
@@ -39,7 +39,7 @@ export interface InformerOptions {
 }
 
 /** `namespace/name` (or `name` for cluster-scoped objects). */
-export function objectKey(obj: ObjectLike): string {
+function objectKey(obj: ObjectLike): string {
   const ns = obj.metadata?.namespace;
   return ns ? `${ns}/${obj.metadata?.name ?? ''}` : String(obj.metadata?.name ?? '');
 }

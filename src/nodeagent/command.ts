@@ -12,7 +12,7 @@ const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 /** What the verb needs from the composition root (the CLI context satisfies it structurally). */
-export interface NodeAgentVerbContext {
+interface NodeAgentVerbContext {
   dataDir(cmd: Command): string;
   client(cmd: Command): NodeAgentApi & { identifyAs(userAgent: string): void };
 }
@@ -46,4 +46,3 @@ export function registerNodeAgentVerb(program: Command, ctx: NodeAgentVerbContex
       await agent.stop();
     });
 }
-

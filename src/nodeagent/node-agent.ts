@@ -36,7 +36,7 @@ export interface NodeAgentApi extends ObjectSource<KubeObject> {
   patch(type: KindInfo, namespace: string | undefined, name: string, mergePatch: unknown): Promise<KubeObject>;
 }
 
-export interface NodeAgentConfig {
+interface NodeAgentConfig {
   nodeName: string;
   api: NodeAgentApi;
   /** Where the ZDS listener lives (ztunnel connects here). */
@@ -83,7 +83,7 @@ interface CapturedPod {
   monitor: NftMonitor | undefined;
 }
 
-export interface NodeAgentStatus {
+interface NodeAgentStatus {
   ztunnelConnected: boolean;
   captured: Array<{ namespace: string; name: string; netns: string; acked: boolean }>;
 }

@@ -19,7 +19,7 @@ import { PORT_HBONE } from '../lib/mesh-contract.js';
 export const GUARD_TABLE_FAMILY = 'inet';
 export const GUARD_TABLE_NAME = 'ambit_guard';
 /** Bumped when the rendered guard changes meaning. */
-export const GUARD_VERSION = 1;
+const GUARD_VERSION = 1;
 
 export interface GuardState {
   /** IPv4 addresses of every enrolled pod of the cluster (any node): plaintext between two of them is refused. */

@@ -7,7 +7,7 @@ import {
 import { CONNMARK, MARK_MASK } from '../lib/mesh-contract.js';
 
 /** What is installed in a pod netns right now. */
-export interface InstalledRules {
+interface InstalledRules {
   /** `nft list table inet ambit` output, or undefined when the table is absent. */
   listing: string | undefined;
   /** The IPv4 reply policy route (rule + local route in table 100) is present. */

@@ -11,20 +11,20 @@ import { CONNMARK, MARK_MASK, PORT_DNS, PORT_HBONE, PORT_INBOUND_PLAINTEXT, PORT
 
 /** Routing table that delivers marked replies locally. */
 export const REPLY_ROUTE_TABLE = 100;
-export const REPLY_RULE_PRIORITY = 32764;
-export const PROBE_IP = '169.254.7.127';
+const REPLY_RULE_PRIORITY = 32764;
+const PROBE_IP = '169.254.7.127';
 /** The table the agent owns in each enrolled pod netns (family inet). */
 export const RULES_TABLE_FAMILY = 'inet';
 export const RULES_TABLE_NAME = 'ambit';
 /** Bumped whenever the rendered rules change meaning, so a restarted agent re-applies older rule sets. */
-export const RULES_VERSION = 1;
+const RULES_VERSION = 1;
 
 export interface RedirectRuleOptions {
   /** Redirect DNS (UDP/TCP 53) to ztunnel's DNS proxy; default true. */
   captureDns?: boolean;
 }
 
-export interface RenderedRules {
+interface RenderedRules {
   /** One `nft -f` transaction that replaces the table atomically (declare, delete, define). */
   nft: string;
   /** The table's comment: identifies the rule set version, read back to tell a current table from a stale one. */

@@ -20,7 +20,7 @@ export interface ZdsWorkload {
   netnsPath: string;
 }
 
-export interface ZdsServerOptions {
+interface ZdsServerOptions {
   socketPath: string;
   log: Logger;
   /** The workloads to replay to a newly connected ztunnel, in order (called at connect time). */
@@ -41,7 +41,7 @@ export interface ZdsServerOptions {
 }
 
 /** ztunnel broke the protocol (bad hello, malformed or missing ack); the connection is dropped. */
-export class ZdsProtocolError extends MeshError {
+class ZdsProtocolError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('NODEAGENT_ZDS_PROTOCOL', message, options);
   }

@@ -10,7 +10,7 @@ import { describeError } from '../lib/errors.js';
 import { CONNMARK, MARK_MASK, PORT_OUTBOUND, ZTUNNEL_MARK } from '../lib/mesh-contract.js';
 
 /** `fail` blocks the sandbox; `warn` matters only for some uses (named in the detail); `skip` could not be checked. */
-export type CheckStatus = 'pass' | 'fail' | 'warn' | 'skip';
+type CheckStatus = 'pass' | 'fail' | 'warn' | 'skip';
 
 export interface CheckResult {
   /** Stable short id (`root`, `bin-nft`, `kernel-nat`, …). */
@@ -25,7 +25,7 @@ export interface CheckResult {
 }
 
 /** What a probe saw: it succeeded, or it failed with this message. */
-export type ProbeOutcome = { ok: true; output?: string } | { ok: false; error: string };
+type ProbeOutcome = { ok: true; output?: string } | { ok: false; error: string };
 
 const MIN_NODE_MAJOR = 20;
 /** nftables NAT redirect + conntrack marks in a netns work reliably from 5.4 (Debian 11's kernel is 5.10). */
@@ -61,7 +61,7 @@ export function checkKernelRelease(release: string): CheckResult {
 }
 
 /** An executable the sandbox runs. */
-export interface BinarySpec {
+interface BinarySpec {
   name: string;
   /** Arguments that make it print its version and exit 0. */
   versionArgs: string[];
@@ -88,7 +88,7 @@ export function checkBinary(spec: BinarySpec, outcome: ProbeOutcome): CheckResul
 }
 
 /** A kernel feature, tested by really using it inside a throw-away network namespace. */
-export interface FeatureSpec {
+interface FeatureSpec {
   id: string;
   title: string;
   fix: string;
@@ -110,7 +110,7 @@ export function checkFeature(spec: FeatureSpec, outcome: ProbeOutcome | 'not-run
   return { id: spec.id, title: spec.title, status: 'fail', detail: outcome.error, fix: spec.fix };
 }
 
-export function checkNativeAddon(outcome: ProbeOutcome): CheckResult {
+function checkNativeAddon(outcome: ProbeOutcome): CheckResult {
   const title = 'native addon (sockets in network namespaces, original destination, marks)';
   if (outcome.ok) return { id: 'native-addon', title, status: 'pass', detail: 'loaded' };
   return { id: 'native-addon', title, status: 'fail', detail: outcome.error, fix: 'run ./scripts/setup.sh (npm ci builds native/; needs g++, make and python3)' };
@@ -183,7 +183,7 @@ const CONNTRACK_PROBE = [
 ].join('\n');
 const BASIC_NFT_PROBE = 'table inet ambit_precheck_basic {\n  chain input {\n    type filter hook input priority 0; policy accept;\n  }\n}\n';
 
-export interface PrecheckOptions {
+interface PrecheckOptions {
   uid: number;
   nodeVersion: string;
   kernelRelease: string;

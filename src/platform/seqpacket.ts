@@ -193,7 +193,7 @@ export function connectSeqpacket(path: string, opts: SeqpacketOptions = {}): Seq
   return new SeqpacketConnection(fd, opts);
 }
 
-export interface SeqpacketServerEvents {
+interface SeqpacketServerEvents {
   connection: [SeqpacketConnection];
   error: [Error];
 }

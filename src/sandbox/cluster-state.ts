@@ -20,7 +20,7 @@ export interface ClusterRecord {
   ztunnelGracePeriodSeconds?: number;
 }
 
-export interface ClusterPaths {
+interface ClusterPaths {
   record: string;
   logs: string;
   run: string;

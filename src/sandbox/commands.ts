@@ -8,7 +8,7 @@ import type { ApiClient } from '../controlplane/client/index.js';
 import { describeError, MeshError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { runCommand, spawnIn, listNetns } from '../platform/index.js';
-import { belongsToCluster, checkClusterName, clusterLayout, type ClusterLayout } from './cluster-layout.js';
+import { checkClusterName, clusterLayout, type ClusterLayout } from './cluster-layout.js';
 import { lookupRegistered, registerCluster, unregisterCluster } from './cluster-registry.js';
 import {
   CLUSTER_DATA_ENTRIES, clusterPaths, layoutOf, livePid, readClusterRecord, writeClusterRecord, type ClusterRecord,
@@ -28,7 +28,7 @@ export interface SandboxVerbContext {
   exitCode: number;
 }
 
-export class SandboxCommandError extends MeshError {
+class SandboxCommandError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('SANDBOX_COMMAND', message, options);
   }
@@ -299,7 +299,7 @@ export async function deleteCluster(dataDir: string, nameFlag: string | undefine
 
 // --- info ---
 
-export interface ClusterInfo {
+interface ClusterInfo {
   name: string;
   dataDir: string;
   slot: number;
@@ -346,7 +346,7 @@ async function holdRole(dataDir: string, role: string, stop: boolean, progress: 
   progress(`${role} started`);
 }
 
-export async function clusterInfo(dataDir: string, api: ApiClient): Promise<ClusterInfo> {
+async function clusterInfo(dataDir: string, api: ApiClient): Promise<ClusterInfo> {
   const record = readClusterRecord(dataDir);
   if (!record) throw new SandboxCommandError(`no cluster in ${dataDir} (run ambit cluster create)`);
   const layout = layoutOf(record);
@@ -402,9 +402,4 @@ function formatInfo(info: ClusterInfo): string {
   out.push('', 'PROCESS                        PID      LOG');
   for (const p of info.processes) out.push(`${p.role.padEnd(30)} ${(p.held ? 'stopped' : String(p.pid ?? '-')).padEnd(8)} ${p.log}`);
   return `${out.join('\n')}\n`;
-}
-
-/** Every netns of a cluster that exists right now (for tests and diagnostics). */
-export async function clusterNetns(name: string): Promise<string[]> {
-  return (await listNetns()).filter((n) => belongsToCluster(name, n));
 }

@@ -18,7 +18,7 @@ import { formatSpiffeId } from '../lib/certs/spiffe-id.js';
 const POD = kindByName('Pod')!;
 const AUTHZ = kindByName('AuthorizationPolicy')!;
 /** The tour's deny policy, relative to the repository. */
-export const DENY_POLICY_FILE = join('examples', 'demo', 'tour', 'deny-client.yaml');
+const DENY_POLICY_FILE = join('examples', 'demo', 'tour', 'deny-client.yaml');
 
 export interface MeshDemoContext {
   api: ApiClient;
@@ -34,7 +34,7 @@ export interface MeshDemoContext {
 }
 
 /** What answered on each node: its config dump, or why nothing did. */
-export type ZtunnelScan = Map<string, { dump?: ZtunnelConfigDump; error?: string }>;
+type ZtunnelScan = Map<string, { dump?: ZtunnelConfigDump; error?: string }>;
 
 export async function scanZtunnels(layout: ClusterLayout): Promise<ZtunnelScan> {
   const out: ZtunnelScan = new Map();
@@ -49,7 +49,7 @@ export async function scanZtunnels(layout: ClusterLayout): Promise<ZtunnelScan> 
 }
 
 /** The "not shown" reason when no node's ztunnel answered, else undefined. */
-export function missingZtunnelReason(scan: ZtunnelScan): string | undefined {
+function missingZtunnelReason(scan: ZtunnelScan): string | undefined {
   const up = [...scan.values()].filter((z) => z.dump).length;
   if (up > 0) return undefined;
   const first = [...scan.entries()][0];

@@ -3,9 +3,9 @@
 import type { Writable } from 'node:stream';
 import { describeError, MeshError } from '../lib/errors.js';
 
-export type StepStatus = 'ok' | 'failed' | 'not-shown';
+type StepStatus = 'ok' | 'failed' | 'not-shown';
 
-export interface StepOutcome {
+interface StepOutcome {
   title: string;
   status: StepStatus;
   /** Wall time of the step, seconds. */

@@ -8,7 +8,7 @@ type ChildProcess = ReturnType<typeof spawnIn>;
 import { describeError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 
-export interface ManagedProcessSpec {
+interface ManagedProcessSpec {
   /** Shown in logs (`controlplane`, `default/web:app`). */
   label: string;
   netns: string;
@@ -29,7 +29,7 @@ export interface ExitInfo {
 }
 
 /** Decides after an exit whether to start again (restartPolicy for pods, always for roles). */
-export type RestartDecision = (exit: ExitInfo) => boolean;
+type RestartDecision = (exit: ExitInfo) => boolean;
 
 const BACKOFF_START_MS = 500;
 const BACKOFF_MAX_MS = 30_000;

@@ -25,7 +25,7 @@ import { POD_NETNS_ANNOTATION, REDIRECTION_ANNOTATION, isCaptureCandidate } from
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const MAX_GRACE_SECONDS = 10;
 
-export class PodRunnerError extends MeshError {
+class PodRunnerError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('SANDBOX_POD', message, options);
   }
@@ -39,7 +39,7 @@ const NAMESPACE = kindByName('Namespace')!;
  * Whether the node agent will capture this pod (same rule as the agent: pod label, else namespace label; never
  * waypoints). Such a pod's containers start only once the agent reports its rules installed: fail closed.
  */
-export function wantsCapture(pod: KubeObject, namespace: KubeObject | undefined): boolean {
+function wantsCapture(pod: KubeObject, namespace: KubeObject | undefined): boolean {
   return isCaptureCandidate(pod.metadata.labels ?? {}, namespace?.metadata.labels);
 }
 
@@ -79,7 +79,7 @@ interface RunningPod {
   spec: PodSpec;
 }
 
-export interface PodRunnerConfig {
+interface PodRunnerConfig {
   api: ApiClient;
   layout: ClusterLayout;
   dataDir: string;

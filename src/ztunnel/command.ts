@@ -12,19 +12,19 @@ import { defaultZdsSocketPath } from '../lib/mesh-contract.js';
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
-export class ZtunnelFlagError extends MeshError {
+class ZtunnelFlagError extends MeshError {
   constructor(message: string) {
     super('ZT_FLAGS', message);
   }
 }
 
 /** What the verb needs from the composition root (the CLI context satisfies it structurally). */
-export interface ZtunnelVerbContext {
+interface ZtunnelVerbContext {
   dataDir(cmd: Command): string;
 }
 
 /** `<dataDir>/nodes/<node>/ztunnel-admin.sock`: the node's ztunnel admin, reachable from the host. */
-export function ztunnelAdminSocketPathOf(dataDir: string, node: string): string {
+function ztunnelAdminSocketPathOf(dataDir: string, node: string): string {
   return join(dataDir, 'nodes', node, 'ztunnel-admin.sock');
 }
 

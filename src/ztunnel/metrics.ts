@@ -29,7 +29,7 @@ export interface TrafficLabels {
   connection_security_policy: 'mutual_tls' | 'unknown';
 }
 
-export const TRAFFIC_LABEL_NAMES: ReadonlyArray<keyof TrafficLabels> = [
+const TRAFFIC_LABEL_NAMES: ReadonlyArray<keyof TrafficLabels> = [
   'reporter', 'source_workload', 'source_canonical_service', 'source_canonical_revision', 'source_workload_namespace',
   'source_principal', 'source_app', 'source_version', 'source_cluster', 'destination_service',
   'destination_service_namespace', 'destination_service_name', 'destination_workload', 'destination_canonical_service',

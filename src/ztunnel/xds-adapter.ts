@@ -16,7 +16,7 @@ import type {
 import { PORT_HBONE } from '../lib/mesh-contract.js';
 
 /** A record the adapter could not convert: `name: reason`. */
-export class RecordConversionError extends Error {}
+class RecordConversionError extends Error {}
 
 function gateway(g: GatewayAddressRecord | undefined): GatewayAddress | undefined {
   if (!g) return undefined;
@@ -30,7 +30,7 @@ function ports(list: ReadonlyArray<{ servicePort: number; targetPort: number }>)
   return list.map((p) => ({ servicePort: p.servicePort, targetPort: p.targetPort }));
 }
 
-export function workloadFromRecord(r: WorkloadRecord): Workload {
+function workloadFromRecord(r: WorkloadRecord): Workload {
   const services: Record<string, PortMapping[]> = {};
   for (const [key, list] of Object.entries(r.services)) services[key] = ports(list);
   const w: Workload = {
@@ -60,7 +60,7 @@ export function workloadFromRecord(r: WorkloadRecord): Workload {
   return w;
 }
 
-export function serviceFromRecord(r: ServiceRecord): Service {
+function serviceFromRecord(r: ServiceRecord): Service {
   const s: Service = {
     name: r.name,
     namespace: r.namespace,
@@ -118,7 +118,7 @@ function matchFromRecord(m: MatchRecord): Match {
   };
 }
 
-export function authorizationFromRecord(r: AuthorizationRecord): Authorization {
+function authorizationFromRecord(r: AuthorizationRecord): Authorization {
   return {
     name: r.name,
     namespace: r.namespace,
@@ -130,7 +130,7 @@ export function authorizationFromRecord(r: AuthorizationRecord): Authorization {
 }
 
 /** The state batch for one applied xDS response; `problems` lists records skipped (`name: reason`). */
-export function stateUpdateFor(snapshot: XdsSnapshot, update: XdsUpdate): { update: StateUpdate; problems: string[] } {
+function stateUpdateFor(snapshot: XdsSnapshot, update: XdsUpdate): { update: StateUpdate; problems: string[] } {
   const out: StateUpdate = {};
   const problems: string[] = [];
   if (update.typeUrl === ADDRESS_TYPE_URL) {

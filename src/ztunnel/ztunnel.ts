@@ -39,7 +39,7 @@ import { ProxyState } from './state/proxy-state.js';
 import { applyXdsUpdate } from './xds-adapter.js';
 import { ZTUNNEL_MARK } from '../lib/mesh-contract.js';
 
-export interface ZtunnelConfig {
+interface ZtunnelConfig {
   node: string;
   dataDir: string;
   /** `host:port` of the control plane's xDS (and, unless `caAddress` says otherwise, CA) endpoint. */
@@ -80,13 +80,13 @@ const DEFAULT_HANDOVER_TIMEOUT_MS = 20_000;
 /** A replacement retries a node-level port (admin, stats, readiness) its predecessor still holds this often. */
 const PORT_RETRY_MS = 100;
 
-export class ZtunnelStartError extends MeshError {
+class ZtunnelStartError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ZT_START', message, options);
   }
 }
 
-export interface ZtunnelHandle {
+interface ZtunnelHandle {
   readonly state: ProxyState;
   readonly manager: WorkloadManager;
   readonly ports: { admin: number; stats: number; readiness: number };

@@ -20,9 +20,7 @@ import { parseResourcePath, type ResourcePath } from './resource-path.js';
 import { asVersion, startWatchStream } from './watch-stream.js';
 import { WATCH_CLIENTS_PATH, type WatchClientStatus } from '../../lib/watch-clients.js';
 
-export { parseResourcePath, resourcePath, type ResourcePath } from './resource-path.js';
-
-export type RouteHandler = (req: http.IncomingMessage, body: Buffer) => Promise<{ status: number; body: unknown }>;
+type RouteHandler = (req: http.IncomingMessage, body: Buffer) => Promise<{ status: number; body: unknown }>;
 
 export interface ApiServer {
   /** Stops listening, ends watch streams and open connections, removes the socket file. */
@@ -36,7 +34,7 @@ export interface ApiServer {
   addRoute(method: string, path: string, handler: RouteHandler): void;
 }
 
-export interface ApiServerOptions {
+interface ApiServerOptions {
   store: Store;
   socketPath: string;
   tcp?: { host: string; port: number; token: string };
@@ -44,7 +42,7 @@ export interface ApiServerOptions {
 }
 
 /** Startup failures of the API server (address in use, bad socket path). */
-export class ApiServerError extends MeshError {
+class ApiServerError extends MeshError {
   constructor(code: 'APISERVER_ADDRESS_IN_USE' | 'APISERVER_BAD_SOCKET_PATH' | 'APISERVER_LISTEN', message: string, options?: { cause?: unknown }) {
     super(code, message, options);
   }

@@ -2,7 +2,7 @@
 import type { Condition, KubeObject } from '../../api/meta.js';
 import type { IgnoredField } from '../../api/validate.js';
 
-export const FIELDS_IGNORED = 'FieldsIgnored';
+const FIELDS_IGNORED = 'FieldsIgnored';
 
 type Status = NonNullable<KubeObject['status']>;
 

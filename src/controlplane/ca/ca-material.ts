@@ -22,9 +22,9 @@ import { CaError } from './ca-error.js';
 
 /** Leaves are backdated by this much so peers with slightly slow clocks accept them at once. */
 export const BACKDATE_MS = 5 * 60_000;
-export const ROOT_VALIDITY_MS = 10 * 365 * 24 * 3600_000;
+const ROOT_VALIDITY_MS = 10 * 365 * 24 * 3600_000;
 
-export interface LeafSpec {
+interface LeafSpec {
   /** SubjectPublicKeyInfo DER of the key being certified. */
   spki: ArrayBuffer | Uint8Array;
   uris: string[];
@@ -46,7 +46,7 @@ interface RootEntry {
   pem: string;
 }
 
-export interface RootInfo {
+interface RootInfo {
   id: string;
   role: 'signing' | 'previous' | 'trusted';
   subject: string;
@@ -76,7 +76,6 @@ export interface RetireResult {
 }
 
 // --- small file helpers ---
-
 
 async function readOptional(path: string): Promise<string | undefined> {
   try {
@@ -465,4 +464,3 @@ export class CaMaterial {
     this.#log.info({ dir, subject: caCert.subject }, 'loaded plugged-in CA certificate');
   }
 }
-

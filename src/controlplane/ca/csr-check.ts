@@ -8,10 +8,10 @@ import { formatSpiffeId, parseSpiffeId, type SpiffeId } from '../../lib/certs/sp
 import { CaError } from './ca-error.js';
 
 /** Upper bound on the CSR text we parse at all (a P-256 CSR is ~500 bytes, an RSA-4096 one ~1.7 KiB). */
-export const MAX_CSR_BYTES = 64 * 1024;
-export const MIN_RSA_BITS = 2048;
+const MAX_CSR_BYTES = 64 * 1024;
+const MIN_RSA_BITS = 2048;
 
-export interface CheckedCsr {
+interface CheckedCsr {
   /** SubjectPublicKeyInfo DER of the requester's key: what the leaf certifies. */
   spki: ArrayBuffer;
   /** The requested SPIFFE id (the CSR's only URI SAN). */

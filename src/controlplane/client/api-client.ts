@@ -9,7 +9,7 @@ import { resourcePath, versionOf, type ResourceType } from '../../api/resource-p
 /** Where the control plane listens: its Unix socket, or TCP with the bearer token it requires. */
 export type ClientEndpoint = { socketPath: string } | { host: string; port: number; token: string };
 
-export interface ClientOptions {
+interface ClientOptions {
   endpoint: ClientEndpoint;
   /** Per-request deadline in milliseconds for everything but watches; default 30 000. */
   timeoutMs?: number;
@@ -18,28 +18,28 @@ export interface ClientOptions {
 }
 
 /** A collection as the server returns it (`PodList`, …). */
-export interface ObjectList {
+interface ObjectList {
   apiVersion: string;
   kind: string;
   metadata: { resourceVersion: string };
   items: KubeObject[];
 }
 
-export interface ListOptions {
+interface ListOptions {
   /** Absent for cluster-scoped kinds or for all namespaces. */
   namespace?: string;
   /** kubectl selector syntax, passed through as `labelSelector=`. */
   labelSelector?: string;
 }
 
-export interface WatchOptions extends ListOptions {
+interface WatchOptions extends ListOptions {
   /** Deliver every change after this version (then live ones); absent = live changes only. */
   resourceVersion?: string;
 }
 
-export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
-export interface WatchEvent {
+interface WatchEvent {
   type: WatchEventType;
   object: KubeObject;
 }
@@ -48,7 +48,7 @@ export interface WatchEvent {
  * A running watch: iterate it for events in order. The iteration ends when `close()` is called or the server
  * ends the stream; it throws a `ClientError` on an `ERROR` event (e.g. 410 Expired) or a broken connection.
  */
-export interface WatchStream extends AsyncIterable<WatchEvent> {
+interface WatchStream extends AsyncIterable<WatchEvent> {
   close(): void;
 }
 

@@ -45,7 +45,7 @@ const isTcp = (p: Json) => p['protocol'] === undefined || p['protocol'] === 'TCP
 // ---- Services ----
 
 /** Whether this Service selects workloads with `labels` (an empty or missing selector selects nothing). */
-export function serviceSelects(svc: KubeObject, labels: Record<string, string>): boolean {
+function serviceSelects(svc: KubeObject, labels: Record<string, string>): boolean {
   const sel = rec(specOf(svc), 'selector');
   const entries = Object.keys(sel);
   return entries.length > 0 && matchLabels(sel as Record<string, string>, labels);
@@ -69,7 +69,7 @@ function ipFamiliesOf(spec: Json): IpFamiliesName {
   return 'AUTOMATIC';
 }
 
-export interface ServiceTranslation {
+interface ServiceTranslation {
   service: ServiceRecord;
   binding: WaypointBinding;
 }
@@ -137,7 +137,7 @@ function endpointPortsForServiceEntry(se: KubeObject, endpointPorts: Json): Port
     });
 }
 
-export interface ServiceEntryTranslation {
+interface ServiceEntryTranslation {
   services: ServiceRecord[];
   workloads: WorkloadRecord[];
   binding: WaypointBinding;
@@ -229,7 +229,7 @@ export function translateServiceEntry(r: IndexReader, se: KubeObject): ServiceEn
 }
 
 /** Whether a ServiceEntry's workloadSelector selects workloads with `labels`. */
-export function serviceEntrySelects(se: KubeObject, labels: Record<string, string>): boolean {
+function serviceEntrySelects(se: KubeObject, labels: Record<string, string>): boolean {
   const sel = rec(rec(specOf(se), 'workloadSelector'), 'labels') as Record<string, string>;
   return Object.keys(sel).length > 0 && matchLabels(sel, labels);
 }

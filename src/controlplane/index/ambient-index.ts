@@ -43,7 +43,7 @@ export const INDEXED_KINDS = [
 // status-only change (e.g. the conditions this index writes) is not a change at all.
 const STATUS_MATTERS = new Set(['Pod', 'Gateway']);
 
-export type IndexEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+type IndexEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
 export interface IndexEvent {
   type: IndexEventType;
@@ -51,7 +51,7 @@ export interface IndexEvent {
 }
 
 /** One resource as served: the record, its content version, and its canonical JSON. */
-export interface IndexedResource<T = unknown> {
+interface IndexedResource<T = unknown> {
   name: string;
   version: string;
   record: T;
@@ -64,7 +64,7 @@ export interface IndexChange {
   removed: string[];
 }
 
-export interface DesiredCondition {
+interface DesiredCondition {
   status: 'True' | 'False';
   reason: string;
   message: string;
@@ -115,7 +115,7 @@ function fingerprint(o: KubeObject): string {
   ]);
 }
 
-export interface AmbientIndexStats {
+interface AmbientIndexStats {
   /** Output recomputations since creation, by output kind (Pod, Service, AuthorizationPolicy, …). */
   recomputations: Record<string, number>;
   /** Output ids recomputed by the last batch. */

@@ -9,9 +9,9 @@ import { isRecord, labelsOf, nsOf, rec, recs, specOf, statusOf, str, strs, num, 
 import { GATEWAY_NAME_LABEL, PORT_HBONE, USE_WAYPOINT_LABEL, USE_WAYPOINT_NAMESPACE_LABEL, WAYPOINT_FOR_LABEL, WAYPOINT_GATEWAY_CLASS } from '../../lib/mesh-contract.js';
 
 export const WAYPOINT_BOUND_CONDITION = 'istio.io/WaypointBound';
-export type TrafficType = 'service' | 'workload' | 'all' | 'none';
+type TrafficType = 'service' | 'workload' | 'all' | 'none';
 
-export type WaypointFailureReason = 'WaypointIsNotReady' | 'AttachmentDenied' | 'UnsupportedTrafficType' | 'CrossNamespaceWaypointForbidden';
+type WaypointFailureReason = 'WaypointIsNotReady' | 'AttachmentDenied' | 'UnsupportedTrafficType' | 'CrossNamespaceWaypointForbidden';
 
 export interface WaypointBinding {
   waypoint?: GatewayAddressRecord;
@@ -21,7 +21,7 @@ export interface WaypointBinding {
   condition?: { status: 'True' | 'False'; reason: 'WaypointAccepted' | WaypointFailureReason; message: string };
 }
 
-export interface BindingTarget {
+interface BindingTarget {
   kind: string;
   namespace: string;
   name: string;
@@ -72,7 +72,7 @@ export function isWaypointGateway(gw: KubeObject | undefined): boolean {
 }
 
 /** How ztunnel reaches the waypoint: its first status address (hostname form or IP) and HBONE port. */
-export function waypointAddress(r: IndexReader, gw: KubeObject): GatewayAddressRecord | undefined {
+function waypointAddress(r: IndexReader, gw: KubeObject): GatewayAddressRecord | undefined {
   const addr = recs(statusOf(gw), 'addresses')[0];
   const value = str(addr, 'value');
   if (!value) return undefined;

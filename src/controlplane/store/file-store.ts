@@ -31,7 +31,7 @@ import { EventHistory, type HistoryEntry } from './event-history.js';
 import { StoreWatcher } from './store-watcher.js';
 import { lockStoreDir } from './store-lock.js';
 
-export interface FileStoreOptions {
+interface FileStoreOptions {
   /** Events kept for watchers that resume (default 10,000). */
   historyLimit?: number;
   /** Bytes (objects as JSON) the kept events may hold together, whatever their count (default 32 MiB). */
@@ -57,7 +57,7 @@ const IO_CONCURRENCY = 32;
 const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
 
 /** The embedded store: the `Store` contract plus what only it has. */
-export interface FileStoreHandle extends Store {
+interface FileStoreHandle extends Store {
   /** What the watch history holds now: events, their objects' bytes as JSON, and the oldest resumable version. */
   historyStats(): { events: number; bytes: number; completeAfter: number };
 }

@@ -9,7 +9,7 @@ import { StoreError, type ListFilter, type WatchEvent } from './store.js';
  * The event a watcher with `filter` sees for `entry`, or undefined. With a label selector, an object whose labels
  * move into the selection appears as ADDED and one that moves out as DELETED (as Kubernetes does).
  */
-export function eventForFilter(entry: HistoryEntry, filter: ListFilter): WatchEvent | undefined {
+function eventForFilter(entry: HistoryEntry, filter: ListFilter): WatchEvent | undefined {
   const k = entry.key;
   if (k.kind !== filter.kind || k.group !== filter.group) return undefined;
   if (filter.namespace !== undefined && filter.namespace !== '' && k.namespace !== filter.namespace) return undefined;

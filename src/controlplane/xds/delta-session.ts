@@ -6,7 +6,7 @@ import { create } from '@bufbuild/protobuf';
 import { DeltaDiscoveryResponseSchema, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type Resource } from '../../../proto/gen/envoy/service/discovery/v3/discovery_pb.js';
 import type { ResourceCache } from './resource-cache.js';
 
-export interface TypeState {
+interface TypeState {
   wildcard: boolean;
   names: Set<string>;
   /** What we believe the client holds: name → version. */
@@ -23,7 +23,7 @@ export interface TypeState {
 }
 
 /** What a request meant, for logging and metrics. */
-export interface RequestOutcome {
+interface RequestOutcome {
   kind: 'initial' | 'ack' | 'nack' | 'subscription' | 'stale' | 'unknown-type';
   typeUrl: string;
   nackMessage?: string;

@@ -11,7 +11,7 @@ import { MeshError } from '../errors.js';
 /** A node name that is safe as a directory name (Kubernetes DNS-subdomain form). */
 const NODE_NAME_RE = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
-export class NodeTokenError extends MeshError {
+class NodeTokenError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('NODE_TOKEN', message, options);
   }

@@ -13,16 +13,13 @@ export type CryptoKey = webcrypto.CryptoKey;
 export type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
 /** WebCrypto parameters of the only key type the proxies generate (PROTOCOLS.md §6.4). */
-export const P256_KEY_PARAMS = { name: 'ECDSA', namedCurve: 'P-256' } as const;
+const P256_KEY_PARAMS = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 export const ECDSA_SHA256 = { name: 'ECDSA', hash: 'SHA-256' } as const;
 
 export const OID_SUBJECT_ALT_NAME = '2.5.29.17';
-export const OID_KEY_USAGE = '2.5.29.15';
-export const OID_EXT_KEY_USAGE = '2.5.29.37';
-export const OID_BASIC_CONSTRAINTS = '2.5.29.19';
 
 /** One `-----BEGIN X-----` block of a PEM text. */
-export interface PemBlock {
+interface PemBlock {
   /** The label, e.g. `CERTIFICATE`, `CERTIFICATE REQUEST`, `PRIVATE KEY`. */
   type: string;
   der: Buffer;
@@ -38,7 +35,7 @@ export function splitPem(text: string): PemBlock[] {
 }
 
 /** Encodes DER as a PEM block with 64-column lines and a trailing newline. */
-export function toPem(der: Uint8Array | ArrayBuffer, type: string): string {
+function toPem(der: Uint8Array | ArrayBuffer, type: string): string {
   const b64 = Buffer.from(der instanceof ArrayBuffer ? new Uint8Array(der) : der).toString('base64');
   const lines = b64.match(/.{1,64}/g) ?? [];
   return `-----BEGIN ${type}-----\n${lines.join('\n')}\n-----END ${type}-----\n`;

@@ -16,7 +16,7 @@ import { shortTypeName } from './type-urls.js';
 import type { Decoded } from './workload-codec.js';
 
 /** One resource type the client follows. */
-export interface XdsTypeSubscription<T = unknown> {
+interface XdsTypeSubscription<T = unknown> {
   typeUrl: string;
   /** Decodes and validates one resource; a failure is NACKed with its reason. */
   decode(bytes: Uint8Array): Decoded<T>;
@@ -24,7 +24,7 @@ export interface XdsTypeSubscription<T = unknown> {
   names?: string[];
 }
 
-export interface XdsClientOptions {
+interface XdsClientOptions {
   /** `host:port` of the control plane's xDS endpoint. */
   address: string;
   credentials: grpc.ChannelCredentials;
@@ -53,7 +53,7 @@ export interface XdsUpdate {
   rejected: string[];
 }
 
-export interface XdsClientStatus {
+interface XdsClientStatus {
   connected: boolean;
   reconnects: number;
   lastError?: string;

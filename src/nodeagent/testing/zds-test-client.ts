@@ -6,7 +6,7 @@ import {
   Version, WorkloadRequestSchema, WorkloadResponseSchema, ZdsHelloSchema,
 } from '../../../proto/gen/istio/zds/zds_pb.js';
 
-export interface ReceivedZdsRequest {
+interface ReceivedZdsRequest {
   kind: 'add' | 'del' | 'keep' | 'snapshot';
   uid?: string;
   name?: string;

@@ -9,7 +9,7 @@ import { POD_NETNS_ANNOTATION } from '../../lib/mesh-contract.js';
 
 let seq = 0;
 
-export interface CliResult {
+interface CliResult {
   stdout: string;
   stderr: string;
   code: number;

@@ -27,7 +27,7 @@ export interface DnsRequester extends DnsClientView {
   canonicalRevision: string;
 }
 
-export interface DnsProxyOptions {
+interface DnsProxyOptions {
   state: ProxyState;
   /** The pod this proxy serves; undefined (unknown pod) ⇒ SERVFAIL. */
   requester: () => DnsRequester | undefined;
@@ -50,7 +50,7 @@ export interface DnsProxyOptions {
   random?: () => number;
 }
 
-export type DnsTransport = 'udp' | 'tcp';
+type DnsTransport = 'udp' | 'tcp';
 
 export class DnsProxy {
   readonly #opts: DnsProxyOptions;

@@ -12,7 +12,7 @@ import {
 } from '../state/types.js';
 
 /** The peer identity as RBAC sees it (from the first parsable SPIFFE URI SAN of the peer certificate). */
-export interface PeerIdentity {
+interface PeerIdentity {
   trustDomain: string;
   namespace: string;
   serviceAccount: string;
@@ -34,10 +34,9 @@ export type AuthorizationDecision =
 export const REASON_NOT_ALLOWED = 'allow policies exist, but none allowed';
 
 /** `explicitly denied by ns/name`: the reason logged when a DENY policy matched. */
-export function explicitlyDeniedReason(key: string): string {
+function explicitlyDeniedReason(key: string): string {
   return `explicitly denied by ${key}`;
 }
-
 
 // --- Policy selection ---
 

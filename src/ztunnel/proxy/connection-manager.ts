@@ -6,7 +6,7 @@ import type { AuthorizationDecision } from '../policy/authorization.js';
 import type { ProxyState } from '../state/proxy-state.js';
 import { PolicyRevokedError } from './proxy-errors.js';
 
-export interface TrackedConnection {
+interface TrackedConnection {
   direction: 'inbound' | 'outbound';
   /** The pod (proxy instance) the connection belongs to. */
   podUid: string;

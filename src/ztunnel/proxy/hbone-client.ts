@@ -10,7 +10,7 @@ import {
   MAX_SESSION_MEMORY_MB, clientH2Settings, clientTlsOptions, startKeepalive,
 } from './hbone-protocol.js';
 
-export interface HboneConnectOptions {
+interface HboneConnectOptions {
   /** A connected TCP socket to the peer's HBONE port. */
   socket: net.Socket;
   certificate: WorkloadCertificate;

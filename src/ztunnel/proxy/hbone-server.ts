@@ -18,7 +18,7 @@ import {
   serverTlsOptions, startKeepalive,
 } from './hbone-protocol.js';
 
-export interface SocketAddress {
+interface SocketAddress {
   ip: string;
   port: number;
 }
@@ -40,7 +40,7 @@ export interface HboneStreamRequest {
 /** Handles one stream: must respond (200 and copy, or an error status). A throw or rejection answers 503. */
 export type HboneStreamHandler = (req: HboneStreamRequest) => void | Promise<void>;
 
-export interface HboneServerOptions {
+interface HboneServerOptions {
   certificate: WorkloadCertificate;
   handler: HboneStreamHandler;
   log?: Logger;

@@ -33,9 +33,9 @@ export interface PoolKey {
 }
 
 /** Creates a new connection for a key (TCP connect from the source, then TLS + HTTP/2). */
-export type HboneConnector = (key: PoolKey) => Promise<HboneClientConnection>;
+type HboneConnector = (key: PoolKey) => Promise<HboneClientConnection>;
 
-export interface HbonePoolOptions {
+interface HbonePoolOptions {
   connect: HboneConnector;
   maxStreamsPerConnection?: number;
   /** Default 5 minutes. */
@@ -44,7 +44,7 @@ export interface HbonePoolOptions {
 }
 
 /** Canonical text of a key (identities order-insensitive). */
-export function poolKeyString(k: PoolKey): string {
+function poolKeyString(k: PoolKey): string {
   return `${k.srcIdentity}|${[...k.expectedIdentities].sort().join(',')}|${k.dst}|${k.srcIp}`;
 }
 
@@ -61,7 +61,7 @@ interface KeyEntry {
   creating: Promise<void> | undefined;
 }
 
-export interface PoolStats {
+interface PoolStats {
   key: string;
   connections: number;
   streams: number;

@@ -9,13 +9,13 @@ import type { SocketFactory } from './socket-factory.js';
 import { PORT_HBONE } from '../../lib/mesh-contract.js';
 
 /** Certificates by SPIFFE identity (CertificateManager satisfies this). */
-export interface CertificateSource {
+interface CertificateSource {
   fetch(identity: string): Promise<WorkloadCertificate>;
   /** Called when an identity's certificate is replaced; returns an unsubscribe function. */
   onUpdate?(listener: (identity: string, cert: WorkloadCertificate | undefined) => void): () => void;
 }
 
-export interface ProxyConfig {
+interface ProxyConfig {
   /** This node's network name ("" = the default network). */
   network: string;
   /** This node's name; local workloads are looked up among those on it (when xDS says). */

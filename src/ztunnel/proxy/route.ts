@@ -38,7 +38,7 @@ export function workloadIdentity(w: Pick<Workload, 'trustDomain' | 'namespace' |
   return formatSpiffeId(w);
 }
 
-export interface RouteInputs {
+interface RouteInputs {
   state: ProxyState;
   /** The pod this proxy serves. */
   source: Workload;

@@ -21,7 +21,7 @@ export interface StateUpdate {
   removedPolicies?: string[];
 }
 
-export interface StateChange {
+interface StateChange {
   workloadsChanged: boolean;
   servicesChanged: boolean;
   policiesChanged: boolean;

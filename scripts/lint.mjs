@@ -93,9 +93,11 @@ function contractProblems(sf, rel) {
   const at = (node) => `${rel}:${sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1}`;
   const visit = (node) => {
     let key;
-    if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) key = `s:${node.text}`;
+    // A SPIFFE id written by hand (a literal or template starting with the scheme, no spaces: not prose).
+    const handMadeId = (t) => t.startsWith('spiffe://') && !/\s/.test(t);
+    if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) key = handMadeId(node.text) ? 's:spiffe://' : `s:${node.text}`;
     else if (ts.isNumericLiteral(node)) key = `n:${Number(node.text)}`;
-    else if (ts.isTemplateHead(node) && node.text.endsWith('spiffe://')) key = 's:spiffe://';
+    else if (ts.isTemplateHead(node) && handMadeId(node.text)) key = 's:spiffe://';
     const hit = key && CONTRACT.get(key);
     if (hit) {
       found.push(`${at(node)}: ${node.getText(sf)} is a mesh contract value: import ${hit.name} from ${relative(process.cwd(), hit.file)} instead of declaring it again`);

@@ -20,6 +20,6 @@ interface Verb {
 /** In help order. */
 export const VERBS: readonly Verb[] = [apply, get, describe, del, label, proxyStatus, ztunnelConfig, waypoint, xDescribe, ca, version];
 
-export { CliError, globalsOf, writeError } from './cli-context.js';
+export { globalsOf, writeError } from './cli-context.js';
 export type { CliContext } from './cli-context.js';
 export { resolveDataDir, socketPathIn } from './data-dir.js';

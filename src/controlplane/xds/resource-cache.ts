@@ -7,7 +7,7 @@ import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, WAYPOINT_TYPE_URL } from '../
 import { encodeAddress, encodeAuthorization } from '../../lib/xds/workload-codec.js';
 import { encodeWaypointConfig, type WaypointConfigRecord } from '../../lib/xds/waypoint-records.js';
 import type { AddressRecord, AuthorizationRecord } from '../../lib/xds/workload-records.js';
-import type { AmbientIndex } from '../index/ambient-index.js';
+import type { AmbientIndex } from '../ambient/ambient-index.js';
 
 const ENCODERS: Record<string, (record: unknown) => Uint8Array> = {
   [ADDRESS_TYPE_URL]: (r) => encodeAddress(r as AddressRecord),

@@ -1,6 +1,6 @@
 // Lint: enforces the repository's import boundaries and process rules (ARCHITECTURE.md §8, STYLE.md).
 // - components (controlplane, ztunnel, waypoint, nodeagent, sandbox) never import each other;
-// - lib imports only Node and npm packages; api and platform import only lib;
+// - lib imports only Node and npm packages; api, platform and hbone import only lib;
 // - the CLI imports api, lib and controlplane/client only; src/main.ts (composition root) may import anything;
 // - only main.ts files read process.env / process.argv or call process.exit;
 // - only platform/ spawns processes or loads the native addon; no console.* in src (use lib/log).
@@ -22,8 +22,10 @@ const ALLOWED = {
   cli: ['api', 'lib', 'cli', 'controlplane/client'],
   'controlplane/client': ['api', 'lib', 'controlplane/client'],
   controlplane: ['api', 'lib', 'platform', 'controlplane'],
-  ztunnel: ['api', 'lib', 'platform', 'ztunnel'],
-  waypoint: ['api', 'lib', 'platform', 'waypoint'],
+  // HBONE (protocol, client, server, pool, byte copy, data-path errors) is shared by the two proxies.
+  hbone: ['lib', 'hbone'],
+  ztunnel: ['api', 'lib', 'platform', 'hbone', 'ztunnel'],
+  waypoint: ['api', 'lib', 'platform', 'hbone', 'waypoint'],
   nodeagent: ['api', 'lib', 'platform', 'nodeagent'],
   sandbox: ['api', 'lib', 'platform', 'sandbox', 'controlplane/client'],
   proto: ['proto'],

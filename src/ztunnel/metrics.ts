@@ -1,6 +1,6 @@
 // ztunnel's Prometheus metrics with Istio's names and label sets (PROTOCOLS.md §9.1), on a private registry.
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { ResponseFlag } from './proxy/proxy-errors.js';
+import type { ResponseFlag } from '../hbone/proxy-errors.js';
 
 /** The traffic label set; every value is a string and missing facts render `unknown`. */
 export interface TrafficLabels {

@@ -8,7 +8,7 @@ import type {
   AddressRecord, AuthorizationRecord, GatewayAddressRecord, IpPrefixRecord, MatchRecord, ServiceRecord,
   StringMatchRecord, WorkloadRecord,
 } from '../lib/xds/workload-records.js';
-import { canonicalIp, parseIpPrefix, type IpPrefix } from './state/ip-address.js';
+import { canonicalIp, parseIpPrefix, type IpPrefix } from '../lib/ip-address.js';
 import type { ProxyState, StateUpdate } from './state/proxy-state.js';
 import type {
   Authorization, GatewayAddress, LoadBalancing, Match, PortMapping, Service, StringMatch, Workload,

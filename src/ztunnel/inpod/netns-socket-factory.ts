@@ -7,7 +7,7 @@ import type net from 'node:net';
 import {
   SyscallError, connectFromNetns, listenInNetns, originalDestination,
 } from '../../platform/index.js';
-import { canonicalIp } from '../state/ip-address.js';
+import { canonicalIp } from '../../lib/ip-address.js';
 import type { SocketEndpoint, SocketFactory, UpstreamConnectOptions } from '../proxy/socket-factory.js';
 import { ZTUNNEL_MARK } from '../../lib/mesh-contract.js';
 

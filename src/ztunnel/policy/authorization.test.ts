@@ -7,7 +7,7 @@ import {
   type ConnectionFacts,
 } from './authorization.js';
 import { emptyMatch, type Authorization, type Match, type Rule } from '../state/types.js';
-import { parseIpPrefix } from '../state/ip-address.js';
+import { parseIpPrefix } from '../../lib/ip-address.js';
 
 const P: ConnectionFacts = { srcIp: '127.0.0.1', dstIp: '127.0.0.2', dstPort: 8080 };
 const T: ConnectionFacts = { ...P, srcIdentity: 'spiffe://td/ns/namespace/sa/account' };

@@ -6,7 +6,7 @@
 // (none ⇒ true); clause = ANY non-empty Match (no matches ⇒ true; only empty Matches ⇒ false); Match = ALL populated
 // field types; positive list = ANY element, `not*` list = NONE.
 import { splitSpiffeId } from '../../lib/certs/spiffe-id.js';
-import { ipBytes, prefixContains, type IpPrefix } from '../state/ip-address.js';
+import { ipBytes, prefixContains, type IpPrefix } from '../../lib/ip-address.js';
 import {
   authorizationKey, type Authorization, type Match, type Rule, type ServiceAccountMatch, type StringMatch,
 } from '../state/types.js';

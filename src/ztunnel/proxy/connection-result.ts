@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { describeError } from '../../lib/errors.js';
 import { UNKNOWN, type TrafficLabels, type ZtunnelMetrics } from '../metrics.js';
 import type { Service, Workload } from '../state/types.js';
-import { FAILURE_FLAGS, flagFor, type ResponseFlag } from './proxy-errors.js';
+import { FAILURE_FLAGS, flagFor, type ResponseFlag } from '../../hbone/proxy-errors.js';
 
 type Direction = 'outbound' | 'inbound';
 

@@ -2,11 +2,11 @@
 // listeners, its HBONE server (presenting the pod's certificate) and its outbound connection pool; `stop()` drains.
 import type net from 'node:net';
 import { MeshError, describeError } from '../../lib/errors.js';
-import { HboneServer } from './hbone-server.js';
+import { HboneServer } from '../../hbone/hbone-server.js';
 import { handleInboundStream } from './inbound.js';
 import { handleInboundPlaintext } from './inbound-plaintext.js';
 import { createPodPool, handleOutbound } from './outbound.js';
-import type { HbonePool } from './pool.js';
+import type { HbonePool } from '../../hbone/pool.js';
 import type { LocalPod, ProxyInputs } from './proxy-inputs.js';
 import { workloadIdentity } from './route.js';
 import { PORT_HBONE, PORT_INBOUND_PLAINTEXT, PORT_OUTBOUND } from '../../lib/mesh-contract.js';

@@ -1,8 +1,8 @@
 // Outbound routing (PROTOCOLS.md §3): original destination → waypoint, service endpoint, workload or passthrough,
 // with endpoint choice (healthy, locality-ranked, weighted random by capacity) and target-port resolution.
 import { formatSpiffeId } from '../../lib/certs/spiffe-id.js';
-import { NoHealthyUpstreamError } from './proxy-errors.js';
-import { formatHostPort } from '../state/ip-address.js';
+import { NoHealthyUpstreamError } from '../../hbone/proxy-errors.js';
+import { formatHostPort } from '../../lib/ip-address.js';
 import type { ProxyState } from '../state/proxy-state.js';
 import { serviceKey, type GatewayAddress, type LoadBalancingScope, type Service, type Workload } from '../state/types.js';
 import { PORT_HBONE, PORT_INBOUND_PLAINTEXT, PORT_OUTBOUND } from '../../lib/mesh-contract.js';

@@ -2,7 +2,7 @@
 //
 // These mirror the workload API (PROTOCOLS.md §6.2–6.3) with every optional field defaulted, so hot code never
 // re-checks "maybe unset" values. The xDS edge (not written yet) converts wire records into these once.
-import type { IpPrefix } from './ip-address.js';
+import type { IpPrefix } from '../../lib/ip-address.js';
 
 type TunnelProtocol = 'NONE' | 'HBONE';
 

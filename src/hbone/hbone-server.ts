@@ -6,13 +6,13 @@ import http2 from 'node:http2';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { Logger } from 'pino';
-import type { WorkloadCertificate } from '../../lib/certs/certificate-manager.js';
-import { classifyHandshakeFailure, type HandshakeFailureReason } from '../../lib/certs/handshake-failure.js';
-import { peerSpiffeId } from '../../lib/certs/tls-identity.js';
-import { describeError } from '../../lib/errors.js';
-import { silentLogger } from '../../lib/log.js';
-import { splitSpiffeId } from '../../lib/certs/spiffe-id.js';
-import { canonicalIp, parseAuthority } from '../state/ip-address.js';
+import type { WorkloadCertificate } from '../lib/certs/certificate-manager.js';
+import { classifyHandshakeFailure, type HandshakeFailureReason } from '../lib/certs/handshake-failure.js';
+import { peerSpiffeId } from '../lib/certs/tls-identity.js';
+import { describeError } from '../lib/errors.js';
+import { silentLogger } from '../lib/log.js';
+import { splitSpiffeId } from '../lib/certs/spiffe-id.js';
+import { canonicalIp, parseAuthority } from '../lib/ip-address.js';
 import {
   CONNECTION_WINDOW_BYTES, KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS, MAX_SESSION_MEMORY_MB, serverH2Settings,
   serverTlsOptions, startKeepalive,

@@ -15,8 +15,8 @@
 //   handing over to its replacement) is retried on another connection, and the refusing one takes no new streams.
 import type http2 from 'node:http2';
 import type { Logger } from 'pino';
-import { describeError } from '../../lib/errors.js';
-import { silentLogger } from '../../lib/log.js';
+import { describeError } from '../lib/errors.js';
+import { silentLogger } from '../lib/log.js';
 import type { ConnectHeaders, HboneClientConnection } from './hbone-client.js';
 import { CLIENT_MAX_STREAMS_PER_CONNECTION } from './hbone-protocol.js';
 import { StreamRefusedError } from './proxy-errors.js';

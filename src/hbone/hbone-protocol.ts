@@ -3,10 +3,10 @@
 import { randomFillSync } from 'node:crypto';
 import type http2 from 'node:http2';
 import type tls from 'node:tls';
-import type { WorkloadCertificate } from '../../lib/certs/certificate-manager.js';
-import { NO_RESUMPTION_SECURE_OPTIONS } from '../../lib/certs/tls-identity.js';
-import { x509, uriSans } from '../../lib/certs/x509.js';
-import { formatHostPort } from '../state/ip-address.js';
+import type { WorkloadCertificate } from '../lib/certs/certificate-manager.js';
+import { NO_RESUMPTION_SECURE_OPTIONS } from '../lib/certs/tls-identity.js';
+import { x509, uriSans } from '../lib/certs/x509.js';
+import { formatHostPort } from '../lib/ip-address.js';
 
 const MIB = 1024 * 1024;
 

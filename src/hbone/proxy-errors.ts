@@ -1,5 +1,5 @@
 // Coded proxy errors (one registry for ztunnel's data path) and the response flag each one maps to (PROTOCOLS.md §9.1).
-import { MeshError, findCause } from '../../lib/errors.js';
+import { MeshError, findCause } from '../lib/errors.js';
 
 /** Envoy-style response flags as ztunnel reports them; `-` means none. */
 export type ResponseFlag =

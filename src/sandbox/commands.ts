@@ -1,5 +1,5 @@
 // The sandbox verbs: `cluster create|info|delete` (and the hidden `cluster supervise`), `exec` and `logs`.
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { Option, type Command } from 'commander';
@@ -8,15 +8,16 @@ import type { ApiClient } from '../controlplane/client/index.js';
 import { describeError, MeshError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { runCommand, spawnIn, listNetns } from '../platform/index.js';
-import { belongsToCluster, checkClusterName, clusterLayout, type ClusterLayout } from './cluster-layout.js';
+import { checkClusterName, clusterLayout, type ClusterLayout } from './cluster-layout.js';
 import { lookupRegistered, registerCluster, unregisterCluster } from './cluster-registry.js';
 import {
   CLUSTER_DATA_ENTRIES, clusterPaths, layoutOf, livePid, readClusterRecord, writeClusterRecord, type ClusterRecord,
 } from './cluster-state.js';
-import { containerEnvironment, containerLogPath, POD_NETNS_ANNOTATION } from './pod-runner.js';
-import { ambitMainScript, nodeRoleNames, runSupervisor } from './supervisor.js';
+import { containerEnvironment, containerLogPath } from './pod-runner.js';
+import { ambitMainScript, nodeRoleNames, roleHoldPath, runSupervisor } from './supervisor.js';
 import { buildTopology, destroyTopology, killNetnsProcesses, topologyExists } from './topology.js';
 import { untilSignal } from '../lib/signals.js';
+import { POD_NETNS_ANNOTATION, REDIRECTION_ANNOTATION } from '../lib/mesh-contract.js';
 
 /** What the verbs need from the composition root (the CLI context satisfies it structurally). */
 export interface SandboxVerbContext {
@@ -27,7 +28,7 @@ export interface SandboxVerbContext {
   exitCode: number;
 }
 
-export class SandboxCommandError extends MeshError {
+class SandboxCommandError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('SANDBOX_COMMAND', message, options);
   }
@@ -37,6 +38,8 @@ const DEFAULT_CLUSTER = 'ambit';
 const DEFAULT_NODES = 2;
 const READY_TIMEOUT_MS = 45_000;
 const STOP_TIMEOUT_MS = 20_000;
+/** A held ztunnel drains for its grace period (30 s by default) before it is killed. */
+const ROLE_STOP_TIMEOUT_MS = 60_000;
 const POD = kindByName('Pod')!;
 
 export function registerSandboxVerbs(program: Command, ctx: SandboxVerbContext): void {
@@ -77,6 +80,22 @@ export function registerSandboxVerbs(program: Command, ctx: SandboxVerbContext):
     .option('--name <name>', 'cluster to delete when the data dir has no record of it')
     .action(async (opts: { name?: string }, cmd: Command) => {
       await deleteCluster(ctx.dataDir(cmd), opts.name, (l) => ctx.stderr.write(`${l}\n`));
+    });
+
+  cluster
+    .command('stop')
+    .description('stop one process of the cluster and keep it stopped (a planned outage) until `cluster start`')
+    .argument('<role>', 'controlplane, nodeagent-<node> or ztunnel-<node> (see `cluster info`)')
+    .action(async (role: string, _opts: unknown, cmd: Command) => {
+      await holdRole(ctx.dataDir(cmd), role, true, (l) => ctx.stderr.write(`${l}\n`));
+    });
+
+  cluster
+    .command('start')
+    .description('start a process stopped by `cluster stop` again; waits until it runs (the control plane: until its API answers)')
+    .argument('<role>', 'controlplane, nodeagent-<node> or ztunnel-<node>')
+    .action(async (role: string, _opts: unknown, cmd: Command) => {
+      await holdRole(ctx.dataDir(cmd), role, false, (l) => ctx.stderr.write(`${l}\n`), ctx.client(cmd));
     });
 
   cluster
@@ -155,7 +174,6 @@ async function podNetns(pod: KubeObject): Promise<string> {
   }
   return netns;
 }
-
 
 // --- create ---
 
@@ -281,7 +299,7 @@ export async function deleteCluster(dataDir: string, nameFlag: string | undefine
 
 // --- info ---
 
-export interface ClusterInfo {
+interface ClusterInfo {
   name: string;
   dataDir: string;
   slot: number;
@@ -289,18 +307,56 @@ export interface ClusterInfo {
   serviceCidr: string;
   nodes: Array<{ name: string; netns: string; ip: string; podCidr: string }>;
   pods: Array<{ namespace: string; name: string; node: string; netns: string; ip: string; phase: string; redirection: string }>;
-  processes: Array<{ role: string; pid: number | null; log: string }>;
+  processes: Array<{ role: string; pid: number | null; log: string; held?: boolean }>;
   controlPlane: { socket: string; reachable: boolean; error?: string };
 }
 
-export async function clusterInfo(dataDir: string, api: ApiClient): Promise<ClusterInfo> {
+/**
+ * `cluster stop|start <role>`: asks the supervisor (through the role's hold file) to stop or start a role and waits
+ * until it did. Stopping returns once the process is gone; starting once it runs again, and for the control plane
+ * once its API answers.
+ */
+async function holdRole(dataDir: string, role: string, stop: boolean, progress: (l: string) => void, api?: ApiClient): Promise<void> {
+  const record = readClusterRecord(dataDir);
+  if (!record) throw new SandboxCommandError(`no cluster in ${dataDir} (run ambit cluster create)`);
+  const roles = ['controlplane', ...layoutOf(record).nodes.flatMap((n) => nodeRoleNames(n.name))];
+  if (!roles.includes(role)) throw new SandboxCommandError(`cluster ${record.name} has no process "${role}" (one of: ${roles.join(', ')})`);
+  const paths = clusterPaths(dataDir);
+  if (!livePid(paths.supervisorPid)) throw new SandboxCommandError(`the supervisor of cluster ${record.name} is not running (run ambit cluster create to start it)`);
+  const hold = roleHoldPath(paths.run, role);
+  const pidFile = join(paths.run, `${role}.pid`);
+  const deadline = Date.now() + (stop ? ROLE_STOP_TIMEOUT_MS : READY_TIMEOUT_MS);
+  const until = async (what: string, done: () => Promise<boolean> | boolean): Promise<void> => {
+    while (!(await done())) {
+      if (Date.now() > deadline) throw new SandboxCommandError(`${role} did not ${what} in time (see ${join(paths.logs, `${role}.log`)} and ${paths.supervisorLog})`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  if (stop) {
+    writeFileSync(hold, `${new Date().toISOString()}\n`);
+    await until('stop', () => livePid(pidFile) === undefined);
+    progress(`${role} stopped; it stays stopped until \`ambit cluster start ${role}\``);
+    return;
+  }
+  rmSync(hold, { force: true });
+  await until('start', () => livePid(pidFile) !== undefined);
+  if (role === 'controlplane' && api) {
+    await until('answer on its API', () => api.version().then(() => true, () => false));
+  }
+  progress(`${role} started`);
+}
+
+async function clusterInfo(dataDir: string, api: ApiClient): Promise<ClusterInfo> {
   const record = readClusterRecord(dataDir);
   if (!record) throw new SandboxCommandError(`no cluster in ${dataDir} (run ambit cluster create)`);
   const layout = layoutOf(record);
   const paths = clusterPaths(dataDir);
   const processes: ClusterInfo['processes'] = [{ role: 'supervisor', pid: livePid(paths.supervisorPid) ?? null, log: paths.supervisorLog }];
   const roleNames = ['controlplane', ...layout.nodes.flatMap((n) => nodeRoleNames(n.name))];
-  for (const r of roleNames) processes.push({ role: r, pid: livePid(join(paths.run, `${r}.pid`)) ?? null, log: join(paths.logs, `${r}.log`) });
+  for (const r of roleNames) {
+    const held = existsSync(roleHoldPath(paths.run, r));
+    processes.push({ role: r, pid: livePid(join(paths.run, `${r}.pid`)) ?? null, log: join(paths.logs, `${r}.log`), ...(held ? { held } : {}) });
+  }
   const info: ClusterInfo = {
     name: layout.name, dataDir, slot: layout.slot,
     fabric: { netns: layout.fabricNetns, ip: layout.fabricIp },
@@ -319,7 +375,7 @@ export async function clusterInfo(dataDir: string, api: ApiClient): Promise<Clus
         namespace: p.metadata.namespace ?? 'default', name: p.metadata.name,
         node: ((p.spec ?? {}) as { nodeName?: string }).nodeName ?? '',
         netns: p.metadata.annotations?.[POD_NETNS_ANNOTATION] ?? '', ip: st.podIP ?? '', phase: st.phase ?? 'Pending',
-        redirection: p.metadata.annotations?.['ambient.istio.io/redirection'] ?? '',
+        redirection: p.metadata.annotations?.[REDIRECTION_ANNOTATION] ?? '',
       });
       const logDir = join(paths.logs, 'pods', `${p.metadata.namespace}_${p.metadata.name}`);
       for (const c of ((p.spec ?? {}) as { containers?: Array<{ name: string }> }).containers ?? []) {
@@ -344,11 +400,6 @@ function formatInfo(info: ClusterInfo): string {
     out.push(`${`${p.namespace}/${p.name}`.padEnd(30)} ${p.node.padEnd(8)} ${p.ip.padEnd(14)} ${p.phase.padEnd(10)} ${(p.redirection || '-').padEnd(9)} ${p.netns}`);
   }
   out.push('', 'PROCESS                        PID      LOG');
-  for (const p of info.processes) out.push(`${p.role.padEnd(30)} ${String(p.pid ?? '-').padEnd(8)} ${p.log}`);
+  for (const p of info.processes) out.push(`${p.role.padEnd(30)} ${(p.held ? 'stopped' : String(p.pid ?? '-')).padEnd(8)} ${p.log}`);
   return `${out.join('\n')}\n`;
-}
-
-/** Every netns of a cluster that exists right now (for tests and diagnostics). */
-export async function clusterNetns(name: string): Promise<string[]> {
-  return (await listNetns()).filter((n) => belongsToCluster(name, n));
 }

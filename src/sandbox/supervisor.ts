@@ -5,7 +5,10 @@
 // A ztunnel asked to stop (SIGTERM, /quitquitquit) writes `draining` to its handover file and keeps serving; the
 // supervisor then starts its replacement at once, which takes the pods over before the old one closes its
 // listeners (src/lib/handover-file.ts). A crash (kill -9) is a plain restart with backoff.
-import { rmSync, writeFileSync } from 'node:fs';
+//
+// `ambit cluster stop <role>` writes `<run>/<role>.held`: the supervisor stops that role and does not restart it
+// until `ambit cluster start <role>` removes the file (a planned outage, e.g. of the control plane).
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../controlplane/client/index.js';
@@ -18,9 +21,10 @@ import { ManagedProcess } from './managed-process.js';
 import { PodRunner } from './pod-runner.js';
 import { clusterPaths, layoutOf, readClusterRecord } from './cluster-state.js';
 import type { ClusterLayout } from './cluster-layout.js';
+import { POD_NETNS_ANNOTATION } from '../lib/mesh-contract.js';
 
 /** The control plane's TLS gRPC port (CA + xDS), as istiod's 15012. */
-export const CONTROL_PLANE_GRPC_PORT = 15012;
+const CONTROL_PLANE_GRPC_PORT = 15012;
 
 /** Role names of one node's processes (pid file `<run>/<role>.pid`, log `<logs>/<role>.log`). */
 export function nodeRoleNames(node: string): string[] {
@@ -32,17 +36,22 @@ export function nodeRoleNames(node: string): string[] {
  * data path's short-lived chunk garbage from inflating RSS; in the loopback bench it cut peak RSS by ≈10 MiB with
  * no measurable CPU cost.
  */
-export const ZTUNNEL_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
+const ZTUNNEL_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
 
-/** How often the supervisor looks for a ztunnel that asked to be replaced. */
+/** How often the supervisor looks for a ztunnel that asked to be replaced, and for held roles. */
 const HANDOVER_POLL_MS = 50;
 
+/** `<run>/<role>.held`: while it exists the supervisor keeps that role stopped. */
+export function roleHoldPath(runDir: string, role: string): string {
+  return join(runDir, `${role}.held`);
+}
+
 /** `<run>/ztunnel-<node>.handover`: the restart handover file of a node's ztunnels. */
-export function ztunnelHandoverPath(runDir: string, node: string): string {
+function ztunnelHandoverPath(runDir: string, node: string): string {
   return join(runDir, `ztunnel-${node}.handover`);
 }
 
-export class SupervisorError extends MeshError {
+class SupervisorError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('SANDBOX_SUPERVISOR', message, options);
   }
@@ -53,14 +62,14 @@ export function ambitMainScript(): string {
   return fileURLToPath(new URL('../main.js', import.meta.url));
 }
 
-export interface SupervisorHandle {
+interface SupervisorHandle {
   readonly layout: ClusterLayout;
   readonly roles: ManagedProcess[];
   readonly podRunner: PodRunner;
   stop(): Promise<void>;
 }
 
-export interface SupervisorOptions {
+interface SupervisorOptions {
   dataDir: string;
   log: Logger;
   /** Node executable (process.execPath of the caller). */
@@ -75,6 +84,8 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<Supervisor
   const layout = layoutOf(record);
   const paths = clusterPaths(opts.dataDir);
   rmSync(paths.ready, { force: true });
+  // A fresh supervisor starts every role: hold files of an earlier run are stale.
+  for (const f of existsSync(paths.run) ? readdirSync(paths.run) : []) if (f.endsWith('.held')) rmSync(join(paths.run, f), { force: true });
   const main = ambitMainScript();
   const level = opts.logLevel ?? 'info';
   const always = () => true;
@@ -112,11 +123,25 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<Supervisor
     roles.push(ztunnel);
     ztunnels.push({ proc: ztunnel, handover });
   }
-  // The replacement of a draining ztunnel starts right away, not after the old one exits.
+  const graceMsOf = (proc: ManagedProcess): number =>
+    ztunnels.some((z) => z.proc === proc) ? ((record.ztunnelGracePeriodSeconds ?? 30) + 5) * 1000 : 5000;
+  const holding = new Set<ManagedProcess>();
   const handoverWatch = setInterval(() => {
+    // The replacement of a draining ztunnel starts right away, not after the old one exits.
     for (const z of ztunnels) {
       const r = readHandover(z.handover);
       if (r?.state === 'draining' && r.pid === z.proc.pid) z.proc.replace();
+    }
+    for (const proc of roles) {
+      const wanted = existsSync(roleHoldPath(paths.run, proc.spec.label));
+      if (wanted && !proc.held && !holding.has(proc)) {
+        holding.add(proc);
+        opts.log.info({ role: proc.spec.label }, 'stopping on request');
+        void proc.hold(graceMsOf(proc)).finally(() => holding.delete(proc));
+      } else if (!wanted && proc.held && !holding.has(proc)) {
+        opts.log.info({ role: proc.spec.label }, 'starting again on request');
+        proc.release();
+      }
     }
   }, HANDOVER_POLL_MS);
   const podRunner = new PodRunner({ api, layout, dataDir: opts.dataDir, log: opts.log.child({ sub: 'podrunner' }) });
@@ -167,7 +192,7 @@ async function ensureClusterObjects(api: ApiClient, layout: ClusterLayout): Prom
       if (!isNotFound(err)) throw err;
       await api.create({
         apiVersion: 'v1', kind: 'Node',
-        metadata: { name: node.name, labels: { 'kubernetes.io/hostname': node.name, 'sandbox.ambit.io/netns': node.netns } },
+        metadata: { name: node.name, labels: { 'kubernetes.io/hostname': node.name, [POD_NETNS_ANNOTATION]: node.netns } }, // the same key names a node's netns
         spec: { podCIDR: node.podCidr, podCIDRs: [node.podCidr] },
       });
     }

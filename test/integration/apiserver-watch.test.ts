@@ -166,3 +166,42 @@ test('a client that stops reading is cut off once its backlog passes the bound, 
   assert.ok(events.length > 0 && events.length < 120, `got ${events.length} events before the cut`);
   assert.deepEqual(events.map((e) => e.object.metadata.name), events.map((_, i) => `big${i}`), 'in order, no gap before the cut');
 });
+
+test('the server lists who holds watches (named by User-Agent), newest watch time per client, and forgets closed ones', { timeout: 30_000 }, async (t) => {
+  const { ApiClient } = await import('../../src/controlplane/client/index.js');
+  const { kindByName } = await import('../../src/api/index.js');
+  const { WATCH_CLIENTS_PATH } = await import('../../src/lib/watch-clients.js');
+  const fx = await startFixture(t);
+  const named = new ApiClient({ endpoint: fx.target, userAgent: 'ambit-nodeagent/node-a' });
+  const anonymous = new ApiClient({ endpoint: fx.target });
+  t.after(() => { named.close(); anonymous.close(); });
+  const list = async () => ((await anonymous.requestJson('GET', WATCH_CLIENTS_PATH)) as { items: Array<{ client: string; watches: number; resources: string[]; connectedAt: string }> }).items;
+  assert.deepEqual(await list(), []);
+  const before = new Date().toISOString();
+  const pods = named.watch(kindByName('Pod')!, {});
+  const svcs = named.watch(kindByName('Service')!, {});
+  const other = anonymous.watch(kindByName('Pod')!, {});
+  t.after(() => { pods.close(); svcs.close(); other.close(); });
+  // Iterating starts the request; the server registers the watch when its response begins.
+  const drains = [pods, svcs, other].map(async (w) => { try { for await (const _ of w) { /* events are not the point */ } } catch { /* closed */ } });
+  let items = await waitForItems(list, (xs) => xs.length === 1 && xs[0]!.watches === 2);
+  assert.equal(items[0]!.client, 'ambit-nodeagent/node-a');
+  assert.deepEqual([...items[0]!.resources].sort(), ['/api/v1/pods', '/api/v1/services']);
+  assert.ok(items[0]!.connectedAt >= before, `${items[0]!.connectedAt} is not after ${before}`);
+  svcs.close();
+  items = await waitForItems(list, (xs) => xs.length === 1 && xs[0]!.watches === 1);
+  pods.close();
+  await waitForItems(list, (xs) => xs.length === 0);
+  other.close();
+  await Promise.all(drains);
+});
+
+async function waitForItems<T>(list: () => Promise<T[]>, ok: (xs: T[]) => boolean): Promise<T[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const xs = await list();
+    if (ok(xs)) return xs;
+    if (Date.now() > deadline) throw new Error(`watchers never matched: ${JSON.stringify(xs)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

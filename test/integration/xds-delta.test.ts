@@ -249,8 +249,8 @@ test('delta ADS: initial state, add, removal, NACK, reconnect with initial_resou
   const clientsBody = (await routes.find((r) => r.path === '/debug/xds/clients')!.handler({} as IncomingMessage, Buffer.alloc(0))).body as { items: Parameters<typeof renderProxyStatus>[0] };
   // web-2 was NACKed, so the server no longer counts it as held: the client holds the service and web-3.
   const table = renderProxyStatus(clientsBody.items, Date.now(), true).split('\n');
-  assert.match(table[0]!, /^NAME\s+KIND\s+CALLER\s+ADDRESSES\s+AUTHORIZATIONS\s+WAYPOINT CONFIGS\s+LAST ACKED NONCE\s+NACKS\s+LAST PUSH\s+LAST NACK$/);
-  assert.match(table[1]!, /^ztunnel~10\.10\.0\.2~\S+\s+ztunnel\s+node\/node-1\s+2\s+1\s+0\s+c1-\d+\s+1\s+\d+s ago\s+Address: Kubernetes\/\/Pod\/default\/web-2: test rejection$/);
+  assert.match(table[0]!, /^NAME\s+KIND\s+CALLER\s+CONNECTED\s+ADDRESSES\s+AUTHORIZATIONS\s+WAYPOINT CONFIGS\s+LAST ACKED NONCE\s+NACKS\s+LAST PUSH\s+LAST NACK$/);
+  assert.match(table[1]!, /^ztunnel~10\.10\.0\.2~\S+\s+ztunnel\s+node\/node-1\s+\d+s ago\s+2\s+1\s+0\s+c1-\d+\s+1\s+\d+s ago\s+Address: Kubernetes\/\/Pod\/default\/web-2: test rejection$/);
   const ambient = (await routes.find((r) => r.path === '/debug/ambient')!.handler({} as IncomingMessage, Buffer.alloc(0))).body as { addresses: Array<{ name: string }> };
   assert.deepEqual(ambient.addresses.map((a) => a.name).sort(), ['Kubernetes//Pod/default/web-2', 'Kubernetes//Pod/default/web-3', 'default/web.default.svc.cluster.local']);
   assert.match(await env.registry.getSingleMetricAsString('pilot_xds'), /pilot_xds 1/);

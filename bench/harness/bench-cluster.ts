@@ -10,7 +10,27 @@ import { runIn, spawnIn } from '../../src/platform/index.js';
 import type { KubeObject } from '../../src/api/meta.js';
 import { isAlive, type ProxyProcess } from './proc-stats.js';
 
-/** Ports of the server pod's apps (the same in every pair). */
+/**
+ * Ephemeral ports a tuned netns (tuneNetns) picks for outgoing connections: wider than the kernel's default
+ * 32768–60999, for the connection-rate phase.
+ */
+export const TUNED_EPHEMERAL_PORTS = { first: 1024, last: 60999 } as const;
+/**
+ * Where the harness's own listeners (stunnel, HAProxy) go: above the tuned and the default ephemeral range alike. A
+ * listener port inside the range could already be held by an outgoing connection of the same netns (the proxy's
+ * upstream connections, ztunnel's) when the listener binds, failing the run with "address in use".
+ */
+export const LISTENER_PORTS = { first: 61000, last: 65000 } as const;
+
+/** `port`, checked to lie in LISTENER_PORTS (a configuration error otherwise, not a flake). */
+export function listenerPort(port: number): number {
+  if (!Number.isInteger(port) || port < LISTENER_PORTS.first || port > LISTENER_PORTS.last) {
+    throw new Error(`harness listener port ${port} is outside ${LISTENER_PORTS.first}-${LISTENER_PORTS.last}: it could collide with an ephemeral port`);
+  }
+  return port;
+}
+
+/** Ports of the server pod's apps (the same in every pair; the server pod's netns keeps the default range). */
 export const SERVER_PORTS = { http: 8080, iperf: 5201, echo: 9000 } as const;
 
 export interface Endpoint {
@@ -180,7 +200,7 @@ export class BenchCluster {
   async tuneNetns(netns: string): Promise<void> {
     if (this.#tuned.has(netns)) return;
     this.#tuned.add(netns);
-    await runIn(netns, ['sysctl', '-q', '-w', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=1024 65000']);
+    await runIn(netns, ['sysctl', '-q', '-w', 'net.ipv4.tcp_tw_reuse=1', `net.ipv4.ip_local_port_range=${TUNED_EPHEMERAL_PORTS.first} ${TUNED_EPHEMERAL_PORTS.last}`]);
   }
 
   /**

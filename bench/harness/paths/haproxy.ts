@@ -5,12 +5,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchPath } from '../bench-path.js';
-import type { Endpoint, PathTargets } from '../bench-cluster.js';
+import { listenerPort, type Endpoint, type PathTargets } from '../bench-cluster.js';
 import { BASELINE_NAMESPACE } from './direct.js';
 import { STUNNEL_SERVER_PORTS, startStunnel, stunnelServerSide } from './stunnel.js';
 
-const HAPROXY_PORTS = { http: 8443, iperf: 8521, echo: 8900 } as const;
-const STUNNEL_L7_CLIENT_PORTS = { http: 16080, iperf: 16201, echo: 16900 } as const;
+/** Listener ports: in LISTENER_PORTS, clear of every ephemeral range. */
+const HAPROXY_PORTS = { http: 63443, iperf: 63521, echo: 63900 } as const;
+const STUNNEL_L7_CLIENT_PORTS = { http: 64080, iperf: 64201, echo: 64900 } as const;
 
 interface Frontend {
   name: string;
@@ -36,7 +37,7 @@ export function haproxyConfig(opts: { crt: string; ca: string; frontends: Fronte
     '',
   ];
   for (const f of opts.frontends) {
-    lines.push(`frontend fe_${f.name}`, `  mode ${f.mode}`, `  bind 0.0.0.0:${f.port} ${tls}`, `  default_backend be_${f.name}`,
+    lines.push(`frontend fe_${f.name}`, `  mode ${f.mode}`, `  bind 0.0.0.0:${listenerPort(f.port)} ${tls}`, `  default_backend be_${f.name}`,
       `backend be_${f.name}`, `  mode ${f.mode}`, `  server upstream ${f.upstream.host}:${f.upstream.port} ${tls}`, '');
   }
   return lines.join('\n');

@@ -4,13 +4,14 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchPath, PathEnvironment } from '../bench-path.js';
-import type { BenchCluster, Endpoint, PathTargets } from '../bench-cluster.js';
+import { listenerPort, type BenchCluster, type Endpoint, type PathTargets } from '../bench-cluster.js';
 import type { ProxyProcess } from '../proc-stats.js';
 import { BASELINE_NAMESPACE } from './direct.js';
 
 /** The node2 stunnel's TLS listeners, one per server app (it forwards them in plaintext to the server pod). */
-export const STUNNEL_SERVER_PORTS = { http: 28080, iperf: 25201, echo: 29000 } as const;
-const STUNNEL_CLIENT_PORTS = { http: 18080, iperf: 15201, echo: 19000 } as const;
+/** Listener ports: in LISTENER_PORTS, clear of every ephemeral range. */
+export const STUNNEL_SERVER_PORTS = { http: 62080, iperf: 62201, echo: 62900 } as const;
+const STUNNEL_CLIENT_PORTS = { http: 61080, iperf: 61201, echo: 61900 } as const;
 
 type Service = { name: string; accept: number; connect: Endpoint };
 
@@ -27,7 +28,7 @@ export function stunnelConfig(opts: { client: boolean; cert: string; key: string
     '',
   ];
   for (const s of opts.services) {
-    lines.push(`[${s.name}]`, `accept = 0.0.0.0:${s.accept}`, `connect = ${s.connect.host}:${s.connect.port}`,
+    lines.push(`[${s.name}]`, `accept = 0.0.0.0:${listenerPort(s.accept)}`, `connect = ${s.connect.host}:${s.connect.port}`,
       `client = ${opts.client ? 'yes' : 'no'}`, `cert = ${opts.cert}`, `key = ${opts.key}`, `CAfile = ${opts.ca}`,
       'verifyChain = yes', 'requireCert = yes', 'sslVersionMin = TLSv1.3', '');
   }

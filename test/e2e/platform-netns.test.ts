@@ -196,9 +196,8 @@ test('nft monitor: one callback per committed transaction with its event lines; 
   assert.equal(monitor.closed, true);
 });
 
-/** Connects, sends `hello`, and resolves with what came back before the end, or the error code. */
-async function exchange(netns: string, port: number): Promise<string> {
-  const c = await connectFromNetns(netns, { host: '127.0.0.1', port, timeoutMs: 5000 });
+/** Sends `hello` on a connected socket and resolves with what came back before the end, or the error code. */
+function exchange(c: net.Socket): Promise<string> {
   return new Promise((resolve) => {
     let got = '';
     c.setEncoding('utf8').on('data', (d: string) => (got += d));
@@ -223,10 +222,10 @@ test('reuse-port handover: with tcp_migrate_req a closing listener hands its que
     });
     t.after(() => successor.close());
     // 16 connections are spread over both listeners; those in the old one's queue are not served yet.
-    const pending = Array.from({ length: 16 }, () => exchange(ns, 7100));
-    await new Promise((r) => setTimeout(r, 300));
+    // Every handshake is complete (so each connection sits in one listener's queue) before the old one closes.
+    const conns = await Promise.all(Array.from({ length: 16 }, () => connectFromNetns(ns, { host: '127.0.0.1', port: 7100, timeoutMs: 10_000 })));
     closeSync(old);
-    const answers = await Promise.all(pending);
+    const answers = await Promise.all(conns.map(exchange));
     const served = answers.filter((a) => a === 'successor').length;
     if (migrate) assert.equal(served, 16, `every queued connection moved to the successor: ${JSON.stringify(answers)}`);
     else assert.ok(served < 16, `without migration the old queue is reset (the test can see the difference): ${JSON.stringify(answers)}`);

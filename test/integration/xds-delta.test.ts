@@ -351,8 +351,7 @@ test('xDS client library: validation, snapshot swap, reconnect with backoff', { 
   // Server goes away; the client retries; a new server on the same port with a changed store resyncs it.
   const port = env.port;
   await env.xds.close();
-  await new Promise((r) => setTimeout(r, 100));
-  assert.equal(client.status().connected, false);
+  await eventually(() => assert.equal(client.status().connected, false), 10_000);
   await env.store.create(pod('web-6', '10.244.0.16'));
   const resynced = new Promise<void>((resolve) => client.onUpdate((s) => s.resources(ADDRESS_TYPE_URL).has('Kubernetes//Pod/default/web-6') && resolve()));
   await setup(t, [], port, env);

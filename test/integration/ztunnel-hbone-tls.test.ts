@@ -80,12 +80,14 @@ function attempt(port: number, cert: WorkloadCertificate, session?: Buffer, trus
 test('hbone 15008: a resumption attempt gets a full handshake, so an expired client certificate is refused', async (t) => {
   const ca = await createTestCa();
   const srv = await startServer(t, await ca.issue(SERVER_ID));
-  // Valid now, expired two seconds from now (issued with a backdated not-before).
-  const shortLived = await ca.issue(CLIENT_ID, { validForMs: 1500 });
+  // Valid now, expired a few seconds from now (issued with a backdated not-before). Not shorter: X.509 times have
+  // whole seconds, and the first handshake must fall inside the validity even on a loaded machine.
+  const shortLived = await ca.issue(CLIENT_ID, { validForMs: 5000 });
   const first = await attempt(srv.port, shortLived);
   assert.equal(first.closedWithoutData, false, 'the first connection (valid certificate) is accepted');
   assert.ok(first.ticket, 'the server sent a session ticket the client can offer');
-  await new Promise((r) => setTimeout(r, 2000));
+  // Until the certificate has expired (plus a second: validity is checked at whole seconds).
+  await new Promise((r) => setTimeout(r, Math.max(0, shortLived.notAfter.getTime() + 1000 - Date.now())));
   const second = await attempt(srv.port, shortLived, first.ticket);
   assert.equal(second.reused, false, 'the offered session was not resumed');
   assert.equal(second.closedWithoutData, true, 'the expired certificate was checked again and refused');

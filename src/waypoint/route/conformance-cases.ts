@@ -548,3 +548,15 @@ export function conformanceInput(s: RoutingScenario): { config: WaypointConfigRe
     },
   };
 }
+
+/** Deterministic uniform [0, 1) generator (mulberry32) for reproducible weighted/percentage decisions. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,20 +1,8 @@
 // Replays CONFORMANCE_SCENARIOS against the decision engine: each case's decision essentials must match.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CONFORMANCE_SCENARIOS, conformanceInput, conformanceServiceKey, type RoutingCase } from './conformance-cases.js';
+import { CONFORMANCE_SCENARIOS, conformanceInput, conformanceServiceKey, seededRandom as seeded, type RoutingCase } from './conformance-cases.js';
 import { applyHeaderEdits, compileRoutes, decideGrpc, decideHttp, decideTcp, type HttpDecision, type RouteTable, type TcpDecision } from './index.js';
-
-/** Deterministic uniform [0, 1) generator (mulberry32). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const short = (hostname: string) => hostname.split('.')[0]!;
 

@@ -4,7 +4,7 @@ import { emptyEdits, mergeEdits, redirectLocation, rewritePath } from './edits.j
 import type { CompiledAction, CompiledBackend, CompiledMatch, HttpEntry, VsRedirect } from './model.js';
 import { defaultRetry } from './model.js';
 import type { RouteTable } from './table.js';
-import type { Backend, ForwardDecision, GrpcRequestInfo, HttpDecision, HttpRequestInfo, RespondDecision, RouteRef, Target, TcpDecision } from './types.js';
+import type { Backend, ForwardDecision, HeaderEdits, GrpcRequestInfo, HttpDecision, HttpRequestInfo, RespondDecision, RouteRef, Target, TcpDecision } from './types.js';
 
 export type Rand = () => number;
 
@@ -20,7 +20,7 @@ export function decideHttp(table: RouteTable, target: Target, req: HttpRequestIn
       // Only a TCPRoute governs this port: HTTP on it is carried like any TCP stream.
       const t = decideTcp(table, target, rand);
       if (t.action === 'forward') return { ...forwardBase(t.backend, t.upstream), ...(t.route ? { route: t.route } : {}) };
-      return respond(500, t.reason, 'NC', emptyEdits(), req, t.route);
+      return respond(500, t.reason, 'NC', NO_EDITS, req, t.route);
     }
     const backend = defaultBackend(table, target);
     return forwardBase(backend, table.destinationRules.upstream(backend, req));
@@ -33,7 +33,7 @@ export function decideHttp(table: RouteTable, target: Target, req: HttpRequestIn
     if (m.query.length) q ??= parseQuery(query);
     if (matches(m, path, req, scheme, q)) return act(table, target, req, e, rand);
   }
-  return respond(404, 'no route matched the request', 'NR', emptyEdits(), req);
+  return respond(404, 'no route matched the request', 'NR', NO_EDITS, req);
 }
 
 /** A gRPC call, decided as the HTTP/2 POST `/<service>/<method>` it is on the wire. */
@@ -165,8 +165,25 @@ function defaultBackend(table: RouteTable, target: Target): Backend {
   };
 }
 
+// Shared, frozen parts of default-route decisions (the common case: no allocation beyond the decision itself).
+const NO_EDITS = freezeEdits(emptyEdits());
+const NO_TIMEOUTS = Object.freeze({});
+const DEFAULT_RETRY = (() => {
+  const r = defaultRetry();
+  Object.freeze(r.retryOn);
+  Object.freeze(r.codes);
+  return Object.freeze(r);
+})();
+
+function freezeEdits(e: HeaderEdits): HeaderEdits {
+  Object.freeze(e.set);
+  Object.freeze(e.add);
+  Object.freeze(e.remove);
+  return Object.freeze(e);
+}
+
 function forwardBase(backend: Backend, upstream: ForwardDecision['upstream']): ForwardDecision {
-  const out: ForwardDecision = { action: 'forward', backend, requestHeaders: emptyEdits(), responseHeaders: emptyEdits(), mirrors: [], timeouts: {}, retry: defaultRetry() };
+  const out: ForwardDecision = { action: 'forward', backend, requestHeaders: NO_EDITS, responseHeaders: NO_EDITS, mirrors: [], timeouts: NO_TIMEOUTS, retry: DEFAULT_RETRY };
   if (upstream) out.upstream = upstream;
   return out;
 }

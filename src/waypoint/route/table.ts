@@ -171,6 +171,32 @@ export function compileRoutes(config: WaypointConfigRecord, extras: CompileExtra
     if (gatewayHttp.has(key)) s.http.sort(gatewayOrder);
     // TCP: one route wins per port; Gateway API order (oldest ≈ alphabetical, then rule order).
     s.tcp.sort((a, b) => a.order.source - b.order.source || (a.order.route < b.order.route ? -1 : a.order.route > b.order.route ? 1 : 0) || a.order.rule - b.order.rule);
+    reportShadowedTcp(key, s.tcp, sink);
+    for (const e of s.http) freezeAction(e.action);
   }
   return new RouteTable(`${config.namespace}/${config.name}`, byKey, routes, drIndex, sink.list);
+}
+
+/** A TCP connection has nothing to match on: on each port only the first TCP route rule applies. */
+function reportShadowedTcp(key: string, entries: TcpEntry[], sink: ProblemSink): void {
+  entries.forEach((e, i) => {
+    const winner = entries.slice(0, i).find((w) => !w.ports || !e.ports || [...e.ports].some((p) => w.ports!.has(p)));
+    if (!winner) return;
+    const field = e.ref.kind === 'VirtualService' ? `spec.tcp[${e.ref.rule}]` : `spec.rules[${e.ref.rule}]`;
+    sink.add(e.ref.kind, e.ref.namespace, e.ref.name, field, `shadowed for ${key}: ${winner.ref.kind} ${winner.ref.namespace}/${winner.ref.name} rule ${winner.ref.rule} already takes its connections`);
+  });
+}
+
+/** Decisions hand out the compiled objects themselves (no per-request copies): make them read-only. */
+function freezeAction(a: HttpEntry['action']): void {
+  if (Object.isFrozen(a.retry)) return;
+  Object.freeze(a.retry.retryOn);
+  Object.freeze(a.retry.codes);
+  Object.freeze(a.retry);
+  Object.freeze(a.timeouts);
+  for (const e of [a.requestHeaders, a.responseHeaders, ...a.backends.flatMap((b) => [b.requestHeaders, b.responseHeaders])]) {
+    Object.freeze(e.set);
+    Object.freeze(e.add);
+    Object.freeze(e.remove);
+  }
 }

@@ -383,6 +383,7 @@ export const CONFORMANCE_SCENARIOS: RoutingScenario[] = [
     manifests: [http('port-80-only', [{ backendRefs: [be('echo-v1')] }])],
     cases: [
       { name: 'route attached to port 80', request: get('/'), expect: { backend: 'echo-v1' } },
+      { name: 'the Host header does not select mesh routes (the service VIP does)', request: { path: '/', authority: 'echo-v2' }, expect: { backend: 'echo-v1', host: 'echo-v2' } },
       { name: 'port 8080 has no route: default route to the service', port: 8080, request: { path: '/', authority: 'echo:8080' }, expect: { backend: 'echo', port: 8080 } },
       { name: 'a service without routes: default route', service: 'grpc-echo', port: 9000, request: get('/'), expect: { backend: 'grpc-echo', port: 9000 } },
     ],

@@ -84,7 +84,8 @@ export function parseQuery(query: string): Map<string, string> {
 
 function decode(s: string): string {
   try {
-    return decodeURIComponent(s.replace(/\+/g, ' '));
+    // Percent-decoding only: `+` stays `+` (Envoy does not apply form encoding to the query).
+    return decodeURIComponent(s);
   } catch {
     return s;
   }

@@ -50,7 +50,8 @@ export class RouteTable {
   readonly destinationRules: DestinationRuleIndex;
   #services: Map<string, BoundServiceRecord>;
   #routes: Map<string, ServiceRoutes>;
-  #portCache = new Map<string, PortRoutes>();
+  /** service key → port → routes; filled lazily on first use of a port. */
+  #portCache = new Map<string, Map<number, PortRoutes>>();
 
   constructor(
     waypoint: string,
@@ -73,14 +74,15 @@ export class RouteTable {
 
   /** Routes attached to a service port, in evaluation order (cached per port). */
   routesFor(target: Target): PortRoutes {
-    const cacheKey = `${target.serviceKey}:${target.port}`;
-    const hit = this.#portCache.get(cacheKey);
-    if (hit) return hit;
     const all = this.#routes.get(target.serviceKey);
     if (!all) return NO_ROUTES;
+    let ports = this.#portCache.get(target.serviceKey);
+    const hit = ports?.get(target.port);
+    if (hit) return hit;
+    if (!ports) this.#portCache.set(target.serviceKey, (ports = new Map()));
     const onPort = <T extends { ports?: Set<number> }>(e: T) => !e.ports || e.ports.has(target.port);
     const out: PortRoutes = { http: all.http.filter(onPort), tcp: all.tcp.filter(onPort) };
-    this.#portCache.set(cacheKey, out);
+    ports.set(target.port, out);
     return out;
   }
 }

@@ -158,7 +158,11 @@ export type TcpDecision =
   | { action: 'forward'; route?: RouteRef; backend: Backend; upstream?: UpstreamPolicy }
   | { action: 'reject'; route?: RouteRef; flag: 'NC' | 'NR'; reason: string };
 
-/** What the waypoint received the request for: a bound service (`ns/hostname`) and the service port dialled. */
+/**
+ * What the waypoint received the request for: a bound service (`ns/hostname`) and the service port dialled (the
+ * VIP:port of the HBONE CONNECT authority — never the Host header: mesh routes follow the Service, not the name the
+ * client typed). Workload-addressed traffic has no service and takes no routes: forward it to its destination.
+ */
 export interface Target {
   serviceKey: string;
   port: number;

@@ -550,6 +550,11 @@ export function conformanceInput(s: RoutingScenario): { config: WaypointConfigRe
   };
 }
 
+/** A scenario's resources as Kubernetes-shaped objects (to apply through the API / CLI in an e2e run). */
+export function conformanceManifests(s: RoutingScenario): Array<{ apiVersion: string; kind: string; metadata: { name: string; namespace: string }; spec: Record<string, unknown> }> {
+  return s.manifests.map((m) => ({ apiVersion: API_VERSIONS[m.kind], kind: m.kind, metadata: { name: m.name, namespace: NS }, spec: m.spec }));
+}
+
 /** Deterministic uniform [0, 1) generator (mulberry32) for reproducible weighted/percentage decisions. */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;

@@ -1,5 +1,5 @@
 // Per-request decisions over a RouteTable: match → forward (backend, edits, resilience) | redirect | respond; TCP picks.
-import { hostOf, headerValue, parseQuery, splitPath } from './match.js';
+import { hostOf, headerValue, normalizePath, parseQuery, splitPath } from './match.js';
 import { emptyEdits, mergeEdits, redirectLocation, rewritePath } from './edits.js';
 import type { CompiledAction, CompiledBackend, CompiledMatch, HttpEntry, VsRedirect } from './model.js';
 import { defaultRetry } from './model.js';
@@ -14,6 +14,18 @@ export type Rand = () => number;
  * answer is 404 with flag NR. `rand` (uniform in [0, 1)) drives weighted picks, fault and mirror percentages.
  */
 export function decideHttp(table: RouteTable, target: Target, req: HttpRequestInfo, rand: Rand = Math.random): HttpDecision {
+  // Istio's default path normalization (BASE): dot segments are resolved before matching, and the backend gets
+  // the normalized path too.
+  const { path, query } = splitPath(req.path);
+  const norm = normalizePath(path);
+  if (norm === path) return decideNormalized(table, target, req, rand);
+  const normalized = { ...req, path: query ? `${norm}?${query}` : norm };
+  const d = decideNormalized(table, target, normalized, rand);
+  if (d.action === 'forward' && d.rewritePath === undefined) d.rewritePath = normalized.path;
+  return d;
+}
+
+function decideNormalized(table: RouteTable, target: Target, req: HttpRequestInfo, rand: Rand): HttpDecision {
   const routes = table.routesFor(target);
   if (!routes.http.length) {
     if (routes.tcp.length) {

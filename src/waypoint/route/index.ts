@@ -17,5 +17,6 @@
 // through `extras` until it passes them in `config.routes` (both places are read).
 export { compileRoutes, RouteTable } from './table.js';
 export { decideGrpc, decideHttp, decideTcp, type Rand } from './decide.js';
+export { normalizePath } from './match.js';
 export { applyHeaderEdits, mergeEdits, redirectLocation, rewritePath, type HeaderMap, type PathRewrite, type RedirectSpec } from './edits.js';
 export type * from './types.js';

@@ -49,6 +49,24 @@ export function splitPath(pathWithQuery: string): { path: string; query: string 
   return q < 0 ? { path: pathWithQuery, query: '' } : { path: pathWithQuery.slice(0, q), query: pathWithQuery.slice(q + 1) };
 }
 
+/** RFC 3986 remove_dot_segments on an absolute path (`/a/./b/../c` → `/a/c`); other paths are returned as they are. */
+export function normalizePath(path: string): string {
+  if (!path.startsWith('/') || !/\/\.\.?(\/|$)/.test(path)) return path;
+  const segs = path.split('/');
+  const out: string[] = [];
+  for (let i = 1; i < segs.length; i++) {
+    const s = segs[i]!;
+    const last = i === segs.length - 1;
+    if (s === '.' || s === '..') {
+      if (s === '..') out.pop();
+      if (last) out.push('');
+      continue;
+    }
+    out.push(s);
+  }
+  return `/${out.join('/')}`;
+}
+
 /** Gateway API PathPrefix: element-wise; a trailing `/` in the prefix is ignored, so `/foo` matches `/foo/x`, not `/foobar`. */
 export function normalizePrefix(prefix: string): string {
   let p = prefix;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { AttachedResourceRecord, WaypointConfigRecord } from '../../lib/xds/waypoint-records.js';
 import { CONFORMANCE_BOUND_SERVICES, conformanceServiceKey, seededRandom as seeded } from './conformance-cases.js';
 import { applyHeaderEdits, compileRoutes, decideGrpc, decideHttp, decideTcp, redirectLocation, rewritePath, type CompileExtras, type HttpDecision } from './index.js';
-import { compileRe2 } from './match.js';
+import { compileRe2, normalizePath } from './match.js';
 
 const NS = 'gateway-conformance-mesh';
 const ECHO = { serviceKey: conformanceServiceKey('echo'), port: 80 };
@@ -71,6 +71,19 @@ test('compileRe2: full match, leading flags, RE2-only syntax, refusals', () => {
   assert.ok(re('\\Afoo\\z').test('foo'));
   assert.ok('error' in compileRe2('(?=x)'));
   assert.ok('error' in compileRe2('(a)\\1'));
+});
+
+test('normalizePath resolves dot segments; decisions match and forward the normalized path', () => {
+  assert.equal(normalizePath('/a/./b/../c'), '/a/c');
+  assert.equal(normalizePath('/a/b/..'), '/a/');
+  assert.equal(normalizePath('/..'), '/');
+  assert.equal(normalizePath('/.well-known/x'), '/.well-known/x');
+  const t = table([rec('HTTPRoute', 'r', route([{ matches: [{ path: { type: 'PathPrefix', value: '/admin' } }], backendRefs: [backend('echo-v1')] }, { backendRefs: [backend('echo-v2')] }]))]);
+  const d = decideHttp(t, ECHO, get('/public/../admin/x?y=1'));
+  assert.equal(host(d), 'echo-v1');
+  assert.equal(d.action === 'forward' && d.rewritePath, '/admin/x?y=1');
+  const plain = decideHttp(t, ECHO, get('/admin/x'));
+  assert.equal(plain.action === 'forward' && plain.rewritePath, undefined);
 });
 
 // --- Attachment ---

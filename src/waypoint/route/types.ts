@@ -114,7 +114,7 @@ export interface ForwardDecision {
   /** Route-level then backend-level filters, in order. Apply with `applyHeaderEdits`. */
   requestHeaders: HeaderEdits;
   responseHeaders: HeaderEdits;
-  /** New `:path` (with the original query) when a rewrite applies. */
+  /** New `:path` (with the original query) when a rewrite applies or the path was normalized (`/a/../b` → `/b`). */
   rewritePath?: string;
   /** New `:authority`/Host when a rewrite applies. */
   rewriteHost?: string;
@@ -143,7 +143,10 @@ export interface RespondDecision {
   route?: RouteRef;
   status: number;
   body: string;
-  /** NR no route matched; FI fault abort; NC backend unresolvable / all weights zero; DR direct response. */
+  /**
+   * NR no route matched; FI fault abort; NC backend unresolvable, all weights zero or unsupported filter;
+   * DR direct response (VirtualService `directResponse`; Envoy logs `-` for these, so map DR to `-` in metrics).
+   */
   flag: DecisionFlag;
   /** For gRPC requests: the grpc-status to send (fault abort grpcStatus, or mapped from `status`). */
   grpcStatus?: number;

@@ -29,8 +29,8 @@ export interface Attachment {
 
 export interface CompiledGatewayRoute {
   attachments: Attachment[];
-  http: Array<Omit<HttpEntry, 'ports'>>;
-  tcp: Array<Omit<TcpEntry, 'ports'>>;
+  http: Array<Omit<HttpEntry, 'ports' | 'consumer'>>;
+  tcp: Array<Omit<TcpEntry, 'ports' | 'consumer'>>;
 }
 
 type Kind = 'HTTPRoute' | 'GRPCRoute' | 'TCPRoute';

@@ -24,6 +24,8 @@ export const API_VERSIONS: Record<RouteManifest['kind'], string> = {
 export interface RouteManifest {
   kind: 'HTTPRoute' | 'GRPCRoute' | 'TCPRoute' | 'VirtualService' | 'DestinationRule';
   name: string;
+  /** Default CONFORMANCE_NAMESPACE; another one makes a GAMMA consumer route. */
+  namespace?: string;
   spec: Record<string, unknown>;
 }
 
@@ -60,12 +62,16 @@ export interface RoutingCase {
   /** Target service short name and port (default `echo`:80). */
   service?: string;
   port?: number;
+  /** Namespace of the calling workload (default CONFORMANCE_NAMESPACE). */
+  sourceNamespace?: string;
   /** HTTP request (default method GET, authority = service short name). */
   request?: { method?: string; path: string; headers?: Record<string, string>; authority?: string };
   /** gRPC call (instead of `request`). */
   grpc?: { service: string; method: string; headers?: Record<string, string> };
   /** A TCP connection (instead of `request`). */
   tcp?: true;
+  /** Headers the backend answers with (an e2e echo backend must be asked to send them). */
+  backendResponseHeaders?: Record<string, string>;
   expect: CaseExpectation;
 }
 
@@ -326,7 +332,7 @@ export const CONFORMANCE_SCENARIOS: RoutingScenario[] = [
         backendRefs: [be('echo-v1')],
       },
     ])],
-    cases: [{ name: 'set, add, remove on the response', request: get('/'), expect: { backend: 'echo-v1', responseHeaders: { 'x-header-set': 'set-value', 'x-header-add': 'add-value', 'x-header-remove': null } } }],
+    cases: [{ name: 'set, add, remove on the response', request: get('/'), backendResponseHeaders: { 'x-header-remove': 'from-backend', 'x-header-set': 'from-backend' }, expect: { backend: 'echo-v1', responseHeaders: { 'x-header-set': 'set-value', 'x-header-add': 'add-value', 'x-header-remove': null } } }],
   },
   {
     name: 'HTTPRouteRequestMirror',
@@ -386,6 +392,26 @@ export const CONFORMANCE_SCENARIOS: RoutingScenario[] = [
       { name: 'the Host header does not select mesh routes (the service VIP does)', request: { path: '/', authority: 'echo-v2' }, expect: { backend: 'echo-v1', host: 'echo-v2' } },
       { name: 'port 8080 has no route: default route to the service', port: 8080, request: { path: '/', authority: 'echo:8080' }, expect: { backend: 'echo', port: 8080 } },
       { name: 'a service without routes: default route', service: 'grpc-echo', port: 9000, request: get('/'), expect: { backend: 'grpc-echo', port: 9000 } },
+    ],
+  },
+  {
+    name: 'HTTPRouteConsumerRoute (MeshConsumerRoute)',
+    manifests: [
+      {
+        kind: 'HTTPRoute',
+        name: 'consumer',
+        namespace: `${NS}-consumer`,
+        spec: {
+          parentRefs: [{ group: '', kind: 'Service', name: 'echo', namespace: NS, port: 80 }],
+          rules: [{ filters: [{ type: 'ResponseHeaderModifier', responseHeaderModifier: { set: [{ name: 'X-Header-Set', value: 'set' }] } }], backendRefs: [be('echo-v1', { namespace: NS })] }],
+        },
+      },
+      http('producer', [{ backendRefs: [be('echo-v2')] }]),
+    ],
+    problems: ['consumer: spec.rules[0].backendRefs[0].namespace'],
+    cases: [
+      { name: 'a caller in the consumer namespace gets the consumer route', sourceNamespace: `${NS}-consumer`, request: get('/'), expect: { backend: 'echo-v1', responseHeaders: { 'x-header-set': 'set' } } },
+      { name: 'a caller elsewhere gets the producer route', request: get('/'), expect: { backend: 'echo-v2', responseHeaders: { 'x-header-set': null } } },
     ],
   },
   {
@@ -526,7 +552,7 @@ export function conformanceServiceKey(shortName: string): string {
  * the Services their parentRefs name; VirtualServices and DestinationRules as extras.
  */
 export function conformanceInput(s: RoutingScenario): { config: WaypointConfigRecord; extras: CompileExtras } {
-  const record = (m: RouteManifest, services: string[]) => ({ kind: m.kind, namespace: NS, name: m.name, resourceVersion: '1', spec: m.spec as never, services });
+  const record = (m: RouteManifest, services: string[]) => ({ kind: m.kind, namespace: m.namespace ?? NS, name: m.name, resourceVersion: '1', spec: m.spec as never, services });
   const routes = s.manifests
     .filter((m) => m.kind === 'HTTPRoute' || m.kind === 'GRPCRoute' || m.kind === 'TCPRoute')
     .map((m) => record(m, ((m.spec['parentRefs'] as Array<{ name: string }>) ?? []).map((p) => conformanceServiceKey(p.name))));
@@ -552,7 +578,7 @@ export function conformanceInput(s: RoutingScenario): { config: WaypointConfigRe
 
 /** A scenario's resources as Kubernetes-shaped objects (to apply through the API / CLI in an e2e run). */
 export function conformanceManifests(s: RoutingScenario): Array<{ apiVersion: string; kind: string; metadata: { name: string; namespace: string }; spec: Record<string, unknown> }> {
-  return s.manifests.map((m) => ({ apiVersion: API_VERSIONS[m.kind], kind: m.kind, metadata: { name: m.name, namespace: NS }, spec: m.spec }));
+  return s.manifests.map((m) => ({ apiVersion: API_VERSIONS[m.kind], kind: m.kind, metadata: { name: m.name, namespace: m.namespace ?? NS }, spec: m.spec }));
 }
 
 /** Deterministic uniform [0, 1) generator (mulberry32) for reproducible weighted/percentage decisions. */

@@ -1,13 +1,13 @@
 // Replays CONFORMANCE_SCENARIOS against the decision engine: each case's decision essentials must match.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CONFORMANCE_SCENARIOS, conformanceInput, conformanceServiceKey, seededRandom as seeded, type RoutingCase } from './conformance-cases.js';
+import { CONFORMANCE_NAMESPACE, CONFORMANCE_SCENARIOS, conformanceInput, conformanceServiceKey, seededRandom as seeded, type RoutingCase } from './conformance-cases.js';
 import { applyHeaderEdits, compileRoutes, decideGrpc, decideHttp, decideTcp, type HttpDecision, type RouteTable, type TcpDecision } from './index.js';
 
 const short = (hostname: string) => hostname.split('.')[0]!;
 
 function decide(table: RouteTable, c: RoutingCase, rand: () => number): HttpDecision | TcpDecision {
-  const target = { serviceKey: conformanceServiceKey(c.service ?? 'echo'), port: c.port ?? 80 };
+  const target = { serviceKey: conformanceServiceKey(c.service ?? 'echo'), port: c.port ?? 80, sourceNamespace: c.sourceNamespace ?? CONFORMANCE_NAMESPACE };
   if (c.tcp) return decideTcp(table, target, rand);
   if (c.grpc) return decideGrpc(table, target, { service: c.grpc.service, method: c.grpc.method, authority: `${c.service}:${target.port}`, headers: { ...(c.grpc.headers ?? {}) } }, rand);
   const r = c.request!;
@@ -50,7 +50,7 @@ function check(table: RouteTable, c: RoutingCase): void {
   }
   const forwarded = e.backend !== undefined || e.path !== undefined || e.host !== undefined || e.requestHeaders || e.mirrors || e.timeouts || e.retry || e.faultDelayMs !== undefined || e.upstream;
   if (!forwarded) {
-    if (e.responseHeaders) checkResponseHeaders(d as HttpDecision, e.responseHeaders);
+    if (e.responseHeaders) checkResponseHeaders(d as HttpDecision, c, e.responseHeaders);
     return;
   }
   assert.equal(d.action, 'forward', `want a forward, got ${JSON.stringify(d)}`);
@@ -75,18 +75,16 @@ function check(table: RouteTable, c: RoutingCase): void {
     const h = applyHeaderEdits({ ...(req?.headers ?? c.grpc?.headers ?? {}) }, hd.requestHeaders);
     for (const [k, v] of Object.entries(e.requestHeaders)) assert.deepEqual(h[k], v ?? undefined, `request header ${k}`);
   }
-  if (e.responseHeaders) checkResponseHeaders(hd, e.responseHeaders);
+  if (e.responseHeaders) checkResponseHeaders(hd, c, e.responseHeaders);
   if (e.mirrors) assert.deepEqual(hd.mirrors.map((m) => short(m.hostname)), e.mirrors);
   if (e.timeouts) assert.deepEqual(hd.timeouts, e.timeouts);
   if (e.retry) for (const [k, v] of Object.entries(e.retry)) assert.deepEqual(hd.retry[k as keyof typeof hd.retry], v, `retry.${k}`);
   if (e.faultDelayMs !== undefined) assert.equal(hd.faultDelayMs, e.faultDelayMs);
 }
 
-/** The backend sends every header the case expects removed; edits must take them out. */
-function checkResponseHeaders(d: HttpDecision, want: Record<string, string | string[] | null>): void {
-  const fromBackend: Record<string, string> = {};
-  for (const [k, v] of Object.entries(want)) if (v === null) fromBackend[k] = 'from-backend';
-  const h = applyHeaderEdits(fromBackend, d.responseHeaders);
+/** Response edits applied to what the backend sends must give the expected client-side headers. */
+function checkResponseHeaders(d: HttpDecision, c: RoutingCase, want: Record<string, string | string[] | null>): void {
+  const h = applyHeaderEdits({ ...(c.backendResponseHeaders ?? {}) }, d.responseHeaders);
   for (const [k, v] of Object.entries(want)) assert.deepEqual(h[k], v ?? undefined, `response header ${k}`);
 }
 

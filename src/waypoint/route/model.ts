@@ -85,6 +85,8 @@ export interface HttpEntry {
   ref: RouteRef;
   /** Service ports the entry applies to; undefined = every port. */
   ports?: Set<number>;
+  /** GAMMA consumer route: applies only to callers from this namespace (the route's, not the Service's). */
+  consumer?: string;
   match: CompiledMatch;
   action: CompiledAction;
   /** Sort key parts (Gateway API precedence); VirtualService entries keep their order. */
@@ -94,6 +96,7 @@ export interface HttpEntry {
 export interface TcpEntry {
   ref: RouteRef;
   ports?: Set<number>;
+  consumer?: string;
   backends: CompiledBackend[];
   totalWeight: number;
   order: { source: 0 | 1; route: string; rule: number };

@@ -15,6 +15,8 @@ export interface PortRoutes {
 interface ServiceRoutes {
   http: HttpEntry[];
   tcp: TcpEntry[];
+  /** Namespaces with consumer routes on this service. */
+  consumerNamespaces: Set<string>;
 }
 
 const NO_ROUTES: PortRoutes = { http: [], tcp: [] };
@@ -50,8 +52,8 @@ export class RouteTable {
   readonly destinationRules: DestinationRuleIndex;
   #services: Map<string, BoundServiceRecord>;
   #routes: Map<string, ServiceRoutes>;
-  /** service key → port → routes; filled lazily on first use of a port. */
-  #portCache = new Map<string, Map<number, PortRoutes>>();
+  /** service key → port (or `port/consumer namespace`) → routes; filled lazily on first use. */
+  #portCache = new Map<string, Map<number | string, PortRoutes>>();
 
   constructor(
     waypoint: string,
@@ -72,17 +74,27 @@ export class RouteTable {
     return this.#services.get(key);
   }
 
-  /** Routes attached to a service port, in evaluation order (cached per port). */
+  /**
+   * Routes attached to a service port, in evaluation order (cached). GAMMA consumer routes (declared in another
+   * namespace than the Service) replace the producer routes for callers from their own namespace only.
+   */
   routesFor(target: Target): PortRoutes {
     const all = this.#routes.get(target.serviceKey);
     if (!all) return NO_ROUTES;
-    let ports = this.#portCache.get(target.serviceKey);
-    const hit = ports?.get(target.port);
+    const consumer = target.sourceNamespace !== undefined && all.consumerNamespaces.has(target.sourceNamespace) ? target.sourceNamespace : undefined;
+    let cache = this.#portCache.get(target.serviceKey);
+    if (!cache) this.#portCache.set(target.serviceKey, (cache = new Map()));
+    const key = consumer === undefined ? target.port : `${target.port}/${consumer}`;
+    const hit = cache.get(key);
     if (hit) return hit;
-    if (!ports) this.#portCache.set(target.serviceKey, (ports = new Map()));
-    const onPort = <T extends { ports?: Set<number> }>(e: T) => !e.ports || e.ports.has(target.port);
-    const out: PortRoutes = { http: all.http.filter(onPort), tcp: all.tcp.filter(onPort) };
-    ports.set(target.port, out);
+    const producer = <T extends { ports?: Set<number>; consumer?: string }>(e: T) => e.consumer === undefined && (!e.ports || e.ports.has(target.port));
+    const mine = <T extends { ports?: Set<number>; consumer?: string }>(e: T) => e.consumer === consumer && (!e.ports || e.ports.has(target.port));
+    let http = consumer === undefined ? [] : all.http.filter(mine);
+    if (!http.length) http = all.http.filter(producer);
+    let tcp = consumer === undefined ? [] : all.tcp.filter(mine);
+    if (!tcp.length) tcp = all.tcp.filter(producer);
+    const out: PortRoutes = { http, tcp };
+    cache.set(key, out);
     return out;
   }
 }
@@ -133,7 +145,7 @@ export function compileRoutes(config: WaypointConfigRecord, extras: CompileExtra
   const routes = new Map<string, ServiceRoutes>();
   const slot = (key: string) => {
     let s = routes.get(key);
-    if (!s) routes.set(key, (s = { http: [], tcp: [] }));
+    if (!s) routes.set(key, (s = { http: [], tcp: [], consumerNamespaces: new Set() }));
     return s;
   };
   const drIndex = new DestinationRuleIndex(destinationRules, ctx);
@@ -143,9 +155,11 @@ export function compileRoutes(config: WaypointConfigRecord, extras: CompileExtra
     const c = compileGatewayRoute(rec, ctx);
     for (const a of c.attachments) {
       const s = slot(a.key);
-      const ports = a.ports ? { ports: a.ports } : {};
-      for (const e of c.http) s.http.push({ ...e, ...ports });
-      for (const e of c.tcp) s.tcp.push({ ...e, ...ports });
+      const consumer = byKey.get(a.key)!.namespace !== rec.namespace ? rec.namespace : undefined;
+      const extra = { ...(a.ports ? { ports: a.ports } : {}), ...(consumer !== undefined ? { consumer } : {}) };
+      if (consumer !== undefined) s.consumerNamespaces.add(consumer);
+      for (const e of c.http) s.http.push({ ...e, ...extra });
+      for (const e of c.tcp) s.tcp.push({ ...e, ...extra });
       if (rec.kind !== 'TCPRoute') gatewayHttp.add(a.key);
       if (rec.kind === 'TCPRoute') gatewayTcp.add(a.key);
     }

@@ -169,6 +169,11 @@ export type TcpDecision =
 export interface Target {
   serviceKey: string;
   port: number;
+  /**
+   * Namespace of the caller (from its SPIFFE identity). Selects GAMMA consumer routes — routes declared in the
+   * caller's namespace with a parentRef to a Service elsewhere; without it only producer routes apply.
+   */
+  sourceNamespace?: string;
 }
 
 /** The request facts routing looks at. */

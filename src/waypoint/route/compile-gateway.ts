@@ -22,12 +22,12 @@ import {
 import type { Backend, HeaderEdits, RouteRef } from './types.js';
 
 /** One bound service a route applies to, and on which of its ports (undefined = all). */
-export interface Attachment {
+interface Attachment {
   key: string;
   ports?: Set<number>;
 }
 
-export interface CompiledGatewayRoute {
+interface CompiledGatewayRoute {
   attachments: Attachment[];
   http: Array<Omit<HttpEntry, 'ports' | 'consumer'>>;
   tcp: Array<Omit<TcpEntry, 'ports' | 'consumer'>>;
@@ -236,7 +236,7 @@ function sumWeights(bs: CompiledBackend[]): number {
 }
 
 /** Resolves a Gateway API backendRef; port 0 on the result means "the port the request came in on". */
-export function resolveBackendRef(
+function resolveBackendRef(
   ref: Json,
   rec: AttachedResourceRecord,
   field: string,

@@ -8,12 +8,13 @@
 // the backend received, the response headers the client received.
 import type { BoundServiceRecord, WaypointConfigRecord } from '../../lib/xds/waypoint-records.js';
 import type { CompileExtras, RetryPolicy, Timeouts } from './types.js';
+import { PORT_HBONE } from '../../lib/mesh-contract.js';
 
 export const CONFORMANCE_NAMESPACE = 'gateway-conformance-mesh';
 const NS = CONFORMANCE_NAMESPACE;
 
 /** apiVersion per kind, for writing the manifests out. */
-export const API_VERSIONS: Record<RouteManifest['kind'], string> = {
+const API_VERSIONS: Record<RouteManifest['kind'], string> = {
   HTTPRoute: 'gateway.networking.k8s.io/v1',
   GRPCRoute: 'gateway.networking.k8s.io/v1',
   TCPRoute: 'gateway.networking.k8s.io/v1alpha2',
@@ -21,7 +22,7 @@ export const API_VERSIONS: Record<RouteManifest['kind'], string> = {
   DestinationRule: 'networking.istio.io/v1',
 };
 
-export interface RouteManifest {
+interface RouteManifest {
   kind: 'HTTPRoute' | 'GRPCRoute' | 'TCPRoute' | 'VirtualService' | 'DestinationRule';
   name: string;
   /** Default CONFORMANCE_NAMESPACE; another one makes a GAMMA consumer route. */
@@ -29,7 +30,7 @@ export interface RouteManifest {
   spec: Record<string, unknown>;
 }
 
-export interface CaseExpectation {
+interface CaseExpectation {
   /** Short name (first DNS label) of the backend service that gets the request. */
   backend?: string;
   port?: number;
@@ -75,7 +76,7 @@ export interface RoutingCase {
   expect: CaseExpectation;
 }
 
-export interface RoutingScenario {
+interface RoutingScenario {
   name: string;
   manifests: RouteManifest[];
   /** `name: field` of the problems the waypoint must report for this config (none when unset). */
@@ -562,7 +563,7 @@ export function conformanceInput(s: RoutingScenario): { config: WaypointConfigRe
       namespace: NS,
       trafficType: 'service',
       trustDomain: 'cluster.local',
-      hbonePort: 15008,
+      hbonePort: PORT_HBONE,
       services: CONFORMANCE_BOUND_SERVICES,
       workloadUids: [],
       routes,

@@ -1,7 +1,8 @@
 // Replays CONFORMANCE_SCENARIOS against the decision engine: each case's decision essentials must match.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CONFORMANCE_NAMESPACE, CONFORMANCE_SCENARIOS, conformanceInput, conformanceServiceKey, seededRandom as seeded, type RoutingCase } from './conformance-cases.js';
+import { validateObject } from '../../api/index.js';
+import { CONFORMANCE_NAMESPACE, CONFORMANCE_SCENARIOS, conformanceInput, conformanceManifests, conformanceServiceKey, seededRandom as seeded, type RoutingCase } from './conformance-cases.js';
 import { applyHeaderEdits, compileRoutes, decideGrpc, decideHttp, decideTcp, type HttpDecision, type RouteTable, type TcpDecision } from './index.js';
 
 const short = (hostname: string) => hostname.split('.')[0]!;
@@ -110,4 +111,13 @@ test('the conformance table has at least 40 HTTPRoute cases plus gRPC, TCP and V
   assert.ok(count((n) => n.startsWith('TCPRoute')) >= 1);
   assert.ok(count((n) => n.startsWith('VirtualService')) >= 10);
   assert.equal(total, CONFORMANCE_SCENARIOS.reduce((n, s) => n + s.cases.length, 0));
+});
+
+test('every conformance scenario is valid Ambit input (as the e2e replay applies it)', () => {
+  for (const s of CONFORMANCE_SCENARIOS) {
+    for (const m of conformanceManifests(s)) {
+      const r = validateObject(m);
+      assert.ok(r.ok, `${s.name}: ${m.kind}/${m.metadata.name}: ${JSON.stringify(r)}`);
+    }
+  }
 });

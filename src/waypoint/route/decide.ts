@@ -6,7 +6,7 @@ import { defaultRetry } from './model.js';
 import type { RouteTable } from './table.js';
 import type { Backend, ForwardDecision, HeaderEdits, GrpcRequestInfo, HttpDecision, HttpRequestInfo, RespondDecision, RouteRef, Target, TcpDecision } from './types.js';
 
-export type Rand = () => number;
+type Rand = () => number;
 
 /**
  * Decides what to do with one HTTP request sent to `target`. With no HTTP route attached to the target port the

@@ -2,7 +2,7 @@
 import type { HeaderEdits } from './types.js';
 import { hostOf, normalizePrefix, splitPath } from './match.js';
 
-export type HeaderMap = Record<string, string | string[] | undefined>;
+type HeaderMap = Record<string, string | string[] | undefined>;
 
 /** Path modifier of URLRewrite / RequestRedirect (Gateway API `HTTPPathModifier`). */
 export interface PathRewrite {
@@ -20,10 +20,6 @@ export function mergeEdits(a: HeaderEdits, b: HeaderEdits): HeaderEdits {
   if (!b.set.length && !b.add.length && !b.remove.length) return a;
   if (!a.set.length && !a.add.length && !a.remove.length) return b;
   return { set: [...a.set, ...b.set], add: [...a.add, ...b.add], remove: [...a.remove, ...b.remove] };
-}
-
-export function hasEdits(e: HeaderEdits): boolean {
-  return e.set.length > 0 || e.add.length > 0 || e.remove.length > 0;
 }
 
 /**

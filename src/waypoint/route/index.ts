@@ -16,7 +16,6 @@
 // The control plane passes only the Gateway API routes today; VirtualServices and DestinationRules come in
 // through `extras` until it passes them in `config.routes` (both places are read).
 export { compileRoutes, RouteTable } from './table.js';
-export { decideGrpc, decideHttp, decideTcp, type Rand } from './decide.js';
-export { normalizePath } from './match.js';
-export { applyHeaderEdits, mergeEdits, redirectLocation, rewritePath, type HeaderMap, type PathRewrite, type RedirectSpec } from './edits.js';
+export { decideGrpc, decideHttp, decideTcp } from './decide.js';
+export { applyHeaderEdits, redirectLocation, rewritePath } from './edits.js';
 export type * from './types.js';

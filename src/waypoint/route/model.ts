@@ -28,7 +28,7 @@ export interface CompiledBackend {
   responseHeaders: HeaderEdits;
 }
 
-export interface CompiledMirror {
+interface CompiledMirror {
   backend?: Backend;
   /** 0–100. */
   percent: number;
@@ -64,7 +64,7 @@ export interface CompiledAction {
   fault?: { delayMs?: number; delayPercent?: number; abortStatus?: number; abortGrpc?: number; abortPercent?: number };
 }
 
-export type PathKind = 'exact' | 'prefix' | 'regex' | 'vsprefix' | 'any';
+type PathKind = 'exact' | 'prefix' | 'regex' | 'vsprefix' | 'any';
 
 export interface CompiledMatch {
   pathKind: PathKind;

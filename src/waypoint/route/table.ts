@@ -7,7 +7,7 @@ import { ProblemSink, type CompileContext, type HttpEntry, type TcpEntry } from 
 import type { CompileExtras, RouteProblem, Target } from './types.js';
 
 /** The routes that apply to one service port, in evaluation order. */
-export interface PortRoutes {
+interface PortRoutes {
   http: HttpEntry[];
   tcp: TcpEntry[];
 }

@@ -128,9 +128,9 @@ export interface ForwardDecision {
 }
 
 /** Envoy-style response flags the decision can produce. */
-export type DecisionFlag = 'NR' | 'FI' | 'NC' | 'DR';
+type DecisionFlag = 'NR' | 'FI' | 'NC' | 'DR';
 
-export interface RedirectDecision {
+interface RedirectDecision {
   action: 'redirect';
   route: RouteRef;
   status: number;

@@ -9,6 +9,7 @@ import { registerSandboxVerbs } from './sandbox/commands.js';
 import { registerDemoVerbs } from './sandbox/demo.js';
 import { registerNodeAgentVerb } from './nodeagent/command.js';
 import { registerZtunnelVerb } from './ztunnel/command.js';
+import { registerWaypointVerb } from './waypoint/command.js';
 import { parseHostPort, readTokenFile } from './lib/flags.js';
 import { registerControlPlaneVerb } from './controlplane/command.js';
 
@@ -72,6 +73,11 @@ function buildProgram(ctx: CliContext): Command {
   registerDemoVerbs(program, ctx);
   registerNodeAgentVerb(program, ctx);
   registerZtunnelVerb(program, ctx);
+  registerWaypointVerb(program, {
+    dataDir: ctx.dataDir,
+    namespace: (cmd) => globalsOf(cmd).namespace,
+    podEnv: { nodeName: process.env.NODE_NAME, podIp: process.env.POD_IP },
+  });
   return program;
 }
 

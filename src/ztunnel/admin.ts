@@ -1,11 +1,9 @@
-// ztunnel's HTTP endpoints: admin on localhost:15000 (`/config_dump` without private keys, `/logging`,
-// `/quitquitquit`), Prometheus on :15020 (`/metrics`, `/stats/prometheus`) and readiness on :15021
-// (`/healthz/ready`) — PROTOCOLS.md §1 and §9.3.
+// ztunnel's admin on localhost:15000: its `/config_dump` (workloads, services, policies, certificates without
+// private keys, pods) over the shared admin endpoints of src/lib/proxy-endpoints.ts (PROTOCOLS.md §1, §9.3).
 import http from 'node:http';
-import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { CertificateDump } from '../lib/certs/certificate-manager.js';
-import { describeError } from '../lib/errors.js';
+import { adminHandler, listenHttp } from '../lib/proxy-endpoints.js';
 import type { ZtunnelMetrics } from './metrics.js';
 import type { ConnectionManager } from './proxy/connection-manager.js';
 import type { ProxyState } from './state/proxy-state.js';
@@ -37,8 +35,6 @@ export interface AdminSources {
   /** Starts a graceful shutdown (`/quitquitquit`). */
   quit(): void;
 }
-
-const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent', 'off']);
 
 function gatewayJson(g: GatewayAddress | undefined): unknown {
   if (!g) return undefined;
@@ -115,94 +111,12 @@ function configDump(src: AdminSources): Record<string, unknown> {
   };
 }
 
-function send(res: http.ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}
-
-/** Applies `?level=info` or `?level=access=debug,default=warn`; returns a description or throws a message. */
-function applyLogLevel(loggers: Record<string, Logger>, spec: string): string {
-  const parts = spec.split(',').map((p) => p.trim()).filter(Boolean);
-  if (parts.length === 0) throw new Error('level: empty');
-  const plan: Array<[Logger[], string]> = [];
-  for (const part of parts) {
-    const eq = part.indexOf('=');
-    const scope = eq < 0 ? undefined : part.slice(0, eq);
-    const level = (eq < 0 ? part : part.slice(eq + 1)).toLowerCase();
-    if (!LEVELS.has(level)) throw new Error(`level: '${level}' is not one of ${[...LEVELS].join(', ')}`);
-    if (scope !== undefined && !loggers[scope]) throw new Error(`level: unknown scope '${scope}' (known: ${Object.keys(loggers).join(', ')})`);
-    plan.push([scope === undefined ? Object.values(loggers) : [loggers[scope]!], level === 'off' ? 'silent' : level]);
-  }
-  for (const [targets, level] of plan) for (const l of targets) l.level = level;
-  return Object.entries(loggers).map(([k, l]) => `${k}=${l.level}`).join(',');
-}
-
-function listen(server: http.Server, host: string, port: number): Promise<http.Server> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve(server);
-    });
-  });
-}
-
 /** Admin endpoint (bind it to localhost only). */
 export function startAdminServer(src: AdminSources, host = '127.0.0.1', port = 15000): Promise<http.Server> {
-  return listen(http.createServer(adminRequestHandler(src)), host, port);
+  return listenHttp(http.createServer(adminRequestHandler(src)), host, port);
 }
 
 /** The admin request handler, also served on a Unix socket so host-side tools can reach a ztunnel in a netns. */
 export function adminRequestHandler(src: AdminSources): http.RequestListener {
-  return (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://admin');
-    try {
-      if (url.pathname === '/config_dump' && req.method === 'GET') return send(res, 200, JSON.stringify(configDump(src), null, 2), 'application/json');
-      if (url.pathname === '/logging') {
-        if (req.method !== 'POST') return send(res, 405, 'use POST /logging?level=<level> or ?reset\n');
-        if (url.searchParams.has('reset')) return send(res, 200, `${applyLogLevel(src.loggers, 'info')}\n`);
-        const level = url.searchParams.get('level');
-        if (!level) return send(res, 200, `${Object.entries(src.loggers).map(([k, l]) => `${k}=${l.level}`).join(',')}\n`);
-        return send(res, 200, `${applyLogLevel(src.loggers, level)}\n`);
-      }
-      if (url.pathname === '/quitquitquit') {
-        if (req.method !== 'POST') return send(res, 405, 'use POST /quitquitquit\n');
-        send(res, 200, 'shutting down\n');
-        setImmediate(() => src.quit());
-        return;
-      }
-      if (url.pathname === '/' && req.method === 'GET') {
-        return send(res, 200, '<html><body><ul><li><a href="/config_dump">/config_dump</a></li><li>POST /logging?level=</li><li>POST /quitquitquit</li></ul></body></html>\n', 'text/html');
-      }
-      send(res, 404, `no such admin path: ${url.pathname}\n`);
-    } catch (err) {
-      send(res, 400, `${describeError(err)}\n`);
-    }
-  };
-}
-
-/** Prometheus scrape endpoint. */
-export function startStatsServer(metrics: ZtunnelMetrics, host = '0.0.0.0', port = 15020): Promise<http.Server> {
-  const server = http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path !== '/metrics' && path !== '/stats/prometheus') return send(res, 404, 'try /stats/prometheus\n');
-    metrics.render().then((m) => send(res, 200, m.body, m.contentType), (err: unknown) => send(res, 500, `${describeError(err)}\n`));
-  });
-  return listen(server, host, port);
-}
-
-/** Readiness: 200 `ready` when nothing blocks, else 500 with the reasons. */
-export function startReadinessServer(notReadyReasons: () => string[], host = '0.0.0.0', port = 15021): Promise<http.Server> {
-  const server = http.createServer((req, res) => {
-    if ((req.url ?? '/').split('?')[0] !== '/healthz/ready') return send(res, 404, 'try /healthz/ready\n');
-    const reasons = notReadyReasons();
-    if (reasons.length === 0) return send(res, 200, 'ready\n');
-    send(res, 500, `not ready: ${reasons.join('; ')}\n`);
-  });
-  return listen(server, host, port);
-}
-
-/** The port a started server listens on. */
-export function portOf(server: http.Server): number {
-  return (server.address() as net.AddressInfo).port;
+  return adminHandler({ configDump: () => configDump(src), loggers: src.loggers, quit: () => src.quit() });
 }

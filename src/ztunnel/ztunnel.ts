@@ -25,7 +25,8 @@ import type { Logger } from '../lib/log.js';
 import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL } from '../lib/xds/type-urls.js';
 import { decodeAddress, decodeAuthorization } from '../lib/xds/workload-codec.js';
 import { XdsClient } from '../lib/xds/xds-client.js';
-import { adminRequestHandler, startAdminServer, startReadinessServer, startStatsServer, VERSION, type AdminSources } from './admin.js';
+import { adminRequestHandler, startAdminServer, VERSION, type AdminSources } from './admin.js';
+import { startReadinessServer, startStatsServer } from '../lib/proxy-endpoints.js';
 import { DnsMetrics } from './dns/dns-metrics.js';
 import { podDnsStarter } from './dns/pod-dns.js';
 import { WorkloadManager } from './inpod/workload-manager.js';
@@ -258,7 +259,7 @@ export async function runZtunnel(config: ZtunnelConfig): Promise<ZtunnelHandle> 
   let adminSocketInode: number | undefined;
   try {
     const admin = await openNodeListener('admin', config.adminAddress, () => startAdminServer(adminSources, config.adminAddress.host, config.adminAddress.port));
-    const stats = await openNodeListener('stats', config.statsAddress, () => startStatsServer(metrics, config.statsAddress.host, config.statsAddress.port));
+    const stats = await openNodeListener('stats', config.statsAddress, () => startStatsServer(() => metrics.render(), config.statsAddress.host, config.statsAddress.port));
     const ready = await openNodeListener('readiness', config.readinessAddress, () => startReadinessServer(notReadyReasons, config.readinessAddress.host, config.readinessAddress.port));
     if (config.adminSocketPath) {
       mkdirSync(dirname(config.adminSocketPath), { recursive: true, mode: 0o700 });

@@ -9,7 +9,8 @@ import { match, policy, service, workload } from '../../src/ztunnel/testing/buil
 import { ProxyState } from '../../src/ztunnel/state/proxy-state.js';
 import { ZtunnelMetrics } from '../../src/ztunnel/metrics.js';
 import { ConnectionManager } from '../../src/ztunnel/proxy/connection-manager.js';
-import { portOf, startAdminServer, startReadinessServer, startStatsServer, type AdminSources } from '../../src/ztunnel/admin.js';
+import { startAdminServer, type AdminSources } from '../../src/ztunnel/admin.js';
+import { portOf, startReadinessServer, startStatsServer } from '../../src/lib/proxy-endpoints.js';
 
 function request(port: number, method: string, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -52,7 +53,7 @@ test('admin, stats and readiness endpoints', { timeout: 20_000 }, async (t) => {
     quit: () => void quits++,
   };
   const admin = await startAdminServer(src, '127.0.0.1', 0);
-  const stats = await startStatsServer(metrics, '127.0.0.1', 0);
+  const stats = await startStatsServer(() => metrics.render(), '127.0.0.1', 0);
   const readiness = await startReadinessServer(src.notReadyReasons, '127.0.0.1', 0);
   t.after(() => {
     admin.close();

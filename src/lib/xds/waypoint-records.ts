@@ -1,5 +1,6 @@
 // Plain mirror of ambit.waypoint.v1.WaypointConfig (proto/ambit/waypoint/v1/waypoint.proto) and its wire codec.
-import { create, toBinary, type JsonObject } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary, type JsonObject } from '@bufbuild/protobuf';
+import type { Decoded } from './workload-codec.js';
 import { WaypointConfigSchema } from '../../../proto/gen/ambit/waypoint/v1/waypoint_pb.js';
 
 export interface BoundServiceRecord {
@@ -42,4 +43,41 @@ export function waypointResourceName(w: WaypointConfigRecord): string {
 
 export function encodeWaypointConfig(w: WaypointConfigRecord): Uint8Array {
   return toBinary(WaypointConfigSchema, create(WaypointConfigSchema, w));
+}
+
+/**
+ * Decodes one WaypointConfig. A service without a key or a VIP that is not an IP makes the resource unusable
+ * (NACKed): the waypoint would otherwise take traffic it cannot attribute to a service.
+ */
+export function decodeWaypointConfig(bytes: Uint8Array): Decoded<WaypointConfigRecord> {
+  try {
+    const m = fromBinary(WaypointConfigSchema, bytes);
+    const attached = (list: typeof m.routes): AttachedResourceRecord[] =>
+      list.map((a) => ({ kind: a.kind, namespace: a.namespace, name: a.name, resourceVersion: a.resourceVersion, spec: (a.spec ?? {}) as JsonObject, services: [...a.services] }));
+    for (const svc of m.services) {
+      if (!svc.key) return { ok: false, reason: `service ${svc.namespace}/${svc.name}: empty key` };
+      const bad = svc.vips.find((v) => !/^[0-9a-fA-F:.]+$/.test(v));
+      if (bad !== undefined) return { ok: false, reason: `service ${svc.key}: vip '${bad}' is not an IP address` };
+    }
+    return {
+      ok: true,
+      value: {
+        name: m.name,
+        namespace: m.namespace,
+        trafficType: m.trafficType,
+        trustDomain: m.trustDomain,
+        hbonePort: m.hbonePort,
+        services: m.services.map((s) => ({
+          key: s.key, kind: s.kind === 'ServiceEntry' ? 'ServiceEntry' : 'Service', name: s.name, namespace: s.namespace, hostname: s.hostname,
+          vips: [...s.vips], ports: s.ports.map((p) => ({ port: p.port, targetPort: p.targetPort, name: p.name, protocol: p.protocol })),
+        })),
+        workloadUids: [...m.workloadUids],
+        routes: attached(m.routes),
+        authorizationPolicies: attached(m.authorizationPolicies),
+        requestAuthentications: attached(m.requestAuthentications),
+      },
+    };
+  } catch (err) {
+    return { ok: false, reason: `cannot decode: ${(err as Error).message}` };
+  }
 }

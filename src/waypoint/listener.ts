@@ -1,0 +1,200 @@
+// The waypoint's inbound side: each HBONE CONNECT stream (`:authority` = the VIP:port or pod IP:port the client
+// dialled) is matched to a bound service or workload, answered 200, and its inner bytes handed to HTTP/1.1, h2c or
+// TCP handling — by the Service port's protocol (appProtocol, then name prefix), else by sniffing.
+//
+// Sniffing (ports without a declared protocol): the first bytes decide — the HTTP/2 preface → h2c, an HTTP/1.x
+// request line → HTTP/1.1, anything else → TCP. A client that says nothing for 1 s (a server-first protocol) is
+// carried as TCP. A CONNECT for something not bound to this waypoint is refused with 503 and logged: the waypoint
+// never forwards traffic it was not configured for.
+import http from 'node:http';
+import http2 from 'node:http2';
+import type net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { BidirectionalCopy } from '../hbone/copy.js';
+import { respondStatus, type HboneStreamRequest } from '../hbone/hbone-server.js';
+import { describeError } from '../lib/errors.js';
+import { formatHostPort } from '../lib/ip-address.js';
+import { byteStream } from './byte-stream.js';
+import { H1Exchange, H2Exchange } from './exchange.js';
+import type { Downstream, HttpProxy } from './http-proxy.js';
+import type { MeshView } from './mesh-view.js';
+import type { TcpLabels, WaypointMetrics } from './metrics.js';
+import { destinationLabels, peerFacts, sourceLabels } from './peer.js';
+import { decideTcp, type RouteTable } from './route/index.js';
+import type { Upstreams } from './upstream.js';
+
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+const SNIFF_TIMEOUT_MS = 1000;
+const MAX_REQUEST_LINE = 8192;
+
+type Protocol = 'http1' | 'h2' | 'tcp';
+
+interface ListenerDeps {
+  view(): MeshView;
+  table(): RouteTable;
+  proxy: HttpProxy;
+  upstreams: Upstreams;
+  metrics: WaypointMetrics;
+  log: Logger;
+  accessLog: Logger;
+}
+
+/** What the first bytes say; undefined while more bytes are needed. */
+function classify(buf: Buffer): Protocol | undefined {
+  const n = Math.min(buf.length, H2_PREFACE.length);
+  if (buf.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) return buf.length >= H2_PREFACE.length ? 'h2' : undefined;
+  const eol = buf.indexOf(0x0a);
+  const line = buf.subarray(0, eol < 0 ? Math.min(buf.length, MAX_REQUEST_LINE) : eol).toString('latin1');
+  if (eol >= 0) return /^[A-Z][A-Z-]{0,19} \S+ HTTP\/1\.[01]\r?$/.test(line) ? 'http1' : 'tcp';
+  if (buf.length >= MAX_REQUEST_LINE) return 'tcp';
+  // An incomplete request line: wait while it can still become `METHOD target HTTP/1.x`.
+  const m = /^[A-Z][A-Z-]{0,19} \S+ (.*)$/.exec(line);
+  if (m) return 'HTTP/1.1'.startsWith(m[1]!) || 'HTTP/1.0'.startsWith(m[1]!) ? undefined : 'tcp';
+  return /^[A-Z][A-Z-]{0,19}( \S*)?$/.test(line) ? undefined : 'tcp';
+}
+
+/** Reads until the protocol is known, then puts the bytes back. */
+function sniff(stream: Duplex, timeoutMs: number | undefined): Promise<Protocol> {
+  return new Promise((resolve) => {
+    let buf: Buffer = Buffer.alloc(0);
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (p: Protocol) => {
+      clearTimeout(timer);
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.pause();
+      if (buf.length) stream.unshift(buf);
+      resolve(p);
+    };
+    const onData = (c: Buffer) => {
+      buf = buf.length ? Buffer.concat([buf, c]) : c;
+      const p = classify(buf);
+      if (p) finish(p);
+    };
+    const onEnd = () => finish('tcp');
+    if (timeoutMs !== undefined) timer = setTimeout(() => finish('tcp'), timeoutMs);
+    stream.on('data', onData);
+    stream.once('end', onEnd);
+  });
+}
+
+export class WaypointListener {
+  readonly #d: ListenerDeps;
+
+  constructor(deps: ListenerDeps) {
+    this.#d = deps;
+  }
+
+  /** The HBONE server's stream handler. */
+  readonly handle = async (req: HboneStreamRequest): Promise<void> => {
+    const view = this.#d.view();
+    const { host, port } = req.authority;
+    const peer = peerFacts(req.peerIdentity, formatHostPort(req.peerAddress.ip, req.peerAddress.port), headerText(req.headers['baggage']));
+    const bound = view.boundServiceByVip(host);
+    const ds: Downstream = { peer, downstreamProtocol: 'http1' };
+    let declared: string | undefined;
+    if (bound) {
+      const p = bound.ports.find((x) => x.port === port);
+      if (!p) return this.#refuse(req, `service ${bound.key} has no port ${port}`);
+      ds.target = { serviceKey: bound.key, port, sourceNamespace: peer.namespace };
+      declared = p.protocol;
+    } else {
+      const w = view.boundWorkloadByIp(host);
+      if (!w) return this.#refuse(req, `${req.authority.text} is neither a service nor a workload bound to this waypoint`);
+      ds.workload = { workload: w, ip: host, port };
+    }
+    req.stream.respond({ ':status': 200 });
+    const stream: Duplex = req.stream;
+    let protocol: Protocol;
+    if (declared === 'tcp') protocol = 'tcp';
+    else protocol = await sniff(stream, declared ? undefined : SNIFF_TIMEOUT_MS);
+    if (protocol === 'tcp') return this.#tcp(ds, stream);
+    ds.downstreamProtocol = protocol;
+    if (protocol === 'h2') this.#serveH2(ds, stream);
+    else this.#serveH1(ds, stream);
+    stream.resume();
+  };
+
+  #refuse(req: HboneStreamRequest, reason: string): void {
+    this.#d.log.warn({ 'src.identity': req.peerIdentity, authority: req.authority.text }, `refused CONNECT: ${reason}`);
+    respondStatus(req.stream, 503);
+  }
+
+  #serveH1(ds: Downstream, stream: Duplex): void {
+    // One server per downstream connection: its request handler closes over what the CONNECT said.
+    const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 60_000 }, (req, res) => {
+      void this.#d.proxy.handle(ds, new H1Exchange(req, res));
+    });
+    server.on('clientError', (err, socket) => {
+      this.#d.log.debug({ error: describeError(err) }, 'malformed HTTP/1.1 from the client');
+      if (!socket.destroyed) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+    });
+    server.emit('connection', byteStream(stream) as net.Socket);
+  }
+
+  #serveH2(ds: Downstream, stream: Duplex): void {
+    const session = http2.performServerHandshake(stream as net.Socket, { settings: { enableConnectProtocol: false } });
+    session.on('error', (err) => this.#d.log.debug({ error: describeError(err) }, 'h2c session error'));
+    session.on('stream', (s: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+      void this.#d.proxy.handle(ds, new H2Exchange(s, headers));
+    });
+    stream.once('close', () => session.destroy());
+  }
+
+  async #tcp(ds: Downstream, stream: Duplex): Promise<void> {
+    const view = this.#d.view();
+    let ep;
+    let labels: TcpLabels;
+    let svcKey: string | undefined;
+    if (ds.target) {
+      const d = decideTcp(this.#d.table(), ds.target);
+      if (d.action === 'reject') {
+        this.#d.accessLog.warn({ 'src.identity': ds.peer.identity, reason: d.reason, response_flags: d.flag }, 'connection refused');
+        stream.destroy();
+        return;
+      }
+      svcKey = `${d.backend.namespace}/${d.backend.hostname}`;
+      const picked = this.#d.upstreams.pick(d.backend, d.upstream, undefined, new Set());
+      if ('flag' in picked) {
+        this.#d.accessLog.warn({ 'src.identity': ds.peer.identity, reason: picked.reason, response_flags: picked.flag }, 'connection refused');
+        stream.destroy();
+        return;
+      }
+      ep = picked;
+    } else {
+      ep = { workload: ds.workload!.workload, ip: ds.workload!.ip, port: ds.workload!.port };
+    }
+    labels = {
+      reporter: 'waypoint', ...sourceLabels(ds.peer), ...destinationLabels(svcKey ? view.service(svcKey) : undefined, ep.workload),
+      request_protocol: 'tcp', response_flags: '-', connection_security_policy: 'mutual_tls',
+    };
+    const started = performance.now();
+    let upstream: Duplex;
+    try {
+      upstream = await this.#d.upstreams.open(ep);
+    } catch (err) {
+      labels = { ...labels, response_flags: 'UF' };
+      this.#d.metrics.tcpOpened.inc(labels);
+      this.#d.metrics.tcpClosed.inc(labels);
+      this.#d.accessLog.warn({ 'src.identity': ds.peer.identity, upstream: formatHostPort(ep.ip, ep.port), error: describeError(err) }, 'connection failed');
+      stream.destroy();
+      return;
+    }
+    this.#d.metrics.tcpOpened.inc(labels);
+    stream.resume();
+    const copy = new BidirectionalCopy(stream, upstream);
+    const out = await copy.done;
+    this.#d.metrics.tcpReceived.inc(labels, out.aToB);
+    this.#d.metrics.tcpSent.inc(labels, out.bToA);
+    this.#d.metrics.tcpClosed.inc(labels);
+    this.#d.accessLog.info({
+      'src.addr': ds.peer.address, 'src.identity': ds.peer.identity, 'dst.service': labels.destination_service, upstream: formatHostPort(ep.ip, ep.port),
+      bytes_recv: out.aToB, bytes_sent: out.bToA, duration: `${Math.round(performance.now() - started)}ms`, ...(out.error ? { error: describeError(out.error) } : {}),
+    }, 'connection complete');
+  }
+}
+
+function headerText(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(',') : v;
+}

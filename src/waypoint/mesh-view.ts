@@ -1,0 +1,84 @@
+// The waypoint's view of the mesh, rebuilt from each xDS snapshot: services by key and VIP, workloads by uid and
+// address, the endpoints of each service, and this waypoint's own config (bound services, attached routes).
+import type { AddressRecord, ServiceRecord, WorkloadRecord } from '../lib/xds/workload-records.js';
+import type { BoundServiceRecord, WaypointConfigRecord } from '../lib/xds/waypoint-records.js';
+
+export interface Endpoint {
+  workload: WorkloadRecord;
+  ip: string;
+  /** The port to dial on the workload for the service port asked for. */
+  port: number;
+}
+
+export class MeshView {
+  readonly #services = new Map<string, ServiceRecord>();
+  readonly #serviceByVip = new Map<string, ServiceRecord>();
+  readonly #workloads = new Map<string, WorkloadRecord>();
+  readonly #workloadByIp = new Map<string, WorkloadRecord>();
+  readonly #endpoints = new Map<string, WorkloadRecord[]>();
+  readonly #boundByVip = new Map<string, BoundServiceRecord>();
+  readonly #boundWorkloads = new Set<string>();
+  readonly config: WaypointConfigRecord | undefined;
+
+  constructor(addresses: Iterable<AddressRecord>, config: WaypointConfigRecord | undefined) {
+    this.config = config;
+    for (const a of addresses) {
+      if (a.service) {
+        const key = `${a.service.namespace}/${a.service.hostname}`;
+        this.#services.set(key, a.service);
+        for (const addr of a.service.addresses) this.#serviceByVip.set(addr.address, a.service);
+      } else {
+        const w = a.workload;
+        this.#workloads.set(w.uid, w);
+        for (const ip of w.addresses) this.#workloadByIp.set(ip, w);
+        for (const key of Object.keys(w.services)) {
+          const list = this.#endpoints.get(key) ?? [];
+          list.push(w);
+          this.#endpoints.set(key, list);
+        }
+      }
+    }
+    for (const s of config?.services ?? []) for (const vip of s.vips) this.#boundByVip.set(vip, s);
+    for (const uid of config?.workloadUids ?? []) this.#boundWorkloads.add(uid);
+  }
+
+  /** The bound service a CONNECT to `ip` is for, if this waypoint serves it. */
+  boundServiceByVip(ip: string): BoundServiceRecord | undefined {
+    return this.#boundByVip.get(ip);
+  }
+
+  /** The workload a CONNECT to `ip` is for, if pod-addressed traffic to it is bound to this waypoint. */
+  boundWorkloadByIp(ip: string): WorkloadRecord | undefined {
+    const w = this.#workloadByIp.get(ip);
+    return w && this.#boundWorkloads.has(w.uid) ? w : undefined;
+  }
+
+  service(key: string): ServiceRecord | undefined {
+    return this.#services.get(key);
+  }
+
+  workloadByIp(ip: string): WorkloadRecord | undefined {
+    return this.#workloadByIp.get(ip);
+  }
+
+  /**
+   * Endpoints of service `key` able to take `servicePort`: healthy (unless the service allows all), with an
+   * address and a target port (the endpoint's own mapping wins over the service's numeric target port).
+   */
+  endpoints(key: string, servicePort: number): Endpoint[] {
+    const svc = this.#services.get(key);
+    if (!svc) return [];
+    const allowUnhealthy = svc.loadBalancing?.healthPolicy === 'ALLOW_ALL';
+    const out: Endpoint[] = [];
+    for (const w of this.#endpoints.get(key) ?? []) {
+      if (w.status !== 'HEALTHY' && !allowUnhealthy) continue;
+      const ip = w.addresses[0];
+      if (!ip) continue;
+      const own = w.services[key]?.find((p) => p.servicePort === servicePort);
+      const port = own?.targetPort || svc.ports.find((p) => p.servicePort === servicePort)?.targetPort;
+      if (!port) continue;
+      out.push({ workload: w, ip, port });
+    }
+    return out;
+  }
+}

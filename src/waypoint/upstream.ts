@@ -1,0 +1,270 @@
+// The waypoint's upstream side: endpoint choice for a backend (subset, DestinationRule load balancing, outlier
+// ejection, connection-pool limits) and the transport to it — HBONE with the waypoint's own identity to the
+// endpoint's ztunnel (pooled as ztunnel pools), plain TCP for endpoints outside the mesh; HTTP/2 sessions per
+// endpoint for h2/gRPC upstreams.
+//
+// Load balancing (DestinationRule trafficPolicy.loadBalancer): ROUND_ROBIN by default (Envoy's default is
+// LEAST_REQUEST; round robin makes weighted canary tests and demos predictable), LEAST_REQUEST (two random choices,
+// fewer active requests wins), RANDOM, CONSISTENT_HASH (header, cookie, query parameter or source IP → same endpoint
+// while the endpoint set is unchanged). Subset labels are matched against what the workload API carries of a pod:
+// `version`/`app.kubernetes.io/version` (canonical revision) and `app`/`app.kubernetes.io/name` (canonical name).
+import { createHash } from 'node:crypto';
+import http2 from 'node:http2';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { CertificateManager } from '../lib/certs/certificate-manager.js';
+import { formatSpiffeId } from '../lib/certs/spiffe-id.js';
+import { formatHostPort } from '../lib/ip-address.js';
+import type { WorkloadRecord } from '../lib/xds/workload-records.js';
+import { connectHbone } from '../hbone/hbone-client.js';
+import { HbonePool } from '../hbone/pool.js';
+import { IdentityError, UpstreamConnectError } from '../hbone/proxy-errors.js';
+import { PORT_HBONE } from '../lib/mesh-contract.js';
+import type { Endpoint, MeshView } from './mesh-view.js';
+import type { Backend, ConnectionPoolLimits, OutlierDetectionSettings, UpstreamPolicy } from './route/index.js';
+
+const SUBSET_LABELS: Record<string, (w: WorkloadRecord) => string> = {
+  version: (w) => w.canonicalRevision,
+  'app.kubernetes.io/version': (w) => w.canonicalRevision,
+  app: (w) => w.canonicalName,
+  'app.kubernetes.io/name': (w) => w.canonicalName,
+};
+
+/** Why no endpoint was chosen: no endpoint at all (UH), or the connection-pool limit (UO). */
+type PickFailure = { flag: 'UH' | 'UO'; reason: string };
+
+interface EndpointHealth {
+  consecutive5xx: number;
+  consecutiveGatewayErrors: number;
+  ejectedUntil: number;
+  ejections: number;
+}
+
+/** One upstream cluster (service key + port + subset): its load-balancing and limit state. */
+interface ClusterState {
+  rr: number;
+  active: number;
+  perEndpointActive: Map<string, number>;
+}
+
+interface UpstreamsOptions {
+  view: () => MeshView;
+  certs: CertificateManager;
+  /** The waypoint's SPIFFE identity (what it presents to destination ztunnels). */
+  identity: string;
+  connectTimeoutMs: number;
+  /** Port of the destination ztunnels' HBONE listeners (15008; tests use others). */
+  hbonePort?: number;
+  log: Logger;
+  random?: () => number;
+  now?: () => number;
+}
+
+export class Upstreams {
+  readonly #opts: UpstreamsOptions;
+  readonly #pool: HbonePool;
+  readonly #clusters = new Map<string, ClusterState>();
+  readonly #health = new Map<string, EndpointHealth>();
+  readonly #h2 = new Map<string, Promise<http2.ClientHttp2Session>>();
+  readonly #random: () => number;
+  readonly #now: () => number;
+
+  constructor(opts: UpstreamsOptions) {
+    this.#opts = opts;
+    this.#random = opts.random ?? Math.random;
+    this.#now = opts.now ?? Date.now;
+    this.#pool = new HbonePool({
+      log: opts.log,
+      connect: async (key) => {
+        let cert;
+        try {
+          cert = await opts.certs.fetch(key.srcIdentity);
+        } catch (err) {
+          throw new IdentityError(key.srcIdentity, { cause: err });
+        }
+        const [host, port] = splitHostPort(key.dst);
+        const socket = await dial(host, port, opts.connectTimeoutMs);
+        socket.allowHalfOpen = false;
+        return connectHbone({ socket, certificate: cert, expectedIdentities: key.expectedIdentities, target: key.dst, handshakeTimeoutMs: opts.connectTimeoutMs });
+      },
+    });
+  }
+
+  /**
+   * Chooses an endpoint of `backend`, or says why none. `hashKey` is the consistent-hash input the decision
+   * computed (or the source IP); `exclude` holds endpoints that already failed this request (retries go elsewhere
+   * when another endpoint exists).
+   */
+  pick(backend: Backend, policy: UpstreamPolicy | undefined, hashKey: string | undefined, exclude: ReadonlySet<string>): Endpoint | PickFailure {
+    const key = `${backend.namespace}/${backend.hostname}`;
+    const view = this.#opts.view();
+    let eps = view.endpoints(key, backend.port);
+    if (!view.service(key)) return { flag: 'UH', reason: `no such service ${key}` };
+    if (backend.subset) {
+      const labels = backend.subset.labels;
+      eps = eps.filter((e) => Object.entries(labels).every(([k, v]) => SUBSET_LABELS[k]?.(e.workload) === v));
+    }
+    if (!eps.length) return { flag: 'UH', reason: `no healthy upstream for ${key}:${backend.port}${backend.subset ? ` subset ${backend.subset.name}` : ''}` };
+    const cluster = this.#cluster(backend);
+    const limits = policy?.connectionPool;
+    if (limits && overLimit(cluster.active, limits)) {
+      return { flag: 'UO', reason: `upstream overflow: ${cluster.active} requests in flight to ${key}:${backend.port} reach the DestinationRule ${policy!.destinationRule} connectionPool limit` };
+    }
+    const now = this.#now();
+    const od = policy?.outlierDetection;
+    let live = eps.filter((e) => !exclude.has(endpointKey(e)));
+    if (!live.length) live = eps;
+    if (od) {
+      const notEjected = live.filter((e) => (this.#health.get(endpointKey(e))?.ejectedUntil ?? 0) <= now);
+      // Never eject below minHealthPercent / above maxEjectionPercent: fall back to every endpoint (panic mode).
+      const ejectedShare = ((live.length - notEjected.length) / live.length) * 100;
+      if (notEjected.length && ejectedShare <= od.maxEjectionPercent) live = notEjected;
+    }
+    const lb = policy?.loadBalancer;
+    let chosen: Endpoint;
+    if (lb?.policy === 'CONSISTENT_HASH' && hashKey !== undefined) {
+      const sorted = [...live].sort((a, b) => endpointKey(a).localeCompare(endpointKey(b)));
+      const h = createHash('sha1').update(hashKey).digest().readUInt32BE(0);
+      chosen = sorted[h % sorted.length]!;
+    } else if (lb?.policy === 'RANDOM' || (lb?.policy === 'CONSISTENT_HASH' && hashKey === undefined)) {
+      chosen = live[Math.floor(this.#random() * live.length)]!;
+    } else if (lb?.policy === 'LEAST_REQUEST' && live.length > 1) {
+      const a = live[Math.floor(this.#random() * live.length)]!;
+      const b = live[Math.floor(this.#random() * live.length)]!;
+      const n = (e: Endpoint) => cluster.perEndpointActive.get(endpointKey(e)) ?? 0;
+      chosen = n(b) < n(a) ? b : a;
+    } else {
+      const sorted = live.length > 1 ? [...live].sort((a, b) => endpointKey(a).localeCompare(endpointKey(b))) : live;
+      chosen = sorted[cluster.rr++ % sorted.length]!;
+    }
+    return chosen;
+  }
+
+  /** Counts a request in flight to `ep` (connection-pool limits, least request); call the returned function once done. */
+  begin(backend: Backend, ep: Endpoint): () => void {
+    const cluster = this.#cluster(backend);
+    const k = endpointKey(ep);
+    cluster.active++;
+    cluster.perEndpointActive.set(k, (cluster.perEndpointActive.get(k) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      cluster.active--;
+      cluster.perEndpointActive.set(k, (cluster.perEndpointActive.get(k) ?? 1) - 1);
+    };
+  }
+
+  /** Feeds outlier detection: a 5xx (or connect failure) counts towards ejection; a success resets the count. */
+  report(ep: Endpoint, od: OutlierDetectionSettings | undefined, status: number | 'connect-failure'): void {
+    if (!od) return;
+    const k = endpointKey(ep);
+    const h = this.#health.get(k) ?? { consecutive5xx: 0, consecutiveGatewayErrors: 0, ejectedUntil: 0, ejections: 0 };
+    this.#health.set(k, h);
+    const gatewayError = status === 'connect-failure' || status === 502 || status === 503 || status === 504;
+    if (status === 'connect-failure' || status >= 500) {
+      h.consecutive5xx++;
+      if (gatewayError) h.consecutiveGatewayErrors++;
+    } else {
+      h.consecutive5xx = 0;
+      h.consecutiveGatewayErrors = 0;
+      return;
+    }
+    const tripped = (od.consecutive5xxErrors !== undefined && od.consecutive5xxErrors > 0 && h.consecutive5xx >= od.consecutive5xxErrors)
+      || (od.consecutiveGatewayErrors !== undefined && od.consecutiveGatewayErrors > 0 && h.consecutiveGatewayErrors >= od.consecutiveGatewayErrors);
+    if (tripped && h.ejectedUntil <= this.#now()) {
+      h.ejections++;
+      h.ejectedUntil = this.#now() + od.baseEjectionTimeMs * h.ejections;
+      h.consecutive5xx = 0;
+      h.consecutiveGatewayErrors = 0;
+      this.#opts.log.info({ endpoint: k, ejectedForMs: od.baseEjectionTimeMs * h.ejections }, 'outlier detection ejected an endpoint');
+    }
+  }
+
+  /** A fresh byte stream to the endpoint: an HBONE CONNECT stream for mesh workloads, else TCP. */
+  async open(ep: Endpoint, headers: Record<string, string> = {}): Promise<Duplex> {
+    const w = ep.workload;
+    const target = formatHostPort(ep.ip, ep.port);
+    if (w.tunnelProtocol === 'HBONE') {
+      return this.#pool.openStream(
+        { srcIdentity: this.#opts.identity, expectedIdentities: [formatSpiffeId(w)], dst: formatHostPort(ep.ip, this.#opts.hbonePort ?? PORT_HBONE), srcIp: '' },
+        target,
+        headers,
+      );
+    }
+    return dial(ep.ip, ep.port, this.#opts.connectTimeoutMs);
+  }
+
+  /** The HTTP/2 (h2c) session to `ep`, opened over one stream from `open()` and shared by concurrent requests. */
+  h2Session(ep: Endpoint): Promise<http2.ClientHttp2Session> {
+    const k = endpointKey(ep);
+    const cached = this.#h2.get(k);
+    if (cached) return cached;
+    const created = this.open(ep).then((stream) => new Promise<http2.ClientHttp2Session>((resolve, reject) => {
+      const session = http2.connect(`http://${formatHostPort(ep.ip, ep.port)}`, { createConnection: () => stream as unknown as net.Socket });
+      const forget = () => {
+        if (this.#h2.get(k) === created) this.#h2.delete(k);
+      };
+      session.once('connect', () => resolve(session));
+      session.once('error', (err) => {
+        forget();
+        reject(new UpstreamConnectError(formatHostPort(ep.ip, ep.port), { cause: err }));
+      });
+      session.once('close', forget);
+      session.once('goaway', forget);
+    }));
+    created.catch(() => this.#h2.delete(k));
+    this.#h2.set(k, created);
+    return created;
+  }
+
+  close(): void {
+    for (const s of this.#h2.values()) s.then((x) => x.close(), () => undefined);
+    this.#h2.clear();
+    this.#pool.close();
+  }
+
+  #cluster(b: Backend): ClusterState {
+    const k = `${b.namespace}/${b.hostname}:${b.port}/${b.subset?.name ?? ''}`;
+    let c = this.#clusters.get(k);
+    if (!c) {
+      c = { rr: Math.floor(this.#random() * 1000), active: 0, perEndpointActive: new Map() };
+      this.#clusters.set(k, c);
+    }
+    return c;
+  }
+}
+
+export function endpointKey(e: Endpoint): string {
+  return formatHostPort(e.ip, e.port);
+}
+
+/** Requests beyond the DestinationRule's limits overflow (Envoy: maxConnections + pending for HTTP/1, maxRequests for HTTP/2). */
+function overLimit(active: number, l: ConnectionPoolLimits): boolean {
+  const caps: number[] = [];
+  if (l.http2MaxRequests !== undefined) caps.push(l.http2MaxRequests);
+  if (l.maxConnections !== undefined) caps.push(l.maxConnections + (l.http1MaxPendingRequests ?? 0));
+  return caps.length > 0 && active >= Math.min(...caps);
+}
+
+function splitHostPort(hp: string): [string, number] {
+  const colon = hp.lastIndexOf(':');
+  return [hp.slice(0, colon).replace(/^\[|\]$/g, ''), Number(hp.slice(colon + 1))];
+}
+
+function dial(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host, port });
+    const timer = setTimeout(() => s.destroy(new Error(`connect timeout after ${timeoutMs} ms`)), timeoutMs);
+    s.once('connect', () => {
+      clearTimeout(timer);
+      s.setNoDelay(true);
+      resolve(s);
+    });
+    s.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new UpstreamConnectError(formatHostPort(host, port), { cause: err }));
+    });
+  });
+}

@@ -1,0 +1,210 @@
+// `runWaypoint(config)`: one waypoint proxy assembled — its own identity (spiffe://<td>/ns/<ns>/sa/<gateway>, key
+// generated here, certificate from the CA with its node's bootstrap token), xDS (workload Addresses + its own
+// WaypointConfig), the HBONE server on 15008 accepting mesh identities only, L7/TCP handling, upstream HBONE with
+// its own identity, admin (localhost:15000), Prometheus (:15020) and readiness (:15021, ready once xDS is synchronized,
+// its config arrived and the HBONE listener is up).
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import { CA_SERVER_NAME, createCaClient } from '../lib/certs/ca-client.js';
+import { CertificateManager } from '../lib/certs/certificate-manager.js';
+import { readNodeToken } from '../lib/certs/node-token.js';
+import { formatSpiffeId } from '../lib/certs/spiffe-id.js';
+import { MeshError, describeError } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import { adminHandler, listenHttp, startReadinessServer, startStatsServer } from '../lib/proxy-endpoints.js';
+import { ADDRESS_TYPE_URL, WAYPOINT_TYPE_URL } from '../lib/xds/type-urls.js';
+import { decodeAddress } from '../lib/xds/workload-codec.js';
+import type { AddressRecord } from '../lib/xds/workload-records.js';
+import { decodeWaypointConfig, type WaypointConfigRecord } from '../lib/xds/waypoint-records.js';
+import { XdsClient } from '../lib/xds/xds-client.js';
+import { HboneServer } from '../hbone/hbone-server.js';
+import { HttpProxy } from './http-proxy.js';
+import { WaypointListener } from './listener.js';
+import { MeshView } from './mesh-view.js';
+import { WaypointMetrics } from './metrics.js';
+import { compileRoutes, type RouteTable } from './route/index.js';
+import { Upstreams } from './upstream.js';
+
+const VERSION = '0.1.0';
+
+interface WaypointConfig {
+  /** The waypoint Gateway. */
+  name: string;
+  namespace: string;
+  serviceAccount: string;
+  /** The node this waypoint pod runs on: its bootstrap token authenticates the CSR and xDS. */
+  node: string;
+  /** This pod's IP (sent in the xDS node id), informational. */
+  podIp?: string;
+  dataDir: string;
+  xdsAddress: string;
+  rootCertPath: string;
+  trustDomain: string;
+  clusterId: string;
+  hbone: { host: string; port: number };
+  adminAddress: { host: string; port: number };
+  statsAddress: { host: string; port: number };
+  readinessAddress: { host: string; port: number };
+  connectTimeoutMs: number;
+  terminationGraceMs: number;
+  log: Logger;
+}
+
+class WaypointStartError extends MeshError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('WP_START', message, options);
+  }
+}
+
+interface WaypointHandle {
+  readonly ports: { hbone: number; admin: number; stats: number; readiness: number };
+  readonly quitRequested: Promise<void>;
+  notReadyReasons(): string[];
+  shutdown(): Promise<void>;
+}
+
+export async function runWaypoint(config: WaypointConfig): Promise<WaypointHandle> {
+  const log = config.log;
+  const accessLog = log.child({ scope: 'access' });
+  const key = `${config.namespace}/${config.name}`;
+  const readRoots = (): string => {
+    try {
+      return readFileSync(config.rootCertPath, 'utf8');
+    } catch (err) {
+      throw new WaypointStartError(`cannot read the control plane's root certificate ${config.rootCertPath}: ${describeError(err)}`, { cause: err });
+    }
+  };
+  const roots = readRoots();
+  const token = async (): Promise<string> => {
+    const t = await readNodeToken(config.dataDir, config.node);
+    if (!t) throw new WaypointStartError(`no bootstrap token for node ${config.node} under ${config.dataDir}/nodes/${config.node}/token`);
+    return t;
+  };
+  const identity = formatSpiffeId({ trustDomain: config.trustDomain, namespace: config.namespace, serviceAccount: config.serviceAccount });
+  const metrics = new WaypointMetrics(VERSION);
+  const ca = createCaClient({ address: config.xdsAddress, rootCertPem: readRoots, token, clusterId: config.clusterId });
+  const certs = new CertificateManager({ signer: ca.signer, log: log.child({ module: 'certs' }) });
+
+  let view = new MeshView([], undefined);
+  let table: RouteTable = compileRoutes(emptyConfig(config));
+  let configSeen = false;
+  const upstreams = new Upstreams({ view: () => view, certs, identity, connectTimeoutMs: config.connectTimeoutMs, log });
+  const proxy = new HttpProxy({ table: () => table, view: () => view, upstreams, metrics, accessLog });
+  const listener = new WaypointListener({ view: () => view, table: () => table, proxy, upstreams, metrics, log, accessLog });
+
+  const xds = new XdsClient({
+    address: config.xdsAddress,
+    credentials: grpc.credentials.createSsl(Buffer.from(roots)),
+    token,
+    clusterId: config.clusterId,
+    node: {
+      id: `waypoint~${config.podIp ?? '0.0.0.0'}~${config.name}.${config.namespace}~${config.namespace}.svc.cluster.local`,
+      metadata: { NAME: config.name, NAMESPACE: config.namespace, NODE_NAME: config.node, AMBIT_PROXY_KIND: 'waypoint', SERVICE_ACCOUNT: config.serviceAccount },
+    },
+    types: [
+      { typeUrl: ADDRESS_TYPE_URL, decode: decodeAddress },
+      { typeUrl: WAYPOINT_TYPE_URL, decode: decodeWaypointConfig, names: [key] },
+    ],
+    log,
+    channelOptions: { 'grpc.ssl_target_name_override': CA_SERVER_NAME, 'grpc.default_authority': CA_SERVER_NAME },
+  });
+  xds.onUpdate((snapshot) => {
+    const own = snapshot.resources<WaypointConfigRecord>(WAYPOINT_TYPE_URL).get(key);
+    view = new MeshView(snapshot.resources<AddressRecord>(ADDRESS_TYPE_URL).values(), own);
+    if (own) {
+      configSeen = true;
+      table = compileRoutes(own);
+      if (table.problems.length) log.warn({ problems: table.problems.map((p) => `${p.kind}/${p.namespace}/${p.name}: ${p.field}: ${p.reason}`) }, 'config the waypoint cannot enforce');
+    }
+  });
+  let synced = false;
+  void xds.synchronized().then(() => {
+    synced = true;
+    log.info('xDS synchronized');
+  });
+
+  let cert;
+  try {
+    cert = await certs.fetch(identity);
+  } catch (err) {
+    certs.close();
+    ca.close();
+    throw new WaypointStartError(`cannot obtain the waypoint certificate for ${identity}: ${describeError(err)}`, { cause: err });
+  }
+  const hbone = new HboneServer({ certificate: cert, handler: listener.handle, log, onHandshakeFailure: (reason) => metrics.tlsHandshakeFailures.inc({ reason }) });
+  certs.onUpdate((id, c) => {
+    if (id === identity && c) hbone.updateCertificate(c);
+  });
+  const tcp = net.createServer({ noDelay: true }, (s) => hbone.handleConnection(s));
+  await new Promise<void>((resolve, reject) => {
+    tcp.once('error', (err) => reject(new WaypointStartError(`cannot listen for HBONE on ${config.hbone.host}:${config.hbone.port}: ${describeError(err)}`, { cause: err })));
+    tcp.listen(config.hbone.port, config.hbone.host, () => resolve());
+  });
+
+  const notReadyReasons = (): string[] => {
+    const out: string[] = [];
+    if (!synced) out.push(`xDS not synchronized (${xds.status().lastError ?? 'waiting for the first responses'})`);
+    else if (!configSeen) out.push(`no WaypointConfig for ${key} yet (is the Gateway of class istio-waypoint?)`);
+    return out;
+  };
+  let quit!: () => void;
+  const quitRequested = new Promise<void>((resolve) => (quit = resolve));
+  const servers: http.Server[] = [];
+  const admin = adminHandler({
+    configDump: () => ({
+      waypoint: { name: config.name, namespace: config.namespace, identity, node: config.node, xdsAddress: config.xdsAddress },
+      config: view.config ?? null,
+      routeProblems: table.problems,
+      certificates: certs.dump(),
+      xds: xds.status(),
+      version: VERSION,
+    }),
+    loggers: { default: log, access: accessLog },
+    quit: () => quit(),
+  });
+  try {
+    servers.push(await listenHttp(http.createServer(admin), config.adminAddress.host, config.adminAddress.port));
+    servers.push(await startStatsServer(() => metrics.render(), config.statsAddress.host, config.statsAddress.port));
+    servers.push(await startReadinessServer(notReadyReasons, config.readinessAddress.host, config.readinessAddress.port));
+  } catch (err) {
+    for (const s of servers) s.close();
+    tcp.close();
+    certs.close();
+    ca.close();
+    throw new WaypointStartError(`cannot open the waypoint's admin/stats/readiness listeners: ${describeError(err)}`, { cause: err });
+  }
+  xds.start();
+  const port = (s: net.Server | http.Server) => (s.address() as net.AddressInfo).port;
+  const ports = { hbone: port(tcp), admin: port(servers[0]!), stats: port(servers[1]!), readiness: port(servers[2]!) };
+  log.info({ identity, xds: config.xdsAddress, ...ports, pid: process.pid }, 'waypoint started');
+  let stopping: Promise<void> | undefined;
+  return {
+    ports,
+    quitRequested,
+    notReadyReasons,
+    shutdown() {
+      stopping ??= (async () => {
+        tcp.close();
+        for (const s of servers) {
+          s.close();
+          s.closeAllConnections();
+        }
+        await hbone.close(config.terminationGraceMs);
+        upstreams.close();
+        xds.close();
+        certs.close();
+        ca.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+function emptyConfig(c: WaypointConfig): WaypointConfigRecord {
+  return {
+    name: c.name, namespace: c.namespace, trafficType: 'service', trustDomain: c.trustDomain, hbonePort: c.hbone.port,
+    services: [], workloadUids: [], routes: [], authorizationPolicies: [], requestAuthentications: [],
+  };
+}

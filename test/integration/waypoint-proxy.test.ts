@@ -1,0 +1,330 @@
+// Loopback integration: the waypoint's data path with real TLS 1.3, HTTP/2 CONNECT, HTTP/1.1, h2c and gRPC. A test
+// client plays the source ztunnel (HBONE with a pod identity to the waypoint, `:authority` = service VIP:port); two
+// "destination ztunnels" (HBONE servers on 127.0.83.1/.2) check the waypoint's identity and hand each stream to a
+// local backend. Proves: routing by HTTPRoute (weights, header match, fault abort, redirect, rewrite, header edits),
+// retries turning a 50%-failing backend into successes, request timeouts, gRPC unary + server streaming with metadata
+// and status, the refusal of CONNECTs for things not bound to the waypoint, and istio_requests_total labels.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import * as grpc from '@grpc/grpc-js';
+import { createTestCa } from '../../src/ztunnel/testing/test-ca.js';
+import { HboneServer, type HboneStreamRequest } from '../../src/hbone/hbone-server.js';
+import { connectHbone, type HboneClientConnection } from '../../src/hbone/hbone-client.js';
+import { ConnectRejectedError } from '../../src/hbone/proxy-errors.js';
+import { CertificateManager } from '../../src/lib/certs/certificate-manager.js';
+import { silentLogger } from '../../src/lib/log.js';
+import type { AddressRecord, ServiceRecord, WorkloadRecord } from '../../src/lib/xds/workload-records.js';
+import type { WaypointConfigRecord } from '../../src/lib/xds/waypoint-records.js';
+import { MeshView } from '../../src/waypoint/mesh-view.js';
+import { HttpProxy } from '../../src/waypoint/http-proxy.js';
+import { WaypointListener } from '../../src/waypoint/listener.js';
+import { WaypointMetrics } from '../../src/waypoint/metrics.js';
+import { Upstreams } from '../../src/waypoint/upstream.js';
+import { compileRoutes } from '../../src/waypoint/route/index.js';
+
+const TD = 'cluster.local';
+const NS = 'shop';
+const WAYPOINT_ID = `spiffe://${TD}/ns/${NS}/sa/waypoint`;
+const CLIENT_ID = `spiffe://${TD}/ns/${NS}/sa/client`;
+const ECHO_VIP = '10.96.7.10';
+const HOST = (n: string) => `${n}.${NS}.svc.cluster.local`;
+const HTTP_TARGET = 8080;
+const GRPC_TARGET = 9090;
+
+function service(name: string, vip: string): ServiceRecord {
+  return {
+    name, namespace: NS, hostname: HOST(name), addresses: [{ network: '', address: vip }],
+    ports: [{ servicePort: 80, targetPort: HTTP_TARGET, appProtocol: 'HTTP11' }, { servicePort: 9000, targetPort: GRPC_TARGET, appProtocol: 'GRPC' }],
+    subjectAltNames: [], ipFamilies: 'IPV4_ONLY', canonical: true, visibility: 'PUBLIC',
+  };
+}
+
+function workload(name: string, ip: string, version: string, services: string[]): WorkloadRecord {
+  return {
+    uid: `Kubernetes//Pod/${NS}/${name}`, name, namespace: NS, addresses: [ip], network: '', tunnelProtocol: 'HBONE', trustDomain: TD,
+    serviceAccount: `echo-${version}`, canonicalName: 'echo', canonicalRevision: version, workloadType: 'POD', workloadName: name,
+    services: Object.fromEntries(services.map((s) => [`${NS}/${HOST(s)}`, [{ servicePort: 80, targetPort: HTTP_TARGET }, { servicePort: 9000, targetPort: GRPC_TARGET }]])),
+    authorizationPolicies: [], status: 'HEALTHY', clusterId: 'Kubernetes', networkMode: 'STANDARD',
+  };
+}
+
+function httpRoute(name: string, rules: unknown[]): WaypointConfigRecord['routes'][number] {
+  return {
+    kind: 'HTTPRoute', namespace: NS, name, resourceVersion: '1', services: [`${NS}/${HOST('echo')}`],
+    spec: { parentRefs: [{ group: '', kind: 'Service', name: 'echo', port: 80 }], rules } as never,
+  };
+}
+
+const be = (name: string, weight?: number) => ({ name, port: 80, ...(weight !== undefined ? { weight } : {}) });
+
+const ROUTES = [
+  httpRoute('split', [
+    { matches: [{ path: { type: 'PathPrefix', value: '/split' } }], backendRefs: [be('echo-v1', 90), be('echo-v2', 10)] },
+    { matches: [{ headers: [{ name: 'x-version', value: 'v2' }] }], backendRefs: [be('echo-v2')] },
+    { matches: [{ path: { type: 'PathPrefix', value: '/flaky' } }], retry: { attempts: 4, codes: [500, 503], backoff: '5ms' }, backendRefs: [be('echo-v1')] },
+    { matches: [{ path: { type: 'PathPrefix', value: '/no-retry' } }], retry: { attempts: 0 }, backendRefs: [be('echo-v1')] },
+    { matches: [{ path: { type: 'PathPrefix', value: '/slow' } }], timeouts: { request: '300ms' }, backendRefs: [be('echo-v1')] },
+    { matches: [{ path: { type: 'PathPrefix', value: '/old' } }], filters: [{ type: 'RequestRedirect', requestRedirect: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/new' }, statusCode: 301 } }] },
+    {
+      matches: [{ path: { type: 'PathPrefix', value: '/api' } }],
+      filters: [
+        { type: 'URLRewrite', urlRewrite: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/v2/api' } } },
+        { type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'x-from-route', value: 'api' }], remove: ['x-secret'] } },
+        { type: 'ResponseHeaderModifier', responseHeaderModifier: { add: [{ name: 'x-served-by-route', value: 'api' }] } },
+      ],
+      backendRefs: [be('echo-v1')],
+    },
+    { backendRefs: [be('echo-v1')] },
+  ]),
+];
+
+interface Backend {
+  /** Requests seen: version, method, path, headers. */
+  seen: Array<{ version: string; path: string; headers: http.IncomingHttpHeaders }>;
+}
+
+/** The backend app of one pod: HTTP/1.1 echo on 8080 (with /flaky failing every other request) and gRPC on 9090. */
+async function startApp(t: TestContext, version: string, seen: Backend['seen']): Promise<{ http: number; grpc: number }> {
+  let flakyCount = 0;
+  const h1 = http.createServer((req, res) => {
+    seen.push({ version, path: req.url ?? '', headers: req.headers });
+    if (req.url?.startsWith('/flaky') && flakyCount++ % 2 === 0) {
+      res.writeHead(503).end('flaky failure');
+      return;
+    }
+    if (req.url?.startsWith('/slow')) {
+      setTimeout(() => res.writeHead(200).end('slow'), 2000).unref();
+      return;
+    }
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-backend-version': version });
+      res.end(JSON.stringify({ version, path: req.url, body }));
+    });
+  });
+  await new Promise<void>((r) => h1.listen(0, '127.0.0.1', r));
+  const server = new grpc.Server();
+  server.addService(ECHO_SERVICE, {
+    Say(call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) {
+      const md = new grpc.Metadata();
+      md.set('x-backend-version', version);
+      md.set('x-echo-caller', String(call.metadata.get('x-caller')[0] ?? ''));
+      call.sendMetadata(md);
+      const text = call.request.toString();
+      if (text === 'fail') return cb({ code: grpc.status.FAILED_PRECONDITION, details: 'asked to fail' });
+      cb(null, Buffer.from(`${version}:${text}`));
+    },
+    Stream(call: grpc.ServerWritableStream<Buffer, Buffer>) {
+      for (let i = 0; i < 5; i++) call.write(Buffer.from(`${version}:${call.request.toString()}:${i}`));
+      const trailer = new grpc.Metadata();
+      trailer.set('x-stream-trailer', 'done');
+      call.end(trailer);
+    },
+  });
+  const grpcPort = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  t.after(() => {
+    h1.close();
+    h1.closeAllConnections();
+    server.forceShutdown();
+  });
+  return { http: (h1.address() as net.AddressInfo).port, grpc: grpcPort };
+}
+
+const raw = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => b };
+const ECHO_SERVICE: grpc.ServiceDefinition = {
+  Say: { path: '/echo.Echo/Say', requestStream: false, responseStream: false, requestSerialize: raw.serialize, requestDeserialize: raw.deserialize, responseSerialize: raw.serialize, responseDeserialize: raw.deserialize },
+  Stream: { path: '/echo.Echo/Stream', requestStream: false, responseStream: true, requestSerialize: raw.serialize, requestDeserialize: raw.deserialize, responseSerialize: raw.serialize, responseDeserialize: raw.deserialize },
+};
+
+type TestContext = { after(fn: () => unknown): void };
+
+async function listen(t: TestContext, host: string, port: number, onSocket: (s: net.Socket) => void): Promise<number> {
+  const srv = net.createServer(onSocket);
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(port, host, resolve);
+  });
+  t.after(() => srv.close());
+  return (srv.address() as net.AddressInfo).port;
+}
+
+async function setup(t: TestContext) {
+  const ca = await createTestCa();
+  const seen: Backend['seen'] = [];
+  const peersSeenByBackends: string[] = [];
+  const apps = { v1: await startApp(t, 'v1', seen), v2: await startApp(t, 'v2', seen) };
+  // Destination ztunnels: both on one port number (as every pod's 15008), on 127.0.83.1 and .2.
+  const dests: Array<[string, 'v1' | 'v2']> = [['127.0.83.1', 'v1'], ['127.0.83.2', 'v2']];
+  let hbonePort = 0;
+  for (const [ip, v] of dests) {
+    const server = new HboneServer({
+      certificate: await ca.issue(`spiffe://${TD}/ns/${NS}/sa/echo-${v}`),
+      handler: (req: HboneStreamRequest) => {
+        peersSeenByBackends.push(req.peerIdentity);
+        const port = req.authority.port === GRPC_TARGET ? apps[v].grpc : apps[v].http;
+        const app = net.connect(port, '127.0.0.1', () => {
+          req.stream.respond({ ':status': 200 });
+          req.stream.pipe(app).pipe(req.stream);
+        });
+        app.on('error', () => req.stream.destroy());
+      },
+    });
+    t.after(() => server.destroy());
+    hbonePort = await listen(t, ip, hbonePort, (s) => server.handleConnection(s));
+  }
+  const addresses: AddressRecord[] = [
+    { service: service('echo', ECHO_VIP) }, { service: service('echo-v1', '10.96.7.11') }, { service: service('echo-v2', '10.96.7.12') },
+    { workload: workload('echo-v1-pod', '127.0.83.1', 'v1', ['echo', 'echo-v1']) }, { workload: workload('echo-v2-pod', '127.0.83.2', 'v2', ['echo', 'echo-v2']) },
+  ];
+  const config: WaypointConfigRecord = {
+    name: 'waypoint', namespace: NS, trafficType: 'service', trustDomain: TD, hbonePort: 15008,
+    services: [{
+      key: `${NS}/${HOST('echo')}`, kind: 'Service', name: 'echo', namespace: NS, hostname: HOST('echo'), vips: [ECHO_VIP],
+      ports: [{ port: 80, targetPort: HTTP_TARGET, name: 'http', protocol: 'http' }, { port: 9000, targetPort: GRPC_TARGET, name: 'grpc', protocol: 'grpc' }],
+    }],
+    workloadUids: [], routes: ROUTES, authorizationPolicies: [], requestAuthentications: [],
+  };
+  const view = new MeshView(addresses, config);
+  const table = compileRoutes(config);
+  assert.deepEqual(table.problems, []);
+  const certs = new CertificateManager({ signer: ca.signer });
+  t.after(() => certs.close());
+  const metrics = new WaypointMetrics('test');
+  const upstreams = new Upstreams({ view: () => view, certs, identity: WAYPOINT_ID, connectTimeoutMs: 2000, hbonePort, log: silentLogger() });
+  t.after(() => upstreams.close());
+  const proxy = new HttpProxy({ table: () => table, view: () => view, upstreams, metrics, accessLog: silentLogger() });
+  const listener = new WaypointListener({ view: () => view, table: () => table, proxy, upstreams, metrics, log: silentLogger(), accessLog: silentLogger() });
+  const hbone = new HboneServer({ certificate: await certs.fetch(WAYPOINT_ID), handler: listener.handle });
+  t.after(() => hbone.destroy());
+  const wpPort = await listen(t, '127.0.0.1', 0, (s) => hbone.handleConnection(s));
+  const clientCert = await ca.issue(CLIENT_ID);
+  const conn: HboneClientConnection = await connectHbone({ socket: net.connect(wpPort, '127.0.0.1'), certificate: clientCert, expectedIdentities: [WAYPOINT_ID], target: `127.0.0.1:${wpPort}` });
+  t.after(() => conn.destroy());
+  const tunnel = (authority: string): Promise<Duplex> => conn.openStream(authority, { baggage: `k8s.namespace.name=${NS},k8s.deployment.name=client,service.name=client,service.version=v1` });
+  return { seen, peersSeenByBackends, metrics, tunnel };
+}
+
+/** One HTTP/1.1 request through a fresh CONNECT to the echo VIP. */
+async function get(tunnel: (a: string) => Promise<Duplex>, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  const stream = await tunnel(`${ECHO_VIP}:80`);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ method: 'GET', path, headers: { host: 'echo', ...headers }, createConnection: () => stream as net.Socket }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('waypoint data path: HTTP routing, resilience, gRPC and telemetry over real HBONE', { timeout: 60_000 }, async (t) => {
+  const { seen, peersSeenByBackends, metrics, tunnel } = await setup(t);
+
+  // Default rule, and the destination ztunnel sees the waypoint's identity (not the client's).
+  const plain = await get(tunnel, '/hello');
+  assert.equal(plain.status, 200);
+  assert.equal(JSON.parse(plain.body).version, 'v1');
+  assert.ok(peersSeenByBackends.every((p) => p === WAYPOINT_ID), `destinations saw ${[...new Set(peersSeenByBackends)]}`);
+
+  // 90/10 split over 400 requests (±7 points at this size).
+  let v2 = 0;
+  for (let i = 0; i < 400; i++) if (JSON.parse((await get(tunnel, '/split')).body).version === 'v2') v2++;
+  assert.ok(Math.abs(v2 / 400 - 0.1) < 0.07, `v2 share ${v2 / 400}`);
+
+  // Header match.
+  assert.equal(JSON.parse((await get(tunnel, '/any', { 'x-version': 'v2' })).body).version, 'v2');
+
+  // Retries: every other /flaky request fails with 503; with 4 retries all 50 succeed.
+  let ok = 0;
+  for (let i = 0; i < 50; i++) if ((await get(tunnel, '/flaky')).status === 200) ok++;
+  assert.equal(ok, 50);
+  const noRetry = await Promise.all(Array.from({ length: 4 }, () => get(tunnel, '/no-retry')));
+  assert.ok(noRetry.every((r) => r.status === 200), 'no-retry path is healthy');
+
+  // Request timeout: 300 ms route timeout on a backend answering after 2 s → 504 within 10%.
+  const t0 = performance.now();
+  const slow = await get(tunnel, '/slow');
+  const took = performance.now() - t0;
+  assert.equal(slow.status, 504);
+  assert.equal(slow.body, 'upstream request timeout');
+  assert.ok(took >= 290 && took <= 330 + 50, `timeout fired after ${took} ms`);
+
+  // Redirect, rewrite, header edits.
+  const redirect = await get(tunnel, '/old/page?q=1');
+  assert.equal(redirect.status, 301);
+  assert.equal(redirect.headers.location, 'http://echo/new/page?q=1');
+  const before = seen.length;
+  const api = await get(tunnel, '/api/items', { 'x-secret': 'hush' });
+  assert.equal(api.status, 200);
+  assert.equal(api.headers['x-served-by-route'], 'api');
+  const atBackend = seen.slice(before).find((s) => s.path.startsWith('/v2/api'));
+  assert.ok(atBackend, `backend saw ${JSON.stringify(seen.slice(before).map((s) => s.path))}`);
+  assert.equal(atBackend.path, '/v2/api/items');
+  assert.equal(atBackend.headers['x-from-route'], 'api');
+  assert.equal(atBackend.headers['x-secret'], undefined);
+  assert.ok(atBackend.headers['x-request-id'], 'x-request-id added');
+
+  // Not bound to this waypoint: refused.
+  await assert.rejects(tunnel('10.96.99.99:80'), (err: unknown) => err instanceof ConnectRejectedError && /503/.test((err as Error).message));
+
+  // gRPC through the waypoint (port 9000, appProtocol grpc): unary with metadata, an error status, server streaming.
+  const stream = await tunnel(`${ECHO_VIP}:9000`);
+  const session = http2.connect('http://echo:9000', { createConnection: () => stream as net.Socket });
+  t.after(() => session.close());
+  const unary = await grpcCall(session, '/echo.Echo/Say', Buffer.from('hi'), { 'x-caller': 'test' });
+  assert.equal(unary.grpcStatus, '0');
+  // No route on port 9000: the default route balances over both versions of the service.
+  assert.match(String(unary.messages[0]), /^v[12]:hi$/);
+  assert.equal(unary.headers['x-echo-caller'], 'test');
+  const failed = await grpcCall(session, '/echo.Echo/Say', Buffer.from('fail'), {});
+  assert.equal(failed.grpcStatus, String(grpc.status.FAILED_PRECONDITION));
+  assert.equal(failed.grpcMessage, 'asked to fail');
+  const streamed = await grpcCall(session, '/echo.Echo/Stream', Buffer.from('s'), {});
+  const v = String(streamed.messages[0]).slice(0, 2);
+  assert.deepEqual(streamed.messages.map(String), [0, 1, 2, 3, 4].map((i) => `${v}:s:${i}`));
+  assert.equal(streamed.trailers['x-stream-trailer'], 'done');
+
+  // Telemetry: reporter="waypoint", both principals, response codes.
+  const text = (await metrics.render()).body;
+  const line = text.split('\n').find((l) => l.startsWith('istio_requests_total{') && l.includes('response_code="200"') && l.includes('request_protocol="http"') && l.includes('destination_workload="echo-v1-pod"'));
+  assert.ok(line, 'a 200 series for echo-v1');
+  assert.match(line, /reporter="waypoint"/);
+  assert.match(line, new RegExp(`source_principal="${CLIENT_ID}"`));
+  assert.match(line, /destination_principal="spiffe:\/\/cluster.local\/ns\/shop\/sa\/echo-v1"/);
+  assert.match(line, /source_workload="client"/);
+  assert.ok(text.includes('response_code="504"') && text.includes('response_flags="UT"'), 'the timeout is counted with flag UT');
+  assert.ok(text.split('\n').some((l) => l.startsWith('istio_requests_total{') && l.includes('request_protocol="grpc"') && l.includes('grpc_response_status="9"')), 'gRPC status recorded');
+});
+
+/** A raw gRPC call over an h2 session: length-prefixed message out, messages, headers and trailers back. */
+function grpcCall(session: http2.ClientHttp2Session, path: string, msg: Buffer, metadata: Record<string, string>): Promise<{ headers: http2.IncomingHttpHeaders; trailers: http2.IncomingHttpHeaders; messages: Buffer[]; grpcStatus?: string; grpcMessage?: string }> {
+  return new Promise((resolve, reject) => {
+    const s = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...metadata });
+    let headers: http2.IncomingHttpHeaders = {};
+    let trailers: http2.IncomingHttpHeaders = {};
+    let buf = Buffer.alloc(0);
+    s.on('response', (h) => (headers = h));
+    s.on('trailers', (h) => (trailers = h));
+    s.on('data', (c: Buffer) => (buf = Buffer.concat([buf, c])));
+    s.on('error', reject);
+    s.on('close', () => {
+      const messages: Buffer[] = [];
+      for (let o = 0; o + 5 <= buf.length;) {
+        const n = buf.readUInt32BE(o + 1);
+        messages.push(buf.subarray(o + 5, o + 5 + n));
+        o += 5 + n;
+      }
+      const all = { ...headers, ...trailers };
+      resolve({ headers, trailers, messages, grpcStatus: all['grpc-status'] as string | undefined, grpcMessage: all['grpc-message'] !== undefined ? decodeURIComponent(String(all['grpc-message'])) : undefined });
+    });
+    const frame = Buffer.alloc(5 + msg.length);
+    frame.writeUInt32BE(msg.length, 1);
+    msg.copy(frame, 5);
+    s.end(frame);
+  });
+}

@@ -68,7 +68,7 @@ function buildProgram(ctx: CliContext): Command {
       writeErr: (s) => ctx.stderr.write(s),
     });
   for (const verb of VERBS) verb.register(program, ctx);
-  registerControlPlaneVerb(program, { dataDir: ctx.dataDir, tokenFile: (cmd) => globalsOf(cmd).tokenFile, exitAfter: (ms) => setTimeout(() => process.exit(0), ms).unref() });
+  registerControlPlaneVerb(program, { dataDir: ctx.dataDir, tokenFile: (cmd) => globalsOf(cmd).tokenFile, exitAfter: (ms) => setTimeout(() => process.exit(0), ms).unref(), selfCommand: [process.execPath, process.argv[1] ?? ''] });
   registerSandboxVerbs(program, ctx);
   registerDemoVerbs(program, ctx);
   registerNodeAgentVerb(program, ctx);

@@ -10,6 +10,8 @@ interface ControlPlaneVerbContext {
   tokenFile(cmd: Command): string | undefined;
   /** Ends the process after `ms` unless it ended before (only the composition root may exit). */
   exitAfter(ms: number): void;
+  /** argv that starts this `ambit` build (node + main.js): the command of the waypoint pods it deploys. */
+  selfCommand: readonly string[];
 }
 
 interface ControlPlaneFlags {
@@ -52,6 +54,7 @@ export function registerControlPlaneVerb(program: Command, ctx: ControlPlaneVerb
         pluggedCaDir: opts.pluggedCaDir,
         maxCertTtlSeconds,
         logLevel: opts.logLevel,
+        waypoints: { selfCommand: ctx.selfCommand },
       });
       const sig = await stop;
       handle.log.info({ signal: sig }, 'stopping');

@@ -15,6 +15,7 @@ import { startApiServer, type ApiServer } from './apiserver/api-server.js';
 import { startCaServer, caRoutes, type CaServer } from './ca/index.js';
 import { startXdsServer, type XdsServer } from './xds/xds-server.js';
 import { xdsDebugRoutes } from './xds/debug-routes.js';
+import { WaypointController } from './waypoint-controller/waypoint-controller.js';
 
 interface ControlPlaneConfig {
   /** Holds `ambit.sock`, `store/`, `ca/`, `nodes/`, `logs/`; created 0700 when absent. */
@@ -35,6 +36,8 @@ interface ControlPlaneConfig {
   logLevel: string;
   /** Logger to use instead of a new stderr one (tests). */
   log?: Logger;
+  /** Deploy waypoints for Gateways of class istio-waypoint, as pods running this build (absent: no controller). */
+  waypoints?: { selfCommand: readonly string[] };
 }
 
 interface ControlPlaneHandle {
@@ -147,6 +150,18 @@ export async function runControlPlane(cfg: ControlPlaneConfig): Promise<ControlP
     // Stopped before the CA, whose gRPC server it rides on.
     stops.push(() => xds.close());
     for (const r of xdsDebugRoutes(xds)) apiServer.addRoute(r.method, r.path, r.handler);
+    if (cfg.waypoints) {
+      const controller = new WaypointController({
+        store,
+        log: log.child({ sub: 'waypoints' }),
+        selfCommand: cfg.waypoints.selfCommand,
+        dataDir: cfg.dataDir,
+        xdsAddress: `${cfg.grpc.host}:${ca.port}`,
+        trustDomain: cfg.trustDomain ?? 'cluster.local',
+      });
+      controller.start();
+      stops.push(() => controller.stop());
+    }
     if (cfg.metrics) {
       const server = await startMetricsServer(metrics, cfg.metrics);
       metricsServer = server;

@@ -15,7 +15,14 @@ export const INGRESS_USE_WAYPOINT_LABEL = 'istio.io/ingress-use-waypoint';
 /** Set on a waypoint's own pods and Service by whoever deploys it (Gateway API convention). */
 export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
 /** Marks pods a controller manages as waypoints: proxies themselves, never captured. */
-const WAYPOINT_MANAGED_LABEL = 'gateway.istio.io/managed';
+export const WAYPOINT_MANAGED_LABEL = 'gateway.istio.io/managed';
+/** Its value on waypoints the control plane deploys (Istio's). */
+export const WAYPOINT_MANAGED_BY_MESH = 'istio.io-mesh-controller';
+
+/** A waypoint pod speaks HBONE itself (its own 15008), whether or not its namespace is enrolled. */
+export function isWaypointProxy(labels: Readonly<Record<string, string>>): boolean {
+  return labels[WAYPOINT_MANAGED_LABEL] === WAYPOINT_MANAGED_BY_MESH;
+}
 /** The node agent's verdict on a pod: `enabled` once ztunnel serves it, `pending` until then. */
 export const REDIRECTION_ANNOTATION = 'ambient.istio.io/redirection';
 /** Where the sandbox's pod runner says a pod's netns lives (`/var/run/netns/<value>`): Ambit's own. */

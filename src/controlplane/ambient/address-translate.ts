@@ -10,7 +10,7 @@ import { workloadPolicyKeys } from './authorization-translate.js';
 import { canonicalName, canonicalRevision, namedContainerPort, parseLocality, podHealth, podIps, podWorkloadKind } from './enrollment.js';
 import { annotationsOf, isRecord, labelsOf, nsOf, num, rec, recs, specOf, str, strs, type IndexReader, type Json } from './index-reader.js';
 import { bindWaypoint, bindingTargetOf, visibilityOf, type WaypointBinding } from './waypoint-binding.js';
-import { isAmbientEnrolled } from '../../lib/mesh-contract.js';
+import { isAmbientEnrolled, isWaypointProxy } from '../../lib/mesh-contract.js';
 import { formatSpiffeId } from '../../lib/certs/spiffe-id.js';
 
 /** `<cluster>/<group>/<kind>/<namespace>/<name>` (Istio's uid shape; core group is empty). */
@@ -275,7 +275,7 @@ export function translatePod(r: IndexReader, pod: KubeObject): WorkloadRecord | 
     addresses,
     network: r.config.network,
     // Host-network pods share the node's stack: they can be clients but are never captured.
-    tunnelProtocol: !hostNetwork && isAmbientEnrolled(labels, nsLabels) ? 'HBONE' : 'NONE',
+    tunnelProtocol: !hostNetwork && (isAmbientEnrolled(labels, nsLabels) || isWaypointProxy(labels)) ? 'HBONE' : 'NONE',
     trustDomain: r.config.trustDomain,
     serviceAccount: str(spec, 'serviceAccountName') || 'default',
     canonicalName: canonicalName(labels, owner.name),

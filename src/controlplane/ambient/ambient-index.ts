@@ -37,6 +37,8 @@ export const INDEXED_KINDS = [
   'HTTPRoute',
   'GRPCRoute',
   'TCPRoute',
+  'VirtualService',
+  'DestinationRule',
 ] as const;
 
 // Kinds whose status feeds the translation (pod phase/IP/readiness, waypoint addresses); for the others a

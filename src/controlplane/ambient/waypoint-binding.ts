@@ -1,7 +1,13 @@
 // Waypoint selection for a Service, ServiceEntry, Pod or WorkloadEntry (ISTIO-API.md §1.2): the object's own
 // `istio.io/use-waypoint` label beats its namespace's, `none` opts out, and the named Gateway must exist, have an
-// address, admit the object's namespace on its HBONE listener, and accept this traffic type. Failures leave the
-// object without a waypoint (fail open) and say why in an `istio.io/WaypointBound` condition.
+// address, admit the object's namespace on its HBONE listener, and accept this traffic type.
+//
+// Fail closed (a deliberate difference from Istio, which sends traffic straight to the destination): an object bound
+// to a waypoint that does not exist, is not a waypoint or has no address yet still carries a waypoint reference —
+// the hostname form `<gateway>.<ns>.svc.<suffix>`, which ztunnel resolves to no endpoint and so refuses — and its
+// `istio.io/WaypointBound` condition says traffic is refused until the waypoint is ready. L7 policy is never silently
+// skipped. Configuration the waypoint refuses (AttachmentDenied, UnsupportedTrafficType, cross-namespace
+// ServiceEntry) leaves the object unbound, as in Istio, with the reason in the condition.
 import type { KubeObject } from '../../api/meta.js';
 import { selectorMatches, type LabelRequirement } from '../../api/labels.js';
 import type { GatewayAddressRecord } from '../../lib/xds/workload-records.js';
@@ -111,6 +117,15 @@ function fail(reason: WaypointFailureReason, message: string): WaypointBinding {
   return { condition: { status: 'False', reason, message } };
 }
 
+/** Bound to a waypoint that cannot take traffic yet: a reference ztunnel cannot resolve, so it refuses (fail closed). */
+function failClosed(r: IndexReader, namespace: string, name: string, message: string): WaypointBinding {
+  return {
+    waypoint: { hostname: { namespace, hostname: `${name}.${namespace}.svc.${r.config.domainSuffix}` }, hboneMtlsPort: PORT_HBONE },
+    gatewayKey: `${namespace}/${name}`,
+    condition: { status: 'False', reason: 'WaypointIsNotReady', message },
+  };
+}
+
 /** Resolves the waypoint for traffic addressed to `target` (a service, or a workload by its own IP). */
 export function bindWaypoint(r: IndexReader, target: BindingTarget, traffic: 'service' | 'workload'): WaypointBinding {
   // Waypoints (and their Services) never get a waypoint themselves.
@@ -135,12 +150,15 @@ export function bindWaypoint(r: IndexReader, target: BindingTarget, traffic: 'se
   const key = `${namespace}/${name}`;
   const via = inherited ? ` (from the ${USE_WAYPOINT_LABEL} label of namespace ${target.namespace})` : '';
   const gw = r.get('Gateway', namespace, name);
-  if (!gw) return fail('WaypointIsNotReady', `waypoint Gateway ${key}${via} does not exist; traffic goes directly to the destination and no L7 policy applies`);
+  // A namespace's waypoint takes service traffic unless its Gateway says otherwise; while it is missing, the pods
+  // of that namespace keep their direct path (their traffic would not go to it by default).
+  if ((!gw || !isWaypointGateway(gw) || !waypointAddress(r, gw)) && traffic === 'workload' && inherited) return {};
+  if (!gw) return failClosed(r, namespace, name, `waypoint Gateway ${key}${via} does not exist; traffic is refused until it does (fail closed)`);
   if (!isWaypointGateway(gw)) {
-    return fail('WaypointIsNotReady', `Gateway ${key}${via} is not a waypoint (gatewayClassName must be ${WAYPOINT_GATEWAY_CLASS}); traffic goes directly to the destination`);
+    return failClosed(r, namespace, name, `Gateway ${key}${via} is not a waypoint (gatewayClassName must be ${WAYPOINT_GATEWAY_CLASS}); traffic is refused until it is (fail closed)`);
   }
   const address = waypointAddress(r, gw);
-  if (!address) return fail('WaypointIsNotReady', `waypoint ${key}${via} has no address yet (status.addresses is empty); traffic goes directly to the destination until it is ready`);
+  if (!address) return failClosed(r, namespace, name, `waypoint ${key}${via} has no address yet (status.addresses is empty); traffic is refused until it is ready (fail closed)`);
   if (!admitsNamespace(r, gw, target.namespace)) {
     return fail('AttachmentDenied', `waypoint ${key}${via} does not admit namespace ${target.namespace}: its HBONE listener's allowedRoutes.namespaces must be All or select this namespace`);
   }

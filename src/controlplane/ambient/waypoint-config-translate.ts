@@ -119,6 +119,17 @@ export function translateWaypointConfig(r: IndexReader, gw: KubeObject): Waypoin
       if (services.length) routes.push(attachedOf(route, services));
     }
   }
+  // Istio's classic APIs at the waypoint: VirtualServices attach by `hosts` and DestinationRules apply by `host`
+  // (ISTIO-API.md §5.2). Passed with no service keys: the waypoint matches hosts itself. DestinationRules are passed
+  // mesh-wide (a route's backend need not be bound to this waypoint); VirtualServices only when a host could name a
+  // bound service.
+  const boundHosts = services.map((s) => s.hostname);
+  const shortNames = new Set(services.map((s) => s.hostname.split('.')[0]));
+  const mayNameBound = (h: string): boolean => h === '*' || h.startsWith('*.') || boundHosts.includes(h) || shortNames.has(h.split('.')[0] ?? '');
+  for (const vs of r.list('VirtualService', undefined, (o) => strs(specOf(o), 'hosts').some(mayNameBound))) {
+    if (services.length) routes.push(attachedOf(vs, []));
+  }
+  for (const dr of r.list('DestinationRule', undefined)) routes.push(attachedOf(dr, []));
   const className = str(specOf(gw), 'gatewayClassName');
   const attachedPolicies = (kind: string): AttachedResourceRecord[] => {
     const out: AttachedResourceRecord[] = [];

@@ -1,0 +1,226 @@
+// The waypoint controller: each Gateway of class istio-waypoint gets a waypoint Pod (running `ambit waypoint run`,
+// service account = Gateway name) and a Service named after the Gateway, and Gateway status as Istio writes it
+// (Accepted; Programmed once the Service has an address and a waypoint pod is ready; status.addresses = the
+// Service's ClusterIP). Level-triggered over Gateways, Pods and Services; objects it made whose Gateway is gone
+// (by owner uid) are deleted. A crashed waypoint process is restarted by its pod's restartPolicy (Always); a deleted
+// pod is recreated on the next pass.
+import { createHash } from 'node:crypto';
+import type { Condition, KubeObject } from '../../api/meta.js';
+import { describeError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/log.js';
+import { ReconcileLoop } from '../../lib/reconcile-loop.js';
+import {
+  GATEWAY_NAME_LABEL, PORT_HBONE, WAYPOINT_GATEWAY_CLASS, WAYPOINT_MANAGED_BY_MESH, WAYPOINT_MANAGED_LABEL,
+} from '../../lib/mesh-contract.js';
+import type { Store, Watch } from '../store/store.js';
+
+const GATEWAY_API_VERSION = 'gateway.networking.k8s.io/v1';
+const STATUS_PORT = 15021;
+const CONTAINER_NAME = 'istio-proxy';
+
+interface WaypointControllerOptions {
+  store: Store;
+  log: Logger;
+  /** argv that starts this `ambit` build: [node executable, main.js]. */
+  selfCommand: readonly string[];
+  /** The control plane's data dir, which waypoint pods share (root certificate, node tokens). */
+  dataDir: string;
+  /** `host:port` of the control plane's xDS + CA endpoint as pods reach it. */
+  xdsAddress: string;
+  trustDomain: string;
+}
+
+type Json = Record<string, unknown>;
+const GROUP_OF: Record<string, string> = { Gateway: 'gateway.networking.k8s.io', Pod: '', Service: '' };
+const kindOf = (kind: string) => ({ group: GROUP_OF[kind] ?? '', kind });
+const keyOf = (kind: string, namespace: string, name: string) => ({ ...kindOf(kind), namespace, name });
+const rec = (v: unknown): Json => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : {});
+
+/** `<gateway>-<5 characters of its uid's hash>`: stable for one Gateway, new for a re-created one. */
+function waypointPodName(gw: KubeObject): string {
+  const h = createHash('sha256').update(gw.metadata.uid ?? gw.metadata.name).digest();
+  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+  let suffix = '';
+  for (let i = 0; i < 5; i++) suffix += alphabet[h[i]! % alphabet.length];
+  return `${gw.metadata.name.slice(0, 57)}-${suffix}`;
+}
+
+function ownerRef(gw: KubeObject): Json {
+  return { apiVersion: GATEWAY_API_VERSION, kind: 'Gateway', name: gw.metadata.name, uid: gw.metadata.uid ?? '', controller: true };
+}
+
+function managedLabels(gw: KubeObject): Record<string, string> {
+  return { [GATEWAY_NAME_LABEL]: gw.metadata.name, [WAYPOINT_MANAGED_LABEL]: WAYPOINT_MANAGED_BY_MESH };
+}
+
+function isReady(pod: KubeObject): boolean {
+  const st = rec(pod.status);
+  if (st['phase'] !== 'Running') return false;
+  const conds = Array.isArray(st['conditions']) ? (st['conditions'] as Json[]) : [];
+  const ready = conds.find((c) => c['type'] === 'Ready');
+  return ready ? ready['status'] === 'True' : true;
+}
+
+export class WaypointController {
+  readonly #o: WaypointControllerOptions;
+  readonly #loop: ReconcileLoop;
+  readonly #watches: Watch[] = [];
+
+  constructor(opts: WaypointControllerOptions) {
+    this.#o = opts;
+    this.#loop = new ReconcileLoop(() => this.#pass(), (err) => opts.log.warn({ error: describeError(err) }, 'waypoint reconcile failed'));
+  }
+
+  start(): void {
+    for (const kind of ['Gateway', 'Pod', 'Service']) {
+      this.#watches.push(this.#o.store.watch(kindOf(kind), () => this.#loop.request(), undefined, { onClose: () => this.#loop.request() }));
+    }
+    this.#loop.request();
+  }
+
+  /** Resolves once no pass is running (tests). */
+  idle(): Promise<void> {
+    return this.#loop.idle();
+  }
+
+  async stop(): Promise<void> {
+    for (const w of this.#watches) w.close();
+    await this.#loop.stop();
+  }
+
+  #podFor(gw: KubeObject): KubeObject {
+    const ns = gw.metadata.namespace ?? 'default';
+    const o = this.#o;
+    return {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: waypointPodName(gw), namespace: ns, labels: managedLabels(gw), ownerReferences: [ownerRef(gw)] as never },
+      spec: {
+        serviceAccountName: gw.metadata.name,
+        restartPolicy: 'Always',
+        terminationGracePeriodSeconds: 5,
+        containers: [{
+          name: CONTAINER_NAME,
+          command: [...o.selfCommand, '--data-dir', o.dataDir, '-n', ns, 'waypoint', 'run', '--name', gw.metadata.name, '--xds-address', o.xdsAddress, '--trust-domain', o.trustDomain],
+          ports: [{ name: 'mesh', containerPort: PORT_HBONE }, { name: 'status-port', containerPort: STATUS_PORT }],
+        }],
+      },
+    };
+  }
+
+  #serviceFor(gw: KubeObject): KubeObject {
+    return {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: gw.metadata.name, namespace: gw.metadata.namespace ?? 'default', labels: managedLabels(gw), ownerReferences: [ownerRef(gw)] as never },
+      spec: {
+        selector: { [GATEWAY_NAME_LABEL]: gw.metadata.name },
+        ports: [
+          { name: 'mesh', port: PORT_HBONE, targetPort: PORT_HBONE, protocol: 'TCP', appProtocol: 'all' },
+          { name: 'status-port', port: STATUS_PORT, targetPort: STATUS_PORT, protocol: 'TCP' },
+        ],
+      },
+    };
+  }
+
+  async #pass(): Promise<void> {
+    const { store, log } = this.#o;
+    const gateways = store.list(kindOf('Gateway')).items.filter((g) => rec(g.spec)['gatewayClassName'] === WAYPOINT_GATEWAY_CLASS);
+    const uids = new Set(gateways.map((g) => g.metadata.uid));
+    for (const gw of gateways) {
+      try {
+        await this.#reconcile(gw);
+      } catch (err) {
+        log.warn({ gateway: `${gw.metadata.namespace}/${gw.metadata.name}`, error: describeError(err) }, 'cannot reconcile waypoint');
+      }
+    }
+    // Objects made for Gateways that are gone.
+    for (const kind of ['Pod', 'Service']) {
+      for (const o of store.list(kindOf(kind)).items) {
+        if (o.metadata.labels?.[WAYPOINT_MANAGED_LABEL] !== WAYPOINT_MANAGED_BY_MESH) continue;
+        const owner = (o.metadata.ownerReferences as Json[] | undefined)?.find((r) => r['kind'] === 'Gateway');
+        if (!owner || uids.has(String(owner['uid']))) continue;
+        await store.delete(keyOf(kind, o.metadata.namespace ?? 'default', o.metadata.name)).catch(() => undefined);
+        log.info({ object: `${kind}/${o.metadata.namespace}/${o.metadata.name}` }, 'removed: its waypoint Gateway is gone');
+      }
+    }
+  }
+
+  async #reconcile(gw: KubeObject): Promise<void> {
+    const { store } = this.#o;
+    const ns = gw.metadata.namespace ?? 'default';
+    const wantPod = this.#podFor(gw);
+    const wantSvc = this.#serviceFor(gw);
+    const ownedBy = (o: KubeObject | undefined) => (o?.metadata.ownerReferences as Json[] | undefined)?.some((r) => r['uid'] === gw.metadata.uid) ?? false;
+    let svc = store.get(keyOf('Service', ns, gw.metadata.name));
+    if (!svc) svc = await store.create(wantSvc);
+    const pods = store.list({ ...kindOf('Pod'), namespace: ns }).items.filter((p) => p.metadata.labels?.[GATEWAY_NAME_LABEL] === gw.metadata.name && ownedBy(p));
+    const desiredCommand = JSON.stringify(rec(rec(wantPod.spec)['containers'] && (rec(wantPod.spec)['containers'] as Json[])[0])['command']);
+    for (const p of pods) {
+      // A pod from an older build or another xDS address is replaced (pods are immutable in Kubernetes too).
+      const cmd = JSON.stringify(((rec(p.spec)['containers'] as Json[] | undefined)?.[0] ?? {})['command']);
+      if (p.metadata.name !== wantPod.metadata.name || cmd !== desiredCommand) {
+        await store.delete(keyOf('Pod', ns, p.metadata.name)).catch(() => undefined);
+      }
+    }
+    let pod = store.get(keyOf('Pod', ns, wantPod.metadata.name));
+    if (pod && !ownedBy(pod)) pod = undefined;
+    if (!pod && !store.get(keyOf('Pod', ns, wantPod.metadata.name))) pod = await store.create(wantPod);
+    await this.#writeStatus(gw, svc, pod);
+  }
+
+  async #writeStatus(gw: KubeObject, svc: KubeObject | undefined, pod: KubeObject | undefined): Promise<void> {
+    const generation = gw.metadata.generation ?? 1;
+    const svcOwned = (svc?.metadata.ownerReferences as Json[] | undefined)?.some((r) => r['uid'] === gw.metadata.uid) ?? false;
+    const ip = svcOwned ? rec(svc!.spec)['clusterIP'] : undefined;
+    const address = typeof ip === 'string' && ip && ip !== 'None' ? ip : undefined;
+    const ready = pod ? isReady(pod) : false;
+    const listeners = (Array.isArray(rec(gw.spec)['listeners']) ? (rec(gw.spec)['listeners'] as Json[]) : []);
+    const conditions: Array<Omit<Condition, 'lastTransitionTime'>> = [
+      { type: 'Accepted', status: 'True', reason: 'Accepted', message: 'Resource accepted', observedGeneration: generation },
+      !svcOwned
+        ? { type: 'Programmed', status: 'False', reason: 'Invalid', message: `a Service ${gw.metadata.name} not made for this waypoint already exists`, observedGeneration: generation }
+        : !address
+          ? { type: 'Programmed', status: 'False', reason: 'AddressNotAssigned', message: 'waiting for the waypoint Service to get an address', observedGeneration: generation }
+          : !ready
+            ? { type: 'Programmed', status: 'False', reason: 'Pending', message: `waypoint pod ${pod?.metadata.name ?? waypointPodName(gw)} is not ready; traffic bound to this waypoint is refused until it is`, observedGeneration: generation }
+            : { type: 'Programmed', status: 'True', reason: 'Programmed', message: 'Resource programmed, assigned to service(s) ' + `${gw.metadata.name}.${gw.metadata.namespace}.svc.cluster.local:${PORT_HBONE}`, observedGeneration: generation },
+    ];
+    const status: Json = {
+      ...rec(gw.status),
+      conditions: mergeConditions(gw.status?.conditions ?? [], conditions),
+      addresses: address ? [{ type: 'IPAddress', value: address }] : [],
+      listeners: listeners.map((l) => ({
+        name: l['name'],
+        attachedRoutes: 0,
+        supportedKinds: [],
+        conditions: mergeConditions(
+          ((rec(gw.status)['listeners'] as Json[] | undefined)?.find((x) => x['name'] === l['name'])?.['conditions'] as Condition[] | undefined) ?? [],
+          [
+            { type: 'Accepted', status: 'True', reason: 'Accepted', message: 'No errors found', observedGeneration: generation },
+            { type: 'Programmed', status: address && ready ? 'True' : 'False', reason: address && ready ? 'Programmed' : 'Pending', message: address && ready ? 'No errors found' : 'waypoint not ready', observedGeneration: generation },
+            { type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: 'No errors found', observedGeneration: generation },
+          ],
+        ),
+      })),
+    };
+    if (JSON.stringify(stripTimes(status)) === JSON.stringify(stripTimes(rec(gw.status)))) return;
+    await this.#o.store.updateStatus({ ...gw, status } as KubeObject).catch((err: unknown) => {
+      this.#o.log.debug({ gateway: `${gw.metadata.namespace}/${gw.metadata.name}`, error: describeError(err) }, 'gateway status write lost a race; retrying on the next pass');
+      this.#loop.request();
+    });
+  }
+}
+
+/** New conditions keep their lastTransitionTime while their status is unchanged (Kubernetes convention). */
+function mergeConditions(current: readonly Condition[], next: Array<Omit<Condition, 'lastTransitionTime'>>): Condition[] {
+  const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return next.map((c) => {
+    const old = current.find((x) => x.type === c.type);
+    return { ...c, lastTransitionTime: old && old.status === c.status && old.lastTransitionTime ? old.lastTransitionTime : now } as Condition;
+  });
+}
+
+function stripTimes(v: unknown): unknown {
+  return JSON.parse(JSON.stringify(v ?? {}, (k, x) => (k === 'lastTransitionTime' ? undefined : x)));
+}

@@ -1,0 +1,254 @@
+// e2e (root): a real waypoint in the sandbox. `ambit waypoint apply --enroll-namespace --wait` deploys it and binds
+// the namespace with no pod restart; HTTP then flows client ⇒ ztunnel ⇒ waypoint ⇒ ztunnel ⇒ echo (the echo sees the
+// waypoint as its caller, the waypoint's metrics count the requests with both principals). Traffic management with
+// real requests: a 90/10 HTTPRoute split over 2,000 requests within ±3 points, retries turning a 50%-failing backend
+// into ≥ 99% success, a 100% fault abort (VirtualService) answering its status, a request timeout firing within 10%
+// of its value; gRPC unary, error and server-streaming calls from a real @grpc/grpc-js client with metadata and
+// status intact. Killing the waypoint fails closed (no request bypasses it) and it comes back; `waypoint delete`
+// returns the namespace to L4 only (the echo sees the client's own IP again).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCommand } from '../../src/platform/index.js';
+import { SandboxFixture } from '../../src/sandbox/testing/sandbox-fixture.js';
+
+const NS = 'wp-e2e';
+const REPO = join(import.meta.dirname, '..', '..', '..');
+const APPS = join(REPO, 'examples', 'apps');
+
+/**
+ * CommonJS, run inside the client pod: `node tool.cjs <mode> …`, one JSON line out.
+ * - `one URL HEADERS_JSON`: {status, headers, body, ms}
+ * - `load URL N CONC HEADERS_JSON`: {statuses, versions, callers, errors} over N requests, CONC at a time
+ * - `loop URL MS`: a request every 50 ms for MS ms: [{t, status, caller, err}]
+ */
+const TOOL = String.raw`
+const http = require('http');
+const [mode, url, a, b, c] = process.argv.slice(2);
+const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+function req(u, headers) {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const r = http.get(u, { headers, agent: false, timeout: 15000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body, ms: Date.now() - t0 }));
+      res.on('error', (e) => resolve({ status: 0, err: e.code || e.message, ms: Date.now() - t0 }));
+    });
+    r.on('timeout', () => r.destroy(new Error('client timeout')));
+    r.on('error', (e) => resolve({ status: 0, err: e.code || e.message, ms: Date.now() - t0 }));
+  });
+}
+const parse = (body) => { try { return JSON.parse(body); } catch { return {}; } };
+(async () => {
+  if (mode === 'one') return out(await req(url, JSON.parse(a || '{}')));
+  if (mode === 'load') {
+    const n = Number(a), conc = Number(b), headers = JSON.parse(c || '{}');
+    const o = { statuses: {}, versions: {}, callers: {}, errors: {} };
+    let next = 0;
+    async function worker() {
+      while (next < n) {
+        next++;
+        const r = await req(url, headers);
+        o.statuses[r.status] = (o.statuses[r.status] || 0) + 1;
+        if (r.err) o.errors[r.err] = (o.errors[r.err] || 0) + 1;
+        const j = parse(r.body || '');
+        if (j.version) o.versions[j.version] = (o.versions[j.version] || 0) + 1;
+        if (j.caller) { const ip = j.caller.replace(/^::ffff:/, '').replace(/:\d+$/, ''); o.callers[ip] = (o.callers[ip] || 0) + 1; }
+      }
+    }
+    await Promise.all(Array.from({ length: conc }, worker));
+    return out(o);
+  }
+  if (mode === 'loop') {
+    const end = Date.now() + Number(a), rows = [];
+    while (Date.now() < end) {
+      const t = Date.now();
+      const r = await req(url, {});
+      const j = parse(r.body || '');
+      rows.push({ t, status: r.status, caller: j.caller ? j.caller.replace(/^::ffff:/, '').replace(/:\d+$/, '') : undefined, err: r.err });
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    return out(rows);
+  }
+})();
+`;
+
+interface Load {
+  statuses: Record<string, number>;
+  versions: Record<string, number>;
+  callers: Record<string, number>;
+  errors: Record<string, number>;
+}
+interface One {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  ms: number;
+  err?: string;
+}
+
+function pod(name: string, node: string, labels: Record<string, string>, command: string[], env: Record<string, string> = {}): object {
+  return {
+    apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: NS, labels },
+    spec: { nodeName: node, serviceAccountName: labels['app'] ?? name, containers: [{ name: 'app', command, env: Object.entries(env).map(([k, v]) => ({ name: k, value: v })) }] },
+  };
+}
+
+function service(name: string, selector: Record<string, string>, port: number, targetPort: number, portName: string): object {
+  return { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: NS }, spec: { selector, ports: [{ name: portName, port, targetPort }] } };
+}
+
+test('waypoint: deploy, L7 routing and resilience with real requests, gRPC, metrics, fail closed, back to L4', { timeout: 420_000 }, async (t) => {
+  const fx = await SandboxFixture.create(t, 2);
+  const dir = mkdtempSync(join(tmpdir(), 'ambit-wp-e2e-'));
+  const tool = join(dir, 'tool.cjs');
+  writeFileSync(tool, TOOL);
+  const run = async <T>(args: string[], timeoutMs = 120_000): Promise<T> => {
+    const r = await fx.cli(['exec', 'client', '-n', NS, '--', process.execPath, ...args], { allowFail: true, timeoutMs });
+    const line = r.stdout.split('\n').find((l) => l.startsWith('{') || l.startsWith('['));
+    if (!line) throw new Error(`client tool failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    return JSON.parse(line) as T;
+  };
+  const one = (path: string, headers: Record<string, string> = {}, host = 'echo') => run<One>([tool, 'one', `http://${host}${path}`, JSON.stringify(headers)]);
+  const load = (path: string, n: number, conc: number, headers: Record<string, string> = {}) => run<Load>([tool, 'load', `http://echo${path}`, String(n), String(conc), JSON.stringify(headers)], 240_000);
+
+  await fx.apply([
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: { 'istio.io/dataplane-mode': 'ambient' } } },
+    ...['client', 'echo', 'grpc-echo'].map((sa) => ({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa, namespace: NS } })),
+    pod('client', 'node1', { app: 'client' }, ['sleep', 'infinity']),
+    pod('echo-v1', 'node1', { app: 'echo', version: 'v1' }, [process.execPath, join(APPS, 'echo-http.mjs')], { VERSION: 'v1', PORT: '8080' }),
+    pod('echo-v2', 'node2', { app: 'echo', version: 'v2' }, [process.execPath, join(APPS, 'echo-http.mjs')], { VERSION: 'v2', PORT: '8080' }),
+    pod('grpc-echo', 'node2', { app: 'grpc-echo', version: 'v1' }, [process.execPath, join(APPS, 'grpc-echo.mjs')], { VERSION: 'v1', PORT: '9090' }),
+    service('echo', { app: 'echo' }, 80, 8080, 'http'),
+    service('echo-v1', { app: 'echo', version: 'v1' }, 80, 8080, 'http'),
+    service('echo-v2', { app: 'echo', version: 'v2' }, 80, 8080, 'http'),
+    service('grpc-echo', { app: 'grpc-echo' }, 9000, 9090, 'grpc'),
+  ]);
+  for (const p of ['client', 'echo-v1', 'echo-v2', 'grpc-echo']) await fx.running(NS, p);
+  const clientIp = ((await fx.pod(NS, 'client')).status as { podIP: string }).podIP;
+  const startTimes = async () => Promise.all(['client', 'echo-v1', 'echo-v2'].map(async (p) => JSON.stringify((await fx.pod(NS, p)).status)));
+  await fx.waitFor('L4 mesh traffic client → echo', async () => (await one('/?format=json')).status === 200, 30_000, 300);
+  const before = await startTimes();
+
+  // 1. Deploy and bind: no pod restarts; traffic now crosses the waypoint.
+  const applied = await fx.cli(['waypoint', 'apply', '-n', NS, '--enroll-namespace', '--wait', '--waypoint-timeout', '60s'], { timeoutMs: 90_000 });
+  assert.match(applied.stdout, new RegExp(`^waypoint ${NS}/waypoint applied$`, 'm'));
+  assert.match(applied.stdout, new RegExp(`^namespace ${NS} labeled with "istio.io/use-waypoint: waypoint"$`, 'm'));
+  const status = await fx.cli(['waypoint', 'status', '-n', NS, '--no-wait']);
+  assert.match(status.stdout, /^waypoint\s+True\s+Programmed\s+Programmed\s/m);
+  const wpPod = JSON.parse((await fx.cli(['get', 'pods', '-n', NS, '-o', 'json'])).stdout).items.find((p: { metadata: { name: string } }) => p.metadata.name.startsWith('waypoint-')) as { metadata: { name: string }; status: { podIP: string } };
+  assert.ok(wpPod, 'the controller created the waypoint pod');
+  const wpIp = wpPod.status.podIP;
+  const viaWaypoint = await fx.waitFor('requests reach echo through the waypoint', async () => {
+    const r = await one('/?format=json');
+    return r.status === 200 && JSON.parse(r.body).caller.includes(wpIp) ? r : undefined;
+  }, 30_000, 300);
+  assert.ok(viaWaypoint);
+  assert.deepEqual(await startTimes(), before, 'no pod was restarted by enrolling the waypoint');
+
+  // 2. 90/10 canary split with an HTTPRoute, plus retry and timeout rules.
+  await fx.apply([
+    {
+      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'echo', namespace: NS },
+      spec: {
+        parentRefs: [{ group: '', kind: 'Service', name: 'echo', port: 80 }],
+        rules: [
+          { matches: [{ path: { type: 'PathPrefix', value: '/flaky-no-retry' } }], retry: { attempts: 0 }, backendRefs: [{ name: 'echo-v1', port: 80 }] },
+          { matches: [{ path: { type: 'PathPrefix', value: '/flaky' } }], retry: { attempts: 3, codes: [503], backoff: '10ms' }, backendRefs: [{ name: 'echo-v1', port: 80 }] },
+          { matches: [{ path: { type: 'PathPrefix', value: '/slow' } }], timeouts: { request: '500ms' }, backendRefs: [{ name: 'echo-v1', port: 80 }] },
+          { matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [{ name: 'echo-v1', port: 80, weight: 90 }, { name: 'echo-v2', port: 80, weight: 10 }] },
+        ],
+      },
+    },
+    {
+      apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'echo-v2', namespace: NS },
+      spec: {
+        hosts: ['echo-v2'],
+        http: [
+          { match: [{ uri: { prefix: '/fault' } }], fault: { abort: { httpStatus: 418, percentage: { value: 100 } } }, route: [{ destination: { host: 'echo-v2' } }] },
+          { route: [{ destination: { host: 'echo-v2' } }] },
+        ],
+      },
+    },
+  ]);
+  await fx.waitFor('the route reaches the waypoint', async () => (await one('/slow', { 'x-echo-delay-ms': '2000' })).status === 504, 30_000, 300);
+  const split = await load('/?format=json', 2000, 20);
+  const total = Object.values(split.statuses).reduce((a, b) => a + b, 0);
+  assert.equal(split.statuses['200'], 2000, `every request of the split succeeded: ${JSON.stringify(split)}`);
+  const v2Share = (split.versions['v2'] ?? 0) / total;
+  assert.ok(Math.abs(v2Share - 0.1) <= 0.03, `v2 got ${(v2Share * 100).toFixed(1)}% of 2,000 requests (want 10 ± 3)`);
+
+  // 3. Retries: the backend fails every other request; without retries about half fail, with 3 retries ≥ 99% succeed.
+  const noRetry = await load('/flaky-no-retry', 200, 1);
+  assert.ok((noRetry.statuses['503'] ?? 0) >= 80, `the backend really fails about half the requests: ${JSON.stringify(noRetry.statuses)}`);
+  // One request at a time, so the backend's alternation is the only source of failures (no interleaving).
+  const retried = await load('/flaky', 200, 1);
+  assert.ok((retried.statuses['200'] ?? 0) >= 198, `retries turn it into ≥ 99% success: ${JSON.stringify(retried.statuses)}`);
+
+  // 4. A 100% fault abort answers the configured status; the backend is not called.
+  const fault = await one('/fault', {}, 'echo-v2');
+  assert.equal(fault.status, 418, `fault abort: ${JSON.stringify(fault)}`);
+  assert.equal(fault.body, 'fault filter abort');
+
+  // 5. The request timeout fires within 10% of 500 ms.
+  const slow = await one('/slow', { 'x-echo-delay-ms': '3000' });
+  assert.equal(slow.status, 504);
+  assert.equal(slow.body, 'upstream request timeout');
+  assert.ok(slow.ms >= 450 && slow.ms <= 550, `the 500 ms timeout fired after ${slow.ms} ms`);
+
+  // 6. gRPC through the waypoint: unary with metadata, an error status, server streaming with trailers.
+  const grpc = async (method: string, msg: string) => {
+    const r = await fx.cli(['exec', 'client', '-n', NS, '--', process.execPath, join(APPS, 'grpc-client.mjs'), 'grpc-echo:9000', method, msg, 'e2e-caller'], { allowFail: true, timeoutMs: 30_000 });
+    return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { code: number; details: string; messages: string[]; headers: Record<string, string>; trailers: Record<string, string> };
+  };
+  const unary = await grpc('Say', 'hi');
+  assert.equal(unary.code, 0, JSON.stringify(unary));
+  assert.deepEqual(unary.messages, ['v1:hi']);
+  assert.equal(unary.headers['x-echo-caller'], 'e2e-caller');
+  assert.equal(unary.trailers['x-echo-version'], 'v1');
+  const failed = await grpc('Say', 'fail');
+  assert.equal(failed.code, 9);
+  assert.equal(failed.details, 'asked to fail');
+  const streamed = await grpc('Stream', 's');
+  assert.equal(streamed.code, 0);
+  assert.deepEqual(streamed.messages, [0, 1, 2, 3, 4].map((i) => `v1:s:${i}`));
+  assert.equal(streamed.trailers['x-echo-version'], 'v1');
+
+  // 7. The waypoint's metrics: reporter="waypoint" with both principals, HTTP and gRPC.
+  const metrics = (await fx.cli(['exec', wpPod.metadata.name, '-n', NS, '--', 'curl', '-s', 'localhost:15020/stats/prometheus'])).stdout;
+  const ok200 = metrics.split('\n').filter((l) => l.startsWith('istio_requests_total{') && l.includes('reporter="waypoint"') && l.includes('response_code="200"')
+    && l.includes(`source_principal="spiffe://cluster.local/ns/${NS}/sa/client"`) && l.includes(`destination_principal="spiffe://cluster.local/ns/${NS}/sa/echo"`));
+  const counted = ok200.reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+  assert.ok(counted >= 2000, `istio_requests_total counts the 200s (${counted})`);
+  assert.ok(metrics.split('\n').some((l) => l.startsWith('istio_requests_total{') && l.includes('request_protocol="grpc"') && l.includes('grpc_response_status="9"')), 'gRPC status in the metrics');
+  assert.ok(metrics.split('\n').some((l) => l.startsWith('istio_request_duration_milliseconds_bucket{') && l.includes('le="0.5"')), 'duration histogram with Istio buckets');
+
+  // 8. Kill the waypoint: requests fail while it is down (none bypasses it), then it is back.
+  const loopP = run<Array<{ t: number; status: number; caller?: string; err?: string }>>([tool, 'loop', 'http://echo-v1/?format=json', '6000'], 60_000);
+  await new Promise((r) => setTimeout(r, 1000));
+  const wpNetns = await fx.netnsOf(NS, wpPod.metadata.name);
+  const pids = (await runCommand(['ip', 'netns', 'pids', wpNetns])).stdout.trim().split(/\s+/).filter(Boolean);
+  assert.ok(pids.length > 0, 'the waypoint process runs in its pod');
+  const killedAt = Date.now();
+  await runCommand(['kill', '-9', ...pids]);
+  const rows = await loopP;
+  const afterKill = rows.filter((r) => r.t >= killedAt);
+  assert.ok(afterKill.some((r) => r.status !== 200), `some requests failed while the waypoint was down: ${JSON.stringify(afterKill.slice(0, 10))}`);
+  const bypassed = rows.filter((r) => r.status === 200 && r.caller !== wpIp);
+  assert.deepEqual(bypassed, [], 'no request reached echo without the waypoint');
+  assert.ok(afterKill.slice(-5).every((r) => r.status === 200), `the waypoint is back: ${JSON.stringify(afterKill.slice(-5))}`);
+
+  // 9. Delete: the namespace is unbound and traffic is L4 only again (echo sees the client itself).
+  const deleted = await fx.cli(['waypoint', 'delete', 'waypoint', '-n', NS]);
+  assert.match(deleted.stdout, new RegExp(`^namespace ${NS} unlabeled "istio.io/use-waypoint"$`, 'm'));
+  assert.match(deleted.stdout, new RegExp(`^waypoint ${NS}/waypoint deleted$`, 'm'));
+  await fx.waitFor('direct L4 traffic again', async () => {
+    const r = await one('/?format=json');
+    return r.status === 200 && JSON.parse(r.body).caller.includes(clientIp);
+  }, 30_000, 300);
+  await fx.waitFor('the waypoint pod is gone', async () => !(await fx.cli(['get', 'pods', '-n', NS])).stdout.includes('waypoint-'), 20_000, 300);
+});

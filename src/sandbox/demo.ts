@@ -16,6 +16,7 @@ import { createCluster, deleteCluster, type SandboxVerbContext } from './command
 import { applyObjects, DEMO_NAMESPACE, deleteNamespaceObjects, loadDemoObjects, repositoryRoot } from './demo-manifests.js';
 import { scanZtunnels, showCertificates, showDenyPolicy, showMtlsTraffic, showZtunnelTakesPods, type MeshDemoContext } from './demo-mesh.js';
 import { DEMO_EXIT, DemoReporter, DemoStepFailed, exitCodeOf, renderSummary, type StepContext } from './demo-steps.js';
+import { showWaypoint } from './demo-waypoint.js';
 import { renderTour } from './demo-tour.js';
 import { curlArgv, podNetnsOf, retryProbe, runInPod, tcpClientArgv } from './demo-traffic.js';
 import { DATAPLANE_MODE_AMBIENT, DATAPLANE_MODE_LABEL, REDIRECTION_ANNOTATION } from '../lib/mesh-contract.js';
@@ -203,6 +204,8 @@ async function bringUp(rep: DemoReporter, o: DemoOptions, client: () => ApiClien
   await rep.step('mTLS between client and echo, in ztunnel metrics', `ip netns exec ${layout.nodes[1]?.netns ?? n1} curl -s localhost:15020/stats/prometheus | grep istio_tcp_connections_opened_total`,
     (s) => showMtlsTraffic(s, mesh, scan), { continueOnFailure: true });
   await rep.step('a DENY policy refuses the client', `${a} apply -f examples/demo/tour/deny-client.yaml`, (s) => showDenyPolicy(s, mesh, scan), { continueOnFailure: true });
+  await rep.step('a waypoint adds L7: a 90/10 canary and retries', `${a} waypoint apply -n ${DEMO_NAMESPACE} --enroll-namespace --wait && ${a} apply -f examples/demo/tour/canary.yaml`,
+    (s) => showWaypoint(s, mesh), { continueOnFailure: true });
 
   rep.out.write(`\nSummary:\n${renderSummary(rep.outcomes)}`);
   rep.out.write(`\n${renderTour({

@@ -216,6 +216,9 @@ export class HttpProxy {
       if (!ex.headersSent) this.#localReply(ex, grpc, 500, 'internal error', outcome);
       else ex.reset();
     }
+    // A request answered without forwarding still has its body pending: drain it, or the HTTP/2 stream (and a
+    // graceful close of its session) would wait for it forever.
+    ex.body.resume();
     if (ex.aborted && !outcome.flags.includes('DC')) outcome.flags.push('DC');
     this.#record(ds, ex, grpc, decision, outcome, performance.now() - started);
   }

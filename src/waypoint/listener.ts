@@ -139,6 +139,12 @@ export class WaypointListener {
     session.on('stream', (s: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
       void this.#d.proxy.handle(ds, new H2Exchange(s, headers));
     });
+    // The client's FIN (its ztunnel ended the CONNECT stream) closes the session gracefully, and a closed session
+    // ends the stream: otherwise the client's socket would wait in FIN-WAIT-2 for a close that never comes.
+    stream.once('end', () => session.close());
+    session.once('close', () => {
+      if (!stream.writableEnded) stream.end();
+    });
     stream.once('close', () => session.destroy());
   }
 

@@ -39,7 +39,7 @@ function tourCommands(stdout: string): string[] {
   return tour.split('\n').filter((l) => l.startsWith('  ')).map((l) => l.replace(/\s+#.*$/, '').trim());
 }
 
-test('ambit demo, its tour verbatim, and --down leaving nothing', { timeout: 90_000 }, async (t) => {
+test('ambit demo, its tour verbatim, and --down leaving nothing', { timeout: 240_000 }, async (t) => {
   const name = `d${process.pid % 100000}`;
   const base = mkdtempSync(join(tmpdir(), 'ambit-demo-e2e-'));
   const dataDir = join(base, 'data');
@@ -49,19 +49,21 @@ test('ambit demo, its tour verbatim, and --down leaving nothing', { timeout: 90_
   });
 
   const started = Date.now();
-  const demo = await sh(`ambit --data-dir ${dataDir} demo --name ${name}`, 60_000);
+  const demo = await sh(`ambit --data-dir ${dataDir} demo --name ${name}`, 120_000);
   const upSeconds = (Date.now() - started) / 1000;
   assert.equal(demo.code, 0, `demo exit ${demo.code}\n${demo.stdout}\n${demo.stderr}`);
   // Every step ran and passed, with its duration; nothing reported as not shown.
   for (const title of ['check prerequisites', `create a 2-node sandbox cluster "${name}"`, 'deploy the sample apps', 'prove traffic works before enrolment (plain TCP)',
     'enroll the namespace in ambient mode (no pod restarts)', 'ztunnel takes the enrolled pods', 'a certificate for each workload identity',
-    'mTLS between client and echo, in ztunnel metrics', 'a DENY policy refuses the client']) {
+    'mTLS between client and echo, in ztunnel metrics', 'a DENY policy refuses the client', 'a waypoint adds L7: a 90/10 canary and retries']) {
     assert.match(demo.stdout, new RegExp(`^ +\\d+\\. ${title.replace(/[()".]/g, '\\$&')} +ok +\\d+\\.\\d s$`, 'm'), title);
   }
   assert.doesNotMatch(demo.stdout, /NOT SHOWN|FAILED/);
   assert.match(demo.stdout, /client -> http:\/\/echo\/: echo v[12] pod=echo-v[12] node=node[12] caller=/);
   assert.match(demo.stdout, /spiffe:\/\/cluster\.local\/ns\/ambit-demo\/sa\/client +Available/);
   assert.match(demo.stdout, /client -> http:\/\/echo\/: refused/);
+  assert.match(demo.stdout, /^ {4}100 requests to http:\/\/echo\/: v1 answered \d+, v2 answered \d+ \(route weights 90\/10\)$/m);
+  assert.match(demo.stdout, /^ {4}20 requests to \/flaky .*: 20 answered 200/m);
   t.diagnostic(`demo up in ${upSeconds.toFixed(1)} s`);
 
   const cmds = tourCommands(demo.stdout);
@@ -103,6 +105,22 @@ test('ambit demo, its tour verbatim, and --down leaving nothing', { timeout: 90_
   assert.match((await run(describe)).stdout, /^ {2}DENY {2}ambit-demo\/deny-client {2}\(selects this pod\)$/m);
   assert.equal((await run(find(/delete -f .*deny-client\.yaml$/))).code, 0);
   await until('the client allowed again', async () => (await run(strictCurl)).code === 0);
+
+  // A waypoint: applied and programmed, the canary route retries /flaky, deleted → the namespace is unbound.
+  const wpApply = await run(find(/waypoint apply -n ambit-demo --enroll-namespace --wait$/));
+  assert.equal(wpApply.code, 0, wpApply.stderr);
+  assert.match(wpApply.stdout, /^waypoint ambit-demo\/waypoint applied$/m);
+  assert.equal((await run(find(/apply -f .*canary\.yaml$/))).code, 0);
+  const flaky = find(/curl -s http:\/\/echo\/flaky$/);
+  await until('the canary route in force', async () => /^echo v1 pod=echo-v1 /.test((await run(flaky)).stdout));
+  for (let i = 0; i < 6; i++) {
+    const out = (await run(flaky)).stdout;
+    assert.match(out, /^echo v1 pod=echo-v1 /m);
+    assert.doesNotMatch(out, /status=503/, 'every /flaky call answers 200 (the waypoint retries the 503s)');
+  }
+  assert.match((await run(find(/waypoint status -n ambit-demo$/))).stdout, /^waypoint +True +Programmed +Programmed /m);
+  assert.equal((await run(find(/delete -f .*canary\.yaml$/))).code, 0);
+  assert.match((await run(find(/waypoint delete waypoint -n ambit-demo$/))).stdout, /^waypoint ambit-demo\/waypoint deleted$/m);
 
   // Un-enroll → plaintext: no capture, the echo still answers, and ztunnel counts no new mTLS connection.
   const opened = async (): Promise<number> => {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lines, runAmbit, startControlPlane } from './helpers/cli-harness.js';
 import { ApiClient } from '../../src/controlplane/client/index.js';
+import { fakeRunWaypoint } from './helpers/fake-kubelet.js';
 
 const GATEWAYS = `
 apiVersion: v1
@@ -65,24 +66,23 @@ test('waypoint list: waypoints only, with revision, traffic type and programmed 
   writeFileSync(file, GATEWAYS);
   const applied = await runAmbit(dataDir, ['apply', '-f', file]);
   assert.equal(applied.code, 0, applied.stderr);
-  await api.updateStatus({
-    apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'waypoint', namespace: 'shop' },
-    status: { addresses: [{ value: '10.96.0.50' }], conditions: [{ type: 'Programmed', status: 'True', reason: 'Programmed', message: '', lastTransitionTime: '2025-01-01T00:00:00Z' }] },
-  });
+  // The control plane's waypoint controller programs `shop/waypoint` once its pod runs and its Service has an address.
+  await fakeRunWaypoint(api, 'shop', 'waypoint', '10.96.0.50');
+  for (let i = 0; i < 100 && !/^waypoint +default +service +True$/m.test((await runAmbit(dataDir, ['waypoint', 'list', '-n', 'shop'])).stdout); i++) await new Promise((r) => setTimeout(r, 100));
 
   const ns = await runAmbit(dataDir, ['waypoint', 'list', '-n', 'shop']);
   assert.equal(ns.code, 0, ns.stderr);
   assert.deepEqual(lines(ns.stdout), [
     'NAME       REVISION   TRAFFIC TYPE   PROGRAMMED',
-    'per-pod    canary     workload       Unknown',
+    'per-pod    canary     workload       False',
     'waypoint   default    service        True',
   ]);
 
   const all = await runAmbit(dataDir, ['waypoint', 'list', '-A']);
   assert.deepEqual(lines(all.stdout), [
     'NAMESPACE   NAME            REVISION   TRAFFIC TYPE   PROGRAMMED',
-    'bank        bank-waypoint   default    all            Unknown',
-    'shop        per-pod         canary     workload       Unknown',
+    'bank        bank-waypoint   default    all            False',
+    'shop        per-pod         canary     workload       False',
     'shop        waypoint        default    service        True',
   ]);
 
@@ -96,5 +96,5 @@ spec: { controllerName: istio.io/mesh-controller }
   assert.equal((await runAmbit(dataDir, ['apply', '-f', file])).code, 0);
   const withClass = await runAmbit(dataDir, ['waypoint', 'list', '-n', 'shop']);
   assert.match(withClass.stdout, /^waypoint +default +all +True$/m);
-  assert.match(withClass.stdout, /^per-pod +canary +workload +Unknown$/m);
+  assert.match(withClass.stdout, /^per-pod +canary +workload +False$/m);
 });

@@ -1,7 +1,6 @@
 // Path 4, Ambit L7: an enrolled pair whose namespace uses a waypoint (Gateway class istio-waypoint, for all
-// traffic), so requests go ztunnel ⇒ waypoint ⇒ ztunnel. Runs only when ztunnel runs and a waypoint comes up
-// for the Gateway; the waypoint's processes are found by pid file (<dataDir>/run/waypoint*.pid) or, when the
-// sandbox runs it as a pod, as the processes in the waypoint pod's netns.
+// traffic), so requests go ztunnel ⇒ waypoint ⇒ ztunnel. Runs only when ztunnel runs and the control plane's waypoint
+// controller brings up the waypoint pod; the waypoint's processes are the ones in that pod's netns.
 import type { BenchPath } from '../bench-path.js';
 import type { ProxyProcess } from '../proc-stats.js';
 import { runCommand } from '../../../src/platform/index.js';
@@ -33,19 +32,20 @@ export const ambitL7Path: BenchPath = {
     } catch (err) {
       return { notAvailable: `the waypoint Gateway was refused: ${(err as Error).message}` };
     }
-    const podCreated = await cluster.fixture.waitFor('the waypoint pod object', async () =>
-      cluster.sandboxProcesses('waypoint').length > 0 || (await cluster.fixture.pod(WAYPOINT_NAMESPACE, WAYPOINT_NAME)), WAYPOINT_POD_TIMEOUT_MS)
-      .then(() => true, () => false);
-    if (!podCreated) {
-      return { notAvailable: `no waypoint for Gateway ${WAYPOINT_NAMESPACE}/${WAYPOINT_NAME}: no pod ${WAYPOINT_NAMESPACE}/${WAYPOINT_NAME} ` +
-        `and no ${cluster.runDir}/waypoint*.pid within ${WAYPOINT_POD_TIMEOUT_MS / 1000} s (no waypoint controller yet?)` };
+    // The controller names the pod `<gateway>-<hash>` and labels it with the Gateway's name.
+    const waypointPod = async (): Promise<string | undefined> => {
+      const list = JSON.parse((await cluster.fixture.cli(['get', 'pods', '-n', WAYPOINT_NAMESPACE, '-o', 'json'])).stdout) as { items: Array<{ metadata: { name: string; labels?: Record<string, string> } }> };
+      return list.items.find((p) => p.metadata.labels?.['gateway.networking.k8s.io/gateway-name'] === WAYPOINT_NAME)?.metadata.name;
+    };
+    const podName = await cluster.fixture.waitFor('the waypoint pod object', waypointPod, WAYPOINT_POD_TIMEOUT_MS).catch(() => undefined);
+    if (!podName) {
+      return { notAvailable: `no waypoint pod for Gateway ${WAYPOINT_NAMESPACE}/${WAYPOINT_NAME} within ${WAYPOINT_POD_TIMEOUT_MS / 1000} s (is the control plane's waypoint controller running?)` };
     }
     let waypoints: ProxyProcess[] = [];
     try {
+      await cluster.fixture.running(WAYPOINT_NAMESPACE, podName);
       waypoints = await cluster.fixture.waitFor('a waypoint process', async () => {
-        const byPidFile = cluster.sandboxProcesses('waypoint');
-        if (byPidFile.length) return byPidFile;
-        const netns = await cluster.fixture.netnsOf(WAYPOINT_NAMESPACE, WAYPOINT_NAME);
+        const netns = await cluster.fixture.netnsOf(WAYPOINT_NAMESPACE, podName);
         const pids = (await runCommand(['ip', 'netns', 'pids', netns])).stdout.split(/\s+/).filter(Boolean).map(Number);
         return pids.length ? pids.map((pid, i) => ({ name: `waypoint-${i + 1}`, pid })) : undefined;
       }, WAYPOINT_TIMEOUT_MS);
@@ -61,7 +61,7 @@ export const ambitL7Path: BenchPath = {
       targets: pair.direct,
       proxies,
       description: [
-        `client pod ${pair.clientIp} (node1) → ztunnel ⇒ HBONE ⇒ waypoint ${WAYPOINT_NAMESPACE}/${WAYPOINT_NAME} ⇒ HBONE ⇒ ztunnel → server pod ${pair.serverIp}`,
+        `client pod ${pair.clientIp} (node1) → ztunnel ⇒ HBONE ⇒ waypoint ${WAYPOINT_NAMESPACE}/${podName} ⇒ HBONE ⇒ ztunnel → server pod ${pair.serverIp}`,
         `proxy cost = ${proxies.map((p) => `${p.name} (pid ${p.pid})`).join(' + ')}`,
       ],
       close: async () => undefined,

@@ -12,6 +12,15 @@ import { appProtocolOf, workloadEntryLabels, workloadUid } from './address-trans
 import { PORT_HBONE, USE_WAYPOINT_LABEL, USE_WAYPOINT_NAMESPACE_LABEL } from '../../lib/mesh-contract.js';
 
 const ROUTE_KINDS = ['HTTPRoute', 'GRPCRoute', 'TCPRoute'];
+/** Istio's protocol selection prefixes that mean opaque TCP (no sniffing: a server-first protocol must not wait). */
+const TCP_PROTOCOLS = new Set(['tcp', 'tls', 'mongo', 'mysql', 'redis']);
+
+/** http, http2, grpc or tcp from `appProtocol`, else the port name's prefix; '' = undeclared (the waypoint sniffs). */
+function waypointPortProtocol(appProtocol: string | undefined, name: string | undefined): string {
+  const declared = (appProtocol ?? name?.split('-')[0] ?? '').toLowerCase();
+  if (TCP_PROTOCOLS.has(declared)) return 'tcp';
+  return (appProtocolOf(appProtocol, name) ?? '').replace('HTTP11', 'http').replace('HTTP2', 'http2').replace('GRPC', 'grpc');
+}
 
 /**
  * Whether an object might bind to waypoint `ns/name`: it names it itself, or it has no label of its own and its
@@ -62,7 +71,7 @@ export function translateWaypointConfig(r: IndexReader, gw: KubeObject): Waypoin
         port: num(p, 'port') ?? 0,
         targetPort: typeof p['targetPort'] === 'number' ? p['targetPort'] : p['targetPort'] === undefined ? num(p, 'port') ?? 0 : 0,
         name: str(p, 'name') ?? '',
-        protocol: (appProtocolOf(str(p, 'appProtocol'), str(p, 'name')) ?? '').replace('HTTP11', 'http').replace('HTTP2', 'http2').replace('GRPC', 'grpc'),
+        protocol: waypointPortProtocol(str(p, 'appProtocol'), str(p, 'name')),
       })),
     });
   }
@@ -84,7 +93,7 @@ export function translateWaypointConfig(r: IndexReader, gw: KubeObject): Waypoin
           port: num(p, 'number') ?? 0,
           targetPort: num(p, 'targetPort') ?? num(p, 'number') ?? 0,
           name: str(p, 'name') ?? '',
-          protocol: (str(p, 'protocol') ?? '').toLowerCase(),
+          protocol: ((v) => (TCP_PROTOCOLS.has(v) || v === 'https' ? 'tcp' : v))((str(p, 'protocol') ?? '').toLowerCase()),
         })),
       });
     }

@@ -1,4 +1,4 @@
-// The waypoint controller: each Gateway of class istio-waypoint gets a waypoint Pod (running `ambit waypoint run`,
+// The waypoint controller: mesh route status (route-status.ts), and each Gateway of class istio-waypoint gets a waypoint Pod (running `ambit waypoint run`,
 // service account = Gateway name) and a Service named after the Gateway, and Gateway status as Istio writes it
 // (Accepted; Programmed once the Service has an address and a waypoint pod is ready; status.addresses = the
 // Service's ClusterIP). Level-triggered over Gateways, Pods and Services; objects it made whose Gateway is gone
@@ -13,6 +13,7 @@ import {
   GATEWAY_NAME_LABEL, PORT_HBONE, WAYPOINT_GATEWAY_CLASS, WAYPOINT_MANAGED_BY_MESH, WAYPOINT_MANAGED_LABEL,
 } from '../../lib/mesh-contract.js';
 import type { Store, Watch } from '../store/store.js';
+import { ROUTE_KINDS, routeParentsStatus } from './route-status.js';
 
 const GATEWAY_API_VERSION = 'gateway.networking.k8s.io/v1';
 const STATUS_PORT = 15021;
@@ -31,7 +32,10 @@ interface WaypointControllerOptions {
 }
 
 type Json = Record<string, unknown>;
-const GROUP_OF: Record<string, string> = { Gateway: 'gateway.networking.k8s.io', Pod: '', Service: '' };
+const GROUP_OF: Record<string, string> = {
+  Gateway: 'gateway.networking.k8s.io', HTTPRoute: 'gateway.networking.k8s.io', GRPCRoute: 'gateway.networking.k8s.io', TCPRoute: 'gateway.networking.k8s.io',
+  Pod: '', Service: '', Namespace: '',
+};
 const kindOf = (kind: string) => ({ group: GROUP_OF[kind] ?? '', kind });
 const keyOf = (kind: string, namespace: string, name: string) => ({ ...kindOf(kind), namespace, name });
 const rec = (v: unknown): Json => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : {});
@@ -72,7 +76,7 @@ export class WaypointController {
   }
 
   start(): void {
-    for (const kind of ['Gateway', 'Pod', 'Service']) {
+    for (const kind of ['Gateway', 'Pod', 'Service', 'Namespace', ...ROUTE_KINDS]) {
       this.#watches.push(this.#o.store.watch(kindOf(kind), () => this.#loop.request(), undefined, { onClose: () => this.#loop.request() }));
     }
     this.#loop.request();
@@ -134,6 +138,7 @@ export class WaypointController {
         log.warn({ gateway: `${gw.metadata.namespace}/${gw.metadata.name}`, error: describeError(err) }, 'cannot reconcile waypoint');
       }
     }
+    await this.#writeRouteStatus();
     // Objects made for Gateways that are gone.
     for (const kind of ['Pod', 'Service']) {
       for (const o of store.list(kindOf(kind)).items) {
@@ -167,6 +172,23 @@ export class WaypointController {
     if (pod && !ownedBy(pod)) pod = undefined;
     if (!pod && !store.get(keyOf('Pod', ns, wantPod.metadata.name))) pod = await store.create(wantPod);
     await this.#writeStatus(gw, svc, pod);
+  }
+
+  /** status.parents of every mesh route (Accepted, ResolvedRefs), written only when it changed. */
+  async #writeRouteStatus(): Promise<void> {
+    const { store, log } = this.#o;
+    const reader = { get: (kind: 'Service' | 'Gateway' | 'Namespace', namespace: string, name: string) => store.get(keyOf(kind, kind === 'Namespace' ? '' : namespace, name)) };
+    const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    for (const kind of ROUTE_KINDS) {
+      for (const route of store.list(kindOf(kind)).items) {
+        const parents = routeParentsStatus(reader, route, now);
+        if (JSON.stringify(stripTimes(parents)) === JSON.stringify(stripTimes(rec(route.status)['parents'] ?? []))) continue;
+        await store.updateStatus({ ...route, status: { ...rec(route.status), parents } } as KubeObject).catch((err: unknown) => {
+          log.debug({ route: `${kind}/${route.metadata.namespace}/${route.metadata.name}`, error: describeError(err) }, 'route status write lost a race; retrying');
+          this.#loop.request();
+        });
+      }
+    }
   }
 
   async #writeStatus(gw: KubeObject, svc: KubeObject | undefined, pod: KubeObject | undefined): Promise<void> {

@@ -1,0 +1,86 @@
+// Route status for mesh routes (HTTPRoute, GRPCRoute, TCPRoute with Service or waypoint Gateway parents), as Gateway
+// API status.parents: Accepted — the parent exists and traffic to it reaches a waypoint (a route on a Service that
+// uses no waypoint takes no effect in ambient mode, and says so) — and ResolvedRefs — every backendRef names an
+// existing Service port.
+import type { Condition, KubeObject } from '../../api/meta.js';
+import { USE_WAYPOINT_LABEL, USE_WAYPOINT_NAMESPACE_LABEL, WAYPOINT_GATEWAY_CLASS } from '../../lib/mesh-contract.js';
+
+export const ROUTE_KINDS = ['HTTPRoute', 'GRPCRoute', 'TCPRoute'] as const;
+const CONTROLLER_NAME = 'istio.io/gateway-controller';
+
+type Json = Record<string, unknown>;
+const rec = (v: unknown): Json => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : {});
+const recs = (v: unknown): Json[] => (Array.isArray(v) ? v.map(rec) : []);
+
+/** What route status needs to look up. */
+export interface RouteStatusReader {
+  get(kind: 'Service' | 'Gateway' | 'Namespace', namespace: string, name: string): KubeObject | undefined;
+}
+
+type ParentCondition = Omit<Condition, 'lastTransitionTime'>;
+
+function waypointOfService(r: RouteStatusReader, svc: KubeObject): string | undefined {
+  const own = svc.metadata.labels?.[USE_WAYPOINT_LABEL];
+  if (own !== undefined) return own === 'none' ? undefined : `${svc.metadata.labels?.[USE_WAYPOINT_NAMESPACE_LABEL] ?? svc.metadata.namespace}/${own}`;
+  const ns = r.get('Namespace', '', svc.metadata.namespace ?? 'default');
+  const fromNs = ns?.metadata.labels?.[USE_WAYPOINT_LABEL];
+  return fromNs && fromNs !== 'none' ? `${ns?.metadata.labels?.[USE_WAYPOINT_NAMESPACE_LABEL] ?? svc.metadata.namespace}/${fromNs}` : undefined;
+}
+
+function accepted(r: RouteStatusReader, route: KubeObject, ref: Json, generation: number): ParentCondition {
+  const kind = typeof ref['kind'] === 'string' ? ref['kind'] : 'Gateway';
+  const ns = typeof ref['namespace'] === 'string' ? ref['namespace'] : route.metadata.namespace ?? 'default';
+  const name = String(ref['name'] ?? '');
+  const base = { type: 'Accepted', observedGeneration: generation };
+  if (kind === 'Service') {
+    const svc = r.get('Service', ns, name);
+    if (!svc) return { ...base, status: 'False', reason: 'NoMatchingParent', message: `Service ${ns}/${name} does not exist` };
+    const port = ref['port'];
+    if (typeof port === 'number' && !recs(rec(svc.spec)['ports']).some((p) => p['port'] === port)) {
+      return { ...base, status: 'False', reason: 'NoMatchingParent', message: `Service ${ns}/${name} has no port ${port}` };
+    }
+    const wp = waypointOfService(r, svc);
+    if (!wp) {
+      return { ...base, status: 'False', reason: 'NoMatchingParent', message: `Service ${ns}/${name} uses no waypoint (label ${USE_WAYPOINT_LABEL} on it or its namespace): mesh routes take effect only at a waypoint` };
+    }
+    return { ...base, status: 'True', reason: 'Accepted', message: `Route was valid, bound to waypoint ${wp}` };
+  }
+  const gw = r.get('Gateway', ns, name);
+  if (!gw) return { ...base, status: 'False', reason: 'NoMatchingParent', message: `Gateway ${ns}/${name} does not exist` };
+  if (rec(gw.spec)['gatewayClassName'] !== WAYPOINT_GATEWAY_CLASS) {
+    return { ...base, status: 'False', reason: 'NoMatchingParent', message: `Gateway ${ns}/${name} is not a waypoint (class ${WAYPOINT_GATEWAY_CLASS}); other Gateways are not served yet` };
+  }
+  return { ...base, status: 'True', reason: 'Accepted', message: 'Route was valid' };
+}
+
+function resolvedRefs(r: RouteStatusReader, route: KubeObject, generation: number): ParentCondition {
+  const missing: string[] = [];
+  for (const rule of recs(rec(route.spec)['rules'])) {
+    for (const b of recs(rule['backendRefs'])) {
+      const kind = typeof b['kind'] === 'string' ? b['kind'] : 'Service';
+      if (kind !== 'Service') continue;
+      const ns = typeof b['namespace'] === 'string' ? b['namespace'] : route.metadata.namespace ?? 'default';
+      const svc = r.get('Service', ns, String(b['name'] ?? ''));
+      if (!svc) missing.push(`Service ${ns}/${String(b['name'])} does not exist`);
+      else if (typeof b['port'] === 'number' && !recs(rec(svc.spec)['ports']).some((p) => p['port'] === b['port'])) missing.push(`Service ${ns}/${String(b['name'])} has no port ${b['port']}`);
+    }
+  }
+  return missing.length
+    ? { type: 'ResolvedRefs', status: 'False', reason: 'BackendNotFound', message: `${missing.join('; ')}: requests for those backends get HTTP 500`, observedGeneration: generation }
+    : { type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: 'All references resolved', observedGeneration: generation };
+}
+
+/** The status.parents a route should have (lastTransitionTime kept from `route` while a condition's status holds). */
+export function routeParentsStatus(r: RouteStatusReader, route: KubeObject, now: string): Json[] {
+  const generation = route.metadata.generation ?? 1;
+  const current = recs(rec(route.status)['parents']);
+  const refs = recs(rec(route.spec)['parentRefs']).filter((ref) => (ref['kind'] ?? 'Gateway') === 'Service' || (ref['kind'] ?? 'Gateway') === 'Gateway');
+  return refs.map((ref) => {
+    const prev = current.find((p) => JSON.stringify(p['parentRef']) === JSON.stringify(ref));
+    const conditions = [accepted(r, route, ref, generation), resolvedRefs(r, route, generation)].map((c) => {
+      const old = recs(prev?.['conditions']).find((x) => x['type'] === c.type);
+      return { ...c, lastTransitionTime: old && old['status'] === c.status && typeof old['lastTransitionTime'] === 'string' ? old['lastTransitionTime'] : now };
+    });
+    return { parentRef: ref, controllerName: CONTROLLER_NAME, conditions };
+  });
+}

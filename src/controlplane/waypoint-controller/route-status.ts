@@ -13,7 +13,7 @@ const rec = (v: unknown): Json => (typeof v === 'object' && v !== null && !Array
 const recs = (v: unknown): Json[] => (Array.isArray(v) ? v.map(rec) : []);
 
 /** What route status needs to look up. */
-export interface RouteStatusReader {
+interface RouteStatusReader {
   get(kind: 'Service' | 'Gateway' | 'Namespace', namespace: string, name: string): KubeObject | undefined;
 }
 

@@ -60,10 +60,14 @@ function httpReq(c, id) {
     const headers = { host: r.authority || c.service, 'x-request-id': id, ...(r.headers || {}) };
     if (c.backendResponseHeaders) headers['x-echo-response-headers'] = JSON.stringify(c.backendResponseHeaders);
     const req = http.request({ host: vips[c.service], port: c.port, method: r.method || 'GET', path: r.path, headers, agent: false, timeout: 15000 }, (res) => {
-      let body = '';
       // A gRPC backend (an HTTP request to a grpc port is carried as h2c) answers one length-prefixed message.
       const grpcFramed = String(res.headers['content-type'] || '').startsWith('application/grpc');
-      res.setEncoding('utf8').on('data', (d) => (body += d)).on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: parse(grpcFramed ? body.slice(5) : body), text: body.slice(0, 200), ms: Date.now() - t0 }));
+      const chunks = [];
+      res.on('data', (d) => chunks.push(d)).on('end', () => {
+        const raw = Buffer.concat(chunks);
+        const body = (grpcFramed ? raw.subarray(5) : raw).toString('utf8');
+        resolve({ status: res.statusCode, headers: res.headers, body: parse(body), text: body.slice(0, 200), ms: Date.now() - t0 });
+      });
     });
     req.on('timeout', () => req.destroy(new Error('client timeout')));
     req.on('error', (e) => resolve({ status: 0, error: e.message, ms: Date.now() - t0 }));

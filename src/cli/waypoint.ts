@@ -4,7 +4,8 @@
 // One difference from istioctl, on purpose: `delete` also removes the `istio.io/use-waypoint=<name>` labels of its
 // namespace and of the Services, ServiceEntries and Pods there that point at it — a bound waypoint that is missing
 // refuses traffic (fail closed), so deleting a waypoint without unbinding it would cut traffic instead of returning
-// it to L4 only.
+// it to L4 only. For the same reason `apply --enroll-namespace` labels the namespace only once the waypoint is
+// programmed (ready), so enrolling never refuses traffic.
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { kindByName, type KindInfo, type KubeObject } from '../api/index.js';
@@ -157,7 +158,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description('create or update a waypoint (the control plane deploys it)')
     .option('--name <name>', 'waypoint name', 'waypoint')
     .option('--for <type>', `traffic type: ${TRAFFIC_TYPES.join(', ')}`)
-    .option('--enroll-namespace', 'label the namespace istio.io/use-waypoint=<name>: its services use this waypoint', false)
+    .option('--enroll-namespace', 'label the namespace istio.io/use-waypoint=<name> once the waypoint is ready: its services use it', false)
     .option('--overwrite', 'replace an existing istio.io/use-waypoint label of the namespace', false)
     .option('-w, --wait', 'wait until the waypoint is programmed', false)
     .option('--waypoint-timeout <duration>', 'how long --wait waits', `${DEFAULT_TIMEOUT_S}s`)
@@ -181,6 +182,8 @@ export function register(program: Command, ctx: CliContext): void {
       }
       ctx.stdout.write(`waypoint ${ns}/${name} applied\n`);
       if (opts.enrollNamespace) {
+        // A bound waypoint that is not ready refuses traffic (fail closed): bind the namespace once it is programmed.
+        await waitProgrammed(api, ns, name, timeoutMs);
         const labels = namespace.metadata.labels ?? {};
         const current = labels[USE_WAYPOINT_LABEL];
         if (current !== undefined && current !== name && !opts.overwrite) {

@@ -43,12 +43,13 @@ export async function showWaypoint(s: StepContext, ctx: MeshDemoContext): Promis
     spec: { gatewayClassName: WAYPOINT_GATEWAY_CLASS, listeners: [{ name: 'mesh', port: PORT_HBONE, protocol: 'HBONE' }] },
   });
   s.say(`waypoint ${namespace}/${WAYPOINT} applied`);
-  await api.patch(NAMESPACE, undefined, namespace, { metadata: { labels: { [USE_WAYPOINT_LABEL]: WAYPOINT } } });
-  s.say(`namespace ${namespace} labeled with "${USE_WAYPOINT_LABEL}: ${WAYPOINT}"`);
   const canaryFile = join(ctx.repoDir, CANARY_FILE);
   const canary = renderDemoManifest(readFileSync(canaryFile, 'utf8'), canaryFile, ctx.repoDir, ctx.nodeBinary);
   try {
     await waitProgrammed(ctx, 60_000);
+    // Bound only once ready: a bound waypoint that is not ready refuses traffic.
+    await api.patch(NAMESPACE, undefined, namespace, { metadata: { labels: { [USE_WAYPOINT_LABEL]: WAYPOINT } } });
+    s.say(`namespace ${namespace} labeled with "${USE_WAYPOINT_LABEL}: ${WAYPOINT}"`);
     const wpPod = (await api.list(POD, { namespace })).items.find((p) => p.metadata.labels?.[GATEWAY_NAME_LABEL] === WAYPOINT);
     if (!wpPod) throw new Error('the waypoint is programmed but its pod is not listed');
     s.say(`pod/${wpPod.metadata.name} runs the waypoint (Programmed=True)`);

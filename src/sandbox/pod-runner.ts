@@ -11,7 +11,7 @@ import type { ApiClient } from '../controlplane/client/index.js';
 import { describeError, MeshError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { ObjectInformer } from '../lib/object-informer.js';
-import { applyNft, listNetns, runCommand } from '../platform/index.js';
+import { applyNft, listNetns, runCommand, runIn } from '../platform/index.js';
 import {
   belongsToCluster, ipInCidr, podIpOf, podNetnsName, podVethName, serviceIpOf, type ClusterLayout, type NodeLayout,
 } from './cluster-layout.js';
@@ -49,7 +49,11 @@ interface ContainerSpec {
   args?: string[];
   env?: Array<{ name: string; value?: string }>;
   workingDir?: string;
+  readinessProbe?: { httpGet?: { path?: string; port: number | string }; periodSeconds?: number };
 }
+
+/** The sandbox probes every second unless the pod says otherwise (Kubernetes' default is 10 s: too slow for tests). */
+const DEFAULT_PROBE_PERIOD_S = 1;
 
 interface PodSpec {
   containers: ContainerSpec[];
@@ -77,6 +81,9 @@ interface RunningPod {
   /** resourceVersion of our annotation write: only later versions of the pod say anything about its capture. */
   setupVersion: number;
   spec: PodSpec;
+  /** Containers with a readiness probe → whether the last probe passed. */
+  probes: Map<string, boolean>;
+  probeTimer?: NodeJS.Timeout;
 }
 
 interface PodRunnerConfig {
@@ -239,7 +246,7 @@ export class PodRunner {
     const rp: RunningPod = {
       uid, namespace, name, node, netns, ip, host, startTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
       containers: new Map(), graceMs: Math.min(spec.terminationGracePeriodSeconds ?? 5, MAX_GRACE_SECONDS) * 1000,
-      lastStatus: '', awaitingCapture: wantsCapture(pod, this.#namespaces.items.get(namespace)), setupVersion: Infinity, spec,
+      lastStatus: '', awaitingCapture: wantsCapture(pod, this.#namespaces.items.get(namespace)), setupVersion: Infinity, spec, probes: new Map(),
     };
     this.#running.set(uid, rp);
     writeNetnsFile(netns, 'resolv.conf', renderResolvConf(namespace, this.#cfg.layout.dnsIp, this.#cfg.layout.clusterDomain));
@@ -277,10 +284,41 @@ export class PodRunner {
       rp.containers.set(c.name, proc);
       proc.start();
     }
+    this.#startProbes(rp);
+  }
+
+  /**
+   * Readiness probes (httpGet only), run like a kubelet would: from inside the pod's netns to 127.0.0.1:<port>. A
+   * container is ready only while its probe passes; the pod gets a Ready condition, so the mesh treats it as
+   * unhealthy until then.
+   */
+  #startProbes(rp: RunningPod): void {
+    const probed = rp.spec.containers.filter((c) => c.readinessProbe?.httpGet && typeof c.readinessProbe.httpGet.port === 'number');
+    if (!probed.length) return;
+    for (const c of probed) rp.probes.set(c.name, false);
+    const periodMs = Math.max(1, Math.min(...probed.map((c) => c.readinessProbe!.periodSeconds ?? DEFAULT_PROBE_PERIOD_S))) * 1000;
+    let busy = false;
+    rp.probeTimer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      void Promise.all(probed.map(async (c) => {
+        const get = c.readinessProbe!.httpGet!;
+        const url = `http://127.0.0.1:${get.port}${get.path ?? '/'}`;
+        const ok = rp.containers.get(c.name)?.running === true
+          && await runIn(rp.netns, ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '1', url], { timeoutMs: 3000 })
+            .then((r) => /^[23]\d\d$/.test(r.stdout.trim()), () => false);
+        if (rp.probes.get(c.name) !== ok) {
+          rp.probes.set(c.name, ok);
+          this.#schedule();
+        }
+      })).finally(() => (busy = false));
+    }, periodMs);
+    rp.probeTimer.unref();
   }
 
   async #teardown(rp: RunningPod): Promise<void> {
     this.#running.delete(rp.uid);
+    clearInterval(rp.probeTimer);
     await Promise.all([...rp.containers.values()].map((c) => c.stop(rp.graceMs)));
     // Anything the containers left behind in the netns (daemons they forked) goes too.
     await killAllIn(rp.netns);
@@ -334,9 +372,10 @@ export class PodRunner {
     const allDone = procs.length > 0 && procs.every(([, p]) => p.finished);
     let phase = rp.awaitingCapture ? 'Pending' : 'Running';
     if (allDone) phase = procs.every(([, p]) => p.lastExit?.code === 0) ? 'Succeeded' : 'Failed';
+    const ready = (name: string, p: ManagedProcess) => p.running && rp.probes.get(name) !== false;
     const containerStatuses = procs.map(([name, p]) => ({
       name,
-      ready: p.running,
+      ready: ready(name, p),
       restartCount: p.restarts,
       state: p.running
         ? { running: { startedAt: p.startedAt?.toISOString().replace(/\.\d+Z$/, 'Z') } }
@@ -353,6 +392,8 @@ export class PodRunner {
       hostIPs: [{ ip: rp.node.ip }],
       startTime: rp.startTime,
       containerStatuses,
+      // Only pods with readiness probes say Ready: others are ready while they run (the mesh's default).
+      ...(rp.probes.size ? { conditions: [{ type: 'Ready', status: procs.every(([n, p]) => ready(n, p)) ? 'True' : 'False' }] } : {}),
     };
   }
 

@@ -68,18 +68,17 @@ spec: { selector: { app: lone }, ports: [{ name: http, port: 80, targetPort: 808
     '      protocol: HBONE', '',
   ].join('\n'));
 
-  const applied = await runAmbit(dataDir, ['waypoint', 'apply', '-n', 'shop', '--enroll-namespace']);
-  assert.equal(applied.code, 0, applied.stderr);
-  assert.deepEqual(lines(applied.stdout), ['waypoint shop/waypoint applied', 'namespace shop labeled with "istio.io/use-waypoint: waypoint"']);
-  assert.equal((await api.get(NAMESPACE, undefined, 'shop')).metadata.labels?.['istio.io/use-waypoint'], 'waypoint');
+  // apply --enroll-namespace binds the namespace only once the waypoint is programmed.
+  const applying = runAmbit(dataDir, ['waypoint', 'apply', '-n', 'shop', '--enroll-namespace', '--waypoint-timeout', '30s']);
 
   // The controller: a Pod running this build's `waypoint run`, a Service, and status saying what it waits for.
   const pod = await until('the waypoint pod', async () => (await api.list(POD, { namespace: 'shop' })).items.find((p) => p.metadata.name.startsWith('waypoint-')));
   assert.match(pod.metadata.name, /^waypoint-[b-z2-9]{5}$/);
-  const spec = pod.spec as { serviceAccountName: string; containers: Array<{ command: string[] }> };
+  const spec = pod.spec as { serviceAccountName: string; containers: Array<{ command: string[]; readinessProbe: unknown }> };
   assert.equal(spec.serviceAccountName, 'waypoint');
   const cmd = spec.containers[0]!.command;
   assert.deepEqual(cmd.slice(cmd.indexOf('-n'), cmd.indexOf('--xds-address') + 1), ['-n', 'shop', 'waypoint', 'run', '--name', 'waypoint', '--xds-address']);
+  assert.deepEqual(spec.containers[0]!.readinessProbe, { httpGet: { path: '/healthz/ready', port: 15021 }, periodSeconds: 1 });
   assert.equal(pod.metadata.labels?.['gateway.istio.io/managed'], 'istio.io-mesh-controller');
   const svc = await api.get(SERVICE, 'shop', 'waypoint');
   assert.deepEqual((svc.spec as { ports: Array<{ name: string; port: number }> }).ports.map((p) => `${p.name}:${p.port}`), ['mesh:15008', 'status-port:15021']);
@@ -91,8 +90,13 @@ spec: { selector: { app: lone }, ports: [{ name: http, port: 80, targetPort: 808
   const waiting = await runAmbit(dataDir, ['waypoint', 'status', '-n', 'shop', '--no-wait']);
   assert.equal(waiting.code, 1, 'status exits 1 while a waypoint is not programmed');
   assert.match(waiting.stdout, /^waypoint +False +Programmed +AddressNotAssigned +waiting for the waypoint Service to get an address$/m);
+  assert.equal((await api.get(NAMESPACE, undefined, 'shop')).metadata.labels?.['istio.io/use-waypoint'], undefined, 'not bound before the waypoint is ready');
 
   await fakeRunWaypoint(api, 'shop', 'waypoint', '10.96.0.77');
+  const applied = await applying;
+  assert.equal(applied.code, 0, applied.stderr);
+  assert.deepEqual(lines(applied.stdout), ['waypoint shop/waypoint applied', 'namespace shop labeled with "istio.io/use-waypoint: waypoint"']);
+  assert.equal((await api.get(NAMESPACE, undefined, 'shop')).metadata.labels?.['istio.io/use-waypoint'], 'waypoint');
   const ready = await until('Programmed=True', async () => {
     const gw = await api.get(GATEWAY, 'shop', 'waypoint');
     return programmed(gw)?.status === 'True' ? gw : undefined;

@@ -81,7 +81,6 @@ const CONTAINER_IGNORED: Record<string, string> = {
   resizePolicy: SANDBOX,
   securityContext: 'processes run with the sandbox user and capabilities',
   livenessProbe: 'probes are not run by the sandbox',
-  readinessProbe: 'probes are not run by the sandbox',
   startupProbe: 'probes are not run by the sandbox',
   lifecycle: 'lifecycle hooks are not run by the sandbox',
   restartPolicy: SANDBOX,
@@ -90,6 +89,16 @@ const CONTAINER_IGNORED: Record<string, string> = {
   tty: SANDBOX,
   terminationMessagePath: SANDBOX,
   terminationMessagePolicy: SANDBOX,
+};
+const PROBE_IGNORED: Record<string, string> = {
+  exec: 'the sandbox runs httpGet readiness probes only',
+  tcpSocket: 'the sandbox runs httpGet readiness probes only',
+  grpc: 'the sandbox runs httpGet readiness probes only',
+  initialDelaySeconds: 'probes start with the container',
+  timeoutSeconds: 'a probe times out after 1 s',
+  failureThreshold: 'one failed probe makes the container unready',
+  successThreshold: 'one passed probe makes the container ready',
+  terminationGracePeriodSeconds: SANDBOX,
 };
 const ENV_IGNORED = { valueFrom: 'values from field, config map or secret references are not resolved' };
 
@@ -122,6 +131,18 @@ const container = obj({
     }),
   ),
   ports: arr(containerPort),
+  // Run by the sandbox from inside the pod's netns against 127.0.0.1 (pod-runner.ts).
+  readinessProbe: obj({
+    ...ignoredFields(PROBE_IGNORED),
+    httpGet: obj({
+      path: str(),
+      port: req(port()),
+      host: ignored(str(), 'probes go to 127.0.0.1 inside the pod'),
+      scheme: ignored(str(), 'probes use plain HTTP'),
+      httpHeaders: ignored(any(), 'probes send no extra headers'),
+    }),
+    periodSeconds: int({ min: 1 }),
+  }),
 });
 
 const POD_SPEC = obj(

@@ -51,7 +51,6 @@ const ROUTE_IGNORED = {
   CORS: 'the CORS filter is not implemented',
   ExtensionRef: 'extension filters are not supported (Istio rejects them as well)',
   sessionPersistence: 'session persistence is not implemented',
-  retryBackoff: 'retry backoff is fixed (Envoy defaults)',
 };
 
 // --- Filters ---
@@ -258,7 +257,7 @@ defineKind('HTTPRoute', {
           retry: obj({
             codes: arr(int({ min: 400, max: 599 })),
             attempts: int({ min: 0 }),
-            backoff: ignored(str({ check: checkGatewayDuration }), ROUTE_IGNORED.retryBackoff),
+            backoff: str({ check: checkGatewayDuration }),
           }),
           sessionPersistence: ignored(any(), ROUTE_IGNORED.sessionPersistence),
         },

@@ -4,11 +4,8 @@ import { any, arr, bool, defineKind, enumOf, ignored, int, obj, req, str, string
 
 // --- Fields Ambit stores but does not act on in its first release (shrink as features land) ---
 const DR_IGNORED = {
-  outlierDetection: 'outlier detection is not implemented',
-  subsets: 'waypoints do not route to subsets; use one Service per version',
   exportTo: 'visibility scoping is not implemented: every DestinationRule is visible mesh-wide',
   workloadSelector: 'workload-scoped DestinationRules are not implemented',
-  consistentHash: 'consistent-hash load balancing is not implemented (round robin is used)',
   localityLbSetting: 'locality-aware routing is not implemented',
   warmup: 'slow-start warmup is not implemented',
   tcpKeepalive: 'TCP keepalive tuning is not implemented',
@@ -22,7 +19,8 @@ const DR_IGNORED = {
 const loadBalancer = obj(
   {
     simple: enumOf(['UNSPECIFIED', 'LEAST_CONN', 'RANDOM', 'PASSTHROUGH', 'ROUND_ROBIN', 'LEAST_REQUEST']),
-    consistentHash: ignored(any(), DR_IGNORED.consistentHash),
+    // Enforced by waypoints (src/waypoint/route/destination-rule.ts reports the parts it cannot).
+    consistentHash: any(),
     localityLbSetting: ignored(any(), DR_IGNORED.localityLbSetting),
     warmupDurationSecs: ignored(str({ check: checkIstioDuration }), DR_IGNORED.warmup),
     warmup: ignored(any(), DR_IGNORED.warmup),
@@ -89,7 +87,7 @@ function trafficPolicy(withPorts: boolean): ObjectSchema {
   const fields: Record<string, Schema> = {
     loadBalancer,
     connectionPool,
-    outlierDetection: ignored(outlierDetection, DR_IGNORED.outlierDetection),
+    outlierDetection,
     tls,
     tunnel: ignored(obj({ protocol: str(), targetHost: req(str()), targetPort: req(port()) }), DR_IGNORED.tunnel),
     proxyProtocol: ignored(obj({ version: enumOf(['V1', 'V2']) }), DR_IGNORED.proxyProtocol),
@@ -108,12 +106,9 @@ defineKind('DestinationRule', {
     {
       host: req(str({ check: checkWildcardHostname })),
       trafficPolicy: trafficPolicy(true),
-      subsets: ignored(
-        arr(obj({ name: req(str({ check: checkDns1123Label })), labels: labelMap(), trafficPolicy: trafficPolicy(true) }), {
-          check: (subsets, path, ctx) => checkUnique(subsets as Array<{ name: string }>, (s, i) => ({ value: s.name, path: `${path}[${i}].name` }), 'subset name', ctx),
-        }),
-        DR_IGNORED.subsets,
-      ),
+      subsets: arr(obj({ name: req(str({ check: checkDns1123Label })), labels: labelMap(), trafficPolicy: trafficPolicy(true) }), {
+        check: (subsets, path, ctx) => checkUnique(subsets as Array<{ name: string }>, (s, i) => ({ value: s.name, path: `${path}[${i}].name` }), 'subset name', ctx),
+      }),
       exportTo: ignored(strings(), DR_IGNORED.exportTo),
       workloadSelector: ignored(workloadSelector(), DR_IGNORED.workloadSelector),
     },

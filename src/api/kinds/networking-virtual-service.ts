@@ -6,12 +6,10 @@ import { any, arr, bool, defineKind, enumOf, ignored, int, map, num, obj, req, s
 const VS_IGNORED = {
   gateways: 'only the mesh (waypoint) applies VirtualServices; ingress gateways are not implemented',
   tls: 'TLS (SNI) routes are not implemented',
-  mirror: 'traffic mirroring is not implemented',
   delegate: 'delegate VirtualServices are not implemented',
   exportTo: 'visibility scoping is not implemented: every VirtualService is visible mesh-wide',
   corsPolicy: 'CORS is not implemented for VirtualService (use an HTTPRoute CORS filter)',
   sourceLabels: 'source-based matching is not implemented at waypoints',
-  subset: 'waypoints do not route to DestinationRule subsets; use one Service per version',
   retryRemoteLocalities: 'locality-aware routing is not implemented',
   statPrefix: 'per-route stats prefixes are not implemented',
 };
@@ -29,7 +27,7 @@ const stringMatch = (): ObjectSchema =>
 
 const destination = obj({
   host: req(str({ check: checkWildcardHostname })),
-  subset: ignored(str(), VS_IGNORED.subset),
+  subset: str(),
   port: obj({ number: req(port()) }),
 });
 
@@ -111,11 +109,11 @@ const httpRoute = obj(
         },
       ),
     }),
-    mirror: ignored(destination, VS_IGNORED.mirror),
-    mirrors: ignored(arr(obj({ destination: req(destination), percentage: percent })), VS_IGNORED.mirror),
-    mirrorPercentage: ignored(percent, VS_IGNORED.mirror),
-    mirrorPercent: ignored(int({ min: 0, max: 100 }), VS_IGNORED.mirror),
-    mirror_percent: ignored(int({ min: 0, max: 100 }), VS_IGNORED.mirror),
+    mirror: destination,
+    mirrors: arr(obj({ destination: req(destination), percentage: percent })),
+    mirrorPercentage: percent,
+    mirrorPercent: int({ min: 0, max: 100 }),
+    mirror_percent: int({ min: 0, max: 100 }),
     corsPolicy: ignored(any(), VS_IGNORED.corsPolicy),
     headers: HEADERS,
   },

@@ -107,6 +107,8 @@ export class WaypointController {
           name: CONTAINER_NAME,
           command: [...o.selfCommand, '--data-dir', o.dataDir, '-n', ns, 'waypoint', 'run', '--name', gw.metadata.name, '--xds-address', o.xdsAddress, '--trust-domain', o.trustDomain],
           ports: [{ name: 'mesh', containerPort: PORT_HBONE }, { name: 'status-port', containerPort: STATUS_PORT }],
+          // Ready once xDS is synchronized and its config arrived: before that the mesh keeps traffic off it.
+          readinessProbe: { httpGet: { path: '/healthz/ready', port: STATUS_PORT }, periodSeconds: 1 },
         }],
       },
     };

@@ -168,6 +168,14 @@ function podWaypoint(f: PodFacts, w: WorkloadRecordView | undefined, out: Explan
   const asked = own !== undefined ? own : fromNs;
   const via = own !== undefined ? `the pod's ${USE_WAYPOINT_LABEL} label` : `namespace ${ns}'s ${USE_WAYPOINT_LABEL} label`;
   if (w?.waypoint) {
+    const gwNs0 = (own !== undefined ? labelsOf(f.pod)[USE_WAYPOINT_NAMESPACE_LABEL] : labelsOf(f.namespace)[USE_WAYPOINT_NAMESPACE_LABEL]) || ns;
+    const gw0 = f.gateways.find((g) => g.metadata.name === asked && g.metadata.namespace === gwNs0);
+    const ready = gw0 && Array.isArray(rec(gw0.status)['addresses']) && (rec(gw0.status)['addresses'] as unknown[]).length > 0;
+    if (!ready) {
+      out.lines.push(`  To the pod itself:  REFUSED — bound to waypoint ${gwNs0}/${asked} (by ${via}), which ${gw0 ? 'has no address yet' : 'does not exist'}: ztunnel refuses the traffic until it is ready (fail closed)`);
+      out.hints.push(`traffic to this pod is refused until waypoint ${gwNs0}/${asked} is ready: \`${ambit} waypoint status -n ${gwNs0}\``);
+      return;
+    }
     out.lines.push(`  To the pod itself:  through waypoint ${waypointName(w.waypoint)} (requested by ${via})`);
     return;
   }
@@ -306,7 +314,11 @@ export function explainPod(f: PodFacts, ambit = 'ambit'): Explanation {
     const vip = s.addresses?.[0]?.address;
     const cond = f.ambient?.conditions?.[`Service/${s.namespace}/${s.name}`]?.[WAYPOINT_BOUND];
     let text: string;
-    if (s.waypoint) text = `through waypoint ${waypointName(s.waypoint)}${cond ? ` (${cond.message})` : ''}`;
+    if (s.waypoint && cond?.status === 'False') {
+      // Bound to a waypoint that cannot take traffic: ztunnel refuses it (fail closed).
+      text = `REFUSED — bound to a waypoint that is not ready (${cond.reason}): ${cond.message}`;
+      out.hints.push(`traffic to service ${s.name} is refused until its waypoint is ready: check \`${ambit} waypoint status -n ${s.namespace}\`, or unbind it (\`${ambit} waypoint delete\` or remove the ${USE_WAYPOINT_LABEL} label)`);
+    } else if (s.waypoint) text = `through waypoint ${waypointName(s.waypoint)}${cond ? ` (${cond.message})` : ''}`;
     else if (cond && cond.status === 'False') {
       text = `direct — NOT bound (${cond.reason}): ${cond.message}`;
       out.hints.push(`service ${s.name} is not behind a waypoint: ${cond.message}`);

@@ -67,7 +67,7 @@ test('x describe pod explains a denied pod with a missing waypoint', { timeout: 
     const r = await runAmbit(dataDir, ['x', 'describe', 'pod', 'cart', '-n', 'shop']);
     assert.equal(r.code, 0, r.stderr);
     out = r.stdout;
-    if (out.includes('DENY  shop/deny-frontend') && out.includes('NOT bound')) break;
+    if (out.includes('DENY  shop/deny-frontend') && out.includes('REFUSED')) break;
     await new Promise((res) => setTimeout(res, 100));
   }
   const ambit = `ambit --data-dir ${dataDir}`;
@@ -85,8 +85,9 @@ test('x describe pod explains a denied pod with a missing waypoint', { timeout: 
   assert.match(out, /^ {2}DENY {2}shop\/deny-frontend {2}\(selects this pod\)$/m);
   assert.match(out, /^ +denies: from principal cluster\.local\/ns\/shop\/sa\/frontend and to port 8080$/m);
   assert.match(out, /Effect: +connections matching a DENY rule above are refused; everything else is allowed/);
-  // The waypoint: requested by the namespace label, missing, so the Service is not bound — with the reason.
-  assert.match(out, /^ {2}Service cart (\S+ )?\(80->8080\): +direct — NOT bound \(WaypointIsNotReady\): waypoint Gateway shop\/shop-waypoint \(from the istio\.io\/use-waypoint label of namespace shop\) does not exist/m);
+  // The waypoint: requested by the namespace label and missing, so traffic to the Service is refused (fail closed) —
+  // with the reason; traffic to the pod itself is not service traffic, so it stays direct.
+  assert.match(out, /^ {2}Service cart (\S+ )?\(80->8080\): +REFUSED — bound to a waypoint that is not ready \(WaypointIsNotReady\): waypoint Gateway shop\/shop-waypoint \(from the istio\.io\/use-waypoint label of namespace shop\) does not exist; traffic is refused until it does \(fail closed\)$/m);
   assert.match(out, /^ {2}To the pod itself: +direct — namespace shop's istio\.io\/use-waypoint label asks for shop\/shop-waypoint, but waypoint Gateway shop\/shop-waypoint does not exist$/m);
   // Hints a newcomer can act on: exact commands.
   assert.match(out, /^Hints:$/m);

@@ -44,6 +44,19 @@ export function byteStream(inner: Duplex): Duplex {
       cb(null);
     },
   });
+  // The socket methods node:http's client and agent call (idle timeout, Nagle, keep-alive, ref counting).
+  Object.assign(outer, {
+    setTimeout(ms: number, cb?: () => void) {
+      if (cb) outer.once('timeout', cb);
+      (inner as Duplex & { setTimeout?: (ms: number) => void }).setTimeout?.(ms);
+      return outer;
+    },
+    setNoDelay: () => outer,
+    setKeepAlive: () => outer,
+    ref: () => outer,
+    unref: () => outer,
+  });
+  inner.on('timeout', () => outer.emit('timeout'));
   const onData = (d: Buffer): void => {
     if (!outer.push(d)) inner.pause();
   };

@@ -15,15 +15,12 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type http2 from 'node:http2';
-import type net from 'node:net';
-import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { describeError, findCause } from '../lib/errors.js';
 import { formatSpiffeId } from '../lib/certs/spiffe-id.js';
 import { StreamRefusedError } from '../hbone/proxy-errors.js';
 import type { WorkloadRecord } from '../lib/xds/workload-records.js';
 import { applyHeaderEdits, decideHttp, type Backend, type ForwardDecision, type HeaderEdits, type HttpDecision, type RetryPolicy, type RouteTable, type Target } from './route/index.js';
-import { byteStream } from './byte-stream.js';
 import type { Exchange, Headers } from './exchange.js';
 import { forwardableHeaders } from './exchange.js';
 import type { Endpoint, MeshView } from './mesh-view.js';
@@ -346,9 +343,7 @@ export class HttpProxy {
           cancel = () => s.close(0x8);
           return await h2Response(s, body);
         }
-        const stream = await this.#d.upstreams.open(ep);
-        cancel = () => stream.destroy();
-        return await h1Response(stream, method, path, authority, h, body);
+        return await h1Response(this.#d.upstreams.h1Agent(ep), method, path, authority, h, body, (req) => (cancel = () => req.destroy()));
       } catch (err) {
         const refused = findCause(err, StreamRefusedError) !== undefined;
         return { kind: refused ? 'refused' : (err as { phase?: string }).phase === 'response' ? 'reset' : 'connect', error: err };
@@ -509,11 +504,15 @@ function failureRetriable(r: RetryPolicy, f: AttemptFailure): boolean {
   return on.has('5xx') || on.has('gateway-error') || on.has('reset');
 }
 
-/** HTTP/1.1 request over one upstream byte stream; resolves at the response head. */
-function h1Response(stream: Duplex, method: string, path: string, authority: string, headers: Headers, body: RequestBody): Promise<UpstreamResponse> {
+/**
+ * HTTP/1.1 request through the endpoint's keep-alive agent (its connections are HBONE streams, reused across
+ * requests); resolves at the response head. A failure to open the stream is a connect failure, anything after a reset.
+ */
+function h1Response(agent: http.Agent, method: string, path: string, authority: string, headers: Headers, body: RequestBody, onRequest: (req: http.ClientRequest) => void): Promise<UpstreamResponse> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ method, path, headers: { ...headers, host: authority }, createConnection: () => byteStream(stream) as net.Socket, setHost: false });
-    req.on('error', (err) => reject(Object.assign(err, { phase: 'response' })));
+    const req = http.request({ method, path, headers: { ...headers, host: authority }, agent, setHost: false });
+    onRequest(req);
+    req.on('error', (err: Error & { phase?: string }) => reject(Object.assign(err, { phase: err.phase ?? 'response' })));
     req.once('response', (res) => {
       resolve({
         status: res.statusCode ?? 502,
@@ -530,8 +529,8 @@ function h1Response(stream: Duplex, method: string, path: string, authority: str
           res.once('error', fail);
         }),
         discard: () => {
-          res.resume();
-          stream.destroy();
+          res.destroy();
+          req.destroy();
         },
       });
     });

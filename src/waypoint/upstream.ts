@@ -9,6 +9,7 @@
 // while the endpoint set is unchanged). Subset labels are matched against what the workload API carries of a pod:
 // `version`/`app.kubernetes.io/version` (canonical revision) and `app`/`app.kubernetes.io/name` (canonical name).
 import { createHash } from 'node:crypto';
+import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -21,6 +22,7 @@ import { connectHbone } from '../hbone/hbone-client.js';
 import { HbonePool } from '../hbone/pool.js';
 import { IdentityError, UpstreamConnectError } from '../hbone/proxy-errors.js';
 import { PORT_HBONE } from '../lib/mesh-contract.js';
+import { byteStream } from './byte-stream.js';
 import type { Endpoint, MeshView } from './mesh-view.js';
 import type { Backend, ConnectionPoolLimits, OutlierDetectionSettings, UpstreamPolicy } from './route/index.js';
 
@@ -30,6 +32,8 @@ const SUBSET_LABELS: Record<string, (w: WorkloadRecord) => string> = {
   app: (w) => w.canonicalName,
   'app.kubernetes.io/name': (w) => w.canonicalName,
 };
+
+const IDLE_UPSTREAM_MS = 4000;
 
 /** Why no endpoint was chosen: no endpoint at all (UH), or the connection-pool limit (UO). */
 type PickFailure = { flag: 'UH' | 'UO'; reason: string };
@@ -67,6 +71,7 @@ export class Upstreams {
   readonly #clusters = new Map<string, ClusterState>();
   readonly #health = new Map<string, EndpointHealth>();
   readonly #h2 = new Map<string, Promise<http2.ClientHttp2Session>>();
+  readonly #agents = new Map<string, http.Agent>();
   readonly #random: () => number;
   readonly #now: () => number;
 
@@ -219,7 +224,31 @@ export class Upstreams {
     return created;
   }
 
+  /**
+   * The keep-alive HTTP/1.1 agent for `ep`: its sockets are HBONE streams (byteStream-wrapped), reused across requests,
+   * so a request costs no new CONNECT and no new connection to the app. Idle ones go after 4 s, before a Node
+   * server's 5 s keep-alive timeout can close them under a new request.
+   */
+  h1Agent(ep: Endpoint): http.Agent {
+    const k = endpointKey(ep);
+    let agent = this.#agents.get(k);
+    if (!agent) {
+      agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxSockets: 256, maxFreeSockets: 64, timeout: IDLE_UPSTREAM_MS });
+      const created = agent;
+      Object.assign(agent, {
+        createConnection: (_opts: unknown, cb: (err: Error | null, socket?: Duplex) => void) => {
+          this.open(ep).then((s) => cb(null, byteStream(s)), (err: Error) => cb(Object.assign(err, { phase: 'connect' })));
+          return undefined;
+        },
+      });
+      this.#agents.set(k, created);
+    }
+    return agent;
+  }
+
   close(): void {
+    for (const a of this.#agents.values()) a.destroy();
+    this.#agents.clear();
     for (const s of this.#h2.values()) s.then((x) => x.close(), () => undefined);
     this.#h2.clear();
     this.#pool.close();

@@ -227,7 +227,20 @@ test('waypoint: deploy, L7 routing and resilience with real requests, gRPC, metr
   assert.ok(metrics.split('\n').some((l) => l.startsWith('istio_requests_total{') && l.includes('request_protocol="grpc"') && l.includes('grpc_response_status="9"')), 'gRPC status in the metrics');
   assert.ok(metrics.split('\n').some((l) => l.startsWith('istio_request_duration_milliseconds_bucket{') && l.includes('le="0.5"')), 'duration histogram with Istio buckets');
 
-  // 8. Kill the waypoint: requests fail while it is down (none bypasses it), then it is back.
+  // 8. "Only through the waypoint" (README): an L4 ALLOW for the waypoint's identity on echo-v1 keeps service traffic
+  //    (via the waypoint) working and refuses the client calling the pod directly.
+  const echoV1Ip = ((await fx.pod(NS, 'echo-v1')).status as { podIP: string }).podIP;
+  await fx.apply([{
+    apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'only-waypoint', namespace: NS },
+    spec: { selector: { matchLabels: { app: 'echo', version: 'v1' } }, action: 'ALLOW', rules: [{ from: [{ source: { principals: [`cluster.local/ns/${NS}/sa/waypoint`] } }] }] },
+  }]);
+  await fx.waitFor('the direct call refused', async () => (await one('/?format=json', {}, `${echoV1Ip}:8080`)).status === 0, 20_000, 300);
+  const viaWp = await one('/flaky-no-retry?format=json');
+  assert.ok(viaWp.status === 200 || viaWp.status === 503, `service traffic still reaches echo-v1 through the waypoint: ${JSON.stringify(viaWp)}`);
+  assert.ok(viaWp.body.includes('"version":"v1"') || viaWp.body.includes('echo v1'), viaWp.body);
+  await fx.cli(['delete', 'authorizationpolicy', 'only-waypoint', '-n', NS]);
+
+  // 9. Kill the waypoint: requests fail while it is down (none bypasses it), then it is back.
   const loopP = run<Array<{ t: number; status: number; caller?: string; err?: string }>>([tool, 'loop', 'http://echo-v1/?format=json', '6000'], 60_000);
   await new Promise((r) => setTimeout(r, 1000));
   const wpNetns = await fx.netnsOf(NS, wpPod.metadata.name);
@@ -242,7 +255,7 @@ test('waypoint: deploy, L7 routing and resilience with real requests, gRPC, metr
   assert.deepEqual(bypassed, [], 'no request reached echo without the waypoint');
   assert.ok(afterKill.slice(-5).every((r) => r.status === 200), `the waypoint is back: ${JSON.stringify(afterKill.slice(-5))}`);
 
-  // 9. Delete: the namespace is unbound and traffic is L4 only again (echo sees the client itself).
+  // 10. Delete: the namespace is unbound and traffic is L4 only again (echo sees the client itself).
   const deleted = await fx.cli(['waypoint', 'delete', 'waypoint', '-n', NS]);
   assert.match(deleted.stdout, new RegExp(`^namespace ${NS} unlabeled "istio.io/use-waypoint"$`, 'm'));
   assert.match(deleted.stdout, new RegExp(`^waypoint ${NS}/waypoint deleted$`, 'm'));

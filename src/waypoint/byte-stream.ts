@@ -44,9 +44,13 @@ export function byteStream(inner: Duplex): Duplex {
       cb(null);
     },
   });
+  let timeoutCb: (() => void) | undefined;
   // The socket methods node:http's client and agent call (idle timeout, Nagle, keep-alive, ref counting).
   Object.assign(outer, {
     setTimeout(ms: number, cb?: () => void) {
+      // One callback at a time (node:http sets one per request on a reused socket).
+      if (timeoutCb) outer.off('timeout', timeoutCb);
+      timeoutCb = cb;
       if (cb) outer.once('timeout', cb);
       (inner as Duplex & { setTimeout?: (ms: number) => void }).setTimeout?.(ms);
       return outer;

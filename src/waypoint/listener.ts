@@ -3,7 +3,7 @@
 // TCP handling — by the Service port's protocol (appProtocol, then name prefix), else by sniffing.
 //
 // Sniffing (ports without a declared protocol): the first bytes decide — the HTTP/2 preface → h2c, an HTTP/1.x
-// request line → HTTP/1.1, anything else → TCP. A client that says nothing for 1 s (a server-first protocol) is
+// request line with a standard method → HTTP/1.1, anything else → TCP. A client that says nothing for 1 s (a server-first protocol) is
 // carried as TCP. A CONNECT for something not bound to this waypoint is refused with 503 and logged: the waypoint
 // never forwards traffic it was not configured for.
 import http from 'node:http';
@@ -27,6 +27,7 @@ import type { Upstreams } from './upstream.js';
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 const SNIFF_TIMEOUT_MS = 1000;
 const MAX_REQUEST_LINE = 8192;
+const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
 
 type Protocol = 'http1' | 'h2' | 'tcp';
 
@@ -41,17 +42,22 @@ interface ListenerDeps {
 }
 
 /** What the first bytes say; undefined while more bytes are needed. */
-function classify(buf: Buffer): Protocol | undefined {
+export function classify(buf: Buffer): Protocol | undefined {
   const n = Math.min(buf.length, H2_PREFACE.length);
   if (buf.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) return buf.length >= H2_PREFACE.length ? 'h2' : undefined;
   const eol = buf.indexOf(0x0a);
   const line = buf.subarray(0, eol < 0 ? Math.min(buf.length, MAX_REQUEST_LINE) : eol).toString('latin1');
   if (eol >= 0) return /^[A-Z][A-Z-]{0,19} \S+ HTTP\/1\.[01]\r?$/.test(line) ? 'http1' : 'tcp';
   if (buf.length >= MAX_REQUEST_LINE) return 'tcp';
-  // An incomplete request line: wait while it can still become `METHOD target HTTP/1.x`.
-  const m = /^[A-Z][A-Z-]{0,19} \S+ (.*)$/.exec(line);
+  // An incomplete request line: wait only while it can still become `<known method> target HTTP/1.x`, so a
+  // client's first bytes of another protocol go out as TCP at once.
+  const sp = line.indexOf(' ');
+  const method = sp < 0 ? line : line.slice(0, sp);
+  if (sp < 0) return HTTP_METHODS.some((x) => x.startsWith(method)) ? undefined : 'tcp';
+  if (!HTTP_METHODS.includes(method)) return 'tcp';
+  const m = /^\S+ \S+ (.*)$/.exec(line);
   if (m) return 'HTTP/1.1'.startsWith(m[1]!) || 'HTTP/1.0'.startsWith(m[1]!) ? undefined : 'tcp';
-  return /^[A-Z][A-Z-]{0,19}( \S*)?$/.test(line) ? undefined : 'tcp';
+  return /^\S+ \S*$/.test(line) ? undefined : 'tcp';
 }
 
 /** Reads until the protocol is known, then puts the bytes back. */

@@ -12,8 +12,8 @@ import { FIGURES } from '../../bench/harness/figures.js';
 import { RESULT_FILES, type BenchReportJson } from '../../bench/harness/report.js';
 
 const MAIN = fileURLToPath(new URL('../../bench/harness/main.js', import.meta.url));
-/** The baselines need only Debian tools: they must always run, or the harness has rotted. */
-const ALWAYS_RUNNABLE = ['direct', 'stunnel', 'haproxy'];
+/** The baselines need only Debian tools, and Ambit's two paths only this build: all must run, or something rotted. */
+const ALWAYS_RUNNABLE = ['direct', 'ambit-l4', 'stunnel', 'ambit-l7', 'haproxy'];
 
 function runSmoke(outDir: string, timeoutMs: number): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {

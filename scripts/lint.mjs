@@ -1,6 +1,6 @@
 // Lint: enforces the repository's import boundaries and process rules (ARCHITECTURE.md §8, STYLE.md).
 // - components (controlplane, ztunnel, waypoint, nodeagent, sandbox) never import each other;
-// - lib imports only Node and npm packages; api, platform and hbone import only lib;
+// - lib imports only Node and npm packages; api, platform and hbone import only lib; routing imports api and lib;
 // - the CLI imports api, lib and controlplane/client only; src/main.ts (composition root) may import anything;
 // - only main.ts files read process.env / process.argv or call process.exit;
 // - only platform/ spawns processes or loads the native addon; no console.* in src (use lib/log).
@@ -21,11 +21,13 @@ const ALLOWED = {
   platform: ['lib', 'platform'],
   cli: ['api', 'lib', 'cli', 'controlplane/client'],
   'controlplane/client': ['api', 'lib', 'controlplane/client'],
-  controlplane: ['api', 'lib', 'platform', 'controlplane'],
+  controlplane: ['api', 'lib', 'platform', 'routing', 'controlplane'],
+  // The L7 routing engine (pure): the waypoint enforces it, the control plane reports its verdicts in route status.
+  routing: ['api', 'lib', 'routing'],
   // HBONE (protocol, client, server, pool, byte copy, data-path errors) is shared by the two proxies.
   hbone: ['lib', 'hbone'],
   ztunnel: ['api', 'lib', 'platform', 'hbone', 'ztunnel'],
-  waypoint: ['api', 'lib', 'platform', 'hbone', 'waypoint'],
+  waypoint: ['api', 'lib', 'platform', 'hbone', 'routing', 'waypoint'],
   nodeagent: ['api', 'lib', 'platform', 'nodeagent'],
   sandbox: ['api', 'lib', 'platform', 'sandbox', 'controlplane/client'],
   proto: ['proto'],

@@ -20,7 +20,7 @@ import { describeError, findCause } from '../lib/errors.js';
 import { formatSpiffeId } from '../lib/certs/spiffe-id.js';
 import { StreamRefusedError } from '../hbone/proxy-errors.js';
 import type { WorkloadRecord } from '../lib/xds/workload-records.js';
-import { applyHeaderEdits, decideHttp, type Backend, type ForwardDecision, type HeaderEdits, type HttpDecision, type RetryPolicy, type RouteTable, type Target } from './route/index.js';
+import { applyHeaderEdits, decideHttp, type Backend, type ForwardDecision, type HeaderEdits, type HttpDecision, type RetryPolicy, type RouteTable, type Target } from '../routing/index.js';
 import type { Exchange, Headers } from './exchange.js';
 import { forwardableHeaders } from './exchange.js';
 import type { Endpoint, MeshView } from './mesh-view.js';

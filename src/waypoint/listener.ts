@@ -21,7 +21,7 @@ import type { Downstream, HttpProxy } from './http-proxy.js';
 import type { MeshView } from './mesh-view.js';
 import type { TcpLabels, WaypointMetrics } from './metrics.js';
 import { destinationLabels, peerFacts, sourceLabels } from './peer.js';
-import { decideTcp, type RouteTable } from './route/index.js';
+import { decideTcp, type RouteTable } from '../routing/index.js';
 import type { Upstreams } from './upstream.js';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');

@@ -6,7 +6,7 @@ import type { CertificateManager } from '../lib/certs/certificate-manager.js';
 import { silentLogger } from '../lib/log.js';
 import type { AddressRecord, WorkloadRecord } from '../lib/xds/workload-records.js';
 import { MeshView, type Endpoint } from './mesh-view.js';
-import type { Backend, UpstreamPolicy } from './route/index.js';
+import type { Backend, UpstreamPolicy } from '../routing/index.js';
 import { Upstreams } from './upstream.js';
 
 const KEY = 'shop/echo.shop.svc.cluster.local';

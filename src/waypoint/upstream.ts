@@ -24,7 +24,7 @@ import { IdentityError, UpstreamConnectError } from '../hbone/proxy-errors.js';
 import { PORT_HBONE } from '../lib/mesh-contract.js';
 import { byteStream } from './byte-stream.js';
 import type { Endpoint, MeshView } from './mesh-view.js';
-import type { Backend, ConnectionPoolLimits, OutlierDetectionSettings, UpstreamPolicy } from './route/index.js';
+import type { Backend, ConnectionPoolLimits, OutlierDetectionSettings, UpstreamPolicy } from '../routing/index.js';
 
 const SUBSET_LABELS: Record<string, (w: WorkloadRecord) => string> = {
   version: (w) => w.canonicalRevision,

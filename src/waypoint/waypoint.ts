@@ -24,7 +24,7 @@ import { HttpProxy } from './http-proxy.js';
 import { WaypointListener } from './listener.js';
 import { MeshView } from './mesh-view.js';
 import { WaypointMetrics } from './metrics.js';
-import { compileRoutes, type RouteTable } from './route/index.js';
+import { compileRoutes, type RouteTable } from '../routing/index.js';
 import { Upstreams } from './upstream.js';
 
 const VERSION = '0.1.0';

@@ -1,4 +1,4 @@
-// e2e (root): the routing scenarios of src/waypoint/route/conformance-cases.ts (modelled on the Gateway API mesh
+// e2e (root): the routing scenarios of src/routing/conformance-cases.ts (modelled on the Gateway API mesh
 // conformance suite) replayed with real requests through a real waypoint in the sandbox. Each backend Service has its
 // own pods answering with their Service's name (and subset), the path, Host and headers they received, so every
 // case checks what really happened: which backend answered, status, redirect Location, rewritten path and host,
@@ -11,7 +11,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SandboxFixture } from '../../src/sandbox/testing/sandbox-fixture.js';
-import { CONFORMANCE_NAMESPACE as NS, CONFORMANCE_SCENARIOS, conformanceManifests, type RoutingCase } from '../../src/waypoint/route/conformance-cases.js';
+import { CONFORMANCE_NAMESPACE as NS, CONFORMANCE_SCENARIOS, conformanceManifests, type RoutingCase } from '../../src/routing/conformance-cases.js';
 
 const CONSUMER_NS = `${NS}-consumer`;
 const DIST_REQUESTS = 300;

@@ -112,7 +112,13 @@ spec: { selector: { app: lone }, ports: [{ name: http, port: 80, targetPort: 808
   // Mesh route status: bound parent accepted, missing backend reported; a Service without a waypoint is not accepted.
   await api.create({
     apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'split', namespace: 'shop' },
-    spec: { parentRefs: [{ group: '', kind: 'Service', name: 'echo', port: 80 }, { group: '', kind: 'Service', name: 'lone' }], rules: [{ backendRefs: [{ name: 'echo', port: 80 }, { name: 'gone', port: 80 }] }] },
+    spec: {
+      parentRefs: [{ group: '', kind: 'Service', name: 'echo', port: 80 }, { group: '', kind: 'Service', name: 'lone' }],
+      rules: [
+        { matches: [{ path: { type: 'PathPrefix', value: '/ext' } }], filters: [{ type: 'ExtensionRef', extensionRef: { group: 'example.io', kind: 'Filter', name: 'x' } }], backendRefs: [{ name: 'echo', port: 80 }] },
+        { backendRefs: [{ name: 'echo', port: 80 }, { name: 'gone', port: 80 }] },
+      ],
+    },
   });
   const route = await until('route status', async () => {
     const r = await api.get(HTTPROUTE, 'shop', 'split');
@@ -125,6 +131,9 @@ spec: { selector: { app: lone }, ports: [{ name: http, port: 80, targetPort: 808
   assert.match(cond('echo', 'Accepted').message, /bound to waypoint shop\/waypoint/);
   assert.deepEqual([cond('echo', 'ResolvedRefs').status, cond('echo', 'ResolvedRefs').reason], ['False', 'BackendNotFound']);
   assert.match(cond('echo', 'ResolvedRefs').message, /Service shop\/gone does not exist/);
+  // What the waypoints' routing engine cannot enforce is in the status too (Gateway API's PartiallyInvalid).
+  assert.deepEqual([cond('echo', 'PartiallyInvalid').status, cond('echo', 'PartiallyInvalid').reason], ['True', 'UnsupportedValue']);
+  assert.match(cond('echo', 'PartiallyInvalid').message, /spec\.rules\[0\]\.filters\[0\]: filter ExtensionRef is not supported/);
   assert.deepEqual([cond('lone', 'Accepted').status, cond('lone', 'Accepted').reason], ['False', 'NoMatchingParent']);
   assert.match(cond('lone', 'Accepted').message, /uses no waypoint/);
 

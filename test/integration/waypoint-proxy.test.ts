@@ -24,7 +24,7 @@ import { HttpProxy } from '../../src/waypoint/http-proxy.js';
 import { WaypointListener } from '../../src/waypoint/listener.js';
 import { WaypointMetrics } from '../../src/waypoint/metrics.js';
 import { Upstreams } from '../../src/waypoint/upstream.js';
-import { compileRoutes } from '../../src/waypoint/route/index.js';
+import { compileRoutes } from '../../src/routing/index.js';
 
 const TD = 'cluster.local';
 const NS = 'shop';

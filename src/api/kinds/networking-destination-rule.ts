@@ -19,7 +19,7 @@ const DR_IGNORED = {
 const loadBalancer = obj(
   {
     simple: enumOf(['UNSPECIFIED', 'LEAST_CONN', 'RANDOM', 'PASSTHROUGH', 'ROUND_ROBIN', 'LEAST_REQUEST']),
-    // Enforced by waypoints (src/waypoint/route/destination-rule.ts reports the parts it cannot).
+    // Enforced by waypoints (src/routing/destination-rule.ts reports the parts it cannot).
     consistentHash: any(),
     localityLbSetting: ignored(any(), DR_IGNORED.localityLbSetting),
     warmupDurationSecs: ignored(str({ check: checkIstioDuration }), DR_IGNORED.warmup),

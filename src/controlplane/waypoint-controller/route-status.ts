@@ -1,8 +1,12 @@
 // Route status for mesh routes (HTTPRoute, GRPCRoute, TCPRoute with Service or waypoint Gateway parents), as Gateway
 // API status.parents: Accepted — the parent exists and traffic to it reaches a waypoint (a route on a Service that
-// uses no waypoint takes no effect in ambient mode, and says so) — and ResolvedRefs — every backendRef names an
-// existing Service port.
+// uses no waypoint takes no effect in ambient mode, and says so) —, ResolvedRefs — every backendRef names an
+// existing Service port — and PartiallyInvalid when the routing engine the waypoints run (src/routing) finds parts
+// it cannot enforce (an unsupported filter, an unresolvable backend share…): the same verdicts, computed here.
+import type { JsonObject } from '@bufbuild/protobuf';
 import type { Condition, KubeObject } from '../../api/meta.js';
+import type { BoundServiceRecord } from '../../lib/xds/waypoint-records.js';
+import { compileRoutes } from '../../routing/index.js';
 import { USE_WAYPOINT_LABEL, USE_WAYPOINT_NAMESPACE_LABEL, WAYPOINT_GATEWAY_CLASS } from '../../lib/mesh-contract.js';
 
 export const ROUTE_KINDS = ['HTTPRoute', 'GRPCRoute', 'TCPRoute'] as const;
@@ -70,14 +74,43 @@ function resolvedRefs(r: RouteStatusReader, route: KubeObject, generation: numbe
     : { type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: 'All references resolved', observedGeneration: generation };
 }
 
+/** What the routing engine cannot enforce in this route, compiled against its Service parents (`field: reason`). */
+function unenforced(r: RouteStatusReader, route: KubeObject): string[] {
+  const ns = route.metadata.namespace ?? 'default';
+  const services: BoundServiceRecord[] = [];
+  for (const ref of recs(rec(route.spec)['parentRefs'])) {
+    if (ref['kind'] !== 'Service') continue;
+    const refNs = typeof ref['namespace'] === 'string' ? ref['namespace'] : ns;
+    const svc = r.get('Service', refNs, String(ref['name'] ?? ''));
+    if (!svc) continue;
+    const hostname = `${svc.metadata.name}.${refNs}.svc.cluster.local`;
+    const ip = rec(svc.spec)['clusterIP'];
+    services.push({
+      key: `${refNs}/${hostname}`, kind: 'Service', name: svc.metadata.name, namespace: refNs, hostname, vips: typeof ip === 'string' && ip !== 'None' ? [ip] : [],
+      ports: recs(rec(svc.spec)['ports']).map((p) => ({ port: Number(p['port'] ?? 0), targetPort: typeof p['targetPort'] === 'number' ? p['targetPort'] : 0, name: String(p['name'] ?? ''), protocol: '' })),
+    });
+  }
+  if (!services.length) return [];
+  const table = compileRoutes({
+    name: '', namespace: ns, trafficType: 'service', trustDomain: '', hbonePort: 0, services, workloadUids: [],
+    routes: [{ kind: route.kind, namespace: ns, name: route.metadata.name, resourceVersion: route.metadata.resourceVersion ?? '', spec: (route.spec ?? {}) as JsonObject, services: services.map((s) => s.key) }],
+    authorizationPolicies: [], requestAuthentications: [],
+  });
+  return table.problems.filter((p) => p.name === route.metadata.name && p.namespace === ns).map((p) => `${p.field}: ${p.reason}`);
+}
+
 /** The status.parents a route should have (lastTransitionTime kept from `route` while a condition's status holds). */
 export function routeParentsStatus(r: RouteStatusReader, route: KubeObject, now: string): Json[] {
   const generation = route.metadata.generation ?? 1;
+  const problems = unenforced(r, route);
   const current = recs(rec(route.status)['parents']);
   const refs = recs(rec(route.spec)['parentRefs']).filter((ref) => (ref['kind'] ?? 'Gateway') === 'Service' || (ref['kind'] ?? 'Gateway') === 'Gateway');
   return refs.map((ref) => {
     const prev = current.find((p) => JSON.stringify(p['parentRef']) === JSON.stringify(ref));
-    const conditions = [accepted(r, route, ref, generation), resolvedRefs(r, route, generation)].map((c) => {
+    const partial: ParentCondition[] = problems.length
+      ? [{ type: 'PartiallyInvalid', status: 'True', reason: 'UnsupportedValue', message: `waypoints do not enforce: ${problems.join('; ')}`, observedGeneration: generation }]
+      : [];
+    const conditions = [accepted(r, route, ref, generation), resolvedRefs(r, route, generation), ...partial].map((c) => {
       const old = recs(prev?.['conditions']).find((x) => x['type'] === c.type);
       return { ...c, lastTransitionTime: old && old['status'] === c.status && typeof old['lastTransitionTime'] === 'string' ? old['lastTransitionTime'] : now };
     });

@@ -1,5 +1,5 @@
 // compileRoutes: a WaypointConfigRecord (+ VirtualServices/DestinationRules) → an immutable RouteTable per bound service.
-import type { AttachedResourceRecord, BoundServiceRecord, WaypointConfigRecord } from '../../lib/xds/waypoint-records.js';
+import type { AttachedResourceRecord, BoundServiceRecord, WaypointConfigRecord } from '../lib/xds/waypoint-records.js';
 import { compileGatewayRoute } from './compile-gateway.js';
 import { compileVirtualService, vsAttachments } from './compile-vs.js';
 import { DestinationRuleIndex } from './destination-rule.js';

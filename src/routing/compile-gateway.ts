@@ -1,6 +1,6 @@
 // Gateway API HTTPRoute / GRPCRoute / TCPRoute specs → compiled match entries and actions (GAMMA semantics).
-import { parseGatewayDurationMs } from '../../api/kinds/checks.js';
-import type { AttachedResourceRecord } from '../../lib/xds/waypoint-records.js';
+import { parseGatewayDurationMs } from '../api/kinds/checks.js';
+import type { AttachedResourceRecord } from '../lib/xds/waypoint-records.js';
 import { emptyEdits, mergeEdits, type PathRewrite } from './edits.js';
 import { compileRe2, exactTest, normalizePrefix, regexTest, segmentPrefixMatches } from './match.js';
 import {

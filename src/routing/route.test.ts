@@ -1,7 +1,7 @@
 // Unit tests of the decision engine: helpers (paths, redirects, headers, regexes), attachment, problems, sampling.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AttachedResourceRecord, WaypointConfigRecord } from '../../lib/xds/waypoint-records.js';
+import type { AttachedResourceRecord, WaypointConfigRecord } from '../lib/xds/waypoint-records.js';
 import { CONFORMANCE_BOUND_SERVICES, conformanceServiceKey, seededRandom as seeded } from './conformance-cases.js';
 import { applyHeaderEdits, compileRoutes, decideGrpc, decideHttp, decideTcp, redirectLocation, rewritePath, type CompileExtras, type HttpDecision } from './index.js';
 import { compileRe2, normalizePath } from './match.js';

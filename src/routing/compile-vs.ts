@@ -1,6 +1,6 @@
 // Istio VirtualService (waypoint subset) → compiled entries in declaration order, first match wins.
-import { parseIstioDurationMs } from '../../api/kinds/checks.js';
-import type { AttachedResourceRecord } from '../../lib/xds/waypoint-records.js';
+import { parseIstioDurationMs } from '../api/kinds/checks.js';
+import type { AttachedResourceRecord } from '../lib/xds/waypoint-records.js';
 import type { DestinationRuleIndex } from './destination-rule.js';
 import { emptyEdits } from './edits.js';
 import { compileRe2, exactTest, prefixTest, regexTest, type StringTest } from './match.js';

@@ -1,7 +1,7 @@
 // Internal compiled form of routes (what decisions walk) and small readers for raw JSON specs.
 import type { PathRewrite, RedirectSpec } from './edits.js';
 import type { StringTest } from './match.js';
-import type { BoundServiceRecord } from '../../lib/xds/waypoint-records.js';
+import type { BoundServiceRecord } from '../lib/xds/waypoint-records.js';
 import type { Backend, CompileExtras, HeaderEdits, RetryPolicy, RouteProblem, RouteRef, Timeouts } from './types.js';
 
 // --- JSON readers (specs arrive as validated but untyped JSON) ---

@@ -1,5 +1,5 @@
 // Public types of the waypoint's L7 decision engine: the compiled route table, requests in, decisions out.
-import type { AttachedResourceRecord } from '../../lib/xds/waypoint-records.js';
+import type { AttachedResourceRecord } from '../lib/xds/waypoint-records.js';
 
 /** A configuration problem the waypoint reports (status condition / log): valid config it cannot enforce or resolve. */
 export interface RouteProblem {

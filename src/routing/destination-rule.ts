@@ -1,6 +1,6 @@
 // DestinationRules → per-backend upstream policy (load balancing, connection pool, outlier detection, TLS, subsets).
-import { parseIstioDurationMs } from '../../api/kinds/checks.js';
-import type { AttachedResourceRecord } from '../../lib/xds/waypoint-records.js';
+import { parseIstioDurationMs } from '../api/kinds/checks.js';
+import type { AttachedResourceRecord } from '../lib/xds/waypoint-records.js';
 import { headerValue, parseQuery, splitPath } from './match.js';
 import { expandHost, hostCovers, isObj, listOf, numOf, objOf, strOf, strsOf, type CompileContext, type Json } from './model.js';
 import type { Backend, ConnectionPoolLimits, LoadBalancerHint, OutlierDetectionSettings, UpstreamPolicy } from './types.js';

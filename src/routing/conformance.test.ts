@@ -1,7 +1,7 @@
 // Replays CONFORMANCE_SCENARIOS against the decision engine: each case's decision essentials must match.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateObject } from '../../api/index.js';
+import { validateObject } from '../api/index.js';
 import { CONFORMANCE_NAMESPACE, CONFORMANCE_SCENARIOS, conformanceInput, conformanceManifests, conformanceServiceKey, seededRandom as seeded, type RoutingCase } from './conformance-cases.js';
 import { applyHeaderEdits, compileRoutes, decideGrpc, decideHttp, decideTcp, type HttpDecision, type RouteTable, type TcpDecision } from './index.js';
 

@@ -6,9 +6,9 @@
 // mesh Services (not bound). Pods behind `echo-vN` carry label `version: vN`. Each case names one request and the
 // decision essentials a real waypoint must show: which backend answered, status, Location, the path/Host/headers
 // the backend received, the response headers the client received.
-import type { BoundServiceRecord, WaypointConfigRecord } from '../../lib/xds/waypoint-records.js';
+import type { BoundServiceRecord, WaypointConfigRecord } from '../lib/xds/waypoint-records.js';
 import type { CompileExtras, RetryPolicy, Timeouts } from './types.js';
-import { PORT_HBONE } from '../../lib/mesh-contract.js';
+import { PORT_HBONE } from '../lib/mesh-contract.js';
 
 export const CONFORMANCE_NAMESPACE = 'gateway-conformance-mesh';
 const NS = CONFORMANCE_NAMESPACE;

@@ -52,20 +52,24 @@ interface ClusterInfoJson {
 const SERVER_SCRIPT = fileURLToPath(new URL('./server/main.js', import.meta.url));
 
 export class BenchCluster {
-  private closing = false;
+  #closing = false;
   /** Processes started by startProcess that died before close(), with the reason. */
   readonly earlyExits: string[] = [];
-  private readonly children: Array<{ name: string; child: ChildProcess }> = [];
-  private readonly pairs = new Map<string, Promise<WorkloadPair>>();
-  private readonly tuned = new Set<string>();
+  readonly #children: Array<{ name: string; child: ChildProcess }> = [];
+  readonly #pairs = new Map<string, Promise<WorkloadPair>>();
+  readonly #tuned = new Set<string>();
+
+  readonly #hooks: AfterHook & { run(): Promise<void> };
 
   private constructor(
     readonly fixture: SandboxFixture,
     readonly nodes: BenchNode[],
     /** Scratch directory of this run: certificates, proxy configs and logs. */
     readonly workDir: string,
-    private readonly hooks: AfterHook & { run(): Promise<void> },
-  ) {}
+    hooks: AfterHook & { run(): Promise<void> },
+  ) {
+    this.#hooks = hooks;
+  }
 
   static async create(): Promise<BenchCluster> {
     const hooks = afterHooks();
@@ -119,15 +123,15 @@ export class BenchCluster {
    * `namespaceLabels` (e.g. `istio.io/dataplane-mode: ambient`). Resolves once the server's apps listen.
    */
   deployPair(namespace: string, namespaceLabels: Record<string, string> = {}): Promise<WorkloadPair> {
-    let pair = this.pairs.get(namespace);
+    let pair = this.#pairs.get(namespace);
     if (!pair) {
-      pair = this.createPair(namespace, namespaceLabels);
-      this.pairs.set(namespace, pair);
+      pair = this.#createPair(namespace, namespaceLabels);
+      this.#pairs.set(namespace, pair);
     }
     return pair;
   }
 
-  private async createPair(namespace: string, namespaceLabels: Record<string, string>): Promise<WorkloadPair> {
+  async #createPair(namespace: string, namespaceLabels: Record<string, string>): Promise<WorkloadPair> {
     const fx = this.fixture;
     await fx.apply([
       { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: namespaceLabels } },
@@ -174,8 +178,8 @@ export class BenchCluster {
    * to TIME_WAIT (the side that closes first keeps each for 60 s). Both are per-netns sysctls.
    */
   async tuneNetns(netns: string): Promise<void> {
-    if (this.tuned.has(netns)) return;
-    this.tuned.add(netns);
+    if (this.#tuned.has(netns)) return;
+    this.#tuned.add(netns);
     await runIn(netns, ['sysctl', '-q', '-w', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=1024 65000']);
   }
 
@@ -189,9 +193,9 @@ export class BenchCluster {
     const child = spawnIn(netns, ['sh', '-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', ...argv], { stdio: ['ignore', fd, fd] });
     closeSync(fd);
     if (!child.pid) throw new Error(`could not start ${name} (${argv[0]}) in ${netns}`);
-    this.children.push({ name, child });
+    this.#children.push({ name, child });
     child.on('exit', (code, signal) => {
-      if (!this.closing) this.earlyExits.push(`${name} exited (${signal ?? `code ${code}`}); see ${logFile}: ${tail(logFile)}`);
+      if (!this.#closing) this.earlyExits.push(`${name} exited (${signal ?? `code ${code}`}); see ${logFile}: ${tail(logFile)}`);
     });
     // `ip netns exec` and `sh -c 'exec …'` both exec in place: the child's pid is the process's pid.
     return { name, pid: child.pid };
@@ -214,10 +218,10 @@ export class BenchCluster {
 
   /** Stops every process started here, deletes the cluster and the scratch directory. */
   async close(): Promise<void> {
-    this.closing = true;
-    for (const { child } of this.children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await Promise.all(this.children.map(({ child }) => waitExit(child, 3000)));
-    await this.hooks.run();
+    this.#closing = true;
+    for (const { child } of this.#children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await Promise.all(this.#children.map(({ child }) => waitExit(child, 3000)));
+    await this.#hooks.run();
   }
 }
 

@@ -7,87 +7,87 @@ import { StoreError, type ListFilter, type ListResult, type ObjectKey, type Stor
 import { splitApiVersion } from '../../src/api/meta.js';
 
 export class MemoryStore implements Store {
-  private rv = 0;
-  private readonly objects = new Map<string, KubeObject>();
-  private readonly watchers = new Set<{ filter: ListFilter; fn: (ev: WatchEvent) => void }>();
+  #rv = 0;
+  readonly #objects = new Map<string, KubeObject>();
+  readonly #watchers = new Set<{ filter: ListFilter; fn: (ev: WatchEvent) => void }>();
 
-  private key(k: ObjectKey): string {
+  #key(k: ObjectKey): string {
     return `${k.group}|${k.kind}|${k.namespace ?? ''}|${k.name}`;
   }
-  private keyOf(o: KubeObject): string {
-    return this.key({ group: splitApiVersion(o.apiVersion).group, kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name });
+  #keyOf(o: KubeObject): string {
+    return this.#key({ group: splitApiVersion(o.apiVersion).group, kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name });
   }
-  private emit(type: WatchEvent['type'], object: KubeObject): void {
+  #emit(type: WatchEvent['type'], object: KubeObject): void {
     const group = splitApiVersion(object.apiVersion).group;
-    for (const w of this.watchers) {
+    for (const w of this.#watchers) {
       if (w.filter.kind !== object.kind || w.filter.group !== group) continue;
       if (w.filter.namespace !== undefined && w.filter.namespace !== object.metadata.namespace) continue;
-      setImmediate(() => this.watchers.has(w) && w.fn({ type, object }));
+      setImmediate(() => this.#watchers.has(w) && w.fn({ type, object }));
     }
   }
-  private stamp(o: KubeObject, prev?: KubeObject): KubeObject {
+  #stamp(o: KubeObject, prev?: KubeObject): KubeObject {
     const next = structuredClone(o);
-    next.metadata.resourceVersion = String(++this.rv);
+    next.metadata.resourceVersion = String(++this.#rv);
     next.metadata.uid = prev?.metadata.uid ?? randomUUID();
     next.metadata.generation = (prev?.metadata.generation ?? 0) + 1;
     next.metadata.creationTimestamp = prev?.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
     return Object.freeze(next);
   }
   async create(obj: KubeObject): Promise<KubeObject> {
-    const k = this.keyOf(obj);
-    if (this.objects.has(k)) throw new StoreError('STORE_ALREADY_EXISTS', `${k} exists`);
-    const s = this.stamp(obj);
-    this.objects.set(k, s);
-    this.emit('ADDED', s);
+    const k = this.#keyOf(obj);
+    if (this.#objects.has(k)) throw new StoreError('STORE_ALREADY_EXISTS', `${k} exists`);
+    const s = this.#stamp(obj);
+    this.#objects.set(k, s);
+    this.#emit('ADDED', s);
     return s;
   }
   async update(obj: KubeObject): Promise<KubeObject> {
-    const k = this.keyOf(obj);
-    const prev = this.objects.get(k);
+    const k = this.#keyOf(obj);
+    const prev = this.#objects.get(k);
     if (!prev) throw new StoreError('STORE_NOT_FOUND', `${k} not found`);
     if (obj.metadata.resourceVersion && obj.metadata.resourceVersion !== prev.metadata.resourceVersion) throw new StoreError('STORE_CONFLICT', `${k} changed`);
-    const s = this.stamp(obj, prev);
-    this.objects.set(k, s);
-    this.emit('MODIFIED', s);
+    const s = this.#stamp(obj, prev);
+    this.#objects.set(k, s);
+    this.#emit('MODIFIED', s);
     return s;
   }
   async updateStatus(obj: KubeObject): Promise<KubeObject> {
-    const k = this.keyOf(obj);
-    const prev = this.objects.get(k);
+    const k = this.#keyOf(obj);
+    const prev = this.#objects.get(k);
     if (!prev) throw new StoreError('STORE_NOT_FOUND', `${k} not found`);
     return this.update({ ...prev, status: obj.status, metadata: { ...prev.metadata } });
   }
   async delete(key: ObjectKey): Promise<KubeObject> {
-    const k = this.key(key);
-    const prev = this.objects.get(k);
+    const k = this.#key(key);
+    const prev = this.#objects.get(k);
     if (!prev) throw new StoreError('STORE_NOT_FOUND', `${k} not found`);
-    this.objects.delete(k);
-    const gone = Object.freeze({ ...prev, metadata: { ...prev.metadata, resourceVersion: String(++this.rv) } });
-    this.emit('DELETED', gone);
+    this.#objects.delete(k);
+    const gone = Object.freeze({ ...prev, metadata: { ...prev.metadata, resourceVersion: String(++this.#rv) } });
+    this.#emit('DELETED', gone);
     return gone;
   }
   get(key: ObjectKey): KubeObject | undefined {
-    return this.objects.get(this.key(key));
+    return this.#objects.get(this.#key(key));
   }
   list(filter: ListFilter): ListResult {
-    const items = [...this.objects.values()].filter(
+    const items = [...this.#objects.values()].filter(
       (o) =>
         o.kind === filter.kind &&
         splitApiVersion(o.apiVersion).group === filter.group &&
         (filter.namespace === undefined || o.metadata.namespace === filter.namespace) &&
         (!filter.labelSelector || selectorMatches(filter.labelSelector, o.metadata.labels)),
     );
-    return { items, resourceVersion: String(this.rv) };
+    return { items, resourceVersion: String(this.#rv) };
   }
   watch(filter: ListFilter, onEvent: (ev: WatchEvent) => void, _from?: string, _opts?: WatchOptions): Watch {
     const w = { filter, fn: onEvent };
-    this.watchers.add(w);
-    return { close: () => this.watchers.delete(w) };
+    this.#watchers.add(w);
+    return { close: () => this.#watchers.delete(w) };
   }
   resourceVersion(): string {
-    return String(this.rv);
+    return String(this.#rv);
   }
   async close(): Promise<void> {
-    this.watchers.clear();
+    this.#watchers.clear();
   }
 }

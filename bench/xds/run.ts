@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { create } from '@bufbuild/protobuf';
 import { Registry } from 'prom-client';
 import type { KubeObject } from '../../src/api/meta.js';
-import { AmbientIndex } from '../../src/controlplane/index/ambient-index.js';
+import { AmbientIndex } from '../../src/controlplane/ambient/ambient-index.js';
 import { startXdsServer } from '../../src/controlplane/xds/xds-server.js';
 import { silentLogger } from '../../src/lib/log.js';
 import { x509, ECDSA_SHA256, generateP256KeyPair, privateKeyToPem } from '../../src/lib/certs/x509.js';

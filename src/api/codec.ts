@@ -3,7 +3,7 @@ import { LineCounter, isMap, isPair, isScalar, isSeq, parseAllDocuments, stringi
 import { objectRef, type KubeObject } from './meta.js';
 import { MAX_NESTING_DEPTH, nestingProblem } from './limits.js';
 
-export interface ParsedManifests {
+interface ParsedManifests {
   /** One entry per object found, in document order (Lists and arrays flattened); not yet validated. */
   objects: unknown[];
   /** One line per problem: `<source>: document <n>, line <l>[, column <c>]: <reason>`. */

@@ -31,4 +31,3 @@ export * from './kinds/gateway-common.js';
 export * from './kinds/gateway.js';
 export * from './kinds/gateway-routes.js';
 export * from './kinds/telemetry.js';
-export { parseIstioDurationMs, parseGatewayDurationMs, regexError, ipOrCidrError, hostnameError } from './kinds/checks.js';

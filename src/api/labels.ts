@@ -7,7 +7,7 @@ export interface LabelRequirement {
   values: string[];
 }
 
-export type SelectorParse = { ok: true; requirements: LabelRequirement[] } | { ok: false; error: string };
+type SelectorParse = { ok: true; requirements: LabelRequirement[] } | { ok: false; error: string };
 
 // Qualified name: optional DNS-subdomain prefix + '/', then a name of up to 63 alphanumerics, '-', '_', '.'.
 const KEY_RE = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;

@@ -11,11 +11,11 @@ export const MAX_ANNOTATIONS_BYTES = 256 * 1024;
  */
 export const MAX_LABELS = 1000;
 /** Bytes of an object as JSON: etcd's default request limit (1.5 MiB), the largest object Kubernetes can store. */
-export const MAX_OBJECT_BYTES = 1.5 * 1024 * 1024;
+const MAX_OBJECT_BYTES = 1.5 * 1024 * 1024;
 /** Bytes of a request body the API server reads (Kubernetes' API server has the same limit, 3 MiB). */
 export const MAX_REQUEST_BYTES = 3 * 1024 * 1024;
 
-export interface LimitProblem {
+interface LimitProblem {
   path: string;
   reason: string;
 }

@@ -1,6 +1,6 @@
 // Kubernetes-shaped object envelope shared by every resource kind: type meta, object meta, status conditions.
 
-export interface ObjectMeta {
+interface ObjectMeta {
   name: string;
   /** Absent for cluster-scoped kinds; defaulted to `default` for namespaced kinds. */
   namespace?: string;

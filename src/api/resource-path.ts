@@ -4,7 +4,7 @@ import type { KindInfo } from './registry.js';
 /** What a path needs to know about a kind (a registry `KindInfo` satisfies it). */
 export type ResourceType = Pick<KindInfo, 'group' | 'versions' | 'plural' | 'namespaced'>;
 
-export interface PathTarget {
+interface PathTarget {
   /** Namespace of the object or collection; ignored for cluster-scoped kinds; absent = all namespaces. */
   namespace?: string;
   name?: string;

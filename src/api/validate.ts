@@ -26,7 +26,7 @@ export class Problems {
 }
 
 /** Validates one kind's `spec` (and any other top-level fields); registered per kind in `SPEC_VALIDATORS`. */
-export type SpecValidator = (obj: KubeObject, p: Problems) => void;
+type SpecValidator = (obj: KubeObject, p: Problems) => void;
 
 const SPEC_VALIDATORS = new Map<string, SpecValidator>();
 

@@ -2,7 +2,7 @@
 import type { KubeObject } from '../api/meta.js';
 
 /** Metadata fields the server sets; never part of what a user applies. */
-export const SERVER_OWNED_METADATA: readonly string[] = [
+const SERVER_OWNED_METADATA: readonly string[] = [
   'uid',
   'resourceVersion',
   'generation',

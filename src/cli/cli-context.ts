@@ -12,7 +12,7 @@ export class CliError extends MeshError {
 }
 
 /** The options every verb inherits from the program (kubectl's global flags plus how to reach the server). */
-export interface GlobalOptions {
+interface GlobalOptions {
   dataDir?: string;
   namespace?: string;
   server?: string;

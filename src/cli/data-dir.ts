@@ -1,7 +1,7 @@
 // Where the control plane keeps its state and socket: `--data-dir` > `AMBIT_DATA_DIR` > /var/lib/ambit (root) or ~/.ambit.
 import { join } from 'node:path';
 
-export interface DataDirInputs {
+interface DataDirInputs {
   /** The `--data-dir` flag, if given. */
   flag?: string;
   /** The `AMBIT_DATA_DIR` environment variable, if set. */

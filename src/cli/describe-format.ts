@@ -17,14 +17,14 @@ function mapField(key: string, m: Readonly<Record<string, unknown>> | undefined)
 }
 
 /** A value as YAML, every line indented by `indent` spaces. */
-export function indentedYaml(value: unknown, indent: number): string[] {
+function indentedYaml(value: unknown, indent: number): string[] {
   const text = stringify(value, { indent: 2, lineWidth: 0 }).replace(/\n$/, '');
   const pad = ' '.repeat(indent);
   return text.split('\n').map((l) => (l ? pad + l : l));
 }
 
 /** A kubectl describe table: header, dashes, rows; columns two spaces apart. */
-export function describeTable(header: readonly string[], rows: readonly (readonly string[])[], indent: number): string[] {
+function describeTable(header: readonly string[], rows: readonly (readonly string[])[], indent: number): string[] {
   const underline = header.map((h) => '-'.repeat(h.length));
   const all = [header, underline, ...rows];
   const widths: number[] = [];

@@ -13,13 +13,13 @@ import * as waypoint from './waypoint.js';
 import * as xDescribe from './x-describe.js';
 import * as ztunnelConfig from './ztunnel-config.js';
 
-export interface Verb {
+interface Verb {
   register(program: Command, ctx: CliContext): void;
 }
 
 /** In help order. */
 export const VERBS: readonly Verb[] = [apply, get, describe, del, label, proxyStatus, ztunnelConfig, waypoint, xDescribe, ca, version];
 
-export { CliError, globalsOf, namespaceOf, writeError } from './cli-context.js';
-export type { CliContext, GlobalOptions } from './cli-context.js';
+export { globalsOf, writeError } from './cli-context.js';
+export type { CliContext } from './cli-context.js';
 export { resolveDataDir, socketPathIn } from './data-dir.js';

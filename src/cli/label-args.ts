@@ -2,7 +2,7 @@
 import { labelKeyError, labelValueError } from '../api/labels.js';
 import { CliError } from './cli-context.js';
 
-export interface LabelChanges {
+interface LabelChanges {
   set: Record<string, string>;
   remove: string[];
 }

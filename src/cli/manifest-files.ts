@@ -8,13 +8,13 @@ import { CliError } from './cli-context.js';
 const MANIFEST_EXT = /\.(ya?ml|json)$/i;
 
 /** The objects parsed from every source, plus one message per unreadable or malformed document. */
-export interface ManifestSet {
+interface ManifestSet {
   objects: unknown[];
   errors: string[];
 }
 
 /** Expands `-f` arguments into the ordered list of files (or `-`) to read. Missing paths are CliErrors. */
-export async function manifestSources(paths: readonly string[], recursive: boolean): Promise<string[]> {
+async function manifestSources(paths: readonly string[], recursive: boolean): Promise<string[]> {
   const out: string[] = [];
   for (const p of paths) {
     if (p === '-') {

@@ -3,7 +3,7 @@ import type { KubeObject } from '../api/meta.js';
 import { kindByName, type KindInfo } from '../api/registry.js';
 import { validateObject } from '../api/validate.js';
 
-export type ManifestTarget =
+type ManifestTarget =
   | { ok: true; kind: KindInfo; namespace: string | undefined; name: string; object: KubeObject }
   | { ok: false; errors: string[] };
 

@@ -31,7 +31,7 @@ export function resolveKind(word: string): KindInfo {
 const ALL_CATEGORY = ['pods', 'services'];
 
 /** Options of `resolveKinds`/`parseResourceArgs`. */
-export interface ResolveOptions {
+interface ResolveOptions {
   /** Accept `all` for the kinds of kubectl's `all` category (only reading verbs do). */
   allCategory?: boolean;
 }
@@ -78,7 +78,7 @@ export function parseResourceArgs(args: readonly string[], opts: ResolveOptions 
 }
 
 /** kubectl's resource prefix: `pod`, `authorizationpolicy.security.istio.io`. */
-export function qualifiedKind(k: KindInfo): string {
+function qualifiedKind(k: KindInfo): string {
   return k.group ? `${k.singular}.${k.group}` : k.singular;
 }
 

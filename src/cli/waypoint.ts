@@ -4,9 +4,8 @@ import type { Command } from 'commander';
 import { kindByName, type KubeObject } from '../api/index.js';
 import { CliError, namespaceOf, type CliContext } from './cli-context.js';
 import { renderTable } from './table.js';
+import { WAYPOINT_FOR_LABEL, WAYPOINT_GATEWAY_CLASS } from '../lib/mesh-contract.js';
 
-const WAYPOINT_CLASS = 'istio-waypoint';
-const WAYPOINT_FOR = 'istio.io/waypoint-for';
 const REVISION = 'istio.io/rev';
 
 const rec = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
@@ -16,10 +15,10 @@ const rec = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v
  * this is what the control plane binds by, so the column says what actually happens).
  */
 export function trafficTypeOf(gw: KubeObject, classes: readonly KubeObject[]): string {
-  const own = gw.metadata.labels?.[WAYPOINT_FOR];
+  const own = gw.metadata.labels?.[WAYPOINT_FOR_LABEL];
   if (own) return own;
   const cls = classes.find((c) => c.metadata.name === rec(gw.spec)['gatewayClassName']);
-  return cls?.metadata.labels?.[WAYPOINT_FOR] ?? 'service';
+  return cls?.metadata.labels?.[WAYPOINT_FOR_LABEL] ?? 'service';
 }
 
 /** `True`/`False` of the Programmed condition, `Unknown` when the Gateway has none yet. */
@@ -31,7 +30,7 @@ export function programmedOf(gw: KubeObject): string {
 
 export function renderWaypointList(gateways: readonly KubeObject[], classes: readonly KubeObject[], allNamespaces: boolean): string {
   const waypoints = gateways
-    .filter((g) => rec(g.spec)['gatewayClassName'] === WAYPOINT_CLASS)
+    .filter((g) => rec(g.spec)['gatewayClassName'] === WAYPOINT_GATEWAY_CLASS)
     .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
   const header = [...(allNamespaces ? ['NAMESPACE'] : []), 'NAME', 'REVISION', 'TRAFFIC TYPE', 'PROGRAMMED'];
   const rows = waypoints.map((g) => [
@@ -55,7 +54,7 @@ export function register(program: Command, ctx: CliContext): void {
       const ns = namespaceOf(cmd);
       const gateways = (await api.list(gatewayKind, opts.allNamespaces ? {} : { namespace: ns })).items;
       const classes = (await api.list(classKind)).items;
-      if (!gateways.some((g) => rec(g.spec)['gatewayClassName'] === WAYPOINT_CLASS)) {
+      if (!gateways.some((g) => rec(g.spec)['gatewayClassName'] === WAYPOINT_GATEWAY_CLASS)) {
         ctx.stdout.write(opts.allNamespaces ? 'No waypoints found.\n' : `No waypoints found in namespace ${ns}.\n`);
         return;
       }

@@ -9,12 +9,9 @@ import { isNotFound, type ApiClient } from '../controlplane/client/index.js';
 import { describeError } from '../lib/errors.js';
 import type { IpPrefixRecord, MatchRecord, ServiceAccountMatchRecord, StringMatchRecord } from '../lib/xds/workload-records.js';
 import { CliError, globalsOf, namespaceOf, type CliContext } from './cli-context.js';
+import { DATAPLANE_MODE_LABEL, REDIRECTION_ANNOTATION, USE_WAYPOINT_LABEL, USE_WAYPOINT_NAMESPACE_LABEL, WAYPOINT_FOR_LABEL, WAYPOINT_GATEWAY_CLASS, isAmbientEnrolled } from '../lib/mesh-contract.js';
+import { formatSpiffeId } from '../lib/certs/spiffe-id.js';
 
-const DATAPLANE_MODE = 'istio.io/dataplane-mode';
-const USE_WAYPOINT = 'istio.io/use-waypoint';
-const USE_WAYPOINT_NS = 'istio.io/use-waypoint-namespace';
-const WAYPOINT_FOR = 'istio.io/waypoint-for';
-const REDIRECTION = 'ambient.istio.io/redirection';
 const WAYPOINT_BOUND = 'istio.io/WaypointBound';
 const ZTUNNEL_ACCEPTED = 'ZtunnelAccepted';
 
@@ -166,10 +163,10 @@ function waypointName(v: unknown): string {
 /** Why traffic addressed to the pod itself does or does not go through a waypoint. */
 function podWaypoint(f: PodFacts, w: WorkloadRecordView | undefined, out: Explanation, ambit: string): void {
   const ns = f.pod.metadata.namespace ?? 'default';
-  const own = labelsOf(f.pod)[USE_WAYPOINT];
-  const fromNs = labelsOf(f.namespace)[USE_WAYPOINT];
+  const own = labelsOf(f.pod)[USE_WAYPOINT_LABEL];
+  const fromNs = labelsOf(f.namespace)[USE_WAYPOINT_LABEL];
   const asked = own !== undefined ? own : fromNs;
-  const via = own !== undefined ? `the pod's ${USE_WAYPOINT} label` : `namespace ${ns}'s ${USE_WAYPOINT} label`;
+  const via = own !== undefined ? `the pod's ${USE_WAYPOINT_LABEL} label` : `namespace ${ns}'s ${USE_WAYPOINT_LABEL} label`;
   if (w?.waypoint) {
     out.lines.push(`  To the pod itself:  through waypoint ${waypointName(w.waypoint)} (requested by ${via})`);
     return;
@@ -178,20 +175,20 @@ function podWaypoint(f: PodFacts, w: WorkloadRecordView | undefined, out: Explan
     out.lines.push('  To the pod itself:  direct (no waypoint requested)');
     return;
   }
-  const gwNs = (own !== undefined ? labelsOf(f.pod)[USE_WAYPOINT_NS] : labelsOf(f.namespace)[USE_WAYPOINT_NS]) || ns;
+  const gwNs = (own !== undefined ? labelsOf(f.pod)[USE_WAYPOINT_NAMESPACE_LABEL] : labelsOf(f.namespace)[USE_WAYPOINT_NAMESPACE_LABEL]) || ns;
   const gw = f.gateways.find((g) => g.metadata.name === asked && g.metadata.namespace === gwNs);
   let why: string;
   if (!gw) {
     why = `waypoint Gateway ${gwNs}/${asked} does not exist`;
-    out.hints.push(`${via} asks for waypoint ${gwNs}/${asked}, which does not exist: create it (a Gateway with gatewayClassName istio-waypoint, see \`${ambit} waypoint list -n ${gwNs}\`) or remove the label (\`${ambit} label ${own !== undefined ? `pod ${f.pod.metadata.name} -n ${ns}` : `namespace ${ns}`} ${USE_WAYPOINT}-\`)`);
-  } else if (rec(gw.spec)['gatewayClassName'] !== 'istio-waypoint') {
+    out.hints.push(`${via} asks for waypoint ${gwNs}/${asked}, which does not exist: create it (a Gateway with gatewayClassName istio-waypoint, see \`${ambit} waypoint list -n ${gwNs}\`) or remove the label (\`${ambit} label ${own !== undefined ? `pod ${f.pod.metadata.name} -n ${ns}` : `namespace ${ns}`} ${USE_WAYPOINT_LABEL}-\`)`);
+  } else if (rec(gw.spec)['gatewayClassName'] !== WAYPOINT_GATEWAY_CLASS) {
     why = `Gateway ${gwNs}/${asked} is not a waypoint (gatewayClassName is ${String(rec(gw.spec)['gatewayClassName'])}, not istio-waypoint)`;
   } else if (!Array.isArray(rec(gw.status)['addresses']) || !(rec(gw.status)['addresses'] as unknown[]).length) {
     why = `waypoint ${gwNs}/${asked} has no address yet (status.addresses is empty)`;
   } else {
-    const forType = labelsOf(gw)[WAYPOINT_FOR] ?? 'service';
+    const forType = labelsOf(gw)[WAYPOINT_FOR_LABEL] ?? 'service';
     why = forType === 'service' || forType === 'none'
-      ? `waypoint ${gwNs}/${asked} takes ${forType} traffic (${WAYPOINT_FOR}=${forType}), not traffic addressed to a workload`
+      ? `waypoint ${gwNs}/${asked} takes ${forType} traffic (${WAYPOINT_FOR_LABEL}=${forType}), not traffic addressed to a workload`
       : `the control plane did not bind it (see the Gateway's status)`;
   }
   out.lines.push(`  To the pod itself:  direct — ${via} asks for ${gwNs}/${asked}, but ${why}`);
@@ -207,7 +204,7 @@ export function explainPod(f: PodFacts, ambit = 'ambit'): Explanation {
   const status = rec(pod.status);
   const sa = String(spec['serviceAccountName'] || 'default');
   const trustDomain = f.ambient?.config?.trustDomain ?? 'cluster.local';
-  const identity = `spiffe://${trustDomain}/ns/${ns}/sa/${sa}`;
+  const identity = formatSpiffeId({ trustDomain, namespace: ns, serviceAccount: sa });
   const node = typeof spec['nodeName'] === 'string' ? spec['nodeName'] : undefined;
   const w = findWorkload(f);
   out.lines.push(`Pod:              ${ns}/${name}`);
@@ -218,26 +215,26 @@ export function explainPod(f: PodFacts, ambit = 'ambit'): Explanation {
 
   // Enrolment: pod label beats namespace label; `none` opts out.
   out.lines.push('');
-  const podMode = labelsOf(pod)[DATAPLANE_MODE];
-  const nsMode = labelsOf(f.namespace)[DATAPLANE_MODE];
-  const enrolled = podMode === 'ambient' || (podMode !== 'none' && nsMode === 'ambient');
+  const podMode = labelsOf(pod)[DATAPLANE_MODE_LABEL];
+  const nsMode = labelsOf(f.namespace)[DATAPLANE_MODE_LABEL];
+  const enrolled = isAmbientEnrolled(labelsOf(pod), f.namespace ? labelsOf(f.namespace) : undefined);
   let why: string;
-  if (podMode === 'ambient') why = `the pod is labelled ${DATAPLANE_MODE}=ambient`;
-  else if (podMode === 'none') why = `the pod is labelled ${DATAPLANE_MODE}=none, which opts it out whatever its namespace says`;
-  else if (!f.namespace) why = `namespace ${ns} does not exist, and the pod has no ${DATAPLANE_MODE} label`;
-  else if (nsMode === 'ambient') why = `namespace ${ns} is labelled ${DATAPLANE_MODE}=ambient and the pod has no label of its own`;
-  else why = `neither the pod nor namespace ${ns} is labelled ${DATAPLANE_MODE}=ambient`;
+  if (podMode === 'ambient') why = `the pod is labelled ${DATAPLANE_MODE_LABEL}=ambient`;
+  else if (podMode === 'none') why = `the pod is labelled ${DATAPLANE_MODE_LABEL}=none, which opts it out whatever its namespace says`;
+  else if (!f.namespace) why = `namespace ${ns} does not exist, and the pod has no ${DATAPLANE_MODE_LABEL} label`;
+  else if (nsMode === 'ambient') why = `namespace ${ns} is labelled ${DATAPLANE_MODE_LABEL}=ambient and the pod has no label of its own`;
+  else why = `neither the pod nor namespace ${ns} is labelled ${DATAPLANE_MODE_LABEL}=ambient`;
   out.lines.push(`Ambient mode:     ${enrolled ? 'ENROLLED' : 'NOT enrolled'} — ${why}`);
-  if (!enrolled && podMode !== 'none') out.hints.push(`to enroll it: \`${ambit} label namespace ${ns} ${DATAPLANE_MODE}=ambient\` (or label just the pod); no restart needed`);
-  const redirection = pod.metadata.annotations?.[REDIRECTION];
+  if (!enrolled && podMode !== 'none') out.hints.push(`to enroll it: \`${ambit} label namespace ${ns} ${DATAPLANE_MODE_LABEL}=ambient\` (or label just the pod); no restart needed`);
+  const redirection = pod.metadata.annotations?.[REDIRECTION_ANNOTATION];
   if (enrolled) {
-    if (redirection === 'enabled') out.lines.push(`  Capture:        ztunnel on ${node} took the pod (${REDIRECTION}=enabled): its traffic goes through the mesh`);
+    if (redirection === 'enabled') out.lines.push(`  Capture:        ztunnel on ${node} took the pod (${REDIRECTION_ANNOTATION}=enabled): its traffic goes through the mesh`);
     else if (redirection === 'pending') {
-      out.lines.push(`  Capture:        capture rules installed, but ztunnel on ${node} has not taken the pod (${REDIRECTION}=pending): its connections are refused (fail closed)`);
+      out.lines.push(`  Capture:        capture rules installed, but ztunnel on ${node} has not taken the pod (${REDIRECTION_ANNOTATION}=pending): its connections are refused (fail closed)`);
       out.hints.push(`ztunnel on ${node} has not acknowledged the pod: check it runs (\`${ambit} cluster info\`) and its log`);
-    } else out.lines.push(`  Capture:        not yet: the node agent on ${node ?? 'its node'} has not installed capture rules (no ${REDIRECTION} annotation)`);
+    } else out.lines.push(`  Capture:        not yet: the node agent on ${node ?? 'its node'} has not installed capture rules (no ${REDIRECTION_ANNOTATION} annotation)`);
   } else if (redirection) {
-    out.lines.push(`  Capture:        still captured (${REDIRECTION}=${redirection}); the node agent will release it shortly`);
+    out.lines.push(`  Capture:        still captured (${REDIRECTION_ANNOTATION}=${redirection}); the node agent will release it shortly`);
   }
   if (w) out.lines.push(`  Control plane:  workload ${w.uid}, protocol ${w.tunnelProtocol === 'HBONE' ? 'HBONE (mTLS)' : 'TCP (plain)'}`);
   else if (f.ambientError) out.lines.push(`  Control plane:  not checked: ${f.ambientError}`);

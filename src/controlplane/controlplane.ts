@@ -1,7 +1,8 @@
 // The control-plane role: opens the store under the data dir, serves the REST API on its Unix socket (and
 // optionally TCP), one TLS gRPC port (default 127.0.0.1:15012) carrying both the CA and the workload Delta xDS
 // service (as istiod does), and Prometheus metrics over plain HTTP (default 127.0.0.1:15014). The ports actually bound are written to `<dataDir>/controlplane.json`.
-import { mkdir, stat, writeFile, rename } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
+import { writeFileDurable } from '../lib/durable-file.js';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -15,7 +16,7 @@ import { startCaServer, caRoutes, type CaServer } from './ca/index.js';
 import { startXdsServer, type XdsServer } from './xds/xds-server.js';
 import { xdsDebugRoutes } from './xds/debug-routes.js';
 
-export interface ControlPlaneConfig {
+interface ControlPlaneConfig {
   /** Holds `ambit.sock`, `store/`, `ca/`, `nodes/`, `logs/`; created 0700 when absent. */
   dataDir: string;
   /** Also serve the API on TCP; every request must carry `Authorization: Bearer <token>`. */
@@ -36,7 +37,7 @@ export interface ControlPlaneConfig {
   log?: Logger;
 }
 
-export interface ControlPlaneHandle {
+interface ControlPlaneHandle {
   readonly dataDir: string;
   readonly socketPath: string;
   readonly store: Store;
@@ -52,7 +53,7 @@ export interface ControlPlaneHandle {
   close(): Promise<void>;
 }
 
-export class ControlPlaneError extends MeshError {
+class ControlPlaneError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('CONTROLPLANE_START', message, options);
   }
@@ -99,8 +100,7 @@ function startMetricsServer(registry: Registry, listen: { host: string; port: nu
 /** Writes the bound endpoints for other processes (sandbox, tests) to read; atomic so readers never see half. */
 async function writeEndpointsFile(dataDir: string, info: Record<string, unknown>): Promise<void> {
   const path = join(dataDir, 'controlplane.json');
-  await writeFile(`${path}.tmp`, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
-  await rename(`${path}.tmp`, path);
+  await writeFileDurable(path, `${JSON.stringify(info, null, 2)}\n`);
 }
 
 /** Starts the control plane; resolves once the API, the CA and metrics all answer. */

@@ -3,11 +3,12 @@
 // starts a replacement when the process it runs says `draining`, and writes `stopping 0` before a final stop (no
 // replacement will come). A draining ztunnel keeps its listeners until another process says `ready`, so the pods'
 // ports always have a listener.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileDurableSync } from './durable-file.js';
 
-export type HandoverState = 'ready' | 'draining' | 'stopping';
+type HandoverState = 'ready' | 'draining' | 'stopping';
 
-export interface HandoverRecord {
+interface HandoverRecord {
   state: HandoverState;
   pid: number;
 }
@@ -28,12 +29,10 @@ export function readHandover(path: string): HandoverRecord | undefined {
 
 /** Replaces the record atomically (readers never see half a line; concurrent writers: the last rename wins). */
 export function writeHandover(path: string, record: HandoverRecord): void {
-  const tmp = `${path}.${record.pid}.tmp`;
-  writeFileSync(tmp, `${record.state} ${record.pid}\n`);
-  renameSync(tmp, path);
+  writeFileDurableSync(path, `${record.state} ${record.pid}\n`, 0o644);
 }
 
-export type HandoverOutcome = 'successor-ready' | 'no-successor' | 'timeout';
+type HandoverOutcome = 'successor-ready' | 'no-successor' | 'timeout';
 
 /**
  * Waits until another process than `pid` says `ready` (the replacement took over), the supervisor says

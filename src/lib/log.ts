@@ -3,7 +3,7 @@ import { pino, type Logger, type DestinationStream } from 'pino';
 
 export type { Logger };
 
-export interface LogOptions {
+interface LogOptions {
   /** Minimum level: trace, debug, info, warn, error, fatal, silent. */
   level?: string;
   /** Where lines go; default stderr (stdout belongs to CLI output). */

@@ -7,7 +7,7 @@ import { STREAM_RETRY_BACKOFF, jitteredDelay } from './control-plane-backoff.js'
 import type { Logger } from './log.js';
 
 /** What a collection path needs to know about a kind (an api `KindInfo` satisfies it). */
-export interface CollectionType {
+interface CollectionType {
   group: string;
   versions: readonly string[];
   plural: string;
@@ -30,7 +30,7 @@ export interface ObjectSource<T extends ObjectLike = ObjectLike> {
   watch(type: CollectionType, opts?: { namespace?: string; labelSelector?: string; resourceVersion?: string }): ObjectWatch<T>;
 }
 
-export interface InformerOptions {
+interface InformerOptions {
   log: Logger;
   /** Called after every applied change batch and after each (re)list; never concurrently with itself. */
   onChange: () => void;
@@ -39,7 +39,7 @@ export interface InformerOptions {
 }
 
 /** `namespace/name` (or `name` for cluster-scoped objects). */
-export function objectKey(obj: ObjectLike): string {
+function objectKey(obj: ObjectLike): string {
   const ns = obj.metadata?.namespace;
   return ns ? `${ns}/${obj.metadata?.name ?? ''}` : String(obj.metadata?.name ?? '');
 }
@@ -48,50 +48,57 @@ export function objectKey(obj: ObjectLike): string {
 export class ObjectInformer<T extends ObjectLike = ObjectLike> {
   readonly items = new Map<string, T>();
   synced = false;
-  private stopped = false;
-  private current: ObjectWatch<T> | undefined;
-  private readonly done: Promise<void>;
+  #stopped = false;
+  #current: ObjectWatch<T> | undefined;
+  readonly #done: Promise<void>;
 
-  constructor(private readonly source: ObjectSource<T>, private readonly type: CollectionType, private readonly opts: InformerOptions) {
-    this.done = this.run();
+  readonly #source: ObjectSource<T>;
+  readonly #type: CollectionType;
+  readonly #opts: InformerOptions;
+
+  constructor(source: ObjectSource<T>, type: CollectionType, opts: InformerOptions) {
+    this.#source = source;
+    this.#type = type;
+    this.#opts = opts;
+    this.#done = this.#run();
   }
 
   /** Stops watching; resolves once the loop has ended. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.current?.close();
-    await this.done;
+    this.#stopped = true;
+    this.#current?.close();
+    await this.#done;
   }
 
-  private async run(): Promise<void> {
-    const base = this.opts.retryMs ?? 200;
+  async #run(): Promise<void> {
+    const base = this.#opts.retryMs ?? 200;
     let delay = base;
-    while (!this.stopped) {
+    while (!this.#stopped) {
       try {
-        const list = await this.source.list(this.type);
-        if (this.stopped) return;
+        const list = await this.#source.list(this.#type);
+        if (this.#stopped) return;
         this.items.clear();
         for (const item of list.items) this.items.set(objectKey(item), item);
         this.synced = true;
-        this.opts.onChange();
+        this.#opts.onChange();
         delay = base;
-        this.current = this.source.watch(this.type, { resourceVersion: list.metadata.resourceVersion });
-        for await (const ev of this.current) {
-          if (this.stopped) return;
+        this.#current = this.#source.watch(this.#type, { resourceVersion: list.metadata.resourceVersion });
+        for await (const ev of this.#current) {
+          if (this.#stopped) return;
           const key = objectKey(ev.object);
           if (ev.type === 'DELETED') this.items.delete(key);
           else this.items.set(key, ev.object);
-          this.opts.onChange();
+          this.#opts.onChange();
         }
         // The server ended the stream (restart, shutdown): list again.
       } catch (err) {
-        if (this.stopped) return;
-        this.opts.log.warn({ err: (err as Error).message, plural: this.type.plural }, 'watch failed; listing again');
+        if (this.#stopped) return;
+        this.#opts.log.warn({ err: (err as Error).message, plural: this.#type.plural }, 'watch failed; listing again');
       } finally {
-        this.current?.close();
-        this.current = undefined;
+        this.#current?.close();
+        this.#current = undefined;
       }
-      if (this.stopped) return;
+      if (this.#stopped) return;
       // Capped low: after a control-plane outage the node must be back (new pods, revocations) within seconds.
       await new Promise((r) => setTimeout(r, jitteredDelay(delay)));
       delay = Math.min(delay * 2, STREAM_RETRY_BACKOFF.maxMs);

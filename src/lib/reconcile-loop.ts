@@ -11,10 +11,16 @@ export class ReconcileLoop {
   #stopped = false;
   #idle: Promise<void> = Promise.resolve();
 
+  readonly #pass: () => Promise<void>;
+  readonly #onError: (err: unknown) => void;
+
   constructor(
-    private readonly pass: () => Promise<void>,
-    private readonly onError: (err: unknown) => void,
-  ) {}
+    pass: () => Promise<void>,
+    onError: (err: unknown) => void,
+  ) {
+    this.#pass = pass;
+    this.#onError = onError;
+  }
 
   request(): void {
     if (this.#stopped) return;
@@ -28,9 +34,9 @@ export class ReconcileLoop {
         do {
           this.#again = false;
           try {
-            await this.pass();
+            await this.#pass();
           } catch (err) {
-            this.onError(err);
+            this.#onError(err);
           }
         } while (this.#again && !this.#stopped);
       } finally {

@@ -6,19 +6,15 @@ import { createLogger } from '../lib/log.js';
 import { NodeAgent, NodeAgentError, type NodeAgentApi } from './node-agent.js';
 import { NODE_AGENT_USER_AGENT } from '../lib/watch-clients.js';
 import { untilSignal } from '../lib/signals.js';
+import { defaultZdsSocketPath } from '../lib/mesh-contract.js';
+import { LOG_LEVELS, checkLogLevel } from '../lib/flags.js';
 
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 /** What the verb needs from the composition root (the CLI context satisfies it structurally). */
-export interface NodeAgentVerbContext {
+interface NodeAgentVerbContext {
   dataDir(cmd: Command): string;
   client(cmd: Command): NodeAgentApi & { identifyAs(userAgent: string): void };
-}
-
-/** The default ZDS socket of a node: `<dataDir>/nodes/<node>/zds.sock` (ztunnel is pointed at the same path). */
-export function zdsSocketPathFor(dataDir: string, node: string): string {
-  return join(dataDir, 'nodes', node, 'zds.sock');
 }
 
 export function registerNodeAgentVerb(program: Command, ctx: NodeAgentVerbContext): void {
@@ -31,13 +27,13 @@ export function registerNodeAgentVerb(program: Command, ctx: NodeAgentVerbContex
     .option('--log-level <level>', `log level (${LOG_LEVELS.join(', ')})`, 'info')
     .action(async (opts: { node: string; zdsSocket?: string; repairInterval: string; logLevel: string }, cmd: Command) => {
       if (!NODE_NAME.test(opts.node)) throw new NodeAgentError(`--node must be a node name (a DNS-1123 subdomain), got "${opts.node}"`);
-      if (!LOG_LEVELS.includes(opts.logLevel)) throw new NodeAgentError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${opts.logLevel}"`);
+      checkLogLevel(opts.logLevel);
       const seconds = Number(opts.repairInterval);
       if (!Number.isFinite(seconds) || seconds < 0.1 || seconds > 3600) {
         throw new NodeAgentError(`--repair-interval must be a number of seconds from 0.1 to 3600, got "${opts.repairInterval}"`);
       }
       const dataDir = ctx.dataDir(cmd);
-      const zdsSocketPath = opts.zdsSocket ?? zdsSocketPathFor(dataDir, opts.node);
+      const zdsSocketPath = opts.zdsSocket ?? defaultZdsSocketPath(dataDir, opts.node);
       mkdirSync(join(zdsSocketPath, '..'), { recursive: true, mode: 0o700 });
       const log = createLogger('nodeagent', { level: opts.logLevel }).child({ node: opts.node });
       const stop = untilSignal();
@@ -50,4 +46,3 @@ export function registerNodeAgentVerb(program: Command, ctx: NodeAgentVerbContex
       await agent.stop();
     });
 }
-

@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../api/index.js';
-import { isEnrolled, viewPod, POD_NETNS_ANNOTATION } from './enrollment.js';
+import { isEnrolled, viewPod } from './enrollment.js';
+import { POD_NETNS_ANNOTATION } from '../lib/mesh-contract.js';
 
 function pod(labels: Record<string, string> = {}, extra: Partial<KubeObject> = {}): KubeObject {
   return {

@@ -1,12 +1,6 @@
 // Which pods on a node the agent captures: ambient enrolment by label (pod wins over namespace), minus exemptions.
-import { DATAPLANE_MODE_LABEL, type KubeObject } from '../api/index.js';
-
-/** The annotation the agent writes on each captured pod (Istio's name and values). */
-export const REDIRECTION_ANNOTATION = 'ambient.istio.io/redirection';
-/** The annotation through which the sandbox pod runner tells where a pod's netns lives (`/var/run/netns/<name>`). */
-export const POD_NETNS_ANNOTATION = 'sandbox.ambit.io/netns';
-/** Waypoints run as pods but are proxies themselves: never captured. */
-const WAYPOINT_MANAGED_LABEL = 'gateway.istio.io/managed';
+import { type KubeObject } from '../api/index.js';
+import { POD_NETNS_ANNOTATION, REDIRECTION_ANNOTATION, isCaptureCandidate } from '../lib/mesh-contract.js';
 
 export type RedirectionState = 'enabled' | 'pending';
 
@@ -28,14 +22,10 @@ export interface PodView {
  * else its namespace's; waypoint pods and pods that are finished, terminating or without an IP are not captured.
  */
 export function isEnrolled(pod: KubeObject, namespace: KubeObject | undefined): boolean {
-  const labels = pod.metadata.labels ?? {};
-  if (labels[WAYPOINT_MANAGED_LABEL] !== undefined) return false;
   if (pod.metadata.deletionTimestamp) return false;
   const status = (pod.status ?? {}) as { phase?: string; podIP?: string };
   if (status.phase === 'Succeeded' || status.phase === 'Failed' || !status.podIP) return false;
-  const podMode = labels[DATAPLANE_MODE_LABEL];
-  if (podMode !== undefined) return podMode === 'ambient';
-  return namespace?.metadata.labels?.[DATAPLANE_MODE_LABEL] === 'ambient';
+  return isCaptureCandidate(pod.metadata.labels ?? {}, namespace?.metadata.labels);
 }
 
 /** The agent's view of a pod scheduled on `nodeName`, or undefined when it runs elsewhere or has no uid. */

@@ -22,20 +22,21 @@ import { describeError, MeshError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { ObjectInformer, type ObjectSource } from '../lib/object-informer.js';
 import { applyNft, listNftTable, NETNS_DIR, netnsInode, NftMonitor, setNetnsSysctl } from '../platform/index.js';
-import { isEnrolled, REDIRECTION_ANNOTATION, viewPod, type PodView, type RedirectionState } from './enrollment.js';
+import { isEnrolled, viewPod, type PodView, type RedirectionState } from './enrollment.js';
 import { GUARD_TABLE_FAMILY, GUARD_TABLE_NAME, renderNodeGuard, type GuardState } from './node-guard.js';
 import { plaintextPolicy } from './plaintext-policy.js';
 import { installPodRules, readPodRules, removePodRules, restorePodTable } from './pod-rules.js';
 import { renderRedirectRules, RULES_TABLE_FAMILY, RULES_TABLE_NAME } from './redirect-rules.js';
 import { ZdsServer, type ZdsWorkload } from './zds-server.js';
 import { ReconcileLoop } from '../lib/reconcile-loop.js';
+import { REDIRECTION_ANNOTATION } from '../lib/mesh-contract.js';
 
 /** The control-plane calls the agent makes (the ApiClient satisfies this structurally). */
 export interface NodeAgentApi extends ObjectSource<KubeObject> {
   patch(type: KindInfo, namespace: string | undefined, name: string, mergePatch: unknown): Promise<KubeObject>;
 }
 
-export interface NodeAgentConfig {
+interface NodeAgentConfig {
   nodeName: string;
   api: NodeAgentApi;
   /** Where the ZDS listener lives (ztunnel connects here). */
@@ -82,212 +83,215 @@ interface CapturedPod {
   monitor: NftMonitor | undefined;
 }
 
-export interface NodeAgentStatus {
+interface NodeAgentStatus {
   ztunnelConnected: boolean;
   captured: Array<{ namespace: string; name: string; netns: string; acked: boolean }>;
 }
 
 export class NodeAgent {
-  private readonly captured = new Map<string, CapturedPod>();
+  readonly #captured = new Map<string, CapturedPod>();
   /** Pods this run released from capture that a ztunnel may still serve: every snapshot tells ztunnel to drop them. */
-  private readonly released = new Set<string>();
-  private readonly pods: ObjectInformer<KubeObject>;
-  private readonly namespaces: ObjectInformer<KubeObject>;
-  private readonly peerAuthentications: ObjectInformer<KubeObject>;
-  private readonly zds: ZdsServer;
-  private readonly repairTimer: NodeJS.Timeout;
-  private readonly expectedComment = renderRedirectRules().comment;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private repairDue = false;
+  readonly #released = new Set<string>();
+  readonly #pods: ObjectInformer<KubeObject>;
+  readonly #namespaces: ObjectInformer<KubeObject>;
+  readonly #peerAuthentications: ObjectInformer<KubeObject>;
+  readonly #zds: ZdsServer;
+  readonly #repairTimer: NodeJS.Timeout;
+  readonly #expectedComment = renderRedirectRules().comment;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #repairDue = false;
   /** Captured pods whose in-pod table changed: uid → the table is known to be gone (re-apply without reading). */
-  private changed = new Map<string, boolean>();
+  #changed = new Map<string, boolean>();
   /** The guard text last applied and its listing right after (the baseline its drift is measured against). */
-  private guardApplied: { text: string; listing: string } | undefined;
-  private stopped = false;
-  private knowsPods!: () => void;
-  private readonly loop = new ReconcileLoop(
+  #guardApplied: { text: string; listing: string } | undefined;
+  #stopped = false;
+  #knowsPods!: () => void;
+  readonly #loop = new ReconcileLoop(
     () => {
-      const repair = this.repairDue;
-      this.repairDue = false;
-      return this.reconcile(repair);
+      const repair = this.#repairDue;
+      this.#repairDue = false;
+      return this.#reconcile(repair);
     },
-    (err) => this.cfg.log.error({ err: describeError(err) }, 'reconcile pass failed; retrying on the next one'),
+    (err) => this.#cfg.log.error({ err: describeError(err) }, 'reconcile pass failed; retrying on the next one'),
   );
 
-  constructor(private readonly cfg: NodeAgentConfig) {
+  readonly #cfg: NodeAgentConfig;
+
+  constructor(cfg: NodeAgentConfig) {
+    this.#cfg = cfg;
     const log = cfg.log;
-    this.zds = new ZdsServer({
+    this.#zds = new ZdsServer({
       socketPath: cfg.zdsSocketPath,
       log: log.child({ sub: 'zds' }),
-      snapshot: () => this.snapshot(),
-      released: () => [...this.released],
-      onAddResult: (uid, error) => this.onAddResult(uid, error),
-      snapshotReady: new Promise<void>((resolve) => (this.knowsPods = resolve)),
+      snapshot: () => this.#snapshot(),
+      released: () => [...this.#released],
+      onAddResult: (uid, error) => this.#onAddResult(uid, error),
+      snapshotReady: new Promise<void>((resolve) => (this.#knowsPods = resolve)),
       onConnectionChange: (up) => {
-        if (!up) for (const c of this.captured.values()) c.announced = false;
-        this.schedule();
+        if (!up) for (const c of this.#captured.values()) c.announced = false;
+        this.#schedule();
       },
     });
-    const onChange = () => this.schedule();
-    this.pods = new ObjectInformer(cfg.api, POD_KIND, { log, onChange });
-    this.namespaces = new ObjectInformer(cfg.api, NAMESPACE_KIND, { log, onChange });
-    this.peerAuthentications = new ObjectInformer(cfg.api, PEER_AUTHENTICATION_KIND, { log, onChange });
-    this.repairTimer = setInterval(() => {
-      this.repairDue = true;
-      this.schedule();
+    const onChange = () => this.#schedule();
+    this.#pods = new ObjectInformer(cfg.api, POD_KIND, { log, onChange });
+    this.#namespaces = new ObjectInformer(cfg.api, NAMESPACE_KIND, { log, onChange });
+    this.#peerAuthentications = new ObjectInformer(cfg.api, PEER_AUTHENTICATION_KIND, { log, onChange });
+    this.#repairTimer = setInterval(() => {
+      this.#repairDue = true;
+      this.#schedule();
     }, cfg.repairIntervalMs ?? 5000);
     log.info({ zds: cfg.zdsSocketPath }, 'node agent started');
   }
 
   /** Stops watching and listening; installed rules and the guard stay (pods remain captured, fail closed). */
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.repairTimer);
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.zds.close();
-    await Promise.all([this.pods.stop(), this.namespaces.stop(), this.peerAuthentications.stop()]);
-    await this.loop.stop();
-    for (const c of this.captured.values()) c.monitor?.close();
+    this.#stopped = true;
+    clearInterval(this.#repairTimer);
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#zds.close();
+    await Promise.all([this.#pods.stop(), this.#namespaces.stop(), this.#peerAuthentications.stop()]);
+    await this.#loop.stop();
+    for (const c of this.#captured.values()) c.monitor?.close();
   }
 
   status(): NodeAgentStatus {
     return {
-      ztunnelConnected: this.zds.connected,
-      captured: [...this.captured.values()].map((c) => ({ namespace: c.view.namespace, name: c.view.name, netns: c.view.netns ?? '', acked: c.acked })),
+      ztunnelConnected: this.#zds.connected,
+      captured: [...this.#captured.values()].map((c) => ({ namespace: c.view.namespace, name: c.view.name, netns: c.view.netns ?? '', acked: c.acked })),
     };
   }
 
   /** Runs a reconcile pass soon; passes never overlap (a request during one runs another after it). */
-  private schedule(): void {
-    if (!this.stopped) this.loop.request();
+  #schedule(): void {
+    if (!this.#stopped) this.#loop.request();
   }
 
-  private snapshot(): ZdsWorkload[] {
+  #snapshot(): ZdsWorkload[] {
     const out: ZdsWorkload[] = [];
-    for (const c of this.captured.values()) {
+    for (const c of this.#captured.values()) {
       c.announced = true;
       out.push(workloadOf(c.view));
     }
     return out;
   }
 
-  private onAddResult(uid: string, error: string | undefined): void {
-    const c = this.captured.get(uid);
+  #onAddResult(uid: string, error: string | undefined): void {
+    const c = this.#captured.get(uid);
     if (!c) return;
     if (error) {
-      this.cfg.log.warn({ pod: `${c.view.namespace}/${c.view.name}`, error }, 'ztunnel did not take the pod');
+      this.#cfg.log.warn({ pod: `${c.view.namespace}/${c.view.name}`, error }, 'ztunnel did not take the pod');
       c.acked = false;
       c.announced = false;
     } else {
       c.acked = true;
     }
-    this.schedule();
+    this.#schedule();
   }
 
   /** The pods of this node, by uid (only once every cache is synced: never act on a partial view). */
-  private desired(): Map<string, PodView> | undefined {
-    if (!this.pods.synced || !this.namespaces.synced || !this.peerAuthentications.synced) return undefined;
+  #desired(): Map<string, PodView> | undefined {
+    if (!this.#pods.synced || !this.#namespaces.synced || !this.#peerAuthentications.synced) return undefined;
     const out = new Map<string, PodView>();
-    for (const pod of this.pods.items.values()) {
-      const ns = this.namespaces.items.get(pod.metadata.namespace ?? 'default');
-      const view = viewPod(pod, ns, this.cfg.nodeName);
+    for (const pod of this.#pods.items.values()) {
+      const ns = this.#namespaces.items.get(pod.metadata.namespace ?? 'default');
+      const view = viewPod(pod, ns, this.#cfg.nodeName);
       if (view) out.set(view.uid, view);
     }
     return out;
   }
 
-  private async reconcile(repair: boolean): Promise<void> {
-    const desired = this.desired();
+  async #reconcile(repair: boolean): Promise<void> {
+    const desired = this.#desired();
     if (!desired) return;
-    const changed = this.changed;
-    this.changed = new Map();
+    const changed = this.#changed;
+    this.#changed = new Map();
     // The guard first: a pod enrolled just now is protected before its in-pod rules go in.
-    await this.reconcileGuard(repair);
+    await this.#reconcileGuard(repair);
     // Pods that left this node or were un-enrolled: tell ztunnel, remove the rules, clear the annotation.
-    for (const [uid, c] of [...this.captured]) {
+    for (const [uid, c] of [...this.#captured]) {
       const view = desired.get(uid);
       if (view?.enrolled && view.netns === c.view.netns) continue;
-      this.captured.delete(uid);
+      this.#captured.delete(uid);
       c.monitor?.close();
-      this.release(uid);
+      this.#release(uid);
       if (c.view.netns && netnsExists(c.view.netns)) await removePodRules(c.view.netns);
-      if (view?.redirection !== undefined) await this.annotate(view, null);
-      this.cfg.log.info({ pod: `${c.view.namespace}/${c.view.name}` }, 'pod released from capture');
+      if (view?.redirection !== undefined) await this.#annotate(view, null);
+      this.#cfg.log.info({ pod: `${c.view.namespace}/${c.view.name}` }, 'pod released from capture');
     }
     // Pods whose rules just changed first: their repair must not wait behind other pods' work.
     const order = [...desired.values()].sort((a, b) => Number(changed.has(b.uid)) - Number(changed.has(a.uid)));
     for (const view of order) {
       if (!view.netns || !netnsExists(view.netns)) continue;
       try {
-        await this.reconcilePod(view, repair || changed.has(view.uid), changed.get(view.uid) === true);
+        await this.#reconcilePod(view, repair || changed.has(view.uid), changed.get(view.uid) === true);
       } catch (err) {
         // One pod's failure (its netns vanishing mid-pass, say) must not hold up the others.
-        this.cfg.log.warn({ pod: `${view.namespace}/${view.name}`, err: describeError(err) }, 'could not reconcile pod; retrying');
-        this.retrySoon();
+        this.#cfg.log.warn({ pod: `${view.namespace}/${view.name}`, err: describeError(err) }, 'could not reconcile pod; retrying');
+        this.#retrySoon();
       }
     }
     // A pod gone from the node has no netns left for ztunnel to keep it by: no del needed any more.
-    for (const uid of this.released) if (!desired.has(uid)) this.released.delete(uid);
-    this.knowsPods();
+    for (const uid of this.#released) if (!desired.has(uid)) this.#released.delete(uid);
+    this.#knowsPods();
   }
 
-  private release(uid: string): void {
-    this.released.add(uid);
-    this.zds.del(uid);
+  #release(uid: string): void {
+    this.#released.add(uid);
+    this.#zds.del(uid);
   }
 
   /**
    * Applies the node guard when what it should hold changed (atomically: the table is replaced in one transaction),
    * or when `repair` finds it drifted. A failure is retried; the previous guard stays in force meanwhile.
    */
-  private async reconcileGuard(repair: boolean): Promise<void> {
-    const text = renderNodeGuard(this.guardState());
+  async #reconcileGuard(repair: boolean): Promise<void> {
+    const text = renderNodeGuard(this.#guardState());
     try {
-      if (this.guardApplied?.text === text) {
+      if (this.#guardApplied?.text === text) {
         if (!repair) return;
         const listing = await listNftTable(null, GUARD_TABLE_FAMILY, GUARD_TABLE_NAME);
-        if (listing === this.guardApplied.listing) return;
-        this.cfg.log.warn({ tableMissing: listing === undefined }, 'node guard drifted; re-applying');
+        if (listing === this.#guardApplied.listing) return;
+        this.#cfg.log.warn({ tableMissing: listing === undefined }, 'node guard drifted; re-applying');
       }
       await applyNft(null, text);
-      this.guardApplied = { text, listing: (await listNftTable(null, GUARD_TABLE_FAMILY, GUARD_TABLE_NAME)) ?? '' };
+      this.#guardApplied = { text, listing: (await listNftTable(null, GUARD_TABLE_FAMILY, GUARD_TABLE_NAME)) ?? '' };
     } catch (err) {
-      this.cfg.log.warn({ err: describeError(err) }, 'could not apply the node guard; retrying');
-      this.guardApplied = undefined;
-      this.retrySoon();
+      this.#cfg.log.warn({ err: describeError(err) }, 'could not apply the node guard; retrying');
+      this.#guardApplied = undefined;
+      this.#retrySoon();
     }
   }
 
   /** What the guard holds: every enrolled pod of the cluster with an IPv4 address, and this node's pods' policies. */
-  private guardState(): GuardState {
+  #guardState(): GuardState {
     const state: GuardState = { meshPods: [], strictPods: [], plaintextPorts: [], strictPorts: [] };
-    for (const pod of this.pods.items.values()) {
+    for (const pod of this.#pods.items.values()) {
       const status = (pod.status ?? {}) as { podIP?: string };
       const spec = (pod.spec ?? {}) as { nodeName?: string; hostNetwork?: boolean };
       // A host-network pod has the node's address: never a mesh pod address.
       if (!status.podIP || !isIPv4(status.podIP) || spec.hostNetwork) continue;
       const namespace = pod.metadata.namespace ?? 'default';
-      if (!isEnrolled(pod, this.namespaces.items.get(namespace))) continue;
+      if (!isEnrolled(pod, this.#namespaces.items.get(namespace))) continue;
       state.meshPods.push(status.podIP);
-      if (spec.nodeName !== this.cfg.nodeName) continue;
-      const policy = plaintextPolicy(namespace, pod.metadata.labels ?? {}, this.peerAuthentications.items.values());
+      if (spec.nodeName !== this.#cfg.nodeName) continue;
+      const policy = plaintextPolicy(namespace, pod.metadata.labels ?? {}, this.#peerAuthentications.items.values());
       if (policy.strict) state.strictPods.push(status.podIP);
       for (const port of policy.exceptPorts) (policy.strict ? state.plaintextPorts : state.strictPorts).push([status.podIP, port]);
     }
     return state;
   }
 
-  private retrySoon(): void {
-    if (this.retryTimer || this.stopped) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.schedule();
+  #retrySoon(): void {
+    if (this.#retryTimer || this.#stopped) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#schedule();
     }, 1000);
   }
 
-  private async reconcilePod(view: PodView, repair: boolean, tableGone: boolean): Promise<void> {
+  async #reconcilePod(view: PodView, repair: boolean, tableGone: boolean): Promise<void> {
     if (view.enrolled) {
-      await this.capture(view, repair, tableGone);
+      await this.#capture(view, repair, tableGone);
       return;
     }
     // Rules of a pod we do not capture (left over from before a restart, or added by hand) go away.
@@ -296,8 +300,8 @@ export class NodeAgent {
       if (installed.listing !== undefined || installed.replyRouteOk) await removePodRules(view.netns!);
       if (view.redirection !== undefined) {
         // Captured by an earlier run (it carries the annotation): ztunnel may still serve it.
-        if (!this.released.has(view.uid)) this.release(view.uid);
-        await this.annotate(view, null);
+        if (!this.#released.has(view.uid)) this.#release(view.uid);
+        await this.#annotate(view, null);
       }
     }
   }
@@ -306,26 +310,26 @@ export class NodeAgent {
    * Ensures one enrolled pod is captured: rules installed (or adopted) and watched, ztunnel told, annotation current.
    * `tableGone`: the monitor saw the table deleted, so it is re-applied without reading it back first.
    */
-  private async capture(view: PodView, repair: boolean, tableGone: boolean): Promise<void> {
+  async #capture(view: PodView, repair: boolean, tableGone: boolean): Promise<void> {
     const netns = view.netns!;
     const pod = `${view.namespace}/${view.name}`;
     const inode = netnsInode(`${NETNS_DIR}/${netns}`);
-    let c = this.captured.get(view.uid);
+    let c = this.#captured.get(view.uid);
     if (c && c.inode !== inode) {
-      this.cfg.log.info({ pod, netns }, 'pod netns was re-created; capturing it again');
-      this.captured.delete(view.uid);
+      this.#cfg.log.info({ pod, netns }, 'pod netns was re-created; capturing it again');
+      this.#captured.delete(view.uid);
       c.monitor?.close();
-      this.zds.del(view.uid);
+      this.#zds.del(view.uid);
       c = undefined;
     }
     if (!c) {
       // Watch before installing: a change made right after the install is not missed.
-      const monitor = this.watchPod(view.uid, netns);
+      const monitor = this.#watchPod(view.uid, netns);
       const installed = await readPodRules(netns);
-      if (installed.listing?.includes(`comment "${this.expectedComment}"`) && installed.replyRouteOk) {
+      if (installed.listing?.includes(`comment "${this.#expectedComment}"`) && installed.replyRouteOk) {
         // Left by a previous agent run and intact: adopt without touching it.
         c = { view, inode, baseline: installed.listing, acked: view.redirection === 'enabled', announced: false, monitor };
-        this.cfg.log.info({ pod, netns }, 'adopted installed capture rules');
+        this.#cfg.log.info({ pod, netns }, 'adopted installed capture rules');
       } else {
         let baseline;
         try {
@@ -335,31 +339,31 @@ export class NodeAgent {
           throw err;
         }
         c = { view, inode, baseline, acked: false, announced: false, monitor };
-        this.cfg.log.info({ pod, netns }, 'capture rules installed');
+        this.#cfg.log.info({ pod, netns }, 'capture rules installed');
       }
-      this.captured.set(view.uid, c);
-      this.released.delete(view.uid);
-      allowListenerHandover(netns, pod, this.cfg.log);
+      this.#captured.set(view.uid, c);
+      this.#released.delete(view.uid);
+      allowListenerHandover(netns, pod, this.#cfg.log);
     } else {
       c.view = view;
-      if (!c.monitor || c.monitor.closed) c.monitor = this.watchPod(view.uid, netns);
+      if (!c.monitor || c.monitor.closed) c.monitor = this.#watchPod(view.uid, netns);
       if (tableGone) {
-        this.cfg.log.warn({ pod, netns }, 'capture rules were deleted; re-applying');
+        this.#cfg.log.warn({ pod, netns }, 'capture rules were deleted; re-applying');
         c.baseline = await restorePodTable(netns);
       } else if (repair) {
         const installed = await readPodRules(netns);
         if (installed.listing !== c.baseline || !installed.replyRouteOk) {
-          this.cfg.log.warn({ pod, netns, tableMissing: installed.listing === undefined, routeOk: installed.replyRouteOk }, 'capture rules drifted; re-applying');
+          this.#cfg.log.warn({ pod, netns, tableMissing: installed.listing === undefined, routeOk: installed.replyRouteOk }, 'capture rules drifted; re-applying');
           c.baseline = await installPodRules(netns);
         }
       }
     }
-    if (!c.announced && this.zds.connected) {
+    if (!c.announced && this.#zds.connected) {
       c.announced = true;
-      this.zds.add(workloadOf(view));
+      this.#zds.add(workloadOf(view));
     }
     const want: RedirectionState = c.acked ? 'enabled' : 'pending';
-    if (view.redirection !== want) await this.annotate(view, want);
+    if (view.redirection !== want) await this.#annotate(view, want);
   }
 
   /**
@@ -367,7 +371,7 @@ export class NodeAgent {
    * whether it ended with the table deleted) and wakes the loop; a monitor that dies is restarted while the pod is
    * still captured, with a check of its rules, since changes made meanwhile were not seen.
    */
-  private watchPod(uid: string, netns: string): NftMonitor {
+  #watchPod(uid: string, netns: string): NftMonitor {
     const monitor: NftMonitor = new NftMonitor(netns, {
       transaction: (lines) => {
         let touched = false;
@@ -378,32 +382,32 @@ export class NodeAgent {
           if (line === OWN_TABLE_DELETED) gone = true;
           else if (line.startsWith(OWN_TABLE_ADDED)) gone = false;
         }
-        if (!touched || this.captured.get(uid)?.monitor !== monitor) return;
-        this.changed.set(uid, gone || this.changed.get(uid) === true);
-        this.schedule();
+        if (!touched || this.#captured.get(uid)?.monitor !== monitor) return;
+        this.#changed.set(uid, gone || this.#changed.get(uid) === true);
+        this.#schedule();
       },
       exit: (reason) => {
-        const c = this.captured.get(uid);
+        const c = this.#captured.get(uid);
         if (c?.monitor !== monitor) return;
         c.monitor = undefined;
-        this.cfg.log.warn({ pod: `${c.view.namespace}/${c.view.name}`, netns, reason }, 'rule monitor ended; restarting it');
+        this.#cfg.log.warn({ pod: `${c.view.namespace}/${c.view.name}`, netns, reason }, 'rule monitor ended; restarting it');
         setTimeout(() => {
-          if (this.stopped || this.captured.get(uid) !== c) return;
-          this.changed.set(uid, this.changed.get(uid) === true);
-          this.schedule();
+          if (this.#stopped || this.#captured.get(uid) !== c) return;
+          this.#changed.set(uid, this.#changed.get(uid) === true);
+          this.#schedule();
         }, MONITOR_RESTART_MS);
       },
     });
     return monitor;
   }
 
-  private async annotate(view: PodView, value: RedirectionState | null): Promise<void> {
+  async #annotate(view: PodView, value: RedirectionState | null): Promise<void> {
     try {
-      await this.cfg.api.patch(POD_KIND, view.namespace, view.name, { metadata: { annotations: { [REDIRECTION_ANNOTATION]: value } } });
+      await this.#cfg.api.patch(POD_KIND, view.namespace, view.name, { metadata: { annotations: { [REDIRECTION_ANNOTATION]: value } } });
       view.redirection = value ?? undefined;
     } catch (err) {
       // A pod deleted meanwhile needs no annotation; anything else is retried by the next pass.
-      this.cfg.log.warn({ pod: `${view.namespace}/${view.name}`, err: describeError(err) }, 'could not update the redirection annotation');
+      this.#cfg.log.warn({ pod: `${view.namespace}/${view.name}`, err: describeError(err) }, 'could not update the redirection annotation');
     }
   }
 }

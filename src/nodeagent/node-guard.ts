@@ -14,12 +14,12 @@
 // them would break traffic the mesh lets through. Traffic from the node itself (output hook: probes, host
 // processes) is not guarded: the node is trusted as Istio trusts the kubelet's probe address. IPv4 only, as the
 // sandbox's pod addresses.
-import { PORT_HBONE } from './redirect-rules.js';
+import { PORT_HBONE } from '../lib/mesh-contract.js';
 
 export const GUARD_TABLE_FAMILY = 'inet';
 export const GUARD_TABLE_NAME = 'ambit_guard';
 /** Bumped when the rendered guard changes meaning. */
-export const GUARD_VERSION = 1;
+const GUARD_VERSION = 1;
 
 export interface GuardState {
   /** IPv4 addresses of every enrolled pod of the cluster (any node): plaintext between two of them is refused. */

@@ -9,9 +9,9 @@
 import { matchLabels, type KubeObject } from '../api/index.js';
 
 /** The mesh root namespace (Istio's default), whose PeerAuthentication without selector applies mesh-wide. */
-export const ROOT_NAMESPACE = 'istio-system';
+const ROOT_NAMESPACE = 'istio-system';
 
-export interface PlaintextPolicy {
+interface PlaintextPolicy {
   /** Plaintext is refused on every port but `exceptPorts` (STRICT), or accepted on every port but them. */
   strict: boolean;
   /** Workload ports whose port-level mode is the opposite of `strict`, sorted. */

@@ -4,9 +4,10 @@ import {
   renderRedirectRules, replyRoutes, replyRoutesRemoval, REPLY_ROUTE_TABLE, RULES_TABLE_FAMILY, RULES_TABLE_NAME,
   type RedirectRuleOptions,
 } from './redirect-rules.js';
+import { CONNMARK, MARK_MASK } from '../lib/mesh-contract.js';
 
 /** What is installed in a pod netns right now. */
-export interface InstalledRules {
+interface InstalledRules {
   /** `nft list table inet ambit` output, or undefined when the table is absent. */
   listing: string | undefined;
   /** The IPv4 reply policy route (rule + local route in table 100) is present. */
@@ -52,7 +53,7 @@ export async function readPodRules(netns: string): Promise<InstalledRules> {
   const rules = (await ipIn(netns, ['-4', 'rule', 'list'])).stdout;
   // An empty table 100 does not exist at all for `ip`: that is "route absent", not a failure.
   const routes = await ipIn(netns, ['-4', 'route', 'show', 'table', String(REPLY_ROUTE_TABLE)]).then((r) => r.stdout, () => '');
-  const replyRouteOk = /fwmark 0x111\/0xfff lookup 100/.test(rules) && /^local default dev lo/m.test(routes);
+  const replyRouteOk = rules.includes(`fwmark 0x${CONNMARK.toString(16)}/0x${MARK_MASK.toString(16)} lookup ${REPLY_ROUTE_TABLE}`) && /^local default dev lo/m.test(routes);
   return { listing, replyRouteOk };
 }
 

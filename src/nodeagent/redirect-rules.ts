@@ -7,32 +7,24 @@
 //   - replies on connections ztunnel opened with a spoofed source carry connmark 0x111 and are routed to `lo`
 //     (policy route, table 100), so they reach ztunnel's transparent socket instead of leaving the pod;
 //   - the kubelet probe address 169.254.7.127 bypasses capture.
+import { CONNMARK, MARK_MASK, PORT_DNS, PORT_HBONE, PORT_INBOUND_PLAINTEXT, PORT_OUTBOUND, ZTUNNEL_MARK } from '../lib/mesh-contract.js';
 
-/** ztunnel marks every socket it opens in a pod netns with this (low 12 bits). */
-export const ZTUNNEL_MARK = 0x539;
-/** Connection mark for ztunnel's spoofed-source connections, restored onto the app's reply packets. */
-export const CONNMARK = 0x111;
-export const MARK_MASK = 0xfff;
 /** Routing table that delivers marked replies locally. */
 export const REPLY_ROUTE_TABLE = 100;
-export const REPLY_RULE_PRIORITY = 32764;
-export const PROBE_IP = '169.254.7.127';
-export const PORT_OUTBOUND = 15001;
-export const PORT_INBOUND_PLAINTEXT = 15006;
-export const PORT_HBONE = 15008;
-export const PORT_DNS = 15053;
+const REPLY_RULE_PRIORITY = 32764;
+const PROBE_IP = '169.254.7.127';
 /** The table the agent owns in each enrolled pod netns (family inet). */
 export const RULES_TABLE_FAMILY = 'inet';
 export const RULES_TABLE_NAME = 'ambit';
 /** Bumped whenever the rendered rules change meaning, so a restarted agent re-applies older rule sets. */
-export const RULES_VERSION = 1;
+const RULES_VERSION = 1;
 
 export interface RedirectRuleOptions {
   /** Redirect DNS (UDP/TCP 53) to ztunnel's DNS proxy; default true. */
   captureDns?: boolean;
 }
 
-export interface RenderedRules {
+interface RenderedRules {
   /** One `nft -f` transaction that replaces the table atomically (declare, delete, define). */
   nft: string;
   /** The table's comment: identifies the rule set version, read back to tell a current table from a stale one. */

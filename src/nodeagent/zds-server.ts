@@ -20,7 +20,7 @@ export interface ZdsWorkload {
   netnsPath: string;
 }
 
-export interface ZdsServerOptions {
+interface ZdsServerOptions {
   socketPath: string;
   log: Logger;
   /** The workloads to replay to a newly connected ztunnel, in order (called at connect time). */
@@ -41,7 +41,7 @@ export interface ZdsServerOptions {
 }
 
 /** ztunnel broke the protocol (bad hello, malformed or missing ack); the connection is dropped. */
-export class ZdsProtocolError extends MeshError {
+class ZdsProtocolError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('NODEAGENT_ZDS_PROTOCOL', message, options);
   }
@@ -51,74 +51,82 @@ type Op = { kind: 'add'; workload: ZdsWorkload } | { kind: 'del'; uid: string } 
 
 /** One ztunnel connection: a serial queue of requests, each answered before the next is sent. */
 class ZdsSession {
-  private readonly queue: Op[] = [];
-  private running = false;
+  readonly #queue: Op[] = [];
+  #running = false;
   closed = false;
   /** Set once ztunnel's hello arrived; requests wait for it. */
-  private helloSeen = false;
+  #helloSeen = false;
 
-  constructor(private readonly conn: SeqpacketConnection, private readonly opts: ZdsServerOptions, private readonly onClose: () => void) {}
+  readonly #conn: SeqpacketConnection;
+  readonly #opts: ZdsServerOptions;
+  readonly #onClose: () => void;
+
+  constructor(conn: SeqpacketConnection, opts: ZdsServerOptions, onClose: () => void) {
+    this.#conn = conn;
+    this.#opts = opts;
+    this.#onClose = onClose;
+  }
 
   async start(): Promise<void> {
     try {
-      const hello = await this.receive('hello');
+      const hello = await this.#receive('hello');
       const msg = fromBinary(ZdsHelloSchema, hello);
       if (msg.version !== Version.V1) throw new ZdsProtocolError(`ztunnel sent hello with unsupported version ${msg.version}`);
     } catch (err) {
-      this.fail(err);
+      this.#fail(err);
       return;
     }
-    await this.opts.snapshotReady;
+    await this.#opts.snapshotReady;
     if (this.closed) return;
-    this.helloSeen = true;
-    this.opts.log.info('ztunnel connected; replaying snapshot');
-    for (const workload of this.opts.snapshot()) this.queue.push({ kind: 'add', workload });
-    for (const uid of this.opts.released?.() ?? []) this.queue.push({ kind: 'del', uid });
-    this.queue.push({ kind: 'snapshot' });
-    void this.pump();
+    this.#helloSeen = true;
+    this.#opts.log.info('ztunnel connected; replaying snapshot');
+    for (const workload of this.#opts.snapshot()) this.#queue.push({ kind: 'add', workload });
+    for (const uid of this.#opts.released?.() ?? []) this.#queue.push({ kind: 'del', uid });
+    this.#queue.push({ kind: 'snapshot' });
+    void this.#pump();
   }
 
   /** Before the snapshot is taken nothing is queued: the snapshot already reflects the change. */
   enqueue(op: Op): void {
-    if (this.closed || !this.helloSeen) return;
-    this.queue.push(op);
-    void this.pump();
+    if (this.closed || !this.#helloSeen) return;
+    this.#queue.push(op);
+    void this.#pump();
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.conn.close();
+    this.#conn.close();
     // Adds in flight or queued were never acknowledged on this connection.
-    for (const op of this.queue.splice(0)) if (op.kind === 'add') this.opts.onAddResult(op.workload.uid, 'ztunnel connection closed');
-    this.onClose();
+    for (const op of this.#queue.splice(0)) if (op.kind === 'add') this.#opts.onAddResult(op.workload.uid, 'ztunnel connection closed');
+    this.#onClose();
   }
 
-  private fail(err: unknown): void {
-    if (!this.closed) this.opts.log.warn({ err: describeError(err) }, 'ztunnel connection dropped');
+  #fail(err: unknown): void {
+    if (!this.closed) this.#opts.log.warn({ err: describeError(err) }, 'ztunnel connection dropped');
     this.close();
   }
 
-  private async pump(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
+  async #pump(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
     try {
-      while (!this.closed && this.queue.length > 0) {
-        const op = this.queue[0]!;
-        const error = await this.exchange(op);
-        this.queue.shift();
-        if (op.kind === 'add') this.opts.onAddResult(op.workload.uid, error);
-        else if (error) this.opts.log.warn({ op: op.kind, error }, 'ztunnel refused a request');
+      while (!this.closed && this.#queue.length > 0) {
+        const op = this.#queue[0]!;
+        const error = await this.#exchange(op);
+        this.#queue.shift();
+        if (op.kind === 'add') this.#opts.onAddResult(op.workload.uid, error);
+        else if (error) this.#opts.log.warn({ op: op.kind, error }, 'ztunnel refused a request');
       }
     } catch (err) {
-      this.fail(err);
+      this.#fail(err);
     } finally {
-      this.running = false;
+      this.#running = false;
     }
   }
 
   /** Sends one request and returns ztunnel's NACK text (undefined for an ACK). */
-  private async exchange(op: Op): Promise<string | undefined> {
+  async #exchange(op: Op): Promise<string | undefined> {
     let request: WorkloadRequest;
     let fd: number | undefined;
     switch (op.kind) {
@@ -143,23 +151,23 @@ class ZdsSession {
         break;
     }
     try {
-      await this.conn.send(toBinary(WorkloadRequestSchema, request), fd);
+      await this.#conn.send(toBinary(WorkloadRequestSchema, request), fd);
     } finally {
       if (fd !== undefined) closeSync(fd);
     }
-    const answer = fromBinary(WorkloadResponseSchema, await this.receive(`ack for ${op.kind}`));
+    const answer = fromBinary(WorkloadResponseSchema, await this.#receive(`ack for ${op.kind}`));
     if (answer.payload.case !== 'ack') throw new ZdsProtocolError(`ztunnel answered ${op.kind} without an ack`);
     return answer.payload.value.error || undefined;
   }
 
-  private async receive(what: string): Promise<Uint8Array> {
-    const timeoutMs = this.opts.ackTimeoutMs ?? 5000;
+  async #receive(what: string): Promise<Uint8Array> {
+    const timeoutMs = this.#opts.ackTimeoutMs ?? 5000;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new ZdsProtocolError(`no ${what} from ztunnel within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
-      const msg = await Promise.race([this.conn.receive(), timeout]);
+      const msg = await Promise.race([this.#conn.receive(), timeout]);
       if (msg === null) throw new ZdsProtocolError(`ztunnel closed the connection (waiting for ${what})`);
       for (const fd of msg.fds) closeSync(fd); // ztunnel never sends descriptors
       return msg.data;
@@ -174,49 +182,52 @@ class ZdsSession {
  * its pods while the new one takes them over. Add results are reported from the newest session only.
  */
 export class ZdsServer {
-  private readonly server: SeqpacketServer;
-  private readonly sessions = new Set<ZdsSession>();
-  private newest: ZdsSession | undefined;
+  readonly #server: SeqpacketServer;
+  readonly #sessions = new Set<ZdsSession>();
+  #newest: ZdsSession | undefined;
 
-  constructor(private readonly opts: ZdsServerOptions) {
-    this.server = listenSeqpacket(opts.socketPath);
-    this.server.on('connection', (conn) => this.accept(conn));
-    this.server.on('error', (err) => opts.log.error({ err: describeError(err) }, 'ZDS accept failed'));
+  readonly #opts: ZdsServerOptions;
+
+  constructor(opts: ZdsServerOptions) {
+    this.#opts = opts;
+    this.#server = listenSeqpacket(opts.socketPath);
+    this.#server.on('connection', (conn) => this.#accept(conn));
+    this.#server.on('error', (err) => opts.log.error({ err: describeError(err) }, 'ZDS accept failed'));
   }
 
   /** True while at least one ztunnel is connected. */
   get connected(): boolean {
-    return this.sessions.size > 0;
+    return this.#sessions.size > 0;
   }
 
   /** Tells ztunnel about a pod (queued behind earlier requests); no-op without a ztunnel (it gets the snapshot). */
   add(workload: ZdsWorkload): void {
-    for (const s of this.sessions) s.enqueue({ kind: 'add', workload });
+    for (const s of this.#sessions) s.enqueue({ kind: 'add', workload });
   }
 
   /** Tells ztunnel a pod is gone or no longer enrolled. */
   del(uid: string): void {
-    for (const s of this.sessions) s.enqueue({ kind: 'del', uid });
+    for (const s of this.#sessions) s.enqueue({ kind: 'del', uid });
   }
 
   close(): void {
-    this.server.close();
-    for (const s of [...this.sessions]) s.close();
+    this.#server.close();
+    for (const s of [...this.#sessions]) s.close();
   }
 
-  private accept(conn: SeqpacketConnection): void {
+  #accept(conn: SeqpacketConnection): void {
     const session: ZdsSession = new ZdsSession(
       conn,
-      { ...this.opts, onAddResult: (uid, error) => { if (this.newest === session) this.opts.onAddResult(uid, error); } },
+      { ...this.#opts, onAddResult: (uid, error) => { if (this.#newest === session) this.#opts.onAddResult(uid, error); } },
       () => {
-        this.sessions.delete(session);
-        if (this.newest === session) this.newest = [...this.sessions].at(-1);
-        if (this.sessions.size === 0) this.opts.onConnectionChange?.(false);
+        this.#sessions.delete(session);
+        if (this.#newest === session) this.#newest = [...this.#sessions].at(-1);
+        if (this.#sessions.size === 0) this.#opts.onConnectionChange?.(false);
       },
     );
-    this.sessions.add(session);
-    this.newest = session;
-    this.opts.onConnectionChange?.(true);
+    this.#sessions.add(session);
+    this.#newest = session;
+    this.#opts.onConnectionChange?.(true);
     void session.start();
   }
 }

@@ -22,42 +22,45 @@ export function errnoNameOf(errno: number): string {
  * `close()` must be called before the fd is closed (or handed to a Node handle).
  */
 export class FdWatcher {
-  private handle: NativePollHandle | undefined;
-  private wantRead = false;
-  private wantWrite = false;
+  #handle: NativePollHandle | undefined;
+  #wantRead = false;
+  #wantWrite = false;
 
-  constructor(readonly fd: number, private readonly handlers: FdWatcherHandlers) {
-    this.handle = callNative(`watch fd ${fd}`, (addon) => addon.pollStart(fd, (status, events) => this.onPoll(status, events)));
+  readonly #handlers: FdWatcherHandlers;
+
+  constructor(readonly fd: number, handlers: FdWatcherHandlers) {
+    this.#handlers = handlers;
+    this.#handle = callNative(`watch fd ${fd}`, (addon) => addon.pollStart(fd, (status, events) => this.#onPoll(status, events)));
   }
 
   get closed(): boolean {
-    return this.handle === undefined;
+    return this.#handle === undefined;
   }
 
   /** Sets the interest; a no-op when it does not change. */
   watch(readable: boolean, writable: boolean): void {
-    if (!this.handle || (readable === this.wantRead && writable === this.wantWrite)) return;
-    const handle = this.handle;
+    if (!this.#handle || (readable === this.#wantRead && writable === this.#wantWrite)) return;
+    const handle = this.#handle;
     callNative(`watch fd ${this.fd}`, (addon) => addon.pollWatch(handle, readable, writable));
-    this.wantRead = readable;
-    this.wantWrite = writable;
+    this.#wantRead = readable;
+    this.#wantWrite = writable;
   }
 
   /** Stops watching and releases the poll handle; the fd itself stays open. Idempotent. */
   close(): void {
-    if (!this.handle) return;
-    nativeAddon().pollClose(this.handle);
-    this.handle = undefined;
+    if (!this.#handle) return;
+    nativeAddon().pollClose(this.#handle);
+    this.#handle = undefined;
   }
 
-  private onPoll(status: number, events: number): void {
+  #onPoll(status: number, events: number): void {
     if (status < 0) {
       const name = errnoNameOf(-status);
       this.close();
-      this.handlers.error(new SyscallError(`watch fd ${this.fd}`, name, 'poll', `poll failed: ${name}`));
+      this.#handlers.error(new SyscallError(`watch fd ${this.fd}`, name, 'poll', `poll failed: ${name}`));
       return;
     }
-    if (events & 1 && this.wantRead) this.handlers.readable?.();
-    if (events & 2 && this.wantWrite && this.handle) this.handlers.writable?.();
+    if (events & 1 && this.#wantRead) this.#handlers.readable?.();
+    if (events & 2 && this.#wantWrite && this.#handle) this.#handlers.writable?.();
   }
 }

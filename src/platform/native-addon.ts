@@ -29,7 +29,7 @@ export interface NativeEndpoint {
   family: 4 | 6;
 }
 
-export interface NativeMessage {
+interface NativeMessage {
   data: Buffer;
   fds: number[];
   /** The peer closed the connection (zero-length read). */
@@ -40,7 +40,7 @@ export interface NativeMessage {
 export type NativePollHandle = { readonly __brand: 'NativePollHandle' };
 
 /** The addon's functions exactly as native/ambit_net.c exports them. */
-export interface AmbitNetAddon {
+interface AmbitNetAddon {
   /** `ns`: path of a netns file, an open netns fd, or null for the current netns. Returns a non-blocking fd. */
   socketInNetns(ns: string | number | null, opts: NativeSocketOptions): number;
   /** Non-blocking connect: returns 0 (connected), EINPROGRESS (115) or another errno. */
@@ -67,7 +67,7 @@ export interface AmbitNetAddon {
   pollClose(handle: NativePollHandle): void;
 }
 
-export const ADDON_RELATIVE_PATH = join('native', 'build', 'Release', 'ambit_net.node');
+const ADDON_RELATIVE_PATH = join('native', 'build', 'Release', 'ambit_net.node');
 
 /**
  * Finds and loads the addon, searching `startDir` and its parents for native/build/Release/ambit_net.node

@@ -11,8 +11,6 @@ import {
   checkBoolean, checkInteger, checkIp, checkMark, checkPort, resolveNetns, type NetnsRef,
 } from './arguments.js';
 
-export type { NetnsRef };
-
 /** Socket options that place and tag a socket (shared by listeners and upstream connections). */
 export interface SocketTagOptions {
   /** SO_MARK; ztunnel marks its sockets 0x539 so the pod's rules skip them. 0 = none. */

@@ -5,8 +5,6 @@ import { runCommand, type CommandOptions, type CommandResult } from './command.j
 import { checkCidr, checkInterfaceName, checkNetnsName, NETNS_DIR } from './arguments.js';
 import { PlatformArgumentError } from './platform-errors.js';
 
-export { NETNS_DIR };
-
 /** The bind-mounted netns file of a named namespace. */
 export function netnsPath(name: string): string {
   return `${NETNS_DIR}/${checkNetnsName('netnsPath', name)}`;

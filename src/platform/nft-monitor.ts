@@ -18,51 +18,54 @@ export interface NftMonitorHandlers {
 const GENERATION_LINE = /^# new generation \d+/;
 
 export class NftMonitor {
-  private readonly child: ChildProcess;
-  private done = false;
-  private buffered = '';
-  private pending: string[] = [];
+  readonly #child: ChildProcess;
+  #done = false;
+  #buffered = '';
+  #pending: string[] = [];
 
-  constructor(readonly netns: string, private readonly handlers: NftMonitorHandlers) {
+  readonly #handlers: NftMonitorHandlers;
+
+  constructor(readonly netns: string, handlers: NftMonitorHandlers) {
+    this.#handlers = handlers;
     checkNetnsName('NftMonitor', netns);
-    this.child = spawnIn(netns, ['nft', 'monitor'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    this.child.stdout!.setEncoding('utf8');
-    this.child.stdout!.on('data', (chunk: string) => this.onData(chunk));
-    this.child.on('error', (err) => this.ended(err.message));
-    this.child.on('exit', (code, signal) => this.ended(signal ? `killed by ${signal}` : `exit ${code}`));
+    this.#child = spawnIn(netns, ['nft', 'monitor'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    this.#child.stdout!.setEncoding('utf8');
+    this.#child.stdout!.on('data', (chunk: string) => this.#onData(chunk));
+    this.#child.on('error', (err) => this.#ended(err.message));
+    this.#child.on('exit', (code, signal) => this.#ended(signal ? `killed by ${signal}` : `exit ${code}`));
   }
 
   /** The monitor was closed or its process ended. */
   get closed(): boolean {
-    return this.done;
+    return this.#done;
   }
 
   /** Stops the monitor process. Idempotent. */
   close(): void {
-    if (this.done) return;
-    this.done = true;
-    this.child.kill('SIGKILL');
+    if (this.#done) return;
+    this.#done = true;
+    this.#child.kill('SIGKILL');
   }
 
-  private onData(chunk: string): void {
-    this.buffered += chunk;
+  #onData(chunk: string): void {
+    this.#buffered += chunk;
     let i;
-    while ((i = this.buffered.indexOf('\n')) >= 0) {
-      const line = this.buffered.slice(0, i).trim();
-      this.buffered = this.buffered.slice(i + 1);
+    while ((i = this.#buffered.indexOf('\n')) >= 0) {
+      const line = this.#buffered.slice(0, i).trim();
+      this.#buffered = this.#buffered.slice(i + 1);
       if (GENERATION_LINE.test(line)) {
-        const lines = this.pending;
-        this.pending = [];
-        if (!this.done) this.handlers.transaction(lines);
+        const lines = this.#pending;
+        this.#pending = [];
+        if (!this.#done) this.#handlers.transaction(lines);
       } else if (line) {
-        this.pending.push(line);
+        this.#pending.push(line);
       }
     }
   }
 
-  private ended(reason: string): void {
-    if (this.done) return;
-    this.done = true;
-    this.handlers.exit(reason);
+  #ended(reason: string): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#handlers.exit(reason);
   }
 }

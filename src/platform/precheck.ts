@@ -7,9 +7,10 @@ import { applyNft } from './nftables.js';
 import { createSocketInNetns } from './netns-sockets.js';
 import { loadNativeAddon, nativeAddon } from './native-addon.js';
 import { describeError } from '../lib/errors.js';
+import { CONNMARK, MARK_MASK, PORT_OUTBOUND, ZTUNNEL_MARK } from '../lib/mesh-contract.js';
 
 /** `fail` blocks the sandbox; `warn` matters only for some uses (named in the detail); `skip` could not be checked. */
-export type CheckStatus = 'pass' | 'fail' | 'warn' | 'skip';
+type CheckStatus = 'pass' | 'fail' | 'warn' | 'skip';
 
 export interface CheckResult {
   /** Stable short id (`root`, `bin-nft`, `kernel-nat`, …). */
@@ -24,7 +25,7 @@ export interface CheckResult {
 }
 
 /** What a probe saw: it succeeded, or it failed with this message. */
-export type ProbeOutcome = { ok: true; output?: string } | { ok: false; error: string };
+type ProbeOutcome = { ok: true; output?: string } | { ok: false; error: string };
 
 const MIN_NODE_MAJOR = 20;
 /** nftables NAT redirect + conntrack marks in a netns work reliably from 5.4 (Debian 11's kernel is 5.10). */
@@ -60,7 +61,7 @@ export function checkKernelRelease(release: string): CheckResult {
 }
 
 /** An executable the sandbox runs. */
-export interface BinarySpec {
+interface BinarySpec {
   name: string;
   /** Arguments that make it print its version and exit 0. */
   versionArgs: string[];
@@ -87,7 +88,7 @@ export function checkBinary(spec: BinarySpec, outcome: ProbeOutcome): CheckResul
 }
 
 /** A kernel feature, tested by really using it inside a throw-away network namespace. */
-export interface FeatureSpec {
+interface FeatureSpec {
   id: string;
   title: string;
   fix: string;
@@ -109,7 +110,7 @@ export function checkFeature(spec: FeatureSpec, outcome: ProbeOutcome | 'not-run
   return { id: spec.id, title: spec.title, status: 'fail', detail: outcome.error, fix: spec.fix };
 }
 
-export function checkNativeAddon(outcome: ProbeOutcome): CheckResult {
+function checkNativeAddon(outcome: ProbeOutcome): CheckResult {
   const title = 'native addon (sockets in network namespaces, original destination, marks)';
   if (outcome.ok) return { id: 'native-addon', title, status: 'pass', detail: 'loaded' };
   return { id: 'native-addon', title, status: 'fail', detail: outcome.error, fix: 'run ./scripts/setup.sh (npm ci builds native/; needs g++, make and python3)' };
@@ -159,12 +160,14 @@ function probePortFree(host: string, port: number): Promise<ProbeOutcome> {
   });
 }
 
+const hex = (n: number): string => `0x${n.toString(16)}`;
+
 // Rules in the shape the node agent installs (NAT redirect, conntrack mark), applied in a probe netns.
 const NAT_PROBE = [
   'table inet ambit_precheck {',
   '  chain output_nat {',
   '    type nat hook output priority -100; policy accept;',
-  '    meta l4proto tcp ip daddr 192.0.2.1 redirect to :15001',
+  `    meta l4proto tcp ip daddr 192.0.2.1 redirect to :${PORT_OUTBOUND}`,
   '  }',
   '}',
   '',
@@ -173,14 +176,14 @@ const CONNTRACK_PROBE = [
   'table inet ambit_precheck_ct {',
   '  chain prerouting_mangle {',
   '    type filter hook prerouting priority mangle; policy accept;',
-  '    meta mark & 0xfff == 0x539 ct mark set ct mark & 0xfffff000 | 0x111',
+  `    meta mark & ${hex(MARK_MASK)} == ${hex(ZTUNNEL_MARK)} ct mark set ct mark & 0xfffff000 | ${hex(CONNMARK)}`,
   '  }',
   '}',
   '',
 ].join('\n');
 const BASIC_NFT_PROBE = 'table inet ambit_precheck_basic {\n  chain input {\n    type filter hook input priority 0; policy accept;\n  }\n}\n';
 
-export interface PrecheckOptions {
+interface PrecheckOptions {
   uid: number;
   nodeVersion: string;
   kernelRelease: string;
@@ -229,7 +232,7 @@ async function featureChecks(opts: PrecheckOptions, binaries: Map<string, CheckR
     } else {
       for (const f of [FEATURES.nftables, FEATURES.nat, FEATURES.conntrack]) out.push(checkFeature(f, 'not-run', 'needs the nft command'));
     }
-    out.push(checkFeature(FEATURES.policyRouting, await probe(() => ipIn(ns, ['-4', 'rule', 'add', 'fwmark', '0x111/0xfff', 'pref', '32764', 'lookup', '100']))));
+    out.push(checkFeature(FEATURES.policyRouting, await probe(() => ipIn(ns, ['-4', 'rule', 'add', 'fwmark', `${hex(CONNMARK)}/${hex(MARK_MASK)}`, 'pref', '32764', 'lookup', '100']))));
     out.push(checkFeature(FEATURES.transparent, await probe(() => {
       const fd = createSocketInNetns(ns, { family: 4, type: 'stream', transparent: true, bindIp: '192.0.2.7', bindPort: 0 });
       nativeAddon().closeFd(fd);

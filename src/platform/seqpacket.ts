@@ -63,27 +63,27 @@ function checkPath(fn: string, path: unknown): string {
 
 /** One SEQPACKET connection: each send() is one message, each receive() yields one message. */
 export class SeqpacketConnection {
-  private readonly watcher: FdWatcher;
-  private readonly sends: PendingSend[] = [];
-  private readonly receives: PendingReceive[] = [];
-  private readonly limits: Required<SeqpacketOptions>;
-  private fd: number;
-  private eof = false;
-  private failure: Error | undefined;
+  readonly #watcher: FdWatcher;
+  readonly #sends: PendingSend[] = [];
+  readonly #receives: PendingReceive[] = [];
+  readonly #limits: Required<SeqpacketOptions>;
+  #fd: number;
+  #eof = false;
+  #failure: Error | undefined;
 
   /** Adopts a connected non-blocking SEQPACKET fd (from `connectSeqpacket` or a `SeqpacketServer`). */
   constructor(fd: number, opts: SeqpacketOptions = {}) {
-    this.limits = checkOptions('SeqpacketConnection', opts);
-    this.fd = checkInteger('SeqpacketConnection', 'fd', fd, 0, 0x7fffffff);
-    this.watcher = new FdWatcher(fd, {
-      readable: () => this.pumpReceives(),
-      writable: () => this.pumpSends(),
-      error: (err) => this.fail(err),
+    this.#limits = checkOptions('SeqpacketConnection', opts);
+    this.#fd = checkInteger('SeqpacketConnection', 'fd', fd, 0, 0x7fffffff);
+    this.#watcher = new FdWatcher(fd, {
+      readable: () => this.#pumpReceives(),
+      writable: () => this.#pumpSends(),
+      error: (err) => this.#fail(err),
     });
   }
 
   get closed(): boolean {
-    return this.fd < 0;
+    return this.#fd < 0;
   }
 
   /**
@@ -99,10 +99,10 @@ export class SeqpacketConnection {
       return Promise.reject(err);
     }
     if (this.closed) return Promise.reject(new SeqpacketClosedError('send after close'));
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.#failure) return Promise.reject(this.#failure);
     return new Promise((resolve, reject) => {
-      this.sends.push({ data, fds: list, resolve, reject });
-      this.pumpSends();
+      this.#sends.push({ data, fds: list, resolve, reject });
+      this.#pumpSends();
     });
   }
 
@@ -112,76 +112,76 @@ export class SeqpacketConnection {
    */
   receive(): Promise<SeqpacketMessage | null> {
     if (this.closed) return Promise.reject(new SeqpacketClosedError('receive after close'));
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.eof) return Promise.resolve(null);
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#eof) return Promise.resolve(null);
     return new Promise((resolve, reject) => {
-      this.receives.push({ resolve, reject });
-      this.pumpReceives();
+      this.#receives.push({ resolve, reject });
+      this.#pumpReceives();
     });
   }
 
   /** Closes the connection; pending sends and receives reject with SeqpacketClosedError. Idempotent. */
   close(): void {
     if (this.closed) return;
-    this.watcher.close();
-    const fd = this.fd;
-    this.fd = -1;
+    this.#watcher.close();
+    const fd = this.#fd;
+    this.#fd = -1;
     nativeAddon().closeFd(fd);
-    for (const p of this.sends.splice(0)) p.reject(new SeqpacketClosedError('send pending at close'));
-    for (const p of this.receives.splice(0)) p.reject(new SeqpacketClosedError('receive pending at close'));
+    for (const p of this.#sends.splice(0)) p.reject(new SeqpacketClosedError('send pending at close'));
+    for (const p of this.#receives.splice(0)) p.reject(new SeqpacketClosedError('receive pending at close'));
   }
 
-  private pumpSends(): void {
-    while (this.sends.length > 0 && !this.closed) {
-      const head = this.sends[0];
+  #pumpSends(): void {
+    while (this.#sends.length > 0 && !this.closed) {
+      const head = this.#sends[0];
       let sent: boolean;
       try {
-        sent = callNative('seqpacket send', (addon) => addon.sendFds(this.fd, head.data, head.fds));
+        sent = callNative('seqpacket send', (addon) => addon.sendFds(this.#fd, head.data, head.fds));
       } catch (err) {
-        this.sends.shift();
+        this.#sends.shift();
         head.reject(err as Error);
         continue;
       }
       if (!sent) break; // socket buffer full: wait for writability
-      this.sends.shift();
+      this.#sends.shift();
       head.resolve();
     }
-    this.updateInterest();
+    this.#updateInterest();
   }
 
-  private pumpReceives(): void {
-    while (this.receives.length > 0 && !this.closed && !this.eof) {
+  #pumpReceives(): void {
+    while (this.#receives.length > 0 && !this.closed && !this.#eof) {
       let msg;
       try {
-        msg = callNative('seqpacket receive', (addon) => addon.recvFds(this.fd, this.limits.maxMessageBytes, this.limits.maxFds));
+        msg = callNative('seqpacket receive', (addon) => addon.recvFds(this.#fd, this.#limits.maxMessageBytes, this.#limits.maxFds));
       } catch (err) {
-        const head = this.receives.shift();
+        const head = this.#receives.shift();
         head?.reject(err as Error);
         // An oversized message was consumed; other errors (e.g. ECONNRESET) end the connection.
-        if (!(err instanceof SyscallError && err.sysCode === 'EMSGSIZE')) this.fail(err as Error);
+        if (!(err instanceof SyscallError && err.sysCode === 'EMSGSIZE')) this.#fail(err as Error);
         continue;
       }
       if (msg === null) break; // nothing waiting: wait for readability
       if (msg.eof) {
-        this.eof = true;
-        for (const p of this.receives.splice(0)) p.resolve(null);
+        this.#eof = true;
+        for (const p of this.#receives.splice(0)) p.resolve(null);
         break;
       }
-      this.receives.shift()?.resolve({ data: msg.data, fds: msg.fds });
+      this.#receives.shift()?.resolve({ data: msg.data, fds: msg.fds });
     }
-    this.updateInterest();
+    this.#updateInterest();
   }
 
-  private updateInterest(): void {
-    if (this.closed || this.watcher.closed) return;
-    this.watcher.watch(this.receives.length > 0 && !this.eof, this.sends.length > 0);
+  #updateInterest(): void {
+    if (this.closed || this.#watcher.closed) return;
+    this.#watcher.watch(this.#receives.length > 0 && !this.#eof, this.#sends.length > 0);
   }
 
-  private fail(err: Error): void {
-    this.failure ??= err;
-    this.watcher.close();
-    for (const p of this.sends.splice(0)) p.reject(err);
-    for (const p of this.receives.splice(0)) p.reject(err);
+  #fail(err: Error): void {
+    this.#failure ??= err;
+    this.#watcher.close();
+    for (const p of this.#sends.splice(0)) p.reject(err);
+    for (const p of this.#receives.splice(0)) p.reject(err);
   }
 }
 
@@ -193,7 +193,7 @@ export function connectSeqpacket(path: string, opts: SeqpacketOptions = {}): Seq
   return new SeqpacketConnection(fd, opts);
 }
 
-export interface SeqpacketServerEvents {
+interface SeqpacketServerEvents {
   connection: [SeqpacketConnection];
   error: [Error];
 }
@@ -203,25 +203,28 @@ export interface SeqpacketServerEvents {
  * closing it) and 'error' if accepting fails.
  */
 export class SeqpacketServer extends EventEmitter<SeqpacketServerEvents> {
-  private readonly watcher: FdWatcher;
-  private fd: number;
+  readonly #watcher: FdWatcher;
+  #fd: number;
 
-  constructor(fd: number, readonly path: string, private readonly connOptions: Required<SeqpacketOptions>) {
+  readonly #connOptions: Required<SeqpacketOptions>;
+
+  constructor(fd: number, readonly path: string, connOptions: Required<SeqpacketOptions>) {
     super();
-    this.fd = fd;
-    this.watcher = new FdWatcher(fd, {
-      readable: () => this.acceptAll(),
+    this.#connOptions = connOptions;
+    this.#fd = fd;
+    this.#watcher = new FdWatcher(fd, {
+      readable: () => this.#acceptAll(),
       error: (err) => this.emit('error', err),
     });
-    this.watcher.watch(true, false);
+    this.#watcher.watch(true, false);
   }
 
   /** Stops listening and removes the socket file. Accepted connections stay open. Idempotent. */
   close(): void {
-    if (this.fd < 0) return;
-    this.watcher.close();
-    nativeAddon().closeFd(this.fd);
-    this.fd = -1;
+    if (this.#fd < 0) return;
+    this.#watcher.close();
+    nativeAddon().closeFd(this.#fd);
+    this.#fd = -1;
     try {
       unlinkSync(this.path);
     } catch {
@@ -229,17 +232,17 @@ export class SeqpacketServer extends EventEmitter<SeqpacketServerEvents> {
     }
   }
 
-  private acceptAll(): void {
-    while (this.fd >= 0) {
+  #acceptAll(): void {
+    while (this.#fd >= 0) {
       let conn: number;
       try {
-        conn = callNative(`accept on ${this.path}`, (addon) => addon.seqpacketAccept(this.fd));
+        conn = callNative(`accept on ${this.path}`, (addon) => addon.seqpacketAccept(this.#fd));
       } catch (err) {
         this.emit('error', err as Error);
         return;
       }
       if (conn < 0) return;
-      this.emit('connection', new SeqpacketConnection(conn, this.connOptions));
+      this.emit('connection', new SeqpacketConnection(conn, this.#connOptions));
     }
   }
 }

@@ -6,13 +6,13 @@ import type { Command } from 'commander';
 import { MeshError } from '../lib/errors.js';
 import { blockingFailures, runPrechecks, type CheckResult } from '../platform/precheck.js';
 
-export class CheckCommandError extends MeshError {
+class CheckCommandError extends MeshError {
   constructor(message: string) {
     super('CHECK_COMMAND', message);
   }
 }
 
-export interface CheckVerbContext {
+interface CheckVerbContext {
   readonly stdout: Writable;
   exitCode: number;
 }
@@ -30,7 +30,7 @@ export function checkThisMachine(): Promise<CheckResult[]> {
 const MARK: Record<CheckResult['status'], string> = { pass: 'PASS', fail: 'FAIL', warn: 'WARN', skip: 'SKIP' };
 
 /** The report: one line per check, `fix:` lines under problems, and a verdict line. */
-export function formatCheckReport(results: readonly CheckResult[]): string {
+function formatCheckReport(results: readonly CheckResult[]): string {
   const width = Math.max(...results.map((r) => r.title.length));
   const out: string[] = [];
   for (const r of results) {

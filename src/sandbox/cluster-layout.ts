@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { MeshError } from '../lib/errors.js';
 
 export const MAX_SLOTS = 16;
-export const MAX_NODES = 32;
+const MAX_NODES = 32;
 const CLUSTER_NAME = /^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$/;
 
 export class ClusterConfigError extends MeshError {

@@ -1,12 +1,12 @@
 // The host-wide list of live sandbox clusters (name → data dir, slot) under /run/ambit/clusters: it keeps
 // netns names and address ranges of coexisting clusters apart. It lives on tmpfs like the netns it describes.
-import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAX_SLOTS, ClusterConfigError } from './cluster-layout.js';
 
-export const DEFAULT_REGISTRY_DIR = '/run/ambit/clusters';
+const DEFAULT_REGISTRY_DIR = '/run/ambit/clusters';
 
-export interface RegistryEntry {
+interface RegistryEntry {
   name: string;
   dataDir: string;
   slot: number;
@@ -19,16 +19,6 @@ function readEntry(path: string): RegistryEntry | undefined {
   } catch {
     return undefined;
   }
-}
-
-export function listRegistered(dir = DEFAULT_REGISTRY_DIR): RegistryEntry[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return names.filter((n) => n.endsWith('.json')).map((n) => readEntry(join(dir, n))).filter((e): e is RegistryEntry => !!e);
 }
 
 export function lookupRegistered(name: string, dir = DEFAULT_REGISTRY_DIR): RegistryEntry | undefined {

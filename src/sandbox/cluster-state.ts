@@ -1,5 +1,6 @@
 // The cluster record in the data dir (`cluster.json`) and the paths a cluster uses under it.
-import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { writeFileDurableSync } from '../lib/durable-file.js';
 import { join } from 'node:path';
 import { ClusterConfigError, clusterLayout, type ClusterLayout } from './cluster-layout.js';
 
@@ -19,7 +20,7 @@ export interface ClusterRecord {
   ztunnelGracePeriodSeconds?: number;
 }
 
-export interface ClusterPaths {
+interface ClusterPaths {
   record: string;
   logs: string;
   run: string;
@@ -66,8 +67,7 @@ export function readClusterRecord(dataDir: string): ClusterRecord | undefined {
 export function writeClusterRecord(dataDir: string, record: ClusterRecord): void {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const path = clusterPaths(dataDir).record;
-  writeFileSync(`${path}.tmp`, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
-  renameSync(`${path}.tmp`, path);
+  writeFileDurableSync(path, `${JSON.stringify(record, null, 2)}\n`);
 }
 
 export function layoutOf(record: ClusterRecord): ClusterLayout {

@@ -8,15 +8,16 @@ import type { ApiClient } from '../controlplane/client/index.js';
 import { describeError, MeshError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { runCommand, spawnIn, listNetns } from '../platform/index.js';
-import { belongsToCluster, checkClusterName, clusterLayout, type ClusterLayout } from './cluster-layout.js';
+import { checkClusterName, clusterLayout, type ClusterLayout } from './cluster-layout.js';
 import { lookupRegistered, registerCluster, unregisterCluster } from './cluster-registry.js';
 import {
   CLUSTER_DATA_ENTRIES, clusterPaths, layoutOf, livePid, readClusterRecord, writeClusterRecord, type ClusterRecord,
 } from './cluster-state.js';
-import { containerEnvironment, containerLogPath, POD_NETNS_ANNOTATION } from './pod-runner.js';
+import { containerEnvironment, containerLogPath } from './pod-runner.js';
 import { ambitMainScript, nodeRoleNames, roleHoldPath, runSupervisor } from './supervisor.js';
 import { buildTopology, destroyTopology, killNetnsProcesses, topologyExists } from './topology.js';
 import { untilSignal } from '../lib/signals.js';
+import { POD_NETNS_ANNOTATION, REDIRECTION_ANNOTATION } from '../lib/mesh-contract.js';
 
 /** What the verbs need from the composition root (the CLI context satisfies it structurally). */
 export interface SandboxVerbContext {
@@ -27,7 +28,7 @@ export interface SandboxVerbContext {
   exitCode: number;
 }
 
-export class SandboxCommandError extends MeshError {
+class SandboxCommandError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('SANDBOX_COMMAND', message, options);
   }
@@ -174,7 +175,6 @@ async function podNetns(pod: KubeObject): Promise<string> {
   return netns;
 }
 
-
 // --- create ---
 
 /**
@@ -299,7 +299,7 @@ export async function deleteCluster(dataDir: string, nameFlag: string | undefine
 
 // --- info ---
 
-export interface ClusterInfo {
+interface ClusterInfo {
   name: string;
   dataDir: string;
   slot: number;
@@ -346,7 +346,7 @@ async function holdRole(dataDir: string, role: string, stop: boolean, progress: 
   progress(`${role} started`);
 }
 
-export async function clusterInfo(dataDir: string, api: ApiClient): Promise<ClusterInfo> {
+async function clusterInfo(dataDir: string, api: ApiClient): Promise<ClusterInfo> {
   const record = readClusterRecord(dataDir);
   if (!record) throw new SandboxCommandError(`no cluster in ${dataDir} (run ambit cluster create)`);
   const layout = layoutOf(record);
@@ -375,7 +375,7 @@ export async function clusterInfo(dataDir: string, api: ApiClient): Promise<Clus
         namespace: p.metadata.namespace ?? 'default', name: p.metadata.name,
         node: ((p.spec ?? {}) as { nodeName?: string }).nodeName ?? '',
         netns: p.metadata.annotations?.[POD_NETNS_ANNOTATION] ?? '', ip: st.podIP ?? '', phase: st.phase ?? 'Pending',
-        redirection: p.metadata.annotations?.['ambient.istio.io/redirection'] ?? '',
+        redirection: p.metadata.annotations?.[REDIRECTION_ANNOTATION] ?? '',
       });
       const logDir = join(paths.logs, 'pods', `${p.metadata.namespace}_${p.metadata.name}`);
       for (const c of ((p.spec ?? {}) as { containers?: Array<{ name: string }> }).containers ?? []) {
@@ -402,9 +402,4 @@ function formatInfo(info: ClusterInfo): string {
   out.push('', 'PROCESS                        PID      LOG');
   for (const p of info.processes) out.push(`${p.role.padEnd(30)} ${(p.held ? 'stopped' : String(p.pid ?? '-')).padEnd(8)} ${p.log}`);
   return `${out.join('\n')}\n`;
-}
-
-/** Every netns of a cluster that exists right now (for tests and diagnostics). */
-export async function clusterNetns(name: string): Promise<string[]> {
-  return (await listNetns()).filter((n) => belongsToCluster(name, n));
 }

@@ -9,9 +9,9 @@ import { describeError, MeshError } from '../lib/errors.js';
 
 export const DEMO_NAMESPACE = 'ambit-demo';
 /** Stands for the repository's absolute path in examples/demo/*.yaml. */
-export const REPO_PLACEHOLDER = '${AMBIT_REPO}';
+const REPO_PLACEHOLDER = '${AMBIT_REPO}';
 
-export class DemoManifestError extends MeshError {
+class DemoManifestError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('DEMO_MANIFEST', message, options);
   }

@@ -12,12 +12,13 @@ import { applyObjects, renderDemoManifest } from './demo-manifests.js';
 import { StepNotShown, type StepContext } from './demo-steps.js';
 import { curlArgv, retryProbe, retryUntilRefused, runInPod, type ProbeResult } from './demo-traffic.js';
 import { certificateRows, fetchConfigDump, fetchMetrics, parsePrometheus, sumMetric, type ZtunnelConfigDump } from './demo-ztunnel.js';
-import { REDIRECTION_ANNOTATION } from './pod-runner.js';
+import { REDIRECTION_ANNOTATION } from '../lib/mesh-contract.js';
+import { formatSpiffeId } from '../lib/certs/spiffe-id.js';
 
 const POD = kindByName('Pod')!;
 const AUTHZ = kindByName('AuthorizationPolicy')!;
 /** The tour's deny policy, relative to the repository. */
-export const DENY_POLICY_FILE = join('examples', 'demo', 'tour', 'deny-client.yaml');
+const DENY_POLICY_FILE = join('examples', 'demo', 'tour', 'deny-client.yaml');
 
 export interface MeshDemoContext {
   api: ApiClient;
@@ -33,7 +34,7 @@ export interface MeshDemoContext {
 }
 
 /** What answered on each node: its config dump, or why nothing did. */
-export type ZtunnelScan = Map<string, { dump?: ZtunnelConfigDump; error?: string }>;
+type ZtunnelScan = Map<string, { dump?: ZtunnelConfigDump; error?: string }>;
 
 export async function scanZtunnels(layout: ClusterLayout): Promise<ZtunnelScan> {
   const out: ZtunnelScan = new Map();
@@ -48,7 +49,7 @@ export async function scanZtunnels(layout: ClusterLayout): Promise<ZtunnelScan> 
 }
 
 /** The "not shown" reason when no node's ztunnel answered, else undefined. */
-export function missingZtunnelReason(scan: ZtunnelScan): string | undefined {
+function missingZtunnelReason(scan: ZtunnelScan): string | undefined {
   const up = [...scan.values()].filter((z) => z.dump).length;
   if (up > 0) return undefined;
   const first = [...scan.entries()][0];
@@ -94,7 +95,7 @@ export async function showZtunnelTakesPods(s: StepContext, ctx: MeshDemoContext,
 /** Step: each demo pod's node ztunnel holds an Available certificate for the pod's SPIFFE identity. */
 export async function showCertificates(s: StepContext, ctx: MeshDemoContext, scan: ZtunnelScan): Promise<void> {
   requireZtunnel(scan);
-  const prefix = `spiffe://${ctx.trustDomain}/ns/${ctx.namespace}/sa/`;
+  const identityOf = (serviceAccount: string): string => formatSpiffeId({ trustDomain: ctx.trustDomain, namespace: ctx.namespace, serviceAccount });
   const missing: string[] = [];
   const deadline = Date.now() + 15_000;
   for (;;) {
@@ -103,7 +104,7 @@ export async function showCertificates(s: StepContext, ctx: MeshDemoContext, sca
     const fresh = await scanZtunnels(ctx.layout);
     for (const pod of await demoPods(ctx)) {
       const node = (pod.spec as { nodeName?: string }).nodeName ?? '';
-      const identity = `${prefix}${(pod.spec as { serviceAccountName?: string }).serviceAccountName || 'default'}`;
+      const identity = identityOf((pod.spec as { serviceAccountName?: string }).serviceAccountName || 'default');
       const dump = fresh.get(node)?.dump;
       const row = dump ? certificateRows(dump, (id) => id === identity)[0] : undefined;
       if (!row || row.state !== 'Available') missing.push(`${pod.metadata.name} on ${node}: ${row ? row.state : 'no certificate'} for ${identity}`);
@@ -126,7 +127,7 @@ async function mtlsOpenedCount(ctx: MeshDemoContext, nodes: readonly string[]): 
     const samples = parsePrometheus(await fetchMetrics(n.netns));
     total += sumMetric(samples, OPENED, {
       reporter: 'destination',
-      source_principal: `spiffe://${ctx.trustDomain}/ns/${ctx.namespace}/sa/client`,
+      source_principal: formatSpiffeId({ trustDomain: ctx.trustDomain, namespace: ctx.namespace, serviceAccount: 'client' }),
       connection_security_policy: 'mutual_tls',
     });
   }
@@ -148,7 +149,7 @@ export async function showMtlsTraffic(s: StepContext, ctx: MeshDemoContext, scan
     after = await mtlsOpenedCount(ctx, echoNodes);
   }
   if (after <= before) throw new Error(`${OPENED}{reporter="destination",connection_security_policy="mutual_tls",source_principal=".../sa/client"} did not grow on ${echoNodes.join(', ')}`);
-  s.say(`${OPENED}{reporter="destination", source_principal="spiffe://${ctx.trustDomain}/ns/${ctx.namespace}/sa/client", connection_security_policy="mutual_tls"}: ${before} -> ${after}`);
+  s.say(`${OPENED}{reporter="destination", source_principal="${formatSpiffeId({ trustDomain: ctx.trustDomain, namespace: ctx.namespace, serviceAccount: 'client' })}", connection_security_policy="mutual_tls"}: ${before} -> ${after}`);
 }
 
 /** Step: a DENY policy for the client's identity makes the request fail; removing it makes it work again. */

@@ -3,9 +3,9 @@
 import type { Writable } from 'node:stream';
 import { describeError, MeshError } from '../lib/errors.js';
 
-export type StepStatus = 'ok' | 'failed' | 'not-shown';
+type StepStatus = 'ok' | 'failed' | 'not-shown';
 
-export interface StepOutcome {
+interface StepOutcome {
   title: string;
   status: StepStatus;
   /** Wall time of the step, seconds. */
@@ -40,21 +40,25 @@ export interface StepContext {
 
 export class DemoReporter {
   readonly outcomes: StepOutcome[] = [];
-  private index = 0;
+  #index = 0;
 
-  constructor(readonly out: Writable, private readonly nowMs: () => number = () => performance.now()) {}
+  readonly #nowMs: () => number;
+
+  constructor(readonly out: Writable, nowMs: () => number = () => performance.now()) {
+    this.#nowMs = nowMs;
+  }
 
   /**
    * Runs one step. A StepNotShown from `fn` marks it not shown and the demo goes on; any other error marks it
    * failed and is rethrown (later steps depend on earlier ones) unless `continueOnFailure`.
    */
   async step<T>(title: string, command: string | undefined, fn: (s: StepContext) => Promise<T>, opts: { continueOnFailure?: boolean } = {}): Promise<T | undefined> {
-    this.index++;
-    this.out.write(`\n==> ${this.index}. ${title}\n`);
+    this.#index++;
+    this.out.write(`\n==> ${this.#index}. ${title}\n`);
     if (command) this.out.write(`    $ ${command}\n`);
-    const started = this.nowMs();
+    const started = this.#nowMs();
     const s: StepContext = { say: (line) => this.out.write(`${line.split('\n').map((l) => `    ${l}`).join('\n')}\n`) };
-    const elapsed = () => Math.round((this.nowMs() - started) / 100) / 10;
+    const elapsed = () => Math.round((this.#nowMs() - started) / 100) / 10;
     try {
       const v = await fn(s);
       const seconds = elapsed();
@@ -77,9 +81,9 @@ export class DemoReporter {
 
   /** Records a step that was not attempted because an earlier one made it impossible. */
   skipped(title: string, reason: string): void {
-    this.index++;
+    this.#index++;
     this.outcomes.push({ title, status: 'not-shown', seconds: 0, reason });
-    this.out.write(`\n==> ${this.index}. ${title}\n    NOT SHOWN: ${reason}\n`);
+    this.out.write(`\n==> ${this.#index}. ${title}\n    NOT SHOWN: ${reason}\n`);
   }
 }
 

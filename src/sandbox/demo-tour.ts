@@ -2,7 +2,7 @@
 // printed), grouped by what they show.
 import { dirname, relative } from 'node:path';
 
-export interface TourFacts {
+interface TourFacts {
   /** How to invoke ambit here (`ambit`, or `ambit --data-dir D` when the demo ran with a non-default data dir). */
   ambit: string;
   cluster: string;

@@ -6,7 +6,7 @@ import { kindByName } from '../api/index.js';
 import type { ApiClient } from '../controlplane/client/index.js';
 import { describeError } from '../lib/errors.js';
 import { CommandError, runIn } from '../platform/index.js';
-import { POD_NETNS_ANNOTATION } from './pod-runner.js';
+import { POD_NETNS_ANNOTATION } from '../lib/mesh-contract.js';
 
 export type ProbeResult = { ok: true; output: string } | { ok: false; error: string };
 

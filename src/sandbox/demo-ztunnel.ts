@@ -3,21 +3,20 @@
 import http from 'node:http';
 import { describeError, MeshError } from '../lib/errors.js';
 import { connectFromNetns } from '../platform/index.js';
-import { layoutOf, readClusterRecord } from './cluster-state.js';
 
-export const ZTUNNEL_ADMIN_PORT = 15000;
-export const ZTUNNEL_STATS_PORT = 15020;
+const ZTUNNEL_ADMIN_PORT = 15000;
+const ZTUNNEL_STATS_PORT = 15020;
 const REQUEST_TIMEOUT_MS = 3000;
 
 /** ztunnel did not answer (not running, refused, timed out, bad reply); `message` says which and where. */
-export class ZtunnelUnreachableError extends MeshError {
+class ZtunnelUnreachableError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ZTUNNEL_UNREACHABLE', message, options);
   }
 }
 
 /** GETs `path` from 127.0.0.1:`port` inside `netns`; resolves with the body of a 200 answer. */
-export async function httpGetInNetns(netns: string, port: number, path: string, timeoutMs = REQUEST_TIMEOUT_MS): Promise<string> {
+async function httpGetInNetns(netns: string, port: number, path: string, timeoutMs = REQUEST_TIMEOUT_MS): Promise<string> {
   const where = `127.0.0.1:${port} in netns ${netns}`;
   let socket;
   try {
@@ -59,22 +58,6 @@ export function fetchMetrics(netns: string): Promise<string> {
   return httpGetInNetns(netns, ZTUNNEL_STATS_PORT, '/stats/prometheus');
 }
 
-/**
- * A reader of node ztunnels for a sandbox data dir: `configDump('node1')`. Meant for commands that cannot enter
- * netns themselves (the CLI's `x describe`): the composition root can hand it to them.
- */
-export function sandboxZtunnelAdmin(dataDir: string): { configDump(node: string): Promise<unknown> } {
-  return {
-    async configDump(node: string): Promise<unknown> {
-      const record = readClusterRecord(dataDir);
-      if (!record) throw new ZtunnelUnreachableError(`no sandbox cluster in ${dataDir}, so no ztunnel admin to ask`);
-      const n = layoutOf(record).nodes.find((x) => x.name === node);
-      if (!n) throw new ZtunnelUnreachableError(`node ${node} is not part of sandbox cluster ${record.name}`);
-      return fetchConfigDump(n.netns);
-    },
-  };
-}
-
 // --- what the dump and the metrics say (pure) ---
 
 /** The parts of `/config_dump` the demo reads (PROTOCOLS.md §9.3). */
@@ -87,7 +70,7 @@ export interface ZtunnelConfigDump {
   workloadState?: Record<string, { state?: string; info?: { name?: string; namespace?: string; serviceAccount?: string } }>;
 }
 
-export interface CertificateRow {
+interface CertificateRow {
   identity: string;
   state: string;
   serial: string;
@@ -106,7 +89,7 @@ export function certificateRows(dump: ZtunnelConfigDump, identityFilter?: (ident
     .sort((a, b) => a.identity.localeCompare(b.identity));
 }
 
-export interface MetricSample {
+interface MetricSample {
   name: string;
   labels: Record<string, string>;
   value: number;

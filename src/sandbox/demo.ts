@@ -18,7 +18,7 @@ import { scanZtunnels, showCertificates, showDenyPolicy, showMtlsTraffic, showZt
 import { DEMO_EXIT, DemoReporter, DemoStepFailed, exitCodeOf, renderSummary, type StepContext } from './demo-steps.js';
 import { renderTour } from './demo-tour.js';
 import { curlArgv, podNetnsOf, retryProbe, runInPod, tcpClientArgv } from './demo-traffic.js';
-import { REDIRECTION_ANNOTATION } from './pod-runner.js';
+import { DATAPLANE_MODE_AMBIENT, DATAPLANE_MODE_LABEL, REDIRECTION_ANNOTATION } from '../lib/mesh-contract.js';
 
 const DEFAULT_CLUSTER = 'ambit';
 const DEMO_NODES = 2;
@@ -28,7 +28,7 @@ const NAMESPACE = kindByName('Namespace')!;
 const ECHO_URL = 'http://echo/';
 
 /** A prerequisite is missing: the demo changed nothing (exit DEMO_EXIT.prerequisite). */
-export class DemoPrerequisiteError extends MeshError {
+class DemoPrerequisiteError extends MeshError {
   constructor(message: string) {
     super('DEMO_PREREQUISITE', message);
   }
@@ -50,7 +50,7 @@ function readMarker(dataDir: string): DemoMarker | undefined {
   }
 }
 
-export interface DemoOptions {
+interface DemoOptions {
   name: string;
   /** The data dir and how the user named it (for the tour's commands). */
   dataDir: string;
@@ -81,7 +81,7 @@ export function registerDemoVerbs(program: Command, ctx: SandboxVerbContext): vo
 }
 
 /** Runs the demo; resolves with the exit code (DEMO_EXIT). Output goes to ctx.stdout as it happens. */
-export async function runDemo(ctx: Pick<SandboxVerbContext, 'stdout' | 'stderr'>, o: DemoOptions, client: () => ApiClient): Promise<number> {
+async function runDemo(ctx: Pick<SandboxVerbContext, 'stdout' | 'stderr'>, o: DemoOptions, client: () => ApiClient): Promise<number> {
   const out = ctx.stdout;
   out.write(`ambit demo: a ${DEMO_NODES}-node ambient mesh with sample apps (each step shows the command it stands for)\n`);
   const rep = new DemoReporter(out);
@@ -179,7 +179,7 @@ async function bringUp(rep: DemoReporter, o: DemoOptions, client: () => ApiClien
   });
 
   await rep.step('enroll the namespace in ambient mode (no pod restarts)', `${a} label namespace ${DEMO_NAMESPACE} istio.io/dataplane-mode=ambient`, async (s) => {
-    await api.patch(NAMESPACE, undefined, DEMO_NAMESPACE, { metadata: { labels: { 'istio.io/dataplane-mode': 'ambient' } } });
+    await api.patch(NAMESPACE, undefined, DEMO_NAMESPACE, { metadata: { labels: { [DATAPLANE_MODE_LABEL]: DATAPLANE_MODE_AMBIENT } } });
     s.say(`namespace/${DEMO_NAMESPACE} labeled`);
     const captured = (p: KubeObject) => ['pending', 'enabled'].includes(p.metadata.annotations?.[REDIRECTION_ANNOTATION] ?? '');
     const pods = (await api.list(POD, { namespace: DEMO_NAMESPACE })).items.map((p) => p.metadata.name);
@@ -233,7 +233,7 @@ async function waitForPods(api: ApiClient, names: readonly string[], timeoutMs: 
 }
 
 /** `ambit demo --down`: removes the demo namespace, and the cluster when the demo created it. Exit code. */
-export async function demoDown(ctx: Pick<SandboxVerbContext, 'stdout' | 'stderr'>, o: DemoOptions, api: ApiClient): Promise<number> {
+async function demoDown(ctx: Pick<SandboxVerbContext, 'stdout' | 'stderr'>, o: DemoOptions, api: ApiClient): Promise<number> {
   const say = (l: string) => ctx.stdout.write(`${l}\n`);
   const marker = readMarker(o.dataDir);
   const record = readClusterRecord(o.dataDir);

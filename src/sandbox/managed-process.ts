@@ -8,7 +8,7 @@ type ChildProcess = ReturnType<typeof spawnIn>;
 import { describeError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 
-export interface ManagedProcessSpec {
+interface ManagedProcessSpec {
   /** Shown in logs (`controlplane`, `default/web:app`). */
   label: string;
   netns: string;
@@ -29,7 +29,7 @@ export interface ExitInfo {
 }
 
 /** Decides after an exit whether to start again (restartPolicy for pods, always for roles). */
-export type RestartDecision = (exit: ExitInfo) => boolean;
+type RestartDecision = (exit: ExitInfo) => boolean;
 
 const BACKOFF_START_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
@@ -45,27 +45,35 @@ export class ManagedProcess {
   finished = false;
   /** Stopped on request (`ambit cluster stop <role>`): not restarted until `release()`. */
   held = false;
-  private child: ChildProcess | undefined;
-  private stopping = false;
-  private backoffMs = BACKOFF_START_MS;
-  private restartTimer: NodeJS.Timeout | undefined;
-  private exited: Promise<void> = Promise.resolve();
+  #child: ChildProcess | undefined;
+  #stopping = false;
+  #backoffMs = BACKOFF_START_MS;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #exited: Promise<void> = Promise.resolve();
   /** Replaced processes still finishing their work (ztunnels draining), with their exit. */
-  private readonly retiring = new Map<ChildProcess, Promise<void>>();
+  readonly #retiring = new Map<ChildProcess, Promise<void>>();
+
+  readonly #shouldRestart: RestartDecision;
+  readonly #onChange: () => void;
+  readonly #log: Logger;
 
   constructor(
     readonly spec: ManagedProcessSpec,
-    private readonly shouldRestart: RestartDecision,
-    private readonly onChange: () => void,
-    private readonly log: Logger,
-  ) {}
+    shouldRestart: RestartDecision,
+    onChange: () => void,
+    log: Logger,
+  ) {
+    this.#shouldRestart = shouldRestart;
+    this.#onChange = onChange;
+    this.#log = log;
+  }
 
   get running(): boolean {
-    return this.child !== undefined;
+    return this.#child !== undefined;
   }
 
   start(): void {
-    if (this.stopping || this.held || this.child) return;
+    if (this.#stopping || this.held || this.#child) return;
     mkdirSync(dirname(this.spec.logFile), { recursive: true, mode: 0o755 });
     const out = openSync(this.spec.logFile, 'a');
     let child: ChildProcess;
@@ -80,26 +88,26 @@ export class ManagedProcess {
     } finally {
       closeSync(out); // the child holds its own copy
     }
-    this.child = child;
+    this.#child = child;
     this.pid = child.pid;
     this.startedAt = new Date();
     if (this.spec.pidFile && child.pid) {
       mkdirSync(dirname(this.spec.pidFile), { recursive: true });
       writeFileSync(this.spec.pidFile, `${child.pid}\n`);
     }
-    this.exited = new Promise((resolve) => {
-      child.once('error', (err) => this.log.error({ proc: this.spec.label, err: describeError(err) }, 'could not start'));
+    this.#exited = new Promise((resolve) => {
+      child.once('error', (err) => this.#log.error({ proc: this.spec.label, err: describeError(err) }, 'could not start'));
       child.once('close', (code, signal) => {
-        if (this.child === child) this.onExit({ code, signal, at: new Date() });
+        if (this.#child === child) this.#onExit({ code, signal, at: new Date() });
         else {
-          this.retiring.delete(child);
-          this.log.info({ proc: this.spec.label, pid: child.pid, code, signal }, 'replaced process exited');
+          this.#retiring.delete(child);
+          this.#log.info({ proc: this.spec.label, pid: child.pid, code, signal }, 'replaced process exited');
         }
         resolve();
       });
     });
-    this.log.info({ proc: this.spec.label, pid: child.pid, netns: this.spec.netns }, 'started');
-    this.onChange();
+    this.#log.info({ proc: this.spec.label, pid: child.pid, netns: this.spec.netns }, 'started');
+    this.#onChange();
   }
 
   /**
@@ -107,24 +115,24 @@ export class ManagedProcess {
    * (it was asked to stop, or is about to be, and exits on its own). Without a running process: a plain start.
    */
   replace(): void {
-    if (this.stopping || this.held) return;
-    const old = this.child;
+    if (this.#stopping || this.held) return;
+    const old = this.#child;
     if (old) {
-      this.retiring.set(old, this.exited);
-      this.child = undefined;
-      this.log.info({ proc: this.spec.label, pid: old.pid }, 'starting a replacement');
+      this.#retiring.set(old, this.#exited);
+      this.#child = undefined;
+      this.#log.info({ proc: this.spec.label, pid: old.pid }, 'starting a replacement');
     }
-    if (this.restartTimer) clearTimeout(this.restartTimer);
-    this.restartTimer = undefined;
+    if (this.#restartTimer) clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
     this.start();
   }
 
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once it (and any replaced one still running) is gone. No restart afterwards. */
   async stop(graceMs = 5000): Promise<void> {
-    this.stopping = true;
-    if (this.restartTimer) clearTimeout(this.restartTimer);
-    const children = [...this.retiring];
-    if (this.child) children.push([this.child, this.exited]);
+    this.#stopping = true;
+    if (this.#restartTimer) clearTimeout(this.#restartTimer);
+    const children = [...this.#retiring];
+    if (this.#child) children.push([this.#child, this.#exited]);
     await Promise.all(children.map(([child, exited]) => terminate(child, exited, graceMs)));
     if (this.spec.pidFile) rmSync(this.spec.pidFile, { force: true });
   }
@@ -134,49 +142,49 @@ export class ManagedProcess {
    * until `release()`: an outage on purpose, e.g. of the control plane, to see how the rest of the cluster copes.
    */
   async hold(graceMs = 5000): Promise<void> {
-    if (this.stopping || this.held) return;
+    if (this.#stopping || this.held) return;
     this.held = true;
-    if (this.restartTimer) clearTimeout(this.restartTimer);
-    this.restartTimer = undefined;
-    const children = [...this.retiring];
-    if (this.child) children.push([this.child, this.exited]);
+    if (this.#restartTimer) clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
+    const children = [...this.#retiring];
+    if (this.#child) children.push([this.#child, this.#exited]);
     await Promise.all(children.map(([child, exited]) => terminate(child, exited, graceMs)));
-    this.log.info({ proc: this.spec.label }, 'held stopped');
-    this.onChange();
+    this.#log.info({ proc: this.spec.label }, 'held stopped');
+    this.#onChange();
   }
 
   /** Ends a `hold()`: starts the process again at once, with a fresh backoff. */
   release(): void {
     if (!this.held) return;
     this.held = false;
-    this.backoffMs = BACKOFF_START_MS;
+    this.#backoffMs = BACKOFF_START_MS;
     this.start();
   }
 
-  private onExit(exit: ExitInfo): void {
+  #onExit(exit: ExitInfo): void {
     const ranMs = this.startedAt ? exit.at.getTime() - this.startedAt.getTime() : 0;
-    this.child = undefined;
+    this.#child = undefined;
     this.pid = undefined;
     this.lastExit = exit;
-    if (this.stopping || this.held) {
+    if (this.#stopping || this.held) {
       if (this.spec.pidFile) rmSync(this.spec.pidFile, { force: true });
       return;
     }
-    this.log.warn({ proc: this.spec.label, code: exit.code, signal: exit.signal, ranMs }, 'exited');
-    if (!this.shouldRestart(exit)) {
+    this.#log.warn({ proc: this.spec.label, code: exit.code, signal: exit.signal, ranMs }, 'exited');
+    if (!this.#shouldRestart(exit)) {
       this.finished = true;
       if (this.spec.pidFile) rmSync(this.spec.pidFile, { force: true });
-      this.onChange();
+      this.#onChange();
       return;
     }
-    if (ranMs >= HEALTHY_RUN_MS) this.backoffMs = BACKOFF_START_MS;
-    const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
-    this.restartTimer = setTimeout(() => {
+    if (ranMs >= HEALTHY_RUN_MS) this.#backoffMs = BACKOFF_START_MS;
+    const delay = this.#backoffMs;
+    this.#backoffMs = Math.min(this.#backoffMs * 2, BACKOFF_MAX_MS);
+    this.#restartTimer = setTimeout(() => {
       this.restarts++;
       this.start();
     }, delay);
-    this.onChange();
+    this.#onChange();
   }
 }
 

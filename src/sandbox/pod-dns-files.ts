@@ -3,7 +3,7 @@
 // `svc.ns.svc` and `svc.ns.svc.cluster.local`.
 import type { KubeObject } from '../api/index.js';
 
-export interface ServiceName {
+interface ServiceName {
   namespace: string;
   name: string;
   vip: string;

@@ -5,7 +5,7 @@ import { createNetns, createVethPair, deleteNetns, ipIn } from '../platform/inde
 import { ETC_NETNS } from './topology.js';
 import type { NodeLayout } from './cluster-layout.js';
 
-export interface PodNetwork {
+interface PodNetwork {
   netns: string;
   ip: string;
   node: NodeLayout;

@@ -6,7 +6,7 @@
 // and keep hosts files and the node's Service DNAT rules current.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { DATAPLANE_MODE_LABEL, kindByName, type KubeObject } from '../api/index.js';
+import { kindByName, type KubeObject } from '../api/index.js';
 import type { ApiClient } from '../controlplane/client/index.js';
 import { describeError, MeshError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
@@ -20,15 +20,12 @@ import { renderHosts, renderResolvConf, serviceNames } from './pod-dns-files.js'
 import { createPodNetwork, deletePodNetwork, writeNetnsFile } from './pod-network.js';
 import { renderServiceRules, servicePortRules } from './service-rules.js';
 import { ReconcileLoop } from '../lib/reconcile-loop.js';
+import { POD_NETNS_ANNOTATION, REDIRECTION_ANNOTATION, isCaptureCandidate } from '../lib/mesh-contract.js';
 
-/** Where a pod's netns is recorded on the Pod (read by the node agent and `ambit exec`). */
-export const POD_NETNS_ANNOTATION = 'sandbox.ambit.io/netns';
-/** Written by the node agent once an enrolled pod's capture rules are in (Istio's annotation). */
-export const REDIRECTION_ANNOTATION = 'ambient.istio.io/redirection';
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const MAX_GRACE_SECONDS = 10;
 
-export class PodRunnerError extends MeshError {
+class PodRunnerError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('SANDBOX_POD', message, options);
   }
@@ -42,11 +39,8 @@ const NAMESPACE = kindByName('Namespace')!;
  * Whether the node agent will capture this pod (same rule as the agent: pod label, else namespace label; never
  * waypoints). Such a pod's containers start only once the agent reports its rules installed: fail closed.
  */
-export function wantsCapture(pod: KubeObject, namespace: KubeObject | undefined): boolean {
-  const labels = pod.metadata.labels ?? {};
-  if (labels['gateway.istio.io/managed'] !== undefined) return false;
-  const mode = labels[DATAPLANE_MODE_LABEL] ?? namespace?.metadata.labels?.[DATAPLANE_MODE_LABEL];
-  return mode === 'ambient';
+function wantsCapture(pod: KubeObject, namespace: KubeObject | undefined): boolean {
+  return isCaptureCandidate(pod.metadata.labels ?? {}, namespace?.metadata.labels);
 }
 
 interface ContainerSpec {
@@ -85,7 +79,7 @@ interface RunningPod {
   spec: PodSpec;
 }
 
-export interface PodRunnerConfig {
+interface PodRunnerConfig {
   api: ApiClient;
   layout: ClusterLayout;
   dataDir: string;
@@ -114,152 +108,155 @@ export function containerEnvironment(
 }
 
 export class PodRunner {
-  private readonly pods: ObjectInformer<KubeObject>;
-  private readonly services: ObjectInformer<KubeObject>;
-  private readonly namespaces: ObjectInformer<KubeObject>;
-  private readonly running = new Map<string, RunningPod>();
+  readonly #pods: ObjectInformer<KubeObject>;
+  readonly #services: ObjectInformer<KubeObject>;
+  readonly #namespaces: ObjectInformer<KubeObject>;
+  readonly #running = new Map<string, RunningPod>();
   /** Pods whose setup failed: uid → message, so the failure is reported once, not retried in a tight loop. */
-  private readonly failed = new Map<string, string>();
-  private readonly loop = new ReconcileLoop(
-    () => this.reconcile(),
-    (err) => this.cfg.log.error({ err: describeError(err) }, 'pod runner pass failed; retrying'),
+  readonly #failed = new Map<string, string>();
+  readonly #loop = new ReconcileLoop(
+    () => this.#reconcile(),
+    (err) => this.#cfg.log.error({ err: describeError(err) }, 'pod runner pass failed; retrying'),
   );
-  private stopped = false;
-  private swept = false;
-  private appliedServiceRules = '';
-  private readonly retryTimer: NodeJS.Timeout;
+  #stopped = false;
+  #swept = false;
+  #appliedServiceRules = '';
+  readonly #retryTimer: NodeJS.Timeout;
 
-  constructor(private readonly cfg: PodRunnerConfig) {
-    const onChange = () => this.schedule();
-    this.pods = new ObjectInformer<KubeObject>(cfg.api, POD, { log: cfg.log, onChange });
-    this.services = new ObjectInformer<KubeObject>(cfg.api, SERVICE, { log: cfg.log, onChange });
-    this.namespaces = new ObjectInformer<KubeObject>(cfg.api, NAMESPACE, { log: cfg.log, onChange });
+  readonly #cfg: PodRunnerConfig;
+
+  constructor(cfg: PodRunnerConfig) {
+    this.#cfg = cfg;
+    const onChange = () => this.#schedule();
+    this.#pods = new ObjectInformer<KubeObject>(cfg.api, POD, { log: cfg.log, onChange });
+    this.#services = new ObjectInformer<KubeObject>(cfg.api, SERVICE, { log: cfg.log, onChange });
+    this.#namespaces = new ObjectInformer<KubeObject>(cfg.api, NAMESPACE, { log: cfg.log, onChange });
     // Failed writes (control plane restarting) and failed setups are retried by a slow periodic pass.
-    this.retryTimer = setInterval(() => {
-      this.failed.clear();
-      this.schedule();
+    this.#retryTimer = setInterval(() => {
+      this.#failed.clear();
+      this.#schedule();
     }, 5000);
   }
 
   /** Stops every pod process (networks stay until the cluster is deleted) and the watches. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.retryTimer);
-    await Promise.all([this.pods.stop(), this.services.stop(), this.namespaces.stop()]);
-    await this.loop.stop();
-    await Promise.all([...this.running.values()].flatMap((p) => [...p.containers.values()].map((c) => c.stop(p.graceMs))));
+    this.#stopped = true;
+    clearInterval(this.#retryTimer);
+    await Promise.all([this.#pods.stop(), this.#services.stop(), this.#namespaces.stop()]);
+    await this.#loop.stop();
+    await Promise.all([...this.#running.values()].flatMap((p) => [...p.containers.values()].map((c) => c.stop(p.graceMs))));
   }
 
   /** For `cluster info`: pods with their netns, IP, node and container pids. */
   snapshot(): Array<{ namespace: string; name: string; netns: string; ip: string; node: string; pids: number[] }> {
-    return [...this.running.values()].map((p) => ({
+    return [...this.#running.values()].map((p) => ({
       namespace: p.namespace, name: p.name, netns: p.netns, ip: p.ip, node: p.node.name,
       pids: [...p.containers.values()].map((c) => c.pid).filter((x): x is number => x !== undefined),
     }));
   }
 
-  private schedule(): void {
-    if (!this.stopped) this.loop.request();
+  #schedule(): void {
+    if (!this.#stopped) this.#loop.request();
   }
 
-  private async reconcile(): Promise<void> {
-    if (!this.pods.synced || !this.services.synced || !this.namespaces.synced) return;
-    const pods = [...this.pods.items.values()];
+  async #reconcile(): Promise<void> {
+    if (!this.#pods.synced || !this.#services.synced || !this.#namespaces.synced) return;
+    const pods = [...this.#pods.items.values()];
     const byUid = new Map(pods.filter((p) => p.metadata.uid).map((p) => [p.metadata.uid!, p]));
-    await this.allocateServiceIps();
+    await this.#allocateServiceIps();
     // Pods gone from the store (or moved): stop and free them.
-    for (const [uid, rp] of [...this.running]) {
+    for (const [uid, rp] of [...this.#running]) {
       const pod = byUid.get(uid);
       if (pod && (pod.spec as PodSpec).nodeName === rp.node.name) continue;
-      await this.teardown(rp);
+      await this.#teardown(rp);
     }
-    if (!this.swept) await this.sweepOrphans(byUid);
+    if (!this.#swept) await this.#sweepOrphans(byUid);
     for (const pod of pods) {
-      if (this.stopped) return;
+      if (this.#stopped) return;
       const uid = pod.metadata.uid;
-      const rp = uid ? this.running.get(uid) : undefined;
+      const rp = uid ? this.#running.get(uid) : undefined;
       if (rp?.awaitingCapture && pod.metadata.annotations?.[REDIRECTION_ANNOTATION] && Number(pod.metadata.resourceVersion) > rp.setupVersion) {
-        this.startContainers(rp);
+        this.#startContainers(rp);
       }
-      if (!uid || rp || this.failed.has(uid)) continue;
+      if (!uid || rp || this.#failed.has(uid)) continue;
       const spec = pod.spec as PodSpec;
       if (!spec.nodeName) {
-        await this.bind(pod, pods);
+        await this.#bind(pod, pods);
         continue;
       }
-      const node = this.cfg.layout.nodes.find((n) => n.name === spec.nodeName);
+      const node = this.#cfg.layout.nodes.find((n) => n.name === spec.nodeName);
       if (!node) {
-        await this.reportUnschedulable(pod, `node "${spec.nodeName}" does not exist in cluster ${this.cfg.layout.name} (nodes: ${this.cfg.layout.nodes.map((n) => n.name).join(', ')})`);
+        await this.#reportUnschedulable(pod, `node "${spec.nodeName}" does not exist in cluster ${this.#cfg.layout.name} (nodes: ${this.#cfg.layout.nodes.map((n) => n.name).join(', ')})`);
         continue;
       }
       try {
-        await this.setup(pod, node);
+        await this.#setup(pod, node);
       } catch (err) {
-        this.failed.set(uid, describeError(err));
-        this.cfg.log.error({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, err: describeError(err) }, 'pod setup failed');
-        await this.reportUnschedulable(pod, `sandbox could not start the pod: ${describeError(err)}`);
+        this.#failed.set(uid, describeError(err));
+        this.#cfg.log.error({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, err: describeError(err) }, 'pod setup failed');
+        await this.#reportUnschedulable(pod, `sandbox could not start the pod: ${describeError(err)}`);
       }
     }
-    await this.syncStatuses();
-    await this.syncDnsFiles();
-    await this.syncServiceRules(pods);
+    await this.#syncStatuses();
+    await this.#syncDnsFiles();
+    await this.#syncServiceRules(pods);
   }
 
   // --- scheduling ---
 
   /** Binds an unplaced pod to the node with the fewest pods (ties: lowest node number). */
-  private async bind(pod: KubeObject, all: KubeObject[]): Promise<void> {
-    const load = new Map(this.cfg.layout.nodes.map((n) => [n.name, 0]));
+  async #bind(pod: KubeObject, all: KubeObject[]): Promise<void> {
+    const load = new Map(this.#cfg.layout.nodes.map((n) => [n.name, 0]));
     for (const p of all) {
       const n = (p.spec as PodSpec).nodeName;
       if (n && load.has(n)) load.set(n, load.get(n)! + 1);
     }
     const target = [...load.entries()].sort((a, b) => a[1] - b[1])[0]![0];
-    await this.cfg.api.patch(POD, pod.metadata.namespace, pod.metadata.name, { spec: { nodeName: target } });
+    await this.#cfg.api.patch(POD, pod.metadata.namespace, pod.metadata.name, { spec: { nodeName: target } });
     // Count it at once so the next unplaced pod of this pass sees the new load.
     (pod.spec as PodSpec).nodeName = target;
-    this.cfg.log.info({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, node: target }, 'scheduled');
+    this.#cfg.log.info({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, node: target }, 'scheduled');
   }
 
-  private async reportUnschedulable(pod: KubeObject, message: string): Promise<void> {
+  async #reportUnschedulable(pod: KubeObject, message: string): Promise<void> {
     const status = { phase: 'Pending', message, reason: 'SandboxError' };
     if (JSON.stringify(pod.status?.['message']) === JSON.stringify(message)) return;
-    await this.writeStatus(pod.metadata.namespace!, pod.metadata.name, status).catch(() => undefined);
+    await this.#writeStatus(pod.metadata.namespace!, pod.metadata.name, status).catch(() => undefined);
   }
 
   // --- pod lifecycle ---
 
-  private async setup(pod: KubeObject, node: NodeLayout): Promise<void> {
+  async #setup(pod: KubeObject, node: NodeLayout): Promise<void> {
     const uid = pod.metadata.uid!;
     const namespace = pod.metadata.namespace ?? 'default';
     const name = pod.metadata.name;
     const spec = pod.spec as PodSpec;
-    const netns = podNetnsName(this.cfg.layout.name, namespace, name, uid);
-    const host = this.freeHost(node);
+    const netns = podNetnsName(this.#cfg.layout.name, namespace, name, uid);
+    const host = this.#freeHost(node);
     const ip = podIpOf(node, host);
-    const log = this.cfg.log.child({ pod: `${namespace}/${name}` });
+    const log = this.#cfg.log.child({ pod: `${namespace}/${name}` });
     await createPodNetwork({ netns, ip, node, vethName: podVethName(uid) });
     const rp: RunningPod = {
       uid, namespace, name, node, netns, ip, host, startTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
       containers: new Map(), graceMs: Math.min(spec.terminationGracePeriodSeconds ?? 5, MAX_GRACE_SECONDS) * 1000,
-      lastStatus: '', awaitingCapture: wantsCapture(pod, this.namespaces.items.get(namespace)), setupVersion: Infinity, spec,
+      lastStatus: '', awaitingCapture: wantsCapture(pod, this.#namespaces.items.get(namespace)), setupVersion: Infinity, spec,
     };
-    this.running.set(uid, rp);
-    writeNetnsFile(netns, 'resolv.conf', renderResolvConf(namespace, this.cfg.layout.dnsIp, this.cfg.layout.clusterDomain));
-    writeNetnsFile(netns, 'hosts', renderHosts({ namespace, name, ip }, serviceNames([...this.services.items.values()]), this.cfg.layout.clusterDomain));
+    this.#running.set(uid, rp);
+    writeNetnsFile(netns, 'resolv.conf', renderResolvConf(namespace, this.#cfg.layout.dnsIp, this.#cfg.layout.clusterDomain));
+    writeNetnsFile(netns, 'hosts', renderHosts({ namespace, name, ip }, serviceNames([...this.#services.items.values()]), this.#cfg.layout.clusterDomain));
     // The node agent finds the netns through this annotation, written before any process runs. A redirection
     // annotation from an earlier netns of this pod no longer holds: cleared, so the agent re-captures first.
-    const patched = await this.cfg.api.patch(POD, namespace, name, { metadata: { annotations: { [POD_NETNS_ANNOTATION]: netns, [REDIRECTION_ANNOTATION]: null } } });
+    const patched = await this.#cfg.api.patch(POD, namespace, name, { metadata: { annotations: { [POD_NETNS_ANNOTATION]: netns, [REDIRECTION_ANNOTATION]: null } } });
     rp.setupVersion = Number(patched.metadata.resourceVersion);
     if (rp.awaitingCapture) log.info({ netns }, 'enrolled pod: waiting for the node agent to install capture rules');
-    else this.startContainers(rp);
+    else this.#startContainers(rp);
     log.info({ netns, ip, node: node.name }, 'pod network ready');
   }
 
-  private startContainers(rp: RunningPod): void {
+  #startContainers(rp: RunningPod): void {
     rp.awaitingCapture = false;
     const { namespace, name, ip, node, netns, spec } = rp;
-    const log = this.cfg.log.child({ pod: `${namespace}/${name}` });
+    const log = this.#cfg.log.child({ pod: `${namespace}/${name}` });
     const policy = spec.restartPolicy ?? 'Always';
     const restart = (exit: ExitInfo) => policy === 'Always' || (policy === 'OnFailure' && exit.code !== 0);
     for (const c of spec.containers) {
@@ -271,10 +268,10 @@ export class PodRunner {
           argv: [...c.command, ...(c.args ?? [])],
           env,
           cwd: c.workingDir || '/',
-          logFile: containerLogPath(this.cfg.dataDir, namespace, name, c.name),
+          logFile: containerLogPath(this.#cfg.dataDir, namespace, name, c.name),
         },
         restart,
-        () => this.schedule(),
+        () => this.#schedule(),
         log,
       );
       rp.containers.set(c.name, proc);
@@ -282,14 +279,14 @@ export class PodRunner {
     }
   }
 
-  private async teardown(rp: RunningPod): Promise<void> {
-    this.running.delete(rp.uid);
+  async #teardown(rp: RunningPod): Promise<void> {
+    this.#running.delete(rp.uid);
     await Promise.all([...rp.containers.values()].map((c) => c.stop(rp.graceMs)));
     // Anything the containers left behind in the netns (daemons they forked) goes too.
     await killAllIn(rp.netns);
     await deletePodNetwork(rp.netns);
-    rmSync(join(this.cfg.dataDir, 'logs', 'pods', `${rp.namespace}_${rp.name}`), { recursive: true, force: true });
-    this.cfg.log.info({ pod: `${rp.namespace}/${rp.name}`, netns: rp.netns }, 'pod removed');
+    rmSync(join(this.#cfg.dataDir, 'logs', 'pods', `${rp.namespace}_${rp.name}`), { recursive: true, force: true });
+    this.#cfg.log.info({ pod: `${rp.namespace}/${rp.name}`, netns: rp.netns }, 'pod removed');
   }
 
   /**
@@ -297,42 +294,42 @@ export class PodRunner {
    * processes were children of the previous runner). They are removed; their pods (if still in the store) start
    * again on a fresh network, reported as a restart.
    */
-  private async sweepOrphans(byUid: Map<string, KubeObject>): Promise<void> {
-    this.swept = true;
-    const owned = new Set([...this.running.values()].map((r) => r.netns));
-    const infra = new Set([this.cfg.layout.fabricNetns, ...this.cfg.layout.nodes.map((n) => n.netns)]);
+  async #sweepOrphans(byUid: Map<string, KubeObject>): Promise<void> {
+    this.#swept = true;
+    const owned = new Set([...this.#running.values()].map((r) => r.netns));
+    const infra = new Set([this.#cfg.layout.fabricNetns, ...this.#cfg.layout.nodes.map((n) => n.netns)]);
     for (const ns of await listNetns()) {
-      if (!belongsToCluster(this.cfg.layout.name, ns) || infra.has(ns) || owned.has(ns)) continue;
-      this.cfg.log.info({ netns: ns }, 'removing a pod netns left by a previous run');
+      if (!belongsToCluster(this.#cfg.layout.name, ns) || infra.has(ns) || owned.has(ns)) continue;
+      this.#cfg.log.info({ netns: ns }, 'removing a pod netns left by a previous run');
       await killAllIn(ns);
       await deletePodNetwork(ns);
     }
     void byUid;
   }
 
-  private freeHost(node: NodeLayout): number {
-    const used = new Set([...this.running.values()].filter((r) => r.node === node).map((r) => r.host));
+  #freeHost(node: NodeLayout): number {
+    const used = new Set([...this.#running.values()].filter((r) => r.node === node).map((r) => r.host));
     for (let h = 2; h <= 254; h++) if (!used.has(h)) return h;
     throw new PodRunnerError(`node ${node.name} has no free pod address left in ${node.podCidr}`);
   }
 
   // --- status, DNS files, services ---
 
-  private async syncStatuses(): Promise<void> {
-    for (const rp of this.running.values()) {
-      const status = this.statusOf(rp);
+  async #syncStatuses(): Promise<void> {
+    for (const rp of this.#running.values()) {
+      const status = this.#statusOf(rp);
       const json = JSON.stringify(status);
       if (json === rp.lastStatus) continue;
       try {
-        await this.writeStatus(rp.namespace, rp.name, status);
+        await this.#writeStatus(rp.namespace, rp.name, status);
         rp.lastStatus = json;
       } catch (err) {
-        this.cfg.log.warn({ pod: `${rp.namespace}/${rp.name}`, err: describeError(err) }, 'status write failed; will retry');
+        this.#cfg.log.warn({ pod: `${rp.namespace}/${rp.name}`, err: describeError(err) }, 'status write failed; will retry');
       }
     }
   }
 
-  private statusOf(rp: RunningPod): Record<string, unknown> {
+  #statusOf(rp: RunningPod): Record<string, unknown> {
     const procs = [...rp.containers.entries()];
     const allDone = procs.length > 0 && procs.every(([, p]) => p.finished);
     let phase = rp.awaitingCapture ? 'Pending' : 'Running';
@@ -359,39 +356,39 @@ export class PodRunner {
     };
   }
 
-  private async writeStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void> {
-    await this.cfg.api.updateStatus({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace }, status });
+  async #writeStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void> {
+    await this.#cfg.api.updateStatus({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace }, status });
   }
 
-  private async syncDnsFiles(): Promise<void> {
-    const names = serviceNames([...this.services.items.values()]);
-    for (const rp of this.running.values()) {
-      writeNetnsFile(rp.netns, 'hosts', renderHosts({ namespace: rp.namespace, name: rp.name, ip: rp.ip }, names, this.cfg.layout.clusterDomain));
+  async #syncDnsFiles(): Promise<void> {
+    const names = serviceNames([...this.#services.items.values()]);
+    for (const rp of this.#running.values()) {
+      writeNetnsFile(rp.netns, 'hosts', renderHosts({ namespace: rp.namespace, name: rp.name, ip: rp.ip }, names, this.#cfg.layout.clusterDomain));
     }
   }
 
-  private async syncServiceRules(pods: KubeObject[]): Promise<void> {
-    const text = renderServiceRules(servicePortRules([...this.services.items.values()], pods));
-    if (text === this.appliedServiceRules) return;
-    for (const node of this.cfg.layout.nodes) await applyNft(node.netns, text);
-    this.appliedServiceRules = text;
+  async #syncServiceRules(pods: KubeObject[]): Promise<void> {
+    const text = renderServiceRules(servicePortRules([...this.#services.items.values()], pods));
+    if (text === this.#appliedServiceRules) return;
+    for (const node of this.#cfg.layout.nodes) await applyNft(node.netns, text);
+    this.#appliedServiceRules = text;
   }
 
   /** Services without a cluster IP get the lowest free one of the service range (written to spec.clusterIP). */
-  private async allocateServiceIps(): Promise<void> {
-    const services = [...this.services.items.values()];
+  async #allocateServiceIps(): Promise<void> {
+    const services = [...this.#services.items.values()];
     const used = new Set(services.map((s) => (s.spec as { clusterIP?: string }).clusterIP).filter(Boolean));
     let n = 1;
     for (const svc of services) {
       const spec = (svc.spec ?? {}) as { clusterIP?: string; type?: string };
       if (spec.clusterIP || spec.type === 'ExternalName') continue;
-      let ip = serviceIpOf(this.cfg.layout, n);
-      while (used.has(ip)) ip = serviceIpOf(this.cfg.layout, ++n);
-      if (!ipInCidr(ip, this.cfg.layout.serviceCidr)) throw new PodRunnerError(`the service range ${this.cfg.layout.serviceCidr} is exhausted`);
+      let ip = serviceIpOf(this.#cfg.layout, n);
+      while (used.has(ip)) ip = serviceIpOf(this.#cfg.layout, ++n);
+      if (!ipInCidr(ip, this.#cfg.layout.serviceCidr)) throw new PodRunnerError(`the service range ${this.#cfg.layout.serviceCidr} is exhausted`);
       used.add(ip);
-      await this.cfg.api.patch(SERVICE, svc.metadata.namespace, svc.metadata.name, { spec: { clusterIP: ip } });
+      await this.#cfg.api.patch(SERVICE, svc.metadata.namespace, svc.metadata.name, { spec: { clusterIP: ip } });
       spec.clusterIP = ip;
-      this.cfg.log.info({ service: `${svc.metadata.namespace}/${svc.metadata.name}`, clusterIP: ip }, 'service VIP allocated');
+      this.#cfg.log.info({ service: `${svc.metadata.namespace}/${svc.metadata.name}`, clusterIP: ip }, 'service VIP allocated');
     }
   }
 }

@@ -3,9 +3,9 @@
 // its own Service is masqueraded so the reply comes back through the node (hairpin).
 import { matchLabels, type KubeObject } from '../api/index.js';
 
-export const SERVICE_TABLE = 'ambit_services';
+const SERVICE_TABLE = 'ambit_services';
 
-export interface ServicePortRule {
+interface ServicePortRule {
   vip: string;
   port: number;
   protocol: 'tcp' | 'udp';

@@ -21,9 +21,10 @@ import { ManagedProcess } from './managed-process.js';
 import { PodRunner } from './pod-runner.js';
 import { clusterPaths, layoutOf, readClusterRecord } from './cluster-state.js';
 import type { ClusterLayout } from './cluster-layout.js';
+import { POD_NETNS_ANNOTATION } from '../lib/mesh-contract.js';
 
 /** The control plane's TLS gRPC port (CA + xDS), as istiod's 15012. */
-export const CONTROL_PLANE_GRPC_PORT = 15012;
+const CONTROL_PLANE_GRPC_PORT = 15012;
 
 /** Role names of one node's processes (pid file `<run>/<role>.pid`, log `<logs>/<role>.log`). */
 export function nodeRoleNames(node: string): string[] {
@@ -35,7 +36,7 @@ export function nodeRoleNames(node: string): string[] {
  * data path's short-lived chunk garbage from inflating RSS; in the loopback bench it cut peak RSS by ≈10 MiB with
  * no measurable CPU cost.
  */
-export const ZTUNNEL_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
+const ZTUNNEL_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
 
 /** How often the supervisor looks for a ztunnel that asked to be replaced, and for held roles. */
 const HANDOVER_POLL_MS = 50;
@@ -46,11 +47,11 @@ export function roleHoldPath(runDir: string, role: string): string {
 }
 
 /** `<run>/ztunnel-<node>.handover`: the restart handover file of a node's ztunnels. */
-export function ztunnelHandoverPath(runDir: string, node: string): string {
+function ztunnelHandoverPath(runDir: string, node: string): string {
   return join(runDir, `ztunnel-${node}.handover`);
 }
 
-export class SupervisorError extends MeshError {
+class SupervisorError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('SANDBOX_SUPERVISOR', message, options);
   }
@@ -61,14 +62,14 @@ export function ambitMainScript(): string {
   return fileURLToPath(new URL('../main.js', import.meta.url));
 }
 
-export interface SupervisorHandle {
+interface SupervisorHandle {
   readonly layout: ClusterLayout;
   readonly roles: ManagedProcess[];
   readonly podRunner: PodRunner;
   stop(): Promise<void>;
 }
 
-export interface SupervisorOptions {
+interface SupervisorOptions {
   dataDir: string;
   log: Logger;
   /** Node executable (process.execPath of the caller). */
@@ -191,7 +192,7 @@ async function ensureClusterObjects(api: ApiClient, layout: ClusterLayout): Prom
       if (!isNotFound(err)) throw err;
       await api.create({
         apiVersion: 'v1', kind: 'Node',
-        metadata: { name: node.name, labels: { 'kubernetes.io/hostname': node.name, 'sandbox.ambit.io/netns': node.netns } },
+        metadata: { name: node.name, labels: { 'kubernetes.io/hostname': node.name, [POD_NETNS_ANNOTATION]: node.netns } }, // the same key names a node's netns
         spec: { podCIDR: node.podCidr, podCIDRs: [node.podCidr] },
       });
     }

@@ -8,7 +8,7 @@ import { belongsToCluster, type ClusterLayout } from './cluster-layout.js';
 export const ETC_NETNS = '/etc/netns';
 
 /** Progress lines for the CLI (`creating netns demo.node1`). */
-export type Progress = (line: string) => void;
+type Progress = (line: string) => void;
 
 /** sysctls set in a netns (`ip netns exec … sysctl -w`), e.g. forwarding on nodes. */
 async function sysctls(netns: string, settings: Record<string, string>): Promise<void> {

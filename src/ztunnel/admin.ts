@@ -49,7 +49,7 @@ function gatewayJson(g: GatewayAddress | undefined): unknown {
   };
 }
 
-export function workloadJson(w: Workload): Record<string, unknown> {
+function workloadJson(w: Workload): Record<string, unknown> {
   return {
     uid: w.uid, workloadIps: w.addresses, waypoint: gatewayJson(w.waypoint), protocol: w.tunnelProtocol === 'HBONE' ? 'HBONE' : 'TCP',
     networkMode: w.hostNetwork ? 'HOST_NETWORK' : 'STANDARD', name: w.name, namespace: w.namespace, trustDomain: w.trustDomain,
@@ -60,7 +60,7 @@ export function workloadJson(w: Workload): Record<string, unknown> {
   };
 }
 
-export function serviceJson(s: Service, state: ProxyState): Record<string, unknown> {
+function serviceJson(s: Service, state: ProxyState): Record<string, unknown> {
   const endpoints: Record<string, unknown> = {};
   for (const w of state.endpoints(serviceKey(s))) {
     const port: Record<string, number> = {};
@@ -76,7 +76,7 @@ export function serviceJson(s: Service, state: ProxyState): Record<string, unkno
   };
 }
 
-export function policyJson(p: Authorization): Record<string, unknown> {
+function policyJson(p: Authorization): Record<string, unknown> {
   return {
     name: p.name, namespace: p.namespace, scope: p.scope, action: p.action, dryRun: p.dryRun,
     rules: p.rules.map((r) => r.clauses.map((c) => c.matches.map((m) => {
@@ -91,7 +91,7 @@ export function policyJson(p: Authorization): Record<string, unknown> {
 }
 
 /** The `/config_dump` document. */
-export function configDump(src: AdminSources): Record<string, unknown> {
+function configDump(src: AdminSources): Record<string, unknown> {
   const workloadState: Record<string, unknown> = {};
   for (const pod of src.pods()) {
     const conns = src.connections.list(pod.uid).map((c) => ({ direction: c.direction, src: c.src, originalDst: c.originalDst, actualDst: c.actualDst, protocol: c.protocol }));
@@ -121,7 +121,7 @@ function send(res: http.ServerResponse, status: number, body: string, type = 'te
 }
 
 /** Applies `?level=info` or `?level=access=debug,default=warn`; returns a description or throws a message. */
-export function applyLogLevel(loggers: Record<string, Logger>, spec: string): string {
+function applyLogLevel(loggers: Record<string, Logger>, spec: string): string {
   const parts = spec.split(',').map((p) => p.trim()).filter(Boolean);
   if (parts.length === 0) throw new Error('level: empty');
   const plan: Array<[Logger[], string]> = [];

@@ -7,37 +7,27 @@ import { MeshError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { untilSignal } from '../lib/signals.js';
 import { DEFAULT_TERMINATION_GRACE_MS, runZtunnel } from './ztunnel.js';
+import { defaultZdsSocketPath } from '../lib/mesh-contract.js';
+import { LOG_LEVELS, checkLogLevel, parseHostPort } from '../lib/flags.js';
 
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
-export class ZtunnelFlagError extends MeshError {
+class ZtunnelFlagError extends MeshError {
   constructor(message: string) {
     super('ZT_FLAGS', message);
   }
 }
 
 /** What the verb needs from the composition root (the CLI context satisfies it structurally). */
-export interface ZtunnelVerbContext {
+interface ZtunnelVerbContext {
   dataDir(cmd: Command): string;
 }
 
-/** `<dataDir>/nodes/<node>/zds.sock`: where the node agent listens (same convention as `ambit nodeagent`). */
-export function zdsSocketPathOf(dataDir: string, node: string): string {
-  return join(dataDir, 'nodes', node, 'zds.sock');
-}
-
 /** `<dataDir>/nodes/<node>/ztunnel-admin.sock`: the node's ztunnel admin, reachable from the host. */
-export function ztunnelAdminSocketPathOf(dataDir: string, node: string): string {
+function ztunnelAdminSocketPathOf(dataDir: string, node: string): string {
   return join(dataDir, 'nodes', node, 'ztunnel-admin.sock');
 }
 
-function hostPort(value: string, flag: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port < 0 || port > 65535) throw new ZtunnelFlagError(`${flag} must be HOST:PORT (e.g. 127.0.0.1:15000), got "${value}"`);
-  return { host: m[1] ?? m[2]!, port };
-}
 
 interface ZtunnelFlags {
   node: string;
@@ -82,15 +72,15 @@ export function registerZtunnelVerb(program: Command, ctx: ZtunnelVerbContext): 
     .option('--log-level <level>', `log level (${LOG_LEVELS.join(', ')})`, 'info')
     .action(async (opts: ZtunnelFlags, cmd: Command) => {
       if (!NODE_NAME.test(opts.node)) throw new ZtunnelFlagError(`--node must be a node name (a DNS-1123 subdomain), got "${opts.node}"`);
-      if (!LOG_LEVELS.includes(opts.logLevel)) throw new ZtunnelFlagError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${opts.logLevel}"`);
+      checkLogLevel(opts.logLevel);
       const drain = Number(opts.drain);
       if (!Number.isFinite(drain) || drain < 0 || drain > 600) throw new ZtunnelFlagError(`--drain must be a number of seconds from 0 to 600, got "${opts.drain}"`);
       const grace = Number(opts.terminationGracePeriod);
       if (!Number.isFinite(grace) || grace < 0 || grace > 3600) {
         throw new ZtunnelFlagError(`--termination-grace-period must be a number of seconds from 0 to 3600, got "${opts.terminationGracePeriod}"`);
       }
-      hostPort(opts.xdsAddress, '--xds-address');
-      if (opts.caAddress) hostPort(opts.caAddress, '--ca-address');
+      parseHostPort(opts.xdsAddress, '--xds-address', { allowPortZero: true });
+      if (opts.caAddress) parseHostPort(opts.caAddress, '--ca-address', { allowPortZero: true });
       const dataDir = ctx.dataDir(cmd);
       const log = createLogger('ztunnel', { level: opts.logLevel }).child({ node: opts.node });
       const stop = untilSignal();
@@ -100,11 +90,11 @@ export function registerZtunnelVerb(program: Command, ctx: ZtunnelVerbContext): 
         xdsAddress: opts.xdsAddress,
         caAddress: opts.caAddress,
         rootCertPath: opts.rootCert ?? join(dataDir, 'ca', 'root-cert.pem'),
-        zdsSocketPath: opts.zdsSocket ?? zdsSocketPathOf(dataDir, opts.node),
+        zdsSocketPath: opts.zdsSocket ?? defaultZdsSocketPath(dataDir, opts.node),
         adminSocketPath: opts.adminSocket === 'off' ? undefined : (opts.adminSocket ?? ztunnelAdminSocketPathOf(dataDir, opts.node)),
-        adminAddress: hostPort(opts.admin, '--admin'),
-        statsAddress: hostPort(opts.stats, '--stats'),
-        readinessAddress: hostPort(opts.readiness, '--readiness'),
+        adminAddress: parseHostPort(opts.admin, '--admin', { allowPortZero: true }),
+        statsAddress: parseHostPort(opts.stats, '--stats', { allowPortZero: true }),
+        readinessAddress: parseHostPort(opts.readiness, '--readiness', { allowPortZero: true }),
         nodeIp: opts.nodeIp,
         trustDomain: opts.trustDomain,
         clusterId: opts.clusterId,

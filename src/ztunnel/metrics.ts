@@ -1,6 +1,6 @@
 // ztunnel's Prometheus metrics with Istio's names and label sets (PROTOCOLS.md §9.1), on a private registry.
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { ResponseFlag } from './proxy/proxy-errors.js';
+import type { ResponseFlag } from '../hbone/proxy-errors.js';
 
 /** The traffic label set; every value is a string and missing facts render `unknown`. */
 export interface TrafficLabels {
@@ -29,7 +29,7 @@ export interface TrafficLabels {
   connection_security_policy: 'mutual_tls' | 'unknown';
 }
 
-export const TRAFFIC_LABEL_NAMES: ReadonlyArray<keyof TrafficLabels> = [
+const TRAFFIC_LABEL_NAMES: ReadonlyArray<keyof TrafficLabels> = [
   'reporter', 'source_workload', 'source_canonical_service', 'source_canonical_revision', 'source_workload_namespace',
   'source_principal', 'source_app', 'source_version', 'source_cluster', 'destination_service',
   'destination_service_namespace', 'destination_service_name', 'destination_workload', 'destination_canonical_service',

@@ -8,20 +8,19 @@ import type {
   AddressRecord, AuthorizationRecord, GatewayAddressRecord, IpPrefixRecord, MatchRecord, ServiceRecord,
   StringMatchRecord, WorkloadRecord,
 } from '../lib/xds/workload-records.js';
-import { canonicalIp, parseIpPrefix, type IpPrefix } from './state/ip-address.js';
+import { canonicalIp, parseIpPrefix, type IpPrefix } from '../lib/ip-address.js';
 import type { ProxyState, StateUpdate } from './state/proxy-state.js';
 import type {
   Authorization, GatewayAddress, LoadBalancing, Match, PortMapping, Service, StringMatch, Workload,
 } from './state/types.js';
-
-const DEFAULT_HBONE_PORT = 15008;
+import { PORT_HBONE } from '../lib/mesh-contract.js';
 
 /** A record the adapter could not convert: `name: reason`. */
-export class RecordConversionError extends Error {}
+class RecordConversionError extends Error {}
 
 function gateway(g: GatewayAddressRecord | undefined): GatewayAddress | undefined {
   if (!g) return undefined;
-  const out: GatewayAddress = { hbonePort: g.hboneMtlsPort || DEFAULT_HBONE_PORT };
+  const out: GatewayAddress = { hbonePort: g.hboneMtlsPort || PORT_HBONE };
   if (g.address) out.address = { network: g.address.network, address: canonicalIp(g.address.address) };
   if (g.hostname) out.hostname = { namespace: g.hostname.namespace, hostname: g.hostname.hostname };
   return out;
@@ -31,7 +30,7 @@ function ports(list: ReadonlyArray<{ servicePort: number; targetPort: number }>)
   return list.map((p) => ({ servicePort: p.servicePort, targetPort: p.targetPort }));
 }
 
-export function workloadFromRecord(r: WorkloadRecord): Workload {
+function workloadFromRecord(r: WorkloadRecord): Workload {
   const services: Record<string, PortMapping[]> = {};
   for (const [key, list] of Object.entries(r.services)) services[key] = ports(list);
   const w: Workload = {
@@ -61,7 +60,7 @@ export function workloadFromRecord(r: WorkloadRecord): Workload {
   return w;
 }
 
-export function serviceFromRecord(r: ServiceRecord): Service {
+function serviceFromRecord(r: ServiceRecord): Service {
   const s: Service = {
     name: r.name,
     namespace: r.namespace,
@@ -119,7 +118,7 @@ function matchFromRecord(m: MatchRecord): Match {
   };
 }
 
-export function authorizationFromRecord(r: AuthorizationRecord): Authorization {
+function authorizationFromRecord(r: AuthorizationRecord): Authorization {
   return {
     name: r.name,
     namespace: r.namespace,
@@ -131,7 +130,7 @@ export function authorizationFromRecord(r: AuthorizationRecord): Authorization {
 }
 
 /** The state batch for one applied xDS response; `problems` lists records skipped (`name: reason`). */
-export function stateUpdateFor(snapshot: XdsSnapshot, update: XdsUpdate): { update: StateUpdate; problems: string[] } {
+function stateUpdateFor(snapshot: XdsSnapshot, update: XdsUpdate): { update: StateUpdate; problems: string[] } {
   const out: StateUpdate = {};
   const problems: string[] = [];
   if (update.typeUrl === ADDRESS_TYPE_URL) {

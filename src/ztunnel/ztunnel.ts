@@ -37,8 +37,9 @@ import type { SocketEndpoint, SocketFactory } from './proxy/socket-factory.js';
 import { workloadIdentity } from './proxy/route.js';
 import { ProxyState } from './state/proxy-state.js';
 import { applyXdsUpdate } from './xds-adapter.js';
+import { ZTUNNEL_MARK } from '../lib/mesh-contract.js';
 
-export interface ZtunnelConfig {
+interface ZtunnelConfig {
   node: string;
   dataDir: string;
   /** `host:port` of the control plane's xDS (and, unless `caAddress` says otherwise, CA) endpoint. */
@@ -79,13 +80,13 @@ const DEFAULT_HANDOVER_TIMEOUT_MS = 20_000;
 /** A replacement retries a node-level port (admin, stats, readiness) its predecessor still holds this often. */
 const PORT_RETRY_MS = 100;
 
-export class ZtunnelStartError extends MeshError {
+class ZtunnelStartError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ZT_START', message, options);
   }
 }
 
-export interface ZtunnelHandle {
+interface ZtunnelHandle {
   readonly state: ProxyState;
   readonly manager: WorkloadManager;
   readonly ports: { admin: number; stats: number; readiness: number };
@@ -215,7 +216,7 @@ export async function runZtunnel(config: ZtunnelConfig): Promise<ZtunnelHandle> 
     config: {
       node: config.node, xdsAddress: config.xdsAddress, caAddress: config.caAddress ?? config.xdsAddress, clusterId: config.clusterId,
       network: config.network, trustDomain: config.trustDomain, zdsSocket: config.zdsSocketPath, drainMs: config.drainMs,
-      dnsCapture, proxyMode: 'shared', packetMark: 0x539,
+      dnsCapture, proxyMode: 'shared', packetMark: ZTUNNEL_MARK,
     },
     loggers,
     notReadyReasons,

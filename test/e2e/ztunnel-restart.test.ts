@@ -202,7 +202,7 @@ test.after(async () => {
   for (const c of cleanups) await c();
 });
 
-test('node agent restarted while a pod\'s rules are flushed: that pod\'s proxy keeps running, no connection refused', { timeout: 60_000 }, async (t) => {
+test('node agent restarted while a pod\'s rules are flushed: that pod\'s proxy keeps running, no connection refused once the rules are back', { timeout: 60_000 }, async (t) => {
   const loop = startIn(clientNetns, [process.execPath, tool, 'rate', serverIp, '7070', '6000', '50']);
   background.push(loop);
   await new Promise((r) => setTimeout(r, 1000));
@@ -225,10 +225,13 @@ test('node agent restarted while a pod\'s rules are flushed: that pod\'s proxy k
   t.diagnostic(`agent restart with flushed rules: ${result.total} connections, ${result.failed} failed ${JSON.stringify(result.failures.map(at))}; rules back ${reinstalledAt - flushedAt} ms after the flush`);
   assert.ok(result.total >= 200, `the loop ran (${result.total} connections)`);
   assert.equal(ztunnelLog.includes('pod proxy stopping'), false, `ztunnel kept the pod's proxy:\n${ztunnelLog}`);
-  // A proxy taken down shows as refused connections (the pod's rules redirect to ports nobody listens on). Removing
-  // or re-adding nft rules under a connection in flight can stall that one connection (a timeout): that is the
-  // flush itself, which no restart policy can undo.
-  assert.deepEqual(result.failures.filter((f) => f.err !== 'timeout').map(at), [], 'no connection refused or reset');
+  // While the client's rules are flushed its connections leave uncaptured and the node guard resets plaintext between
+  // enrolled pods (fail closed); a connection caught mid-way by the flush is cut too (refused or reset, or a timeout
+  // when nft rules change under a packet in flight). That is the flush itself, which no restart policy can undo. A
+  // proxy taken down would refuse connections after the rules are back (they redirect to ports nobody listens on):
+  // none may fail from then on.
+  const afterRepair = result.failures.filter((f) => f.err !== 'timeout' && f.t > reinstalledAt);
+  assert.deepEqual(afterRepair.map(at), [], 'no connection refused or reset once the rules are back');
 });
 
 test('graceful ztunnel restart on both nodes under 50 new connections/s: none fails; an open connection lasts the grace period', { timeout: 120_000 }, async (t) => {

@@ -9,7 +9,7 @@ import tls from 'node:tls';
 import { once } from 'node:events';
 import { pino } from 'pino';
 import { createTestCa } from '../../src/ztunnel/testing/test-ca.js';
-import { HboneServer } from '../../src/ztunnel/proxy/hbone-server.js';
+import { HboneServer } from '../../src/hbone/hbone-server.js';
 import { ZtunnelMetrics } from '../../src/ztunnel/metrics.js';
 import type { HandshakeFailureReason } from '../../src/lib/certs/handshake-failure.js';
 import type { WorkloadCertificate } from '../../src/lib/certs/certificate-manager.js';

@@ -8,11 +8,11 @@ import http2 from 'node:http2';
 import type tls from 'node:tls';
 import { once } from 'node:events';
 import { createTestCa, type TestCa } from '../../src/ztunnel/testing/test-ca.js';
-import { HboneServer, respondStatus, type HboneStreamHandler, type HboneStreamRequest } from '../../src/ztunnel/proxy/hbone-server.js';
-import { connectHbone, type HboneClientConnection } from '../../src/ztunnel/proxy/hbone-client.js';
-import { HbonePool, type PoolKey } from '../../src/ztunnel/proxy/pool.js';
-import { ConnectRejectedError, TlsHandshakeError, flagFor } from '../../src/ztunnel/proxy/proxy-errors.js';
-import { STREAM_WINDOW_BYTES, SERVER_MAX_CONCURRENT_STREAMS } from '../../src/ztunnel/proxy/hbone-protocol.js';
+import { HboneServer, respondStatus, type HboneStreamHandler, type HboneStreamRequest } from '../../src/hbone/hbone-server.js';
+import { connectHbone, type HboneClientConnection } from '../../src/hbone/hbone-client.js';
+import { HbonePool, type PoolKey } from '../../src/hbone/pool.js';
+import { ConnectRejectedError, TlsHandshakeError, flagFor } from '../../src/hbone/proxy-errors.js';
+import { STREAM_WINDOW_BYTES, SERVER_MAX_CONCURRENT_STREAMS } from '../../src/hbone/hbone-protocol.js';
 import type { WorkloadCertificate } from '../../src/lib/certs/certificate-manager.js';
 
 const SERVER_ID = 'spiffe://cluster.local/ns/server/sa/srv';

@@ -53,84 +53,87 @@ interface ConnectionHandlers {
 
 /** A keep-alive connection that runs one request at a time from its own due queue. */
 class LoadConnection {
-  private readonly queue: PendingRequest[] = [];
-  private queueHead = 0;
-  private inFlight: PendingRequest | undefined;
-  private startNs = 0n;
-  private buffered: Buffer = Buffer.alloc(0);
-  private expectBody = -1;
-  private readonly socket: net.Socket;
-  private connected = false;
-  private readonly request: Buffer;
+  readonly #queue: PendingRequest[] = [];
+  #queueHead = 0;
+  #inFlight: PendingRequest | undefined;
+  #startNs = 0n;
+  #buffered: Buffer = Buffer.alloc(0);
+  #expectBody = -1;
+  readonly #socket: net.Socket;
+  #connected = false;
+  readonly #request: Buffer;
 
   /** When the last response completed (monotonic ns): a request due before it had to wait for this connection. */
-  private lastFreeNs = 0n;
+  #lastFreeNs = 0n;
 
-  constructor(host: string, port: number, private readonly handlers: ConnectionHandlers) {
-    this.request = Buffer.from(`GET / HTTP/1.1\r\nHost: ${host}:${port}\r\nUser-Agent: ambit-bench\r\n\r\n`);
-    this.socket = net.connect({ host, port, noDelay: true });
-    this.socket.on('connect', () => {
-      this.connected = true;
+  readonly #handlers: ConnectionHandlers;
+
+  constructor(host: string, port: number, handlers: ConnectionHandlers) {
+    this.#handlers = handlers;
+    this.#request = Buffer.from(`GET / HTTP/1.1\r\nHost: ${host}:${port}\r\nUser-Agent: ambit-bench\r\n\r\n`);
+    this.#socket = net.connect({ host, port, noDelay: true });
+    this.#socket.on('connect', () => {
+      this.#connected = true;
       handlers.connected();
-      this.pump();
+      this.#pump();
     });
-    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    this.socket.on('error', (err) => this.handlers.fail(err));
-    this.socket.on('close', () => {
-      if (this.inFlight || this.queue.length > this.queueHead) this.handlers.fail(new Error('connection closed by the server side'));
+    this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    this.#socket.on('error', (err) => this.#handlers.fail(err));
+    this.#socket.on('close', () => {
+      if (this.#inFlight || this.#queue.length > this.#queueHead) this.#handlers.fail(new Error('connection closed by the server side'));
     });
-    this.socket.setTimeout(REQUEST_TIMEOUT_MS, () => this.handlers.fail(new Error(`no response within ${REQUEST_TIMEOUT_MS} ms`)));
+    this.#socket.setTimeout(REQUEST_TIMEOUT_MS, () => this.#handlers.fail(new Error(`no response within ${REQUEST_TIMEOUT_MS} ms`)));
   }
 
   enqueue(req: PendingRequest): void {
-    this.queue.push(req);
-    this.pump();
+    this.#queue.push(req);
+    this.#pump();
   }
 
   close(): void {
-    this.socket.destroy();
+    this.#socket.destroy();
   }
 
-  private pump(): void {
-    if (!this.connected || this.inFlight || this.queueHead === this.queue.length) return;
-    const req = this.queue[this.queueHead++]!;
-    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
-      this.queue.splice(0, this.queueHead);
-      this.queueHead = 0;
+  #pump(): void {
+    if (!this.#connected || this.#inFlight || this.#queueHead === this.#queue.length) return;
+    const req = this.#queue[this.#queueHead++]!;
+    if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
+      this.#queue.splice(0, this.#queueHead);
+      this.#queueHead = 0;
     }
-    this.inFlight = req;
+    this.#inFlight = req;
     const now = process.hrtime.bigint();
     // Waited for the connection (system-caused): count from the intended time; else from the actual send.
-    this.startNs = this.lastFreeNs > req.intendedNs ? req.intendedNs : now;
-    this.socket.write(this.request);
+    this.#startNs = this.#lastFreeNs > req.intendedNs ? req.intendedNs : now;
+    this.#socket.write(this.#request);
   }
 
-  private onData(chunk: Buffer): void {
-    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+  #onData(chunk: Buffer): void {
+    this.#buffered = this.#buffered.length === 0 ? chunk : Buffer.concat([this.#buffered, chunk]);
     for (;;) {
-      if (this.expectBody < 0) {
-        const end = this.buffered.indexOf('\r\n\r\n');
+      if (this.#expectBody < 0) {
+        const end = this.#buffered.indexOf('\r\n\r\n');
         if (end < 0) return;
-        const head = this.buffered.subarray(0, end).toString('latin1');
+        const head = this.#buffered.subarray(0, end).toString('latin1');
         const status = /^HTTP\/1\.[01] (\d{3})/.exec(head);
         const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
         if (!status || !length) {
-          this.handlers.fail(new Error(`unexpected response head: ${JSON.stringify(head.slice(0, 120))}`));
+          this.#handlers.fail(new Error(`unexpected response head: ${JSON.stringify(head.slice(0, 120))}`));
           return;
         }
-        if (status[1] !== '200') this.handlers.fail(new Error(`HTTP status ${status[1]}`));
-        this.expectBody = Number(length[1]);
-        this.buffered = this.buffered.subarray(end + 4);
+        if (status[1] !== '200') this.#handlers.fail(new Error(`HTTP status ${status[1]}`));
+        this.#expectBody = Number(length[1]);
+        this.#buffered = this.#buffered.subarray(end + 4);
       }
-      if (this.buffered.length < this.expectBody) return;
-      this.buffered = this.buffered.subarray(this.expectBody);
-      this.expectBody = -1;
+      if (this.#buffered.length < this.#expectBody) return;
+      this.#buffered = this.#buffered.subarray(this.#expectBody);
+      this.#expectBody = -1;
       const done = process.hrtime.bigint();
-      const req = this.inFlight;
-      this.inFlight = undefined;
-      this.lastFreeNs = done;
-      if (req) this.handlers.record(Number(done - this.startNs) / 1e6, req.recorded);
-      this.pump();
+      const req = this.#inFlight;
+      this.#inFlight = undefined;
+      this.#lastFreeNs = done;
+      if (req) this.#handlers.record(Number(done - this.#startNs) / 1e6, req.recorded);
+      this.#pump();
     }
   }
 }

@@ -2,15 +2,10 @@
 import type { KubeObject } from '../meta.js';
 import { dns1123LabelError, dns1123SubdomainError } from '../validate.js';
 import type { Ctx } from './schema.js';
+import { DATAPLANE_MODE_AMBIENT, DATAPLANE_MODE_LABEL, DATAPLANE_MODE_NONE, INGRESS_USE_WAYPOINT_LABEL, USE_WAYPOINT_LABEL, USE_WAYPOINT_NAMESPACE_LABEL, WAYPOINT_FOR_LABEL } from '../../lib/mesh-contract.js';
 
-export const DATAPLANE_MODE_LABEL = 'istio.io/dataplane-mode';
-export const USE_WAYPOINT_LABEL = 'istio.io/use-waypoint';
-export const USE_WAYPOINT_NAMESPACE_LABEL = 'istio.io/use-waypoint-namespace';
-export const WAYPOINT_FOR_LABEL = 'istio.io/waypoint-for';
-export const INGRESS_USE_WAYPOINT_LABEL = 'istio.io/ingress-use-waypoint';
-
-export const DATAPLANE_MODES = ['ambient', 'none'] as const;
-export const WAYPOINT_TRAFFIC_TYPES = ['service', 'workload', 'all', 'none'] as const;
+const DATAPLANE_MODES = [DATAPLANE_MODE_AMBIENT, DATAPLANE_MODE_NONE] as const;
+const WAYPOINT_TRAFFIC_TYPES = ['service', 'workload', 'all', 'none'] as const;
 
 // Which kinds each label means something on; elsewhere it is stored and reported as ignored.
 const ACTS_ON: Record<string, readonly string[]> = {

@@ -3,7 +3,7 @@
 import { isIP } from 'node:net';
 import { labelKeyError, labelValueError } from '../labels.js';
 import { dns1123LabelError, dns1123SubdomainError } from '../validate.js';
-import { arr, enumOf, int, isRecord, join, map, obj, req, str, strings, type Check, type Ctx, type IntegerSchema, type MapSchema, type ObjectSchema } from './schema.js';
+import { arr, enumOf, int, join, map, obj, req, str, strings, type Check, type Ctx, type IntegerSchema, type MapSchema, type ObjectSchema } from './schema.js';
 
 // --- Ports ---
 
@@ -228,11 +228,11 @@ export const checkRegex: Check<string> = (v, path, { p }) => {
 
 // --- Labels and selectors ---
 
-export const checkLabelKey: Check<string> = (k, path, { p }) => {
+const checkLabelKey: Check<string> = (k, path, { p }) => {
   const e = labelKeyError(k);
   if (e) p.error(path, e);
 };
-export const checkLabelValue: Check<string> = (v, path, { p }) => {
+const checkLabelValue: Check<string> = (v, path, { p }) => {
   const e = labelValueError(v);
   if (e) p.error(path, e);
 };
@@ -304,12 +304,3 @@ export function isSet(v: unknown): boolean {
   if (Array.isArray(v)) return v.length > 0;
   return true;
 }
-
-/** Exactly one of `keys` is set on `o`; reports the object path otherwise. */
-export function checkOneOf(o: Record<string, unknown>, path: string, keys: readonly string[], ctx: Ctx): void {
-  const set = keys.filter((k) => isSet(o[k]));
-  if (set.length === 0) ctx.p.error(path, `exactly one of ${keys.join(', ')} must be set`);
-  else if (set.length > 1) ctx.p.error(path, `exactly one of ${keys.join(', ')} must be set, got ${set.join(' and ')}`);
-}
-
-export { isRecord };

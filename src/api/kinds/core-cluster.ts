@@ -1,5 +1,4 @@
 // Cluster-level core kinds: Namespace (ambient enrolment labels), ServiceAccount (identity only) and Node (pod CIDR, addresses).
-import type { KubeObject } from '../meta.js';
 import { checkCidr } from './checks.js';
 import { any, arr, bool, defineKind, enumOf, ignored, obj, req, statusSchema, str, strings } from './schema.js';
 
@@ -18,24 +17,13 @@ defineKind('ServiceAccount', {
 
 // --- Node ---
 
-export interface NodeSpec {
+interface NodeSpec {
   /** The node's pod range (sandbox: 10.244.N.0/24). */
   podCIDR?: string;
   podCIDRs?: string[];
   providerID?: string;
   unschedulable?: boolean;
   taints?: Array<{ key: string; value?: string; effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute'; timeAdded?: string }>;
-}
-
-export interface NodeAddress {
-  type: 'InternalIP' | 'ExternalIP' | 'Hostname' | 'InternalDNS' | 'ExternalDNS';
-  address: string;
-}
-
-export interface Node extends KubeObject {
-  kind: 'Node';
-  spec?: NodeSpec;
-  status?: { addresses?: NodeAddress[]; [field: string]: unknown };
 }
 
 defineKind('Node', {
@@ -64,13 +52,3 @@ defineKind('Node', {
     addresses: arr(obj({ type: req(enumOf(['InternalIP', 'ExternalIP', 'Hostname', 'InternalDNS', 'ExternalDNS'])), address: req(str({ nonEmpty: true })) })),
   }),
 });
-
-export interface Namespace extends KubeObject {
-  kind: 'Namespace';
-  spec?: { finalizers?: string[] };
-}
-
-/** Identity only: `spiffe://<trust domain>/ns/<namespace>/sa/<name>` is minted for pods running as it. */
-export interface ServiceAccount extends KubeObject {
-  kind: 'ServiceAccount';
-}

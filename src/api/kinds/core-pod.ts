@@ -1,12 +1,11 @@
 // Pod: the spec fields the sandbox runs (containers with a command, env, ports) and the status it reports.
-import type { Condition, KubeObject } from '../meta.js';
 import { checkDns1123Label, checkDns1123Subdomain, checkIanaSvcName, checkIp, checkUnique, port } from './checks.js';
 import { any, arr, defineKind, enumOf, ignored, int, obj, req, statusSchema, str, strings, type Schema } from './schema.js';
 
 export type PortProtocol = 'TCP' | 'UDP' | 'SCTP';
 export const PORT_PROTOCOLS: readonly PortProtocol[] = ['TCP', 'UDP', 'SCTP'];
 
-export interface ContainerPort {
+interface ContainerPort {
   name?: string;
   containerPort: number;
   protocol?: PortProtocol;
@@ -14,14 +13,14 @@ export interface ContainerPort {
   hostIP?: string;
 }
 
-export interface EnvVar {
+interface EnvVar {
   name: string;
   value?: string;
   /** Stored, not resolved (see POD_IGNORED). */
   valueFrom?: unknown;
 }
 
-export interface Container {
+interface Container {
   name: string;
   /** Stored; the sandbox runs `command`, it pulls no images. */
   image?: string;
@@ -32,37 +31,6 @@ export interface Container {
   workingDir?: string;
   ports?: ContainerPort[];
   [ignoredField: string]: unknown;
-}
-
-export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
-
-export interface PodSpec {
-  containers: Container[];
-  nodeName?: string;
-  serviceAccountName?: string;
-  restartPolicy?: RestartPolicy;
-  hostname?: string;
-  terminationGracePeriodSeconds?: number;
-  [ignoredField: string]: unknown;
-}
-
-export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
-
-export interface PodStatus {
-  phase?: PodPhase;
-  podIP?: string;
-  podIPs?: Array<{ ip: string }>;
-  hostIP?: string;
-  hostIPs?: Array<{ ip: string }>;
-  conditions?: Condition[];
-  startTime?: string;
-  [field: string]: unknown;
-}
-
-export interface Pod extends KubeObject {
-  kind: 'Pod';
-  spec: PodSpec;
-  status?: PodStatus;
 }
 
 // --- Fields Ambit stores but does not act on in its first release (shrink as features land) ---
@@ -156,7 +124,7 @@ const container = obj({
   ports: arr(containerPort),
 });
 
-export const POD_SPEC = obj(
+const POD_SPEC = obj(
   {
     ...ignoredFields(POD_IGNORED),
     containers: req(arr(container, { minItems: 1 })),

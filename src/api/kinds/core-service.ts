@@ -1,12 +1,11 @@
 // Service: selector, ports (targetPort by number or name), cluster IP (including headless `None`) and type.
-import type { KubeObject } from '../meta.js';
 import { checkDns1123Label, checkHostname, checkIanaSvcName, checkIp, checkUnique, labelMap, port } from './checks.js';
 import { PORT_PROTOCOLS, type PortProtocol } from './core-pod.js';
 import { any, arr, defineKind, enumOf, ignored, intOrString, obj, req, str, strings, type Ctx } from './schema.js';
 
-export type ServiceType = 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName';
+type ServiceType = 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName';
 
-export interface ServicePort {
+interface ServicePort {
   /** Required when the Service has more than one port; Istio also reads the protocol from a `http-`/`grpc-` prefix. */
   name?: string;
   port: number;
@@ -18,7 +17,7 @@ export interface ServicePort {
   nodePort?: number;
 }
 
-export interface ServiceSpec {
+interface ServiceSpec {
   selector?: Record<string, string>;
   ports?: ServicePort[];
   /** An IP, `None` (headless) or empty/absent (allocated by the control plane). */
@@ -27,11 +26,6 @@ export interface ServiceSpec {
   type?: ServiceType;
   externalName?: string;
   [ignoredField: string]: unknown;
-}
-
-export interface Service extends KubeObject {
-  kind: 'Service';
-  spec: ServiceSpec;
 }
 
 // --- Fields Ambit stores but does not act on in its first release (shrink as features land) ---

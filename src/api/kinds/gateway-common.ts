@@ -2,18 +2,7 @@
 import { checkDns1123Label, checkDns1123Subdomain, isSet } from './checks.js';
 import { int, obj, req, str, type Check, type ObjectSchema, type Schema } from './schema.js';
 
-export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
-
-export interface ParentReference {
-  /** Default `gateway.networking.k8s.io`; `""` for a Service (mesh routes attached through a waypoint). */
-  group?: string;
-  /** Default `Gateway`. */
-  kind?: string;
-  namespace?: string;
-  name: string;
-  sectionName?: string;
-  port?: number;
-}
+const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 
 export interface BackendRef {
   /** Default `""` (core). */

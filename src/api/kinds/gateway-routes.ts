@@ -1,25 +1,24 @@
 // HTTPRoute, GRPCRoute and TCPRoute: matches, filters, weighted backends, timeouts and retries (Gateway API v1.x rules).
-import type { KubeObject } from '../meta.js';
 import { checkExclusive, checkGatewayDuration, checkHeaderName, checkRegex, checkUnique, parseGatewayDurationMs, port } from './checks.js';
-import { backendRef, checkGatewayHostname, checkPreciseHostname, parentRef, weight, type BackendRef, type ParentReference } from './gateway-common.js';
+import { backendRef, checkGatewayHostname, checkPreciseHostname, parentRef, weight, type BackendRef } from './gateway-common.js';
 import { any, arr, bool, defineKind, enumOf, ignored, int, obj, req, str, strings, type Check, type Ctx, type ObjectSchema, type Schema } from './schema.js';
 
-export interface HTTPHeader {
+interface HTTPHeader {
   name: string;
   value: string;
 }
-export interface HeaderModifier {
+interface HeaderModifier {
   set?: HTTPHeader[];
   add?: HTTPHeader[];
   remove?: string[];
 }
-export interface PathModifier {
+interface PathModifier {
   type: 'ReplaceFullPath' | 'ReplacePrefixMatch';
   replaceFullPath?: string;
   replacePrefixMatch?: string;
 }
-export type HTTPFilterType = 'RequestHeaderModifier' | 'ResponseHeaderModifier' | 'RequestMirror' | 'RequestRedirect' | 'URLRewrite' | 'ExtensionRef' | 'CORS';
-export interface HTTPRouteFilter {
+type HTTPFilterType = 'RequestHeaderModifier' | 'ResponseHeaderModifier' | 'RequestMirror' | 'RequestRedirect' | 'URLRewrite' | 'ExtensionRef' | 'CORS';
+interface HTTPRouteFilter {
   type: HTTPFilterType;
   requestHeaderModifier?: HeaderModifier;
   responseHeaderModifier?: HeaderModifier;
@@ -29,14 +28,14 @@ export interface HTTPRouteFilter {
   extensionRef?: { group: string; kind: string; name: string };
   cors?: unknown;
 }
-export interface HTTPRouteMatch {
+interface HTTPRouteMatch {
   /** Default `{type: PathPrefix, value: "/"}`. */
   path?: { type?: 'Exact' | 'PathPrefix' | 'RegularExpression'; value?: string };
   headers?: Array<{ type?: 'Exact' | 'RegularExpression'; name: string; value: string }>;
   queryParams?: Array<{ type?: 'Exact' | 'RegularExpression'; name: string; value: string }>;
   method?: string;
 }
-export interface HTTPRouteRule {
+interface HTTPRouteRule {
   name?: string;
   matches?: HTTPRouteMatch[];
   filters?: HTTPRouteFilter[];
@@ -44,43 +43,6 @@ export interface HTTPRouteRule {
   /** Gateway API durations (`10s`, `500ms`). */
   timeouts?: { request?: string; backendRequest?: string };
   retry?: { codes?: number[]; attempts?: number; backoff?: string };
-}
-export interface HTTPRouteSpec {
-  parentRefs?: ParentReference[];
-  hostnames?: string[];
-  rules?: HTTPRouteRule[];
-}
-export interface HTTPRoute extends KubeObject {
-  kind: 'HTTPRoute';
-  spec: HTTPRouteSpec;
-}
-
-export interface GRPCRouteRule {
-  name?: string;
-  matches?: Array<{
-    method?: { type?: 'Exact' | 'RegularExpression'; service?: string; method?: string };
-    headers?: Array<{ type?: 'Exact' | 'RegularExpression'; name: string; value: string }>;
-  }>;
-  filters?: HTTPRouteFilter[];
-  backendRefs?: Array<BackendRef & { filters?: HTTPRouteFilter[] }>;
-}
-export interface GRPCRouteSpec {
-  parentRefs?: ParentReference[];
-  hostnames?: string[];
-  rules?: GRPCRouteRule[];
-}
-export interface GRPCRoute extends KubeObject {
-  kind: 'GRPCRoute';
-  spec: GRPCRouteSpec;
-}
-
-export interface TCPRouteSpec {
-  parentRefs?: ParentReference[];
-  rules: Array<{ name?: string; backendRefs: BackendRef[] }>;
-}
-export interface TCPRoute extends KubeObject {
-  kind: 'TCPRoute';
-  spec: TCPRouteSpec;
 }
 
 // --- Fields Ambit stores but does not act on in its first release (shrink as features land) ---

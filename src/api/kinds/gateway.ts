@@ -1,25 +1,10 @@
 // GatewayClass, Gateway (a waypoint when its class is istio-waypoint) and ReferenceGrant.
-import type { Condition, KubeObject } from '../meta.js';
 import { checkDns1123Label, checkDns1123Subdomain, checkIp, checkUnique, isSet, labelSelector, port } from './checks.js';
 import { checkGatewayHostname } from './gateway-common.js';
 import { any, arr, defineKind, enumOf, ignored, map, obj, req, str, type Check, type Ctx } from './schema.js';
+import { WAYPOINT_GATEWAY_CLASS } from '../../lib/mesh-contract.js';
 
-/** The class whose Gateways Ambit turns into waypoints. */
-export const WAYPOINT_GATEWAY_CLASS = 'istio-waypoint';
-/** The listener a waypoint Gateway declares (ISTIO-API.md §2.1). */
-export const WAYPOINT_LISTENER = { name: 'mesh', port: 15008, protocol: 'HBONE' } as const;
-
-export interface GatewayClassSpec {
-  controllerName: string;
-  description?: string;
-  parametersRef?: { group: string; kind: string; name: string; namespace?: string };
-}
-export interface GatewayClass extends KubeObject {
-  kind: 'GatewayClass';
-  spec: GatewayClassSpec;
-}
-
-export interface Listener {
+interface Listener {
   name: string;
   hostname?: string;
   port: number;
@@ -31,31 +16,11 @@ export interface Listener {
     kinds?: Array<{ group?: string; kind: string }>;
   };
 }
-export interface GatewaySpec {
+interface GatewaySpec {
   gatewayClassName: string;
   listeners: Listener[];
   addresses?: Array<{ type?: string; value: string }>;
   infrastructure?: unknown;
-}
-export interface GatewayStatus {
-  addresses?: Array<{ type?: string; value: string }>;
-  conditions?: Condition[];
-  listeners?: unknown[];
-  [field: string]: unknown;
-}
-export interface Gateway extends KubeObject {
-  kind: 'Gateway';
-  spec: GatewaySpec;
-  status?: GatewayStatus;
-}
-
-export interface ReferenceGrantSpec {
-  from: Array<{ group: string; kind: string; namespace: string }>;
-  to: Array<{ group: string; kind: string; name?: string }>;
-}
-export interface ReferenceGrant extends KubeObject {
-  kind: 'ReferenceGrant';
-  spec: ReferenceGrantSpec;
 }
 
 // --- Fields Ambit stores but does not act on in its first release (shrink as features land) ---

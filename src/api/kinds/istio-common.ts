@@ -16,14 +16,14 @@ export interface PolicyTargetReference {
 }
 
 /** The group each target kind lives in ('' and 'core' both mean the core group). */
-export const TARGET_KIND_GROUPS: Record<string, readonly string[]> = {
+const TARGET_KIND_GROUPS: Record<string, readonly string[]> = {
   Gateway: ['gateway.networking.k8s.io'],
   GatewayClass: ['gateway.networking.k8s.io'],
   Service: ['', 'core'],
   ServiceEntry: ['networking.istio.io'],
 };
 
-export const policyTargetRef = (): ObjectSchema =>
+const policyTargetRef = (): ObjectSchema =>
   obj(
     {
       group: str(),

@@ -1,54 +1,6 @@
 // DestinationRule (applied by waypoints): load balancing, connection pool limits, TLS origination, per-port settings.
-import type { KubeObject } from '../meta.js';
 import { checkDns1123Label, checkExclusive, checkPositiveIstioDuration, checkIstioDuration, checkUnique, checkWildcardHostname, labelMap, port, workloadSelector } from './checks.js';
 import { any, arr, bool, defineKind, enumOf, ignored, int, obj, req, str, strings, type Ctx, type ObjectSchema, type Schema } from './schema.js';
-
-export type SimpleLb = 'UNSPECIFIED' | 'LEAST_CONN' | 'RANDOM' | 'PASSTHROUGH' | 'ROUND_ROBIN' | 'LEAST_REQUEST';
-export type ClientTlsMode = 'DISABLE' | 'SIMPLE' | 'MUTUAL' | 'ISTIO_MUTUAL';
-
-export interface ConnectionPoolSettings {
-  tcp?: { maxConnections?: number; connectTimeout?: string; maxConnectionDuration?: string; idleTimeout?: string; [ignoredField: string]: unknown };
-  http?: {
-    http1MaxPendingRequests?: number;
-    http2MaxRequests?: number;
-    maxRequestsPerConnection?: number;
-    maxRetries?: number;
-    idleTimeout?: string;
-    h2UpgradePolicy?: 'DEFAULT' | 'DO_NOT_UPGRADE' | 'UPGRADE';
-    useClientProtocol?: boolean;
-    maxConcurrentStreams?: number;
-  };
-}
-
-export interface ClientTlsSettings {
-  mode?: ClientTlsMode;
-  sni?: string;
-  subjectAltNames?: string[];
-  insecureSkipVerify?: boolean;
-  [ignoredField: string]: unknown;
-}
-
-export interface TrafficPolicy {
-  loadBalancer?: { simple?: SimpleLb; [ignoredField: string]: unknown };
-  connectionPool?: ConnectionPoolSettings;
-  outlierDetection?: unknown;
-  tls?: ClientTlsSettings;
-  portLevelSettings?: Array<Omit<TrafficPolicy, 'portLevelSettings'> & { port: { number: number } }>;
-  [ignoredField: string]: unknown;
-}
-
-export interface DestinationRuleSpec {
-  host: string;
-  trafficPolicy?: TrafficPolicy;
-  subsets?: Array<{ name: string; labels?: Record<string, string>; trafficPolicy?: TrafficPolicy }>;
-  exportTo?: string[];
-  workloadSelector?: { matchLabels?: Record<string, string> };
-}
-
-export interface DestinationRule extends KubeObject {
-  kind: 'DestinationRule';
-  spec: DestinationRuleSpec;
-}
 
 // --- Fields Ambit stores but does not act on in its first release (shrink as features land) ---
 const DR_IGNORED = {

@@ -1,9 +1,8 @@
 // ServiceEntry (hosts outside the Kubernetes registry, egress) and WorkloadEntry (non-pod workloads).
-import type { KubeObject } from '../meta.js';
 import { checkDns1123Label, checkIpOrCidr, checkUnique, checkWildcardHostname, hostnameError, ipOrCidrError, isSet, labelMap, port } from './checks.js';
 import { arr, defineKind, enumOf, ignored, int, map, obj, req, str, strings, type Check, type Ctx } from './schema.js';
 
-export interface WorkloadEntrySpec {
+interface WorkloadEntrySpec {
   /** IP address (or a DNS name for DNS-resolved ServiceEntries). */
   address?: string;
   /** Port name → port number (overrides the ServiceEntry port number for this endpoint). */
@@ -15,23 +14,18 @@ export interface WorkloadEntrySpec {
   serviceAccount?: string;
 }
 
-export interface WorkloadEntry extends KubeObject {
-  kind: 'WorkloadEntry';
-  spec: WorkloadEntrySpec;
-}
+type ServiceEntryProtocol = 'HTTP' | 'HTTPS' | 'GRPC' | 'HTTP2' | 'MONGO' | 'TCP' | 'TLS' | 'UDP';
+const SERVICE_ENTRY_PROTOCOLS: readonly ServiceEntryProtocol[] = ['HTTP', 'HTTPS', 'GRPC', 'HTTP2', 'MONGO', 'TCP', 'TLS', 'UDP'];
+type ServiceEntryResolution = 'NONE' | 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN';
 
-export type ServiceEntryProtocol = 'HTTP' | 'HTTPS' | 'GRPC' | 'HTTP2' | 'MONGO' | 'TCP' | 'TLS' | 'UDP';
-export const SERVICE_ENTRY_PROTOCOLS: readonly ServiceEntryProtocol[] = ['HTTP', 'HTTPS', 'GRPC', 'HTTP2', 'MONGO', 'TCP', 'TLS', 'UDP'];
-export type ServiceEntryResolution = 'NONE' | 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN';
-
-export interface ServiceEntryPort {
+interface ServiceEntryPort {
   number: number;
   protocol?: ServiceEntryProtocol;
   name: string;
   targetPort?: number;
 }
 
-export interface ServiceEntrySpec {
+interface ServiceEntrySpec {
   hosts: string[];
   addresses?: string[];
   ports?: ServiceEntryPort[];
@@ -41,11 +35,6 @@ export interface ServiceEntrySpec {
   workloadSelector?: { labels?: Record<string, string> };
   exportTo?: string[];
   subjectAltNames?: string[];
-}
-
-export interface ServiceEntry extends KubeObject {
-  kind: 'ServiceEntry';
-  spec: ServiceEntrySpec;
 }
 
 // --- Fields Ambit stores but does not act on in its first release (shrink as features land) ---
@@ -62,7 +51,7 @@ const checkEndpointAddress: Check<string> = (v, path, { p }) => {
   if (ipOrCidrError(v, false) && hostnameError(v, false)) p.error(path, `${JSON.stringify(v)} is not an IP address or hostname`);
 };
 
-export const WORKLOAD_ENTRY_SPEC = obj({
+const WORKLOAD_ENTRY_SPEC = obj({
   address: str({ check: checkEndpointAddress }),
   ports: map(port(), { keyCheck: checkDns1123Label }),
   labels: labelMap(),

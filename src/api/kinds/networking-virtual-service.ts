@@ -1,91 +1,6 @@
 // VirtualService (the waypoint subset): HTTP and TCP routes with matches, weights, rewrites, retries, faults.
-import type { KubeObject } from '../meta.js';
 import { checkCidr, checkExclusive, checkHeaderName, checkIpOrCidr, checkIstioDuration, checkPositiveIstioDuration, checkRegex, checkWildcardHostname, isSet, port } from './checks.js';
 import { any, arr, bool, defineKind, enumOf, ignored, int, map, num, obj, req, str, strings, type Ctx, type ObjectSchema } from './schema.js';
-
-/** Exactly one of exact / prefix / regex (RE2). */
-export interface StringMatch {
-  exact?: string;
-  prefix?: string;
-  regex?: string;
-}
-
-export interface Destination {
-  host: string;
-  subset?: string;
-  port?: { number: number };
-}
-
-export interface HeaderOperations {
-  set?: Record<string, string>;
-  add?: Record<string, string>;
-  remove?: string[];
-}
-export interface VirtualServiceHeaders {
-  request?: HeaderOperations;
-  response?: HeaderOperations;
-}
-
-export interface HTTPRouteDestination {
-  destination: Destination;
-  /** Relative weight (Istio normalizes); 0 sends nothing. */
-  weight?: number;
-  headers?: VirtualServiceHeaders;
-}
-
-export interface HTTPMatchRequest {
-  name?: string;
-  uri?: StringMatch;
-  scheme?: StringMatch;
-  method?: StringMatch;
-  authority?: StringMatch;
-  headers?: Record<string, StringMatch>;
-  port?: number;
-  queryParams?: Record<string, StringMatch>;
-  ignoreUriCase?: boolean;
-  withoutHeaders?: Record<string, StringMatch>;
-}
-
-export interface Percent {
-  value: number;
-}
-
-export interface VirtualServiceHTTPRoute {
-  name?: string;
-  match?: HTTPMatchRequest[];
-  route?: HTTPRouteDestination[];
-  redirect?: { uri?: string; authority?: string; port?: number; derivePort?: 'FROM_PROTOCOL_DEFAULT' | 'FROM_REQUEST_PORT'; scheme?: string; redirectCode?: number };
-  directResponse?: { status: number; body?: { string?: string; bytes?: string } };
-  rewrite?: { uri?: string; authority?: string; uriRegexRewrite?: { match: string; rewrite: string } };
-  /** Istio duration. */
-  timeout?: string;
-  retries?: { attempts?: number; perTryTimeout?: string; retryOn?: string };
-  fault?: {
-    delay?: { fixedDelay: string; percentage?: Percent };
-    abort?: { httpStatus?: number; grpcStatus?: string; http2Error?: string; percentage?: Percent };
-  };
-  headers?: VirtualServiceHeaders;
-  [ignoredField: string]: unknown;
-}
-
-export interface VirtualServiceTCPRoute {
-  match?: Array<{ destinationSubnets?: string[]; port?: number; [ignoredField: string]: unknown }>;
-  route?: Array<{ destination: Destination; weight?: number }>;
-}
-
-export interface VirtualServiceSpec {
-  hosts: string[];
-  gateways?: string[];
-  http?: VirtualServiceHTTPRoute[];
-  tcp?: VirtualServiceTCPRoute[];
-  tls?: unknown[];
-  exportTo?: string[];
-}
-
-export interface VirtualService extends KubeObject {
-  kind: 'VirtualService';
-  spec: VirtualServiceSpec;
-}
 
 // --- Fields Ambit stores but does not act on in its first release (shrink as features land) ---
 const VS_IGNORED = {
@@ -101,7 +16,7 @@ const VS_IGNORED = {
   statPrefix: 'per-route stats prefixes are not implemented',
 };
 
-export const stringMatch = (): ObjectSchema =>
+const stringMatch = (): ObjectSchema =>
   obj(
     { exact: str(), prefix: str(), regex: str({ check: checkRegex }) },
     {
@@ -123,7 +38,7 @@ const headerOps = obj({
   add: map(str(), { keyCheck: checkHeaderName }),
   remove: strings({ check: checkHeaderName }),
 });
-export const HEADERS = obj({ request: headerOps, response: headerOps });
+const HEADERS = obj({ request: headerOps, response: headerOps });
 
 const percent = obj({ value: req(num({ min: 0, max: 100 })) });
 const headerMatches = map(stringMatch(), { keyCheck: checkHeaderName });

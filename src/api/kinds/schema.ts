@@ -16,7 +16,7 @@ export type Check<T> = (value: T, path: string, ctx: Ctx) => void;
  * Why a present field is stored but not acted on, or undefined when it is acted on. A string applies to any value;
  * a function can look at the value (e.g. only `action: CUSTOM` is ignored).
  */
-export type IgnoreRule = string | ((value: unknown, ctx: Ctx) => string | undefined);
+type IgnoreRule = string | ((value: unknown, ctx: Ctx) => string | undefined);
 
 interface Common {
   /** Absent (or null) is an error. */
@@ -24,7 +24,7 @@ interface Common {
   ignore?: IgnoreRule;
 }
 
-export interface StringSchema extends Common {
+interface StringSchema extends Common {
   type: 'string';
   enum?: readonly string[];
   /** Empty string is refused ("must not be empty"). */
@@ -38,12 +38,12 @@ export interface IntegerSchema extends Common {
   max?: number;
   check?: Check<number>;
 }
-export interface NumberSchema extends Common {
+interface NumberSchema extends Common {
   type: 'number';
   min?: number;
   max?: number;
 }
-export interface BooleanSchema extends Common {
+interface BooleanSchema extends Common {
   type: 'boolean';
 }
 export interface ObjectSchema extends Common {
@@ -54,7 +54,7 @@ export interface ObjectSchema extends Common {
   /** Cross-field rules, run after every field was checked (only when the fields themselves had no error). */
   check?: Check<Record<string, unknown>>;
 }
-export interface ArraySchema extends Common {
+interface ArraySchema extends Common {
   type: 'array';
   items: Schema;
   minItems?: number;
@@ -67,12 +67,12 @@ export interface MapSchema extends Common {
   keyCheck?: Check<string>;
 }
 /** Kubernetes IntOrString (e.g. `targetPort`). */
-export interface IntOrStringSchema extends Common {
+interface IntOrStringSchema extends Common {
   type: 'int-or-string';
   check?: Check<number | string>;
 }
 /** Anything, not descended into (free-form or ignored subtrees such as Pod volumes). */
-export interface AnySchema extends Common {
+interface AnySchema extends Common {
   type: 'any';
   check?: Check<unknown>;
 }
@@ -112,12 +112,12 @@ export function ignored<S extends Schema>(s: S, rule: IgnoreRule): S {
 
 // --- Walking ---
 
-export function isRecord(v: unknown): v is Record<string, unknown> {
+function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** How a wrong-typed value reads in a message: `the string "80"`, `a list`, … */
-export function describeValue(v: unknown): string {
+function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   switch (typeof v) {
@@ -160,7 +160,7 @@ function grew(ctx: Ctx, mark: number): boolean {
  * Checks `value` (present, non-null) against `s` at `path`. Null-valued fields of objects are treated as absent and
  * dropped, as the Kubernetes API server does, so typed consumers never see `null` where a field is optional.
  */
-export function walk(s: Schema, value: unknown, path: string, ctx: Ctx): void {
+function walk(s: Schema, value: unknown, path: string, ctx: Ctx): void {
   const { p } = ctx;
   const wrongType = (): void => p.error(path, `expected ${EXPECTED[s.type]}, got ${describeValue(value)}`);
   if (s.ignore !== undefined) {
@@ -235,7 +235,7 @@ export function walk(s: Schema, value: unknown, path: string, ctx: Ctx): void {
 }
 
 /** The fields of an object node: unknown keys (input order), known keys, missing required keys, then `check`. */
-export function walkFields(s: ObjectSchema, value: Record<string, unknown>, path: string, ctx: Ctx): void {
+function walkFields(s: ObjectSchema, value: Record<string, unknown>, path: string, ctx: Ctx): void {
   const { p } = ctx;
   const mark = p.errors.length;
   for (const k of Object.keys(value)) {
@@ -269,7 +269,7 @@ function rangeText(min: number | undefined, max: number | undefined): string {
 /** Top-level fields every kind has; `spec`, `status` and extras come from the kind's definition. */
 const ENVELOPE = ['apiVersion', 'kind', 'metadata'];
 
-export interface KindDefinition {
+interface KindDefinition {
   /** The spec schema; absent for kinds without a spec (ServiceAccount). */
   spec?: ObjectSchema;
   /** Spec may be omitted entirely (treated as `{}`). */
@@ -282,7 +282,7 @@ export interface KindDefinition {
   check?: (obj: KubeObject, ctx: Ctx) => void;
 }
 
-export const CONDITION = obj(
+const CONDITION = obj(
   {
     type: req(str({ nonEmpty: true })),
     status: req(enumOf(['True', 'False', 'Unknown'])),

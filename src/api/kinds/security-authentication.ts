@@ -1,25 +1,12 @@
 // PeerAuthentication (mTLS mode, port-level exceptions) and RequestAuthentication (JWT rules for waypoints).
-import type { KubeObject } from '../meta.js';
 import { checkHeaderName, checkHttpUrl, checkPortKey, checkPositiveIstioDuration, isSet } from './checks.js';
-import { checkTargeting, targetingFields, type PolicyTargetReference, type WorkloadSelector } from './istio-common.js';
+import { checkTargeting, targetingFields, type WorkloadSelector } from './istio-common.js';
 import { arr, bool, defineKind, enumOf, ignored, map, obj, req, str, strings } from './schema.js';
 
 // --- PeerAuthentication ---
 
-export type MtlsMode = 'UNSET' | 'DISABLE' | 'PERMISSIVE' | 'STRICT';
-export const MTLS_MODES: readonly MtlsMode[] = ['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT'];
-
-export interface PeerAuthenticationSpec {
-  selector?: WorkloadSelector;
-  mtls?: { mode?: MtlsMode };
-  /** Keyed by the workload (pod) port as a decimal string; needs a selector. */
-  portLevelMtls?: Record<string, { mode?: MtlsMode }>;
-}
-
-export interface PeerAuthentication extends KubeObject {
-  kind: 'PeerAuthentication';
-  spec?: PeerAuthenticationSpec;
-}
+type MtlsMode = 'UNSET' | 'DISABLE' | 'PERMISSIVE' | 'STRICT';
+const MTLS_MODES: readonly MtlsMode[] = ['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT'];
 
 // --- Fields Ambit stores but does not act on in its first release (shrink as features land) ---
 // DISABLE cannot turn off mTLS between ambient pods (ISTIO-API.md §4.1): it acts like PERMISSIVE.
@@ -46,41 +33,6 @@ defineKind('PeerAuthentication', {
   ),
   specOptional: true,
 });
-
-// --- RequestAuthentication ---
-
-export interface JwtHeader {
-  name: string;
-  prefix?: string;
-}
-
-export interface JwtRule {
-  issuer: string;
-  audiences?: string[];
-  jwksUri?: string;
-  /** Inline JWKS document (JSON text). */
-  jwks?: string;
-  fromHeaders?: JwtHeader[];
-  fromParams?: string[];
-  fromCookies?: string[];
-  outputPayloadToHeader?: string;
-  forwardOriginalToken?: boolean;
-  outputClaimToHeaders?: Array<{ header: string; claim: string }>;
-  /** JWKS fetch timeout (Istio duration), default 5s. */
-  timeout?: string;
-  spaceDelimitedClaims?: string[];
-}
-
-export interface RequestAuthenticationSpec {
-  selector?: WorkloadSelector;
-  targetRefs?: PolicyTargetReference[];
-  jwtRules?: JwtRule[];
-}
-
-export interface RequestAuthentication extends KubeObject {
-  kind: 'RequestAuthentication';
-  spec?: RequestAuthenticationSpec;
-}
 
 // --- Fields Ambit stores but does not act on in its first release (shrink as features land) ---
 const RA_IGNORED = {

@@ -1,12 +1,12 @@
 // AuthorizationPolicy: sources, operations and conditions, SPIFFE principals, and which fields ztunnel cannot enforce.
-import type { KubeObject } from '../meta.js';
 import { checkIpOrCidr, checkPortString, checkWildcardString, isSet } from './checks.js';
 import { checkTargeting, hasTargetRefs, targetingFields, type PolicyTargetReference, type WorkloadSelector } from './istio-common.js';
 import { arr, defineKind, enumOf, ignored, obj, req, str, strings, type Check, type Ctx } from './schema.js';
+import { SPIFFE_SCHEME } from '../../lib/certs/spiffe-id.js';
 
-export type AuthorizationAction = 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
+type AuthorizationAction = 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
 
-export interface AuthorizationSource {
+interface AuthorizationSource {
   principals?: string[];
   notPrincipals?: string[];
   requestPrincipals?: string[];
@@ -23,7 +23,7 @@ export interface AuthorizationSource {
   notTrustDomains?: string[];
 }
 
-export interface AuthorizationOperation {
+interface AuthorizationOperation {
   hosts?: string[];
   notHosts?: string[];
   /** Decimal port numbers as strings. */
@@ -35,19 +35,19 @@ export interface AuthorizationOperation {
   notPaths?: string[];
 }
 
-export interface AuthorizationCondition {
+interface AuthorizationCondition {
   key: string;
   values?: string[];
   notValues?: string[];
 }
 
-export interface AuthorizationRule {
+interface AuthorizationRule {
   from?: Array<{ source: AuthorizationSource }>;
   to?: Array<{ operation: AuthorizationOperation }>;
   when?: AuthorizationCondition[];
 }
 
-export interface AuthorizationPolicySpec {
+interface AuthorizationPolicySpec {
   selector?: WorkloadSelector;
   targetRefs?: PolicyTargetReference[];
   /** Defaults to ALLOW. */
@@ -57,18 +57,10 @@ export interface AuthorizationPolicySpec {
   rules?: AuthorizationRule[];
 }
 
-export interface AuthorizationPolicy extends KubeObject {
-  kind: 'AuthorizationPolicy';
-  spec?: AuthorizationPolicySpec;
-}
+const AUTHORIZATION_ACTIONS: readonly AuthorizationAction[] = ['ALLOW', 'DENY', 'AUDIT', 'CUSTOM'];
 
-export const AUTHORIZATION_ACTIONS: readonly AuthorizationAction[] = ['ALLOW', 'DENY', 'AUDIT', 'CUSTOM'];
-
-/** Fields only an HTTP proxy can see; ztunnel (selector or namespace-wide policies) cannot enforce them. */
-export const HTTP_ONLY_SOURCE_FIELDS = ['requestPrincipals', 'notRequestPrincipals', 'remoteIpBlocks', 'notRemoteIpBlocks'] as const;
-export const HTTP_ONLY_OPERATION_FIELDS = ['hosts', 'notHosts', 'methods', 'notMethods', 'paths', 'notPaths'] as const;
 /** `when` keys ztunnel evaluates; every other key is HTTP-only. */
-export const L4_CONDITION_KEYS = ['source.ip', 'source.namespace', 'source.principal', 'destination.ip', 'destination.port'] as const;
+const L4_CONDITION_KEYS = ['source.ip', 'source.namespace', 'source.principal', 'destination.ip', 'destination.port'] as const;
 
 // --- Fields Ambit stores but does not act on in its first release (shrink as features land) ---
 const AP_IGNORED = {
@@ -101,7 +93,7 @@ function fitsShape(parts: string[], from: number, partial: 'first' | 'last' | 'n
 export function principalError(v: string): string | undefined {
   const expected = `expected <trust-domain>/ns/<namespace>/sa/<service-account>, "*", or that form with one leading or trailing "*"`;
   if (v === '*') return undefined;
-  if (v.startsWith('spiffe://')) return `invalid principal ${JSON.stringify(v)}: write it without the spiffe:// prefix`;
+  if (v.startsWith(SPIFFE_SCHEME)) return `invalid principal ${JSON.stringify(v)}: write it without the spiffe:// prefix`;
   const stars = v.split('*').length - 1;
   if (stars > 1 || (stars === 1 && !v.startsWith('*') && !v.endsWith('*'))) return `invalid principal ${JSON.stringify(v)}: ${expected}`;
   let ok: boolean;

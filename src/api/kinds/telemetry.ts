@@ -1,45 +1,7 @@
 // Telemetry: access logging and tracing sampling for waypoints (targetRefs); metric overrides are stored only.
-import type { KubeObject } from '../meta.js';
 import { checkIstioDuration, isSet } from './checks.js';
-import { checkTargeting, targetingFields, type PolicyTargetReference, type WorkloadSelector } from './istio-common.js';
+import { checkTargeting, targetingFields } from './istio-common.js';
 import { arr, bool, defineKind, enumOf, ignored, map, num, obj, req, str, type ObjectSchema } from './schema.js';
-
-export type WorkloadMode = 'CLIENT_AND_SERVER' | 'CLIENT' | 'SERVER';
-
-export interface TelemetryProviderRef {
-  name: string;
-}
-export interface Tracing {
-  match?: { mode?: WorkloadMode };
-  providers?: TelemetryProviderRef[];
-  /** 0-100; default from mesh config. */
-  randomSamplingPercentage?: number;
-  disableSpanReporting?: boolean;
-  customTags?: Record<string, unknown>;
-  useRequestIdForTraceSampling?: boolean;
-}
-export interface AccessLogging {
-  match?: { mode?: WorkloadMode };
-  providers?: TelemetryProviderRef[];
-  disabled?: boolean;
-  filter?: { expression: string };
-}
-export interface Metrics {
-  providers?: TelemetryProviderRef[];
-  overrides?: unknown[];
-  reportingInterval?: string;
-}
-export interface TelemetrySpec {
-  selector?: WorkloadSelector;
-  targetRefs?: PolicyTargetReference[];
-  tracing?: Tracing[];
-  metrics?: Metrics[];
-  accessLogging?: AccessLogging[];
-}
-export interface Telemetry extends KubeObject {
-  kind: 'Telemetry';
-  spec?: TelemetrySpec;
-}
 
 // --- Fields Ambit stores but does not act on in its first release (shrink as features land) ---
 const TELEMETRY_IGNORED = {

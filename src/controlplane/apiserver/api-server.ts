@@ -20,9 +20,7 @@ import { parseResourcePath, type ResourcePath } from './resource-path.js';
 import { asVersion, startWatchStream } from './watch-stream.js';
 import { WATCH_CLIENTS_PATH, type WatchClientStatus } from '../../lib/watch-clients.js';
 
-export { parseResourcePath, resourcePath, type ResourcePath } from './resource-path.js';
-
-export type RouteHandler = (req: http.IncomingMessage, body: Buffer) => Promise<{ status: number; body: unknown }>;
+type RouteHandler = (req: http.IncomingMessage, body: Buffer) => Promise<{ status: number; body: unknown }>;
 
 export interface ApiServer {
   /** Stops listening, ends watch streams and open connections, removes the socket file. */
@@ -36,7 +34,7 @@ export interface ApiServer {
   addRoute(method: string, path: string, handler: RouteHandler): void;
 }
 
-export interface ApiServerOptions {
+interface ApiServerOptions {
   store: Store;
   socketPath: string;
   tcp?: { host: string; port: number; token: string };
@@ -44,7 +42,7 @@ export interface ApiServerOptions {
 }
 
 /** Startup failures of the API server (address in use, bad socket path). */
-export class ApiServerError extends MeshError {
+class ApiServerError extends MeshError {
   constructor(code: 'APISERVER_ADDRESS_IN_USE' | 'APISERVER_BAD_SOCKET_PATH' | 'APISERVER_LISTEN', message: string, options?: { cause?: unknown }) {
     super(code, message, options);
   }
@@ -110,37 +108,40 @@ interface Route {
 
 class RestServer implements ApiServer {
   tcpPort?: number;
-  private readonly store: Store;
-  private readonly log: Logger;
-  private readonly routes: Route[] = [];
-  private readonly watchEnders = new Set<() => void>();
+  readonly #store: Store;
+  readonly #log: Logger;
+  readonly #routes: Route[] = [];
+  readonly #watchEnders = new Set<() => void>();
   /** Open watches by their ender: who holds them (for `ambit proxy-status`). */
-  private readonly watchers = new Map<() => void, WatcherInfo>();
-  private readonly servers: http.Server[] = [];
-  private readonly tokenDigest: Buffer | undefined;
-  private closed = false;
+  readonly #watchers = new Map<() => void, WatcherInfo>();
+  readonly #servers: http.Server[] = [];
+  readonly #tokenDigest: Buffer | undefined;
+  #closed = false;
 
-  constructor(private readonly opts: ApiServerOptions) {
-    this.store = opts.store;
-    this.log = opts.log;
-    this.tokenDigest = opts.tcp ? sha256(opts.tcp.token) : undefined;
+  readonly #opts: ApiServerOptions;
+
+  constructor(opts: ApiServerOptions) {
+    this.#opts = opts;
+    this.#store = opts.store;
+    this.#log = opts.log;
+    this.#tokenDigest = opts.tcp ? sha256(opts.tcp.token) : undefined;
   }
 
   addRoute(method: string, path: string, handler: RouteHandler): void {
     const prefix = path.endsWith('/*');
-    this.routes.push({ method: method.toUpperCase(), path: prefix ? path.slice(0, -1) : path, prefix, handler });
+    this.#routes.push({ method: method.toUpperCase(), path: prefix ? path.slice(0, -1) : path, prefix, handler });
   }
 
   // --- Listening ---
 
   async listen(): Promise<void> {
-    const sock = this.opts.socketPath;
+    const sock = this.#opts.socketPath;
     if (Buffer.byteLength(sock) > MAX_SOCKET_PATH_BYTES) {
       throw new ApiServerError('APISERVER_BAD_SOCKET_PATH', `socket path ${sock} is longer than ${MAX_SOCKET_PATH_BYTES} bytes; use a shorter data dir`);
     }
     await mkdir(dirname(sock), { recursive: true, mode: 0o700 });
     await removeStaleSocket(sock);
-    const unixServer = this.createServer(false);
+    const unixServer = this.#createServer(false);
     // Create the socket with mode 0600 from the start (umask), then chmod in case umask is unavailable.
     let oldMask: number | undefined;
     try {
@@ -159,27 +160,27 @@ class RestServer implements ApiServer {
     } catch (err) {
       throw new ApiServerError('APISERVER_LISTEN', `cannot listen on ${sock}: ${describeError(err)}`, { cause: err });
     }
-    this.servers.push(unixServer);
+    this.#servers.push(unixServer);
     try {
       await chmod(sock, 0o600);
-      if (this.opts.tcp) {
-        const tcp = this.opts.tcp;
-        const tcpServer = this.createServer(true);
+      if (this.#opts.tcp) {
+        const tcp = this.#opts.tcp;
+        const tcpServer = this.#createServer(true);
         await listenOn(tcpServer, (s) => s.listen(tcp.port, tcp.host)).catch((err: unknown) => {
           throw new ApiServerError('APISERVER_LISTEN', `cannot listen on ${tcp.host}:${tcp.port}: ${describeError(err)}`, { cause: err });
         });
-        this.servers.push(tcpServer);
+        this.#servers.push(tcpServer);
         this.tcpPort = (tcpServer.address() as net.AddressInfo).port;
       }
     } catch (err) {
       await this.close();
       throw err;
     }
-    this.log.info({ socket: sock, tcpPort: this.tcpPort }, 'api server listening');
+    this.#log.info({ socket: sock, tcpPort: this.tcpPort }, 'api server listening');
   }
 
-  private createServer(tcp: boolean): http.Server {
-    const server = http.createServer((req, res) => void this.handle(req, res, tcp));
+  #createServer(tcp: boolean): http.Server {
+    const server = http.createServer((req, res) => void this.#handle(req, res, tcp));
     // Watches are long-lived; only the request head has a deadline.
     server.requestTimeout = 0;
     server.headersTimeout = 30_000;
@@ -187,11 +188,11 @@ class RestServer implements ApiServer {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    for (const end of [...this.watchEnders]) end();
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const end of [...this.#watchEnders]) end();
     await Promise.all(
-      this.servers.map(
+      this.#servers.map(
         (s) =>
           new Promise<void>((resolve) => {
             s.close(() => resolve());
@@ -199,13 +200,13 @@ class RestServer implements ApiServer {
           }),
       ),
     );
-    await unlink(this.opts.socketPath).catch(() => undefined);
-    this.log.info({ socket: this.opts.socketPath }, 'api server closed');
+    await unlink(this.#opts.socketPath).catch(() => undefined);
+    this.#log.info({ socket: this.#opts.socketPath }, 'api server closed');
   }
 
   // --- Request handling ---
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse, tcp: boolean): Promise<void> {
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse, tcp: boolean): Promise<void> {
     const started = performance.now();
     const method = req.method ?? 'GET';
     // Only the path and query matter; a malformed target falls back to '/' and gets a 404.
@@ -216,17 +217,17 @@ class RestServer implements ApiServer {
       url = new URL('http://ambit.invalid/');
     }
     res.on('finish', () => {
-      if (this.log.isLevelEnabled('debug')) {
-        this.log.debug({ method, path: url.pathname, query: url.search || undefined, status: res.statusCode, duration_ms: Math.round(performance.now() - started) }, 'request');
+      if (this.#log.isLevelEnabled('debug')) {
+        this.#log.debug({ method, path: url.pathname, query: url.search || undefined, status: res.statusCode, duration_ms: Math.round(performance.now() - started) }, 'request');
       }
     });
     let details: StatusDetails | undefined;
     try {
-      if (tcp && !this.authorized(req)) {
+      if (tcp && !this.#authorized(req)) {
         req.resume();
         throw new HttpStatusError(401, 'Unauthorized', 'missing or invalid bearer token (send Authorization: Bearer <token>)');
       }
-      const route = this.routes.find((r) => r.method === method && (r.prefix ? url.pathname.startsWith(r.path) : url.pathname === r.path));
+      const route = this.#routes.find((r) => r.method === method && (r.prefix ? url.pathname.startsWith(r.path) : url.pathname === r.path));
       if (route) {
         const body = await readBody(req);
         const out = await route.handler(req, body);
@@ -240,7 +241,7 @@ class RestServer implements ApiServer {
       }
       if (method === 'GET' && url.pathname === WATCH_CLIENTS_PATH) {
         req.resume();
-        sendJson(res, 200, { items: this.watcherSummary() });
+        sendJson(res, 200, { items: this.#watcherSummary() });
         return;
       }
       if (method === 'GET' && (url.pathname === '/healthz' || url.pathname === '/readyz')) {
@@ -255,10 +256,10 @@ class RestServer implements ApiServer {
       const rp = parsed.path;
       details = { kind: rp.kind.kind };
       if (rp.name !== undefined) details.name = rp.name;
-      await this.handleResource(req, res, method, url, rp, details);
+      await this.#handleResource(req, res, method, url, rp, details);
     } catch (err) {
       const { body, internal } = statusForError(err, details);
-      if (internal) this.log.error({ method, path: url.pathname, error: describeError(err) }, 'request failed');
+      if (internal) this.#log.error({ method, path: url.pathname, error: describeError(err) }, 'request failed');
       if (res.headersSent) {
         res.destroy();
         return;
@@ -269,9 +270,9 @@ class RestServer implements ApiServer {
   }
 
   /** Open watches grouped by the client that declared itself in User-Agent; anonymous watches are left out. */
-  private watcherSummary(): WatchClientStatus[] {
+  #watcherSummary(): WatchClientStatus[] {
     const byClient = new Map<string, WatchClientStatus>();
-    for (const w of this.watchers.values()) {
+    for (const w of this.#watchers.values()) {
       if (!w.client) continue;
       let c = byClient.get(w.client);
       if (!c) byClient.set(w.client, (c = { client: w.client, watches: 0, resources: [], connectedAt: w.since }));
@@ -283,14 +284,14 @@ class RestServer implements ApiServer {
     return [...byClient.values()].sort((a, b) => a.client.localeCompare(b.client));
   }
 
-  private authorized(req: http.IncomingMessage): boolean {
+  #authorized(req: http.IncomingMessage): boolean {
     const header = req.headers.authorization ?? '';
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     // Compare digests: equal length whatever was sent, so the comparison time reveals nothing about the token.
-    return !!m && !!this.tokenDigest && timingSafeEqual(sha256(m[1]!), this.tokenDigest);
+    return !!m && !!this.#tokenDigest && timingSafeEqual(sha256(m[1]!), this.#tokenDigest);
   }
 
-  private async handleResource(
+  async #handleResource(
     req: http.IncomingMessage,
     res: http.ServerResponse,
     method: string,
@@ -302,34 +303,34 @@ class RestServer implements ApiServer {
     if (rp.subresource === 'status') {
       if (method === 'GET') {
         req.resume();
-        return this.respondObject(res, 200, this.getOrThrow(rp), rp);
+        return this.#respondObject(res, 200, this.#getOrThrow(rp), rp);
       }
       if (method !== 'PUT' && method !== 'PATCH') throw notAllowed(method, 'the status subresource (use GET, PUT or PATCH)');
-      const body = await this.readJson(req, rp, method);
-      const obj = await this.writeExisting(rp, body, method === 'PATCH' ? patchKind(req) : 'replace', true, details);
-      return this.respondObject(res, 200, obj, rp);
+      const body = await this.#readJson(req, rp, method);
+      const obj = await this.#writeExisting(rp, body, method === 'PATCH' ? patchKind(req) : 'replace', true, details);
+      return this.#respondObject(res, 200, obj, rp);
     }
     if (method === 'GET') {
       req.resume();
-      if (isItem) return this.respondObject(res, 200, this.getOrThrow(rp), rp);
-      const filter = this.filterOf(rp, url);
+      if (isItem) return this.#respondObject(res, 200, this.#getOrThrow(rp), rp);
+      const filter = this.#filterOf(rp, url);
       const watch = url.searchParams.get('watch');
       if (watch === '1' || watch === 'true') {
         const rv = url.searchParams.get('resourceVersion') ?? undefined;
         let ender: (() => void) | undefined;
         const onEnd = (): void => {
           if (!ender) return;
-          this.watchEnders.delete(ender);
-          this.watchers.delete(ender);
+          this.#watchEnders.delete(ender);
+          this.#watchers.delete(ender);
         };
-        ender = startWatchStream(res, { store: this.store, filter, resourceVersion: rv, apiVersion: rp.apiVersion, log: this.log, onEnd });
+        ender = startWatchStream(res, { store: this.#store, filter, resourceVersion: rv, apiVersion: rp.apiVersion, log: this.#log, onEnd });
         if (!res.writableEnded) {
-          this.watchEnders.add(ender);
-          this.watchers.set(ender, { client: req.headers['user-agent'] ?? '', resource: url.pathname, since: new Date().toISOString() });
+          this.#watchEnders.add(ender);
+          this.#watchers.set(ender, { client: req.headers['user-agent'] ?? '', resource: url.pathname, since: new Date().toISOString() });
         }
         return;
       }
-      const listed = this.store.list(filter);
+      const listed = this.#store.list(filter);
       sendJson(res, 200, {
         apiVersion: rp.apiVersion,
         kind: `${rp.kind.kind}List`,
@@ -343,23 +344,23 @@ class RestServer implements ApiServer {
       if (rp.kind.namespaced && rp.namespace === undefined) {
         throw notAllowed(method, `the all-namespaces collection (create ${rp.kind.kind} under /namespaces/{namespace}/${rp.kind.plural})`);
       }
-      const body = await this.readJson(req, rp, method);
-      const created = await this.create(rp, body, details);
-      return this.respondObject(res, 201, created, rp);
+      const body = await this.#readJson(req, rp, method);
+      const created = await this.#create(rp, body, details);
+      return this.#respondObject(res, 201, created, rp);
     }
     if (!isItem) throw notAllowed(method, `a collection (${method} needs an object name)`);
     if (method === 'PUT' || method === 'PATCH') {
-      const body = await this.readJson(req, rp, method);
-      const obj = await this.writeExisting(rp, body, method === 'PATCH' ? patchKind(req) : 'replace', false, details);
-      return this.respondObject(res, 200, obj, rp);
+      const body = await this.#readJson(req, rp, method);
+      const obj = await this.#writeExisting(rp, body, method === 'PATCH' ? patchKind(req) : 'replace', false, details);
+      return this.#respondObject(res, 200, obj, rp);
     }
     if (method === 'DELETE') {
-      const body = await this.readJson(req, rp, method);
+      const body = await this.#readJson(req, rp, method);
       const pre = isRecord(body) && isRecord(body.preconditions) ? body.preconditions : undefined;
       const precondition: { resourceVersion?: string } = {};
       if (pre && typeof pre.resourceVersion === 'string') precondition.resourceVersion = pre.resourceVersion;
-      const deleted = await this.store.delete(this.keyOf(rp), precondition);
-      return this.respondObject(res, 200, deleted, rp);
+      const deleted = await this.#store.delete(this.#keyOf(rp), precondition);
+      return this.#respondObject(res, 200, deleted, rp);
     }
     throw notAllowed(method, 'resources');
   }
@@ -368,7 +369,7 @@ class RestServer implements ApiServer {
    * A resource request's JSON body. Refusals name the object: a body over the size limit by the request path, one
    * nested too deeply (422, before anything walks it recursively) by the path and the body's own metadata.
    */
-  private async readJson(req: http.IncomingMessage, rp: ResourcePath, method: string): Promise<unknown> {
+  async #readJson(req: http.IncomingMessage, rp: ResourcePath, method: string): Promise<unknown> {
     let raw: Buffer;
     try {
       raw = await readBody(req);
@@ -391,24 +392,24 @@ class RestServer implements ApiServer {
     return body;
   }
 
-  private respondObject(res: http.ServerResponse, status: number, obj: KubeObject, rp: ResourcePath): void {
+  #respondObject(res: http.ServerResponse, status: number, obj: KubeObject, rp: ResourcePath): void {
     sendJson(res, status, asVersion(obj, rp.apiVersion));
   }
 
-  private keyOf(rp: ResourcePath): ObjectKey {
+  #keyOf(rp: ResourcePath): ObjectKey {
     const key: ObjectKey = { group: rp.kind.group, kind: rp.kind.kind, name: rp.name ?? '' };
     if (rp.namespace !== undefined) key.namespace = rp.namespace;
     return key;
   }
 
-  private getOrThrow(rp: ResourcePath): KubeObject {
-    const key = this.keyOf(rp);
-    const obj = this.store.get(key);
+  #getOrThrow(rp: ResourcePath): KubeObject {
+    const key = this.#keyOf(rp);
+    const obj = this.#store.get(key);
     if (!obj) throw new StoreError('STORE_NOT_FOUND', `${refOf(rp)} not found`);
     return obj;
   }
 
-  private filterOf(rp: ResourcePath, url: URL): ListFilter {
+  #filterOf(rp: ResourcePath, url: URL): ListFilter {
     const filter: ListFilter = { group: rp.kind.group, kind: rp.kind.kind };
     if (rp.namespace !== undefined) filter.namespace = rp.namespace;
     const sel = url.searchParams.get('labelSelector');
@@ -421,7 +422,7 @@ class RestServer implements ApiServer {
   }
 
   /** Refuses a body whose kind, namespace or name disagrees with the path; fills the ones it leaves out. */
-  private matchPath(rp: ResourcePath, body: unknown): Record<string, unknown> & { metadata: Record<string, unknown> } {
+  #matchPath(rp: ResourcePath, body: unknown): Record<string, unknown> & { metadata: Record<string, unknown> } {
     if (!isRecord(body)) throw new HttpStatusError(400, 'BadRequest', `request body must be a ${rp.kind.kind} object`);
     if (body.kind !== undefined && body.kind !== rp.kind.kind) {
       throw new HttpStatusError(400, 'BadRequest', `body kind '${String(body.kind)}' does not match the path, which serves ${rp.kind.kind}`);
@@ -444,7 +445,7 @@ class RestServer implements ApiServer {
     return body as Record<string, unknown> & { metadata: Record<string, unknown> };
   }
 
-  private validate(input: unknown, rp: ResourcePath): { object: KubeObject; ignored: IgnoredField[] } {
+  #validate(input: unknown, rp: ResourcePath): { object: KubeObject; ignored: IgnoredField[] } {
     const v = validateObject(input);
     if (!v.ok) {
       const meta = isRecord(input) && isRecord(input.metadata) ? input.metadata : {};
@@ -455,8 +456,8 @@ class RestServer implements ApiServer {
     return { object: v.object, ignored: v.ignored };
   }
 
-  private async create(rp: ResourcePath, body: unknown, details: StatusDetails): Promise<KubeObject> {
-    const input = this.matchPath(rp, body);
+  async #create(rp: ResourcePath, body: unknown, details: StatusDetails): Promise<KubeObject> {
+    const input = this.#matchPath(rp, body);
     if (typeof input.metadata.name === 'string') details.name = input.metadata.name;
     const rv = input.metadata.resourceVersion;
     if (rv !== undefined && rv !== '') {
@@ -464,27 +465,27 @@ class RestServer implements ApiServer {
       const line = `${objectRef(input)}: metadata.resourceVersion: must not be set on objects to be created (the server assigns it)`;
       throw new HttpStatusError(422, 'Invalid', line, { ...details, causes: causesOf([line]) });
     }
-    const { object, ignored } = this.validate(input, rp);
+    const { object, ignored } = this.#validate(input, rp);
     // As in Kubernetes, status is not set by create: it starts with only what the server says about the object.
     const status = withFieldsIgnored(undefined, ignored, 1, nowRfc3339());
     if (status) object.status = status;
     else delete object.status;
-    return this.store.create(object);
+    return this.#store.create(object);
   }
 
   /**
    * PUT or PATCH of an object or of its status. Without a resourceVersion from the client the write is
    * unconditional: a conflict with a concurrent writer is retried against the newer state.
    */
-  private async writeExisting(rp: ResourcePath, body: unknown, mode: 'replace' | 'merge', statusOnly: boolean, details: StatusDetails): Promise<KubeObject> {
+  async #writeExisting(rp: ResourcePath, body: unknown, mode: 'replace' | 'merge', statusOnly: boolean, details: StatusDetails): Promise<KubeObject> {
     const clientRv = isRecord(body) && isRecord(body.metadata) && typeof body.metadata.resourceVersion === 'string' && body.metadata.resourceVersion !== ''
       ? body.metadata.resourceVersion
       : undefined;
     for (let attempt = 0; ; attempt++) {
-      const current = this.getOrThrow(rp);
+      const current = this.#getOrThrow(rp);
       // Stored objects are frozen and a merge shares untouched subtrees with them: work on a copy.
       const incoming = structuredClone(mode === 'merge' ? applyMergePatch(asVersion(current, rp.apiVersion), body) : body);
-      const input = this.matchPath(rp, incoming);
+      const input = this.#matchPath(rp, incoming);
       input.metadata.resourceVersion = clientRv ?? current.metadata.resourceVersion;
       try {
         if (statusOnly) {
@@ -492,7 +493,7 @@ class RestServer implements ApiServer {
           // Keep FieldsIgnored true to the stored spec whatever the status writer sent.
           const stored = validateObject(current);
           const ignored = stored.ok ? stored.ignored : [];
-          const status = withFieldsIgnored(input.status as KubeObject['status'], ignored, current.metadata.generation ?? 1, nowRfc3339());
+          const status = withFieldsIgnored(input.status as KubeObject['status'], ignored, current.metadata.generation ?? 1, nowRfc3339(), current.status);
           const next: KubeObject = { ...current, metadata: { ...current.metadata, resourceVersion: input.metadata.resourceVersion as string } };
           if (status) next.status = status;
           else delete next.status;
@@ -502,16 +503,16 @@ class RestServer implements ApiServer {
             const line = `${objectRef(next)}: ${tooLarge.path}: ${tooLarge.reason}`;
             throw new HttpStatusError(422, 'Invalid', line, { ...details, causes: causesOf([line]) });
           }
-          return await this.store.updateStatus(next);
+          return await this.#store.updateStatus(next);
         }
-        const { object, ignored } = this.validate(input, rp);
+        const { object, ignored } = this.#validate(input, rp);
         if (typeof object.metadata.name === 'string') details.name = object.metadata.name;
         // The main resource does not write status (that is the status subresource's job): keep the stored one.
         const generation = (current.metadata.generation ?? 1) + (specChanged(current, object) ? 1 : 0);
         const status = withFieldsIgnored(current.status, ignored, generation, nowRfc3339());
         if (status) object.status = status;
         else delete object.status;
-        return await this.store.update(object);
+        return await this.#store.update(object);
       } catch (err) {
         const retry = err instanceof StoreError && err.code === 'STORE_CONFLICT' && clientRv === undefined && attempt < UPDATE_RETRIES;
         if (!retry) throw err;

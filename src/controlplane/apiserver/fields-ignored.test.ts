@@ -25,3 +25,12 @@ test('sets, updates, keeps the transition time while True, and removes the condi
   // The input is untouched.
   assert.equal(s1!.conditions!.length, 1);
 });
+
+test('a status writer that leaves the condition out does not reset its transition time (the stored one counts)', () => {
+  const stored = withFieldsIgnored(undefined, [{ path: 'spec.a', reason: 'not yet' }], 1, T1)!;
+  const fromWriter = { conditions: [{ type: 'Ready', status: 'True' as const, reason: 'R', message: '' }] };
+  const next = withFieldsIgnored(fromWriter, [{ path: 'spec.a', reason: 'not yet' }], 1, T2, stored);
+  assert.deepEqual(next!.conditions!.map((c) => [c.type, c.lastTransitionTime]), [['Ready', undefined], ['FieldsIgnored', T1]]);
+  // Without a stored condition it is new: now.
+  assert.equal(withFieldsIgnored(fromWriter, [{ path: 'spec.a', reason: 'not yet' }], 1, T2, undefined)!.conditions![1]!.lastTransitionTime, T2);
+});

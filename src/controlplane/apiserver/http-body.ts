@@ -4,7 +4,7 @@ import { MAX_REQUEST_BYTES, formatBytes } from '../../api/limits.js';
 import { HttpStatusError } from './http-status.js';
 
 /** Largest accepted request body (Kubernetes' own limit is 3 MiB too). */
-export const MAX_BODY_BYTES = MAX_REQUEST_BYTES;
+const MAX_BODY_BYTES = MAX_REQUEST_BYTES;
 
 /** Reads the whole body; fails with 413 as soon as it exceeds `limit` bytes. */
 export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {

@@ -2,7 +2,7 @@
 import { MeshError, describeError, findCause } from '../../lib/errors.js';
 import { StoreError } from '../store/store.js';
 
-export interface StatusCause {
+interface StatusCause {
   field: string;
   message: string;
 }
@@ -14,7 +14,7 @@ export interface StatusDetails {
 }
 
 /** A Kubernetes `Status` object with status Failure. */
-export interface StatusBody {
+interface StatusBody {
   kind: 'Status';
   apiVersion: 'v1';
   metadata: Record<string, never>;

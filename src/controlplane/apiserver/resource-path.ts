@@ -14,7 +14,7 @@ export interface ResourcePath {
   subresource?: 'status';
 }
 
-export type ResourcePathParse = { ok: true; path: ResourcePath } | { ok: false; error: string };
+type ResourcePathParse = { ok: true; path: ResourcePath } | { ok: false; error: string };
 
 /**
  * Parses `/api/v1/[namespaces/{ns}/]{plural}[/{name}[/status]]` and

@@ -6,7 +6,7 @@ import { StoreError, type ListFilter, type Store, type Watch, type WatchEvent } 
 import { statusBody } from './http-status.js';
 
 /** Bytes a watch response may have queued unsent before the client is considered too slow and the stream ends. */
-export const WATCH_BUFFER_BYTES = 16 * 1024 * 1024;
+const WATCH_BUFFER_BYTES = 16 * 1024 * 1024;
 
 /** The object as served under `apiVersion` (the kinds' versions share one schema, so only the field changes). */
 export function asVersion(obj: KubeObject, apiVersion: string): KubeObject {
@@ -32,7 +32,7 @@ function errorLine(code: number, reason: string, message: string): string {
   return `${JSON.stringify({ type: 'ERROR', object: statusBody(code, reason, message) })}\n`;
 }
 
-export interface WatchStreamOptions {
+interface WatchStreamOptions {
   store: Store;
   filter: ListFilter;
   /** Resume point; undefined or '' = live changes only; '0' = every current object as ADDED, then live changes. */

@@ -1,7 +1,7 @@
 // Coded errors of the certificate authority; each code maps to one gRPC status (see grpcStatusOf in ca-server.ts).
 import { MeshError } from '../../lib/errors.js';
 
-export type CaErrorCode =
+type CaErrorCode =
   | 'CA_INVALID_ARGUMENT' // malformed request or CSR → INVALID_ARGUMENT
   | 'CA_UNAUTHENTICATED' // missing/unknown credential → UNAUTHENTICATED
   | 'CA_PERMISSION_DENIED' // caller may not hold the requested identity → PERMISSION_DENIED

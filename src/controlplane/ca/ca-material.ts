@@ -13,7 +13,8 @@
 // Plugged-in layout (read-only, Istio's `cacerts`): ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem.
 // ca-cert signs leaves; chains are leaf, ca-cert, further intermediates of cert-chain.pem, root-cert.pem bundle.
 import { webcrypto, createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile, rename, rm, readdir, open, chmod } from 'node:fs/promises';
+import { mkdir, readFile, rm, readdir, chmod } from 'node:fs/promises';
+import { writeFileDurable } from '../../lib/durable-file.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { x509, ECDSA_SHA256, generateP256KeyPair, privateKeyToPem, randomSerialHex, splitCertificates, splitPem, type CryptoKey } from '../../lib/certs/x509.js';
@@ -21,9 +22,9 @@ import { CaError } from './ca-error.js';
 
 /** Leaves are backdated by this much so peers with slightly slow clocks accept them at once. */
 export const BACKDATE_MS = 5 * 60_000;
-export const ROOT_VALIDITY_MS = 10 * 365 * 24 * 3600_000;
+const ROOT_VALIDITY_MS = 10 * 365 * 24 * 3600_000;
 
-export interface LeafSpec {
+interface LeafSpec {
   /** SubjectPublicKeyInfo DER of the key being certified. */
   spki: ArrayBuffer | Uint8Array;
   uris: string[];
@@ -45,7 +46,7 @@ interface RootEntry {
   pem: string;
 }
 
-export interface RootInfo {
+interface RootInfo {
   id: string;
   role: 'signing' | 'previous' | 'trusted';
   subject: string;
@@ -75,18 +76,6 @@ export interface RetireResult {
 }
 
 // --- small file helpers ---
-
-async function atomicWrite(path: string, data: string, mode: number): Promise<void> {
-  const tmp = `${path}.tmp-${randomBytes(4).toString('hex')}`;
-  await writeFile(tmp, data, { mode, flag: 'wx' });
-  const fh = await open(tmp, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-}
 
 async function readOptional(path: string): Promise<string | undefined> {
   try {
@@ -285,7 +274,7 @@ export class CaMaterial {
       extensions: [...rootExtensions(new x509.SubjectKeyIdentifierExtension(newSki.keyId)), new x509.AuthorityKeyIdentifierExtension(await keyIdentifierOf(old.cert), false)],
     });
     const crossPem = cross.toString('pem') + '\n';
-    await atomicWrite(join(caDir, 'roots', created.id, 'cross-cert.pem'), crossPem, 0o644);
+    await writeFileDurable(join(caDir, 'roots', created.id, 'cross-cert.pem'), crossPem, 0o644);
     const rotatedAt = new Date(now).toISOString();
     await this.#writeState({ signing: created.id, previous: oldId, rotatedAt });
     // Commit point passed: switch in memory, then tidy up what is no longer needed.
@@ -336,19 +325,19 @@ export class CaMaterial {
     const dir = join(this.#caDir!, 'roots', id);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const pem = cert.toString('pem') + '\n';
-    await atomicWrite(join(dir, 'root-key.pem'), await privateKeyToPem(keys.privateKey), 0o600);
-    await atomicWrite(join(dir, 'root-cert.pem'), pem, 0o644);
+    await writeFileDurable(join(dir, 'root-key.pem'), await privateKeyToPem(keys.privateKey), 0o600);
+    await writeFileDurable(join(dir, 'root-cert.pem'), pem, 0o644);
     // Re-import the key as non-extractable for signing.
     const { key } = await importSigningKey(await readFile(join(dir, 'root-key.pem'), 'utf8'), join(dir, 'root-key.pem'));
     return { id, cert, key, pem };
   }
 
   async #writeState(state: { signing: string; previous?: string; rotatedAt?: string }): Promise<void> {
-    await atomicWrite(join(this.#caDir!, 'state.json'), JSON.stringify(state, null, 2) + '\n', 0o644);
+    await writeFileDurable(join(this.#caDir!, 'state.json'), JSON.stringify(state, null, 2) + '\n', 0o644);
   }
 
   async #writeBundle(): Promise<void> {
-    await atomicWrite(join(this.#caDir!, 'root-cert.pem'), this.bundlePem(), 0o644);
+    await writeFileDurable(join(this.#caDir!, 'root-cert.pem'), this.bundlePem(), 0o644);
   }
 
   async #readRoot(id: string): Promise<RootEntry> {
@@ -475,4 +464,3 @@ export class CaMaterial {
     this.#log.info({ dir, subject: caCert.subject }, 'loaded plugged-in CA certificate');
   }
 }
-

@@ -2,7 +2,7 @@
 // control plane's registry. Timestamps are seconds since the epoch.
 import { Counter, Gauge, type Registry } from 'prom-client';
 
-export interface CaMetrics {
+interface CaMetrics {
   /** Every CreateCertificate call. */
   csr: Counter;
   /** Calls that returned a certificate. */

@@ -9,7 +9,7 @@ import { describeError } from '../../lib/errors.js';
 import { CaError } from './ca-error.js';
 import type { CaServer } from './ca-server.js';
 
-export interface CaRoute {
+interface CaRoute {
   method: string;
   path: string;
   handler: (req: IncomingMessage, body: Buffer) => Promise<{ status: number; body: unknown }>;

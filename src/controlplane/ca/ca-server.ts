@@ -30,13 +30,12 @@ import { authorizeIdentity, describeCaller, type CaCaller } from './node-authori
 import { NodeTokenRegistry } from './node-token-registry.js';
 import { registerCaMetrics } from './ca-metrics.js';
 
-export const DEFAULT_CA_PORT = 15012;
-export const DEFAULT_MAX_TTL_SECONDS = 24 * 3600;
+const DEFAULT_MAX_TTL_SECONDS = 24 * 3600;
 /** The control plane's own identity (its serving certificate). */
-export const CONTROL_PLANE_NAMESPACE = 'istio-system';
-export const CONTROL_PLANE_SERVICE_ACCOUNT = 'ambit-controlplane';
+const CONTROL_PLANE_NAMESPACE = 'istio-system';
+const CONTROL_PLANE_SERVICE_ACCOUNT = 'ambit-controlplane';
 
-export interface CaServerOptions {
+interface CaServerOptions {
   dataDir: string;
   trustDomain?: string;
   /** Directory in Istio's `cacerts` layout; when set the CA acts as that intermediate instead of its own root. */
@@ -51,7 +50,7 @@ export interface CaServerOptions {
 }
 
 /** What `GET /ambit/v1/ca` shows: public facts only, never keys. */
-export interface CaStatus extends CaInfo {
+interface CaStatus extends CaInfo {
   trustDomain: string;
   maxTtlSeconds: number;
   /** During a rotation: the earliest instant the old root can be retired without `force`. */

@@ -4,14 +4,14 @@
 // `CA_INVALID_ARGUMENT` whose message names the field and the problem (it is returned to the caller as is).
 import { verify as verifySignature, type KeyObject } from 'node:crypto';
 import { x509, splitPem, describePublicKey, OID_SUBJECT_ALT_NAME } from '../../lib/certs/x509.js';
-import { parseSpiffeId, formatSpiffeId, type SpiffeId } from '../../lib/certs/spiffe-id.js';
+import { formatSpiffeId, parseSpiffeId, type SpiffeId } from '../../lib/certs/spiffe-id.js';
 import { CaError } from './ca-error.js';
 
 /** Upper bound on the CSR text we parse at all (a P-256 CSR is ~500 bytes, an RSA-4096 one ~1.7 KiB). */
-export const MAX_CSR_BYTES = 64 * 1024;
-export const MIN_RSA_BITS = 2048;
+const MAX_CSR_BYTES = 64 * 1024;
+const MIN_RSA_BITS = 2048;
 
-export interface CheckedCsr {
+interface CheckedCsr {
   /** SubjectPublicKeyInfo DER of the requester's key: what the leaf certifies. */
   spki: ArrayBuffer;
   /** The requested SPIFFE id (the CSR's only URI SAN). */

@@ -7,7 +7,7 @@ import { formatSpiffeId, type SpiffeId } from '../../lib/certs/spiffe-id.js';
 /** An authenticated CA caller. */
 export type CaCaller = { kind: 'node'; node: string } | { kind: 'workload'; identity: string };
 
-export type AuthorizationDecision = { allowed: true } | { allowed: false; reason: string };
+type AuthorizationDecision = { allowed: true } | { allowed: false; reason: string };
 
 /** `node/<name>` or `workload/<spiffe id>`: how callers appear in logs. */
 export function describeCaller(c: CaCaller): string {

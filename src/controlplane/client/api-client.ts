@@ -9,7 +9,7 @@ import { resourcePath, versionOf, type ResourceType } from '../../api/resource-p
 /** Where the control plane listens: its Unix socket, or TCP with the bearer token it requires. */
 export type ClientEndpoint = { socketPath: string } | { host: string; port: number; token: string };
 
-export interface ClientOptions {
+interface ClientOptions {
   endpoint: ClientEndpoint;
   /** Per-request deadline in milliseconds for everything but watches; default 30 000. */
   timeoutMs?: number;
@@ -18,28 +18,28 @@ export interface ClientOptions {
 }
 
 /** A collection as the server returns it (`PodList`, …). */
-export interface ObjectList {
+interface ObjectList {
   apiVersion: string;
   kind: string;
   metadata: { resourceVersion: string };
   items: KubeObject[];
 }
 
-export interface ListOptions {
+interface ListOptions {
   /** Absent for cluster-scoped kinds or for all namespaces. */
   namespace?: string;
   /** kubectl selector syntax, passed through as `labelSelector=`. */
   labelSelector?: string;
 }
 
-export interface WatchOptions extends ListOptions {
+interface WatchOptions extends ListOptions {
   /** Deliver every change after this version (then live ones); absent = live changes only. */
   resourceVersion?: string;
 }
 
-export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
-export interface WatchEvent {
+interface WatchEvent {
   type: WatchEventType;
   object: KubeObject;
 }
@@ -48,7 +48,7 @@ export interface WatchEvent {
  * A running watch: iterate it for events in order. The iteration ends when `close()` is called or the server
  * ends the stream; it throws a `ClientError` on an `ERROR` event (e.g. 410 Expired) or a broken connection.
  */
-export interface WatchStream extends AsyncIterable<WatchEvent> {
+interface WatchStream extends AsyncIterable<WatchEvent> {
   close(): void;
 }
 
@@ -61,26 +61,26 @@ interface RawResponse {
 const DEFAULT_TIMEOUT_MS = 30_000;
 
 export class ApiClient {
-  private readonly endpoint: ClientEndpoint;
-  private readonly timeoutMs: number;
-  private userAgent: string | undefined;
+  readonly #endpoint: ClientEndpoint;
+  readonly #timeoutMs: number;
+  #userAgent: string | undefined;
   // Keep-alive so a CLI verb touching many objects reuses one connection; `close()` releases it.
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 
   constructor(opts: ClientOptions) {
-    this.endpoint = opts.endpoint;
-    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.userAgent = opts.userAgent;
+    this.#endpoint = opts.endpoint;
+    this.#timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#userAgent = opts.userAgent;
   }
 
   /** Names the caller to the server from now on (User-Agent), e.g. a node agent sharing the CLI's client. */
   identifyAs(userAgent: string): void {
-    this.userAgent = userAgent;
+    this.#userAgent = userAgent;
   }
 
   /** The socket path or `host:port` this client talks to (for messages). */
   get target(): string {
-    return 'socketPath' in this.endpoint ? this.endpoint.socketPath : `${this.endpoint.host}:${this.endpoint.port}`;
+    return 'socketPath' in this.#endpoint ? this.#endpoint.socketPath : `${this.#endpoint.host}:${this.#endpoint.port}`;
   }
 
   /** The server's version document (`{ ambit: "0.1.0" }`). */
@@ -155,23 +155,23 @@ export class ApiClient {
 
   /** Releases pooled connections; in-flight watches keep their own connection until closed. */
   close(): void {
-    this.agent.destroy();
+    this.#agent.destroy();
   }
 
   /** Sends one request and parses its JSON answer; non-2xx answers become `ClientError`s. */
   async requestJson(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<unknown> {
-    const res = await this.send(method, path, body, contentType);
+    const res = await this.#send(method, path, body, contentType);
     const parsed = parseBody(res, this.target);
     if (res.status < 200 || res.status >= 300) throw ClientError.fromResponse(res.status, parsed);
     return parsed;
   }
 
-  private send(method: string, path: string, body: unknown, contentType: string): Promise<RawResponse> {
+  #send(method: string, path: string, body: unknown, contentType: string): Promise<RawResponse> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise<RawResponse>((resolve, reject) => {
       const req = http.request(this.requestOptions(method, path, payload, contentType));
-      req.setTimeout(this.timeoutMs, () => {
-        req.destroy(Object.assign(new Error(`no answer within ${this.timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+      req.setTimeout(this.#timeoutMs, () => {
+        req.destroy(Object.assign(new Error(`no answer within ${this.#timeoutMs} ms`), { code: 'ETIMEDOUT' }));
       });
       req.on('error', (err) => reject(this.transportError(err)));
       req.on('response', (res) => {
@@ -187,17 +187,17 @@ export class ApiClient {
   }
 
   /** @internal Options for `http.request` (shared with watches). */
-  requestOptions(method: string, path: string, payload: Buffer | undefined, contentType: string, agent: http.Agent | false = this.agent): http.RequestOptions {
+  requestOptions(method: string, path: string, payload: Buffer | undefined, contentType: string, agent: http.Agent | false = this.#agent): http.RequestOptions {
     const headers: http.OutgoingHttpHeaders = { accept: 'application/json' };
-    if (this.userAgent) headers['user-agent'] = this.userAgent;
+    if (this.#userAgent) headers['user-agent'] = this.#userAgent;
     if (payload) {
       headers['content-type'] = contentType;
       headers['content-length'] = payload.length;
     }
     const base: http.RequestOptions = { method, path, headers, agent };
-    if ('socketPath' in this.endpoint) return { ...base, socketPath: this.endpoint.socketPath };
-    headers.authorization = `Bearer ${this.endpoint.token}`;
-    return { ...base, host: this.endpoint.host, port: this.endpoint.port };
+    if ('socketPath' in this.#endpoint) return { ...base, socketPath: this.#endpoint.socketPath };
+    headers.authorization = `Bearer ${this.#endpoint.token}`;
+    return { ...base, host: this.#endpoint.host, port: this.#endpoint.port };
   }
 
   /** @internal Turns a socket-level failure into the user-facing "cannot reach" error. */

@@ -3,7 +3,7 @@
 import { MeshError } from '../../lib/errors.js';
 
 /** One field-level cause of a Status (a 422 carries one per validation line). */
-export interface StatusCause {
+interface StatusCause {
   field?: string;
   message: string;
 }
@@ -19,7 +19,7 @@ export interface ApiStatus {
   details?: { name?: string; kind?: string; causes?: StatusCause[] };
 }
 
-export type ClientErrorCode =
+type ClientErrorCode =
   /** The server answered with a Status; `status`, `reason` and `causes` say which. */
   | 'CLIENT_API_ERROR'
   /** The socket or TCP endpoint did not accept a connection (missing, refused, timed out). */
@@ -69,9 +69,4 @@ function isStatus(body: unknown): body is ApiStatus {
 /** True when `err` is the server saying the object does not exist. */
 export function isNotFound(err: unknown): boolean {
   return err instanceof ClientError && err.code === 'CLIENT_API_ERROR' && err.status === 404;
-}
-
-/** True when `err` is a stale-resourceVersion or already-exists conflict. */
-export function isConflict(err: unknown): boolean {
-  return err instanceof ClientError && err.code === 'CLIENT_API_ERROR' && err.status === 409;
 }

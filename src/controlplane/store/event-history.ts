@@ -21,11 +21,11 @@ export interface HistoryEntry {
  * >= `completeAfter`; older versions are gone (the watcher gets 410 Gone and lists again).
  */
 export class EventHistory {
-  private readonly ring: Array<HistoryEntry | undefined>;
-  private head = 0; // index of the oldest entry
-  private size = 0;
-  private start: number;
-  private bytes = 0;
+  readonly #ring: Array<HistoryEntry | undefined>;
+  #head = 0; // index of the oldest entry
+  #size = 0;
+  #start: number;
+  #bytes = 0;
 
   /** `startRv`: the store's version when the history began (a restart forgets everything before it). */
   constructor(
@@ -33,63 +33,63 @@ export class EventHistory {
     startRv: number,
     readonly maxBytes = Infinity,
   ) {
-    this.ring = new Array<HistoryEntry | undefined>(Math.max(0, limit));
-    this.start = startRv;
+    this.#ring = new Array<HistoryEntry | undefined>(Math.max(0, limit));
+    this.#start = startRv;
   }
 
   /** The oldest version a watcher can resume from. */
   get completeAfter(): number {
-    return this.start;
+    return this.#start;
   }
 
   /** Entries kept now. */
   get length(): number {
-    return this.size;
+    return this.#size;
   }
 
   /** Sum of the kept entries' `bytes`. */
   get retainedBytes(): number {
-    return this.bytes;
+    return this.#bytes;
   }
 
   /** Appends an entry; its rv must exceed every earlier one. Evicts the oldest entries while over count or bytes. */
   push(entry: HistoryEntry): void {
     if (this.limit === 0) {
-      this.start = entry.rv;
+      this.#start = entry.rv;
       return;
     }
-    if (this.size === this.limit) this.evictOldest();
-    this.ring[(this.head + this.size) % this.limit] = entry;
-    this.size++;
-    this.bytes += entry.bytes;
-    while (this.bytes > this.maxBytes && this.size > 1) this.evictOldest();
+    if (this.#size === this.limit) this.#evictOldest();
+    this.#ring[(this.#head + this.#size) % this.limit] = entry;
+    this.#size++;
+    this.#bytes += entry.bytes;
+    while (this.#bytes > this.maxBytes && this.#size > 1) this.#evictOldest();
   }
 
-  private evictOldest(): void {
-    const oldest = this.ring[this.head]!;
-    this.start = oldest.rv;
-    this.bytes -= oldest.bytes;
-    this.ring[this.head] = undefined;
-    this.head = (this.head + 1) % this.limit;
-    this.size--;
+  #evictOldest(): void {
+    const oldest = this.#ring[this.#head]!;
+    this.#start = oldest.rv;
+    this.#bytes -= oldest.bytes;
+    this.#ring[this.#head] = undefined;
+    this.#head = (this.#head + 1) % this.limit;
+    this.#size--;
   }
 
   /** Entries with rv > `fromRv`, oldest first. The caller checks `fromRv >= completeAfter` first. */
   since(fromRv: number): HistoryEntry[] {
     // Binary search for the first entry with rv > fromRv.
     let lo = 0;
-    let hi = this.size;
+    let hi = this.#size;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.at(mid).rv <= fromRv) lo = mid + 1;
+      if (this.#at(mid).rv <= fromRv) lo = mid + 1;
       else hi = mid;
     }
     const out: HistoryEntry[] = [];
-    for (let i = lo; i < this.size; i++) out.push(this.at(i));
+    for (let i = lo; i < this.#size; i++) out.push(this.#at(i));
     return out;
   }
 
-  private at(i: number): HistoryEntry {
-    return this.ring[(this.head + i) % this.limit]!;
+  #at(i: number): HistoryEntry {
+    return this.#ring[(this.#head + i) % this.limit]!;
   }
 }

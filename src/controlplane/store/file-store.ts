@@ -25,12 +25,13 @@ import { silentLogger, type Logger } from '../../lib/log.js';
 import { StoreError, type ListFilter, type ListResult, type ObjectKey, type Store, type Watch, type WatchEvent, type WatchEventType, type WatchOptions } from './store.js';
 import { CLUSTER_SCOPE_DIR, CORE_GROUP_DIR, checkKey, dirOfKey, fileOfKey, keyOfObject, refOfKey } from './object-key.js';
 import { deepFreeze, specChanged } from './object-diff.js';
-import { forEachLimit, isTempFile, replaceFile, syncDir } from './durable-file.js';
+import { isTempFile, replaceFile, syncDir } from '../../lib/durable-file.js';
+import { forEachLimit } from './for-each-limit.js';
 import { EventHistory, type HistoryEntry } from './event-history.js';
 import { StoreWatcher } from './store-watcher.js';
 import { lockStoreDir } from './store-lock.js';
 
-export interface FileStoreOptions {
+interface FileStoreOptions {
   /** Events kept for watchers that resume (default 10,000). */
   historyLimit?: number;
   /** Bytes (objects as JSON) the kept events may hold together, whatever their count (default 32 MiB). */
@@ -56,7 +57,7 @@ const IO_CONCURRENCY = 32;
 const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
 
 /** The embedded store: the `Store` contract plus what only it has. */
-export interface FileStoreHandle extends Store {
+interface FileStoreHandle extends Store {
   /** What the watch history holds now: events, their objects' bytes as JSON, and the oldest resumable version. */
   historyStats(): { events: number; bytes: number; completeAfter: number };
 }
@@ -103,44 +104,47 @@ function parseRv(text: string, what: string): number {
 }
 
 class FileStore implements FileStoreHandle {
-  private readonly objectsDir: string;
-  private readonly historyLimit: number;
-  private readonly historyBytes: number;
-  private readonly backlogLimit: number;
-  private readonly log: Logger;
+  readonly #objectsDir: string;
+  readonly #historyLimit: number;
+  readonly #historyBytes: number;
+  readonly #backlogLimit: number;
+  readonly #log: Logger;
   /** Committed objects: `group|kind` → namespace ('' for cluster scope) → name → object. */
-  private readonly index = new Map<string, Map<string, Map<string, KubeObject>>>();
-  private history!: EventHistory;
-  private readonly watchers = new Set<StoreWatcher>();
+  readonly #index = new Map<string, Map<string, Map<string, KubeObject>>>();
+  #history!: EventHistory;
+  readonly #watchers = new Set<StoreWatcher>();
   /** Highest version handed to a prepared change (may be ahead of committedRv while a batch is in flight). */
-  private assignedRv = 0;
+  #assignedRv = 0;
   /** Highest version that is durable and visible. */
-  private committedRv = 0;
-  private readonly knownDirs = new Set<string>();
-  private queue: PendingWrite[] = [];
-  private draining: Promise<void> | undefined;
-  private closed = false;
+  #committedRv = 0;
+  readonly #knownDirs = new Set<string>();
+  #queue: PendingWrite[] = [];
+  #draining: Promise<void> | undefined;
+  #closed = false;
   /** Set when a write to disk failed: memory and disk may disagree, so the store refuses further writes. */
-  private failure: StoreError | undefined;
-  private releaseLock: (() => Promise<void>) | undefined;
+  #failure: StoreError | undefined;
+  #releaseLock: (() => Promise<void>) | undefined;
 
-  constructor(private readonly dir: string, opts: FileStoreOptions) {
-    this.objectsDir = join(dir, OBJECTS_DIR);
-    this.historyLimit = opts.historyLimit ?? DEFAULT_HISTORY_LIMIT;
-    this.historyBytes = opts.historyBytes ?? DEFAULT_HISTORY_BYTES;
-    this.backlogLimit = opts.watchBacklogLimit ?? this.historyLimit + 10_000;
-    this.log = opts.log ?? silentLogger();
+  readonly #dir: string;
+
+  constructor(dir: string, opts: FileStoreOptions) {
+    this.#dir = dir;
+    this.#objectsDir = join(dir, OBJECTS_DIR);
+    this.#historyLimit = opts.historyLimit ?? DEFAULT_HISTORY_LIMIT;
+    this.#historyBytes = opts.historyBytes ?? DEFAULT_HISTORY_BYTES;
+    this.#backlogLimit = opts.watchBacklogLimit ?? this.#historyLimit + 10_000;
+    this.#log = opts.log ?? silentLogger();
   }
 
   // --- Opening ---
 
   async load(): Promise<void> {
-    await mkdir(this.objectsDir, { recursive: true, mode: 0o700 });
-    this.releaseLock = await lockStoreDir(this.dir);
+    await mkdir(this.#objectsDir, { recursive: true, mode: 0o700 });
+    this.#releaseLock = await lockStoreDir(this.#dir);
     try {
       let maxRv = 0;
-      const removed = await this.removeTempFiles(this.dir);
-      const hwmPath = join(this.dir, HWM_FILE);
+      const removed = await this.#removeTempFiles(this.#dir);
+      const hwmPath = join(this.#dir, HWM_FILE);
       const hwmText = await readFile(hwmPath, 'utf8').catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') return undefined;
         throw err;
@@ -150,7 +154,7 @@ class FileStore implements FileStoreHandle {
         if (!DECIMAL.test(t)) throw new StoreError('STORE_INVALID', `corrupt store file ${hwmPath}: expected a decimal resourceVersion, found '${t.slice(0, 40)}'`);
         maxRv = Number(t);
       }
-      const files = await this.scanObjectFiles();
+      const files = await this.#scanObjectFiles();
       let count = 0;
       await forEachLimit(files, IO_CONCURRENCY, async (f) => {
         if (isTempFile(f.name)) {
@@ -158,24 +162,24 @@ class FileStore implements FileStoreHandle {
           removed.add(dirname(f.path));
           return;
         }
-        const obj = await this.readObjectFile(f.path, f.group, f.kind, f.namespace, f.name);
+        const obj = await this.#readObjectFile(f.path, f.group, f.kind, f.namespace, f.name);
         const rv = Number(obj.metadata.resourceVersion);
         if (rv > maxRv) maxRv = rv;
-        this.indexPut(keyOfObject(obj), deepFreeze(obj));
+        this.#indexPut(keyOfObject(obj), deepFreeze(obj));
         count++;
       });
       // Make the removal of crash leftovers durable too (not needed for correctness, keeps later scans quiet).
       for (const d of removed) await syncDir(d);
-      this.assignedRv = this.committedRv = maxRv;
-      this.history = new EventHistory(this.historyLimit, maxRv, this.historyBytes);
-      this.log.info({ dir: this.dir, objects: count, resourceVersion: maxRv, tempFilesRemoved: removed.size > 0 }, 'store opened');
+      this.#assignedRv = this.#committedRv = maxRv;
+      this.#history = new EventHistory(this.#historyLimit, maxRv, this.#historyBytes);
+      this.#log.info({ dir: this.#dir, objects: count, resourceVersion: maxRv, tempFilesRemoved: removed.size > 0 }, 'store opened');
     } catch (err) {
-      await this.releaseLock();
+      await this.#releaseLock();
       throw err;
     }
   }
 
-  private async removeTempFiles(dir: string): Promise<Set<string>> {
+  async #removeTempFiles(dir: string): Promise<Set<string>> {
     const dirs = new Set<string>();
     for (const name of await readdir(dir)) {
       if (isTempFile(name)) {
@@ -187,7 +191,7 @@ class FileStore implements FileStoreHandle {
   }
 
   /** Every file under objects/, with the key parts its path implies. Unexpected entries are startup errors. */
-  private async scanObjectFiles(): Promise<Array<{ path: string; name: string; group: string; kind: string; namespace: string | undefined }>> {
+  async #scanObjectFiles(): Promise<Array<{ path: string; name: string; group: string; kind: string; namespace: string | undefined }>> {
     const out: Array<{ path: string; name: string; group: string; kind: string; namespace: string | undefined }> = [];
     const subdirs = async (d: string): Promise<string[]> => {
       const names: string[] = [];
@@ -198,13 +202,13 @@ class FileStore implements FileStoreHandle {
       }
       return names;
     };
-    for (const g of await subdirs(this.objectsDir)) {
-      const gDir = join(this.objectsDir, g);
+    for (const g of await subdirs(this.#objectsDir)) {
+      const gDir = join(this.#objectsDir, g);
       for (const kind of await subdirs(gDir)) {
         const kDir = join(gDir, kind);
         for (const ns of await subdirs(kDir)) {
           const nsDir = join(kDir, ns);
-          this.knownDirs.add(nsDir);
+          this.#knownDirs.add(nsDir);
           for (const e of await readdir(nsDir, { withFileTypes: true })) {
             const path = join(nsDir, e.name);
             if (!e.isFile()) throw new StoreError('STORE_INVALID', `unexpected entry ${path} in the store (expected <name>.json files)`);
@@ -225,7 +229,7 @@ class FileStore implements FileStoreHandle {
     return out;
   }
 
-  private async readObjectFile(path: string, group: string, kind: string, namespace: string | undefined, name: string): Promise<KubeObject> {
+  async #readObjectFile(path: string, group: string, kind: string, namespace: string | undefined, name: string): Promise<KubeObject> {
     const corrupt = (why: string): StoreError =>
       new StoreError('STORE_INVALID', `corrupt object file ${path}: ${why}; move it away to start (the store never writes such a file)`);
     let obj: KubeObject;
@@ -249,17 +253,17 @@ class FileStore implements FileStoreHandle {
   // --- Reads ---
 
   get(key: ObjectKey): KubeObject | undefined {
-    this.checkOpen();
-    return this.committed(key);
+    this.#checkOpen();
+    return this.#committed(key);
   }
 
-  private committed(key: ObjectKey): KubeObject | undefined {
-    return this.index.get(`${key.group}|${key.kind}`)?.get(key.namespace || '')?.get(key.name);
+  #committed(key: ObjectKey): KubeObject | undefined {
+    return this.#index.get(`${key.group}|${key.kind}`)?.get(key.namespace || '')?.get(key.name);
   }
 
   list(filter: ListFilter): ListResult {
-    this.checkOpen();
-    const byNs = this.index.get(`${filter.group}|${filter.kind}`);
+    this.#checkOpen();
+    const byNs = this.#index.get(`${filter.group}|${filter.kind}`);
     const items: KubeObject[] = [];
     if (byNs) {
       const namespaces = filter.namespace !== undefined && filter.namespace !== '' ? [filter.namespace] : [...byNs.keys()].sort(compareStrings);
@@ -273,44 +277,44 @@ class FileStore implements FileStoreHandle {
         }
       }
     }
-    return { items, resourceVersion: String(this.committedRv) };
+    return { items, resourceVersion: String(this.#committedRv) };
   }
 
   resourceVersion(): string {
-    return String(this.committedRv);
+    return String(this.#committedRv);
   }
 
   historyStats(): { events: number; bytes: number; completeAfter: number } {
-    return { events: this.history.length, bytes: this.history.retainedBytes, completeAfter: this.history.completeAfter };
+    return { events: this.#history.length, bytes: this.#history.retainedBytes, completeAfter: this.#history.completeAfter };
   }
 
   watch(filter: ListFilter, onEvent: (ev: WatchEvent) => void, fromResourceVersion?: string, opts: WatchOptions = {}): Watch {
-    this.checkOpen();
-    let from = this.committedRv;
+    this.#checkOpen();
+    let from = this.#committedRv;
     if (fromResourceVersion !== undefined && fromResourceVersion !== '') {
       from = parseRv(fromResourceVersion, 'watch');
-      if (from > this.committedRv) {
-        throw new StoreError('STORE_INVALID', `watch: resourceVersion ${from} is newer than the store's ${this.committedRv}`);
+      if (from > this.#committedRv) {
+        throw new StoreError('STORE_INVALID', `watch: resourceVersion ${from} is newer than the store's ${this.#committedRv}`);
       }
-      if (from < this.history.completeAfter) {
+      if (from < this.#history.completeAfter) {
         throw new StoreError(
           'STORE_GONE',
-          `too old resource version: ${from} (changes are kept after ${this.history.completeAfter}); list again and watch from the list's resourceVersion`,
+          `too old resource version: ${from} (changes are kept after ${this.#history.completeAfter}); list again and watch from the list's resourceVersion`,
         );
       }
     }
-    const watcher = new StoreWatcher(filter, onEvent, this.backlogLimit, this.log, (err) => {
-      this.watchers.delete(watcher);
+    const watcher = new StoreWatcher(filter, onEvent, this.#backlogLimit, this.#log, (err) => {
+      this.#watchers.delete(watcher);
       opts.onClose?.(err);
     });
     // Replay and registration happen in one synchronous step: no commit can slip in between, so there is neither
     // a gap nor a duplicate between the replayed and the live events.
-    for (const entry of this.history.since(from)) watcher.offer(entry);
-    if (!watcher.isClosed) this.watchers.add(watcher);
+    for (const entry of this.#history.since(from)) watcher.offer(entry);
+    if (!watcher.isClosed) this.#watchers.add(watcher);
     return {
       close: () => {
         watcher.close();
-        this.watchers.delete(watcher);
+        this.#watchers.delete(watcher);
       },
     };
   }
@@ -320,25 +324,25 @@ class FileStore implements FileStoreHandle {
   // Objects are copied when the call is made: what the caller does with its object afterwards does not matter.
 
   create(obj: KubeObject): Promise<KubeObject> {
-    return this.enqueueCopy('create', obj);
+    return this.#enqueueCopy('create', obj);
   }
 
   update(obj: KubeObject): Promise<KubeObject> {
-    return this.enqueueCopy('update', obj);
+    return this.#enqueueCopy('update', obj);
   }
 
   updateStatus(obj: KubeObject): Promise<KubeObject> {
-    return this.enqueueCopy('updateStatus', obj);
+    return this.#enqueueCopy('updateStatus', obj);
   }
 
-  private enqueueCopy(type: 'create' | 'update' | 'updateStatus', obj: KubeObject): Promise<KubeObject> {
+  #enqueueCopy(type: 'create' | 'update' | 'updateStatus', obj: KubeObject): Promise<KubeObject> {
     let copy: KubeObject;
     try {
       copy = structuredClone(obj);
     } catch (err) {
       return Promise.reject(new StoreError('STORE_INVALID', `object is not plain JSON data: ${describeError(err)}`, { cause: err }));
     }
-    return this.enqueue({ type, obj: copy });
+    return this.#enqueue({ type, obj: copy });
   }
 
   delete(key: ObjectKey, precondition?: { resourceVersion?: string }): Promise<KubeObject> {
@@ -346,56 +350,56 @@ class FileStore implements FileStoreHandle {
     if (key.namespace) k.namespace = key.namespace;
     const op: WriteOp = { type: 'delete', key: k };
     if (precondition?.resourceVersion !== undefined) op.resourceVersion = precondition.resourceVersion;
-    return this.enqueue(op);
+    return this.#enqueue(op);
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.#closed) return;
+    this.#closed = true;
     // Writes accepted before close still complete.
-    while (this.draining) await this.draining;
-    for (const w of [...this.watchers]) w.fail(new StoreError('STORE_CLOSED', 'the store was closed'));
-    this.watchers.clear();
-    await this.releaseLock?.();
-    this.log.info({ dir: this.dir, resourceVersion: this.committedRv }, 'store closed');
+    while (this.#draining) await this.#draining;
+    for (const w of [...this.#watchers]) w.fail(new StoreError('STORE_CLOSED', 'the store was closed'));
+    this.#watchers.clear();
+    await this.#releaseLock?.();
+    this.#log.info({ dir: this.#dir, resourceVersion: this.#committedRv }, 'store closed');
   }
 
-  private checkOpen(): void {
-    if (this.closed) throw new StoreError('STORE_CLOSED', 'the store is closed');
+  #checkOpen(): void {
+    if (this.#closed) throw new StoreError('STORE_CLOSED', 'the store is closed');
   }
 
-  private enqueue(op: WriteOp): Promise<KubeObject> {
-    if (this.closed) return Promise.reject(new StoreError('STORE_CLOSED', 'the store is closed'));
-    if (this.failure) return Promise.reject(this.failure);
+  #enqueue(op: WriteOp): Promise<KubeObject> {
+    if (this.#closed) return Promise.reject(new StoreError('STORE_CLOSED', 'the store is closed'));
+    if (this.#failure) return Promise.reject(this.#failure);
     return new Promise((resolve, reject) => {
-      this.queue.push({ op, resolve, reject });
+      this.#queue.push({ op, resolve, reject });
       // Start on a microtask so that writes issued in the same turn share the first batch.
-      if (!this.draining) this.draining = Promise.resolve().then(() => this.drain());
+      if (!this.#draining) this.#draining = Promise.resolve().then(() => this.#drain());
     });
   }
 
-  private async drain(): Promise<void> {
+  async #drain(): Promise<void> {
     try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, MAX_BATCH);
-        if (this.failure) {
-          for (const w of batch) w.reject(this.failure);
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.splice(0, MAX_BATCH);
+        if (this.#failure) {
+          for (const w of batch) w.reject(this.#failure);
           continue;
         }
-        await this.commitBatch(batch);
+        await this.#commitBatch(batch);
       }
     } finally {
-      this.draining = undefined;
+      this.#draining = undefined;
     }
   }
 
-  private async commitBatch(batch: PendingWrite[]): Promise<void> {
+  async #commitBatch(batch: PendingWrite[]): Promise<void> {
     // Prepare: check every write against the committed state plus the earlier writes of this batch.
     const overlay = new Map<string, KubeObject | null>();
     const accepted: Array<{ w: PendingWrite; change: Change }> = [];
     for (const w of batch) {
       try {
-        const change = this.prepare(w.op, overlay);
+        const change = this.#prepare(w.op, overlay);
         overlay.set(change.ks, change.type === 'DELETED' ? null : change.object);
         accepted.push({ w, change });
       } catch (err) {
@@ -405,39 +409,39 @@ class FileStore implements FileStoreHandle {
     if (accepted.length === 0) return;
     const changes = accepted.map((a) => a.change);
     try {
-      await this.persist(changes, overlay);
+      await this.#persist(changes, overlay);
     } catch (err) {
-      this.failure = new StoreError('STORE_CLOSED', `the store failed writing to disk (${describeError(err)}); restart the control plane to recover`, { cause: err });
-      this.log.error({ error: describeError(err), dir: this.dir }, 'store write failed; refusing further writes');
-      for (const a of accepted) a.w.reject(this.failure);
-      for (const watcher of [...this.watchers]) watcher.fail(this.failure);
-      this.watchers.clear();
+      this.#failure = new StoreError('STORE_CLOSED', `the store failed writing to disk (${describeError(err)}); restart the control plane to recover`, { cause: err });
+      this.#log.error({ error: describeError(err), dir: this.#dir }, 'store write failed; refusing further writes');
+      for (const a of accepted) a.w.reject(this.#failure);
+      for (const watcher of [...this.#watchers]) watcher.fail(this.#failure);
+      this.#watchers.clear();
       return;
     }
     // Publish: the batch is durable, make it visible in version order.
     for (const c of changes) {
-      if (c.type === 'DELETED') this.indexDelete(c.key);
-      else this.indexPut(c.key, c.object);
-      this.committedRv = c.rv;
+      if (c.type === 'DELETED') this.#indexDelete(c.key);
+      else this.#indexPut(c.key, c.object);
+      this.#committedRv = c.rv;
       const entry: HistoryEntry = { rv: c.rv, key: c.key, event: { type: c.type, object: c.object }, bytes: Buffer.byteLength(c.json) };
       if (c.type === 'MODIFIED') entry.prevLabels = c.prev?.metadata.labels;
-      this.history.push(entry);
-      for (const watcher of this.watchers) watcher.offer(entry);
+      this.#history.push(entry);
+      for (const watcher of this.#watchers) watcher.offer(entry);
     }
     for (const a of accepted) a.w.resolve(a.change.object);
   }
 
-  private lookup(ks: string, key: ObjectKey, overlay: Map<string, KubeObject | null>): KubeObject | undefined {
+  #lookup(ks: string, key: ObjectKey, overlay: Map<string, KubeObject | null>): KubeObject | undefined {
     const o = overlay.get(ks);
     if (o !== undefined) return o ?? undefined;
-    return this.committed(key);
+    return this.#committed(key);
   }
 
-  private prepare(op: WriteOp, overlay: Map<string, KubeObject | null>): Change {
+  #prepare(op: WriteOp, overlay: Map<string, KubeObject | null>): Change {
     const key = op.type === 'delete' ? (checkKey(op.key), op.key) : keyOfObject(op.obj);
     const ks = `${key.group}|${key.kind}|${key.namespace ?? ''}|${key.name}`;
     const ref = refOfKey(key);
-    const existing = this.lookup(ks, key, overlay);
+    const existing = this.#lookup(ks, key, overlay);
     const checkVersion = (given: unknown): void => {
       if (given !== undefined && given !== '' && given !== existing!.metadata.resourceVersion) {
         throw new StoreError(
@@ -449,7 +453,7 @@ class FileStore implements FileStoreHandle {
     if (op.type === 'create') {
       if (existing) throw new StoreError('STORE_ALREADY_EXISTS', `${ref} already exists`);
       const obj = op.obj;
-      const rv = ++this.assignedRv;
+      const rv = ++this.#assignedRv;
       obj.metadata.uid = randomUUID();
       obj.metadata.resourceVersion = String(rv);
       obj.metadata.generation = 1;
@@ -460,7 +464,7 @@ class FileStore implements FileStoreHandle {
     if (op.type === 'delete') {
       checkVersion(op.resourceVersion);
       const obj = structuredClone(existing);
-      const rv = ++this.assignedRv;
+      const rv = ++this.#assignedRv;
       obj.metadata.resourceVersion = String(rv);
       return { key, ks, type: 'DELETED', object: deepFreeze(obj), json: JSON.stringify(obj), prev: existing, rv };
     }
@@ -474,7 +478,7 @@ class FileStore implements FileStoreHandle {
       if (op.obj.status === undefined) delete obj.status;
       else obj.status = op.obj.status;
     }
-    const rv = ++this.assignedRv;
+    const rv = ++this.#assignedRv;
     obj.metadata.uid = existing.metadata.uid;
     obj.metadata.creationTimestamp = existing.metadata.creationTimestamp;
     obj.metadata.generation ??= existing.metadata.generation;
@@ -486,7 +490,7 @@ class FileStore implements FileStoreHandle {
    * Makes a batch durable. Phase 1 writes every surviving object (and, when the batch deletes, the high-water
    * mark) and fsyncs the directories; phase 2 unlinks deleted objects and fsyncs their directories.
    */
-  private async persist(changes: Change[], overlay: Map<string, KubeObject | null>): Promise<void> {
+  async #persist(changes: Change[], overlay: Map<string, KubeObject | null>): Promise<void> {
     const writes: Array<{ key: ObjectKey; json: string }> = [];
     const unlinks: ObjectKey[] = [];
     const seen = new Set<string>();
@@ -496,52 +500,52 @@ class FileStore implements FileStoreHandle {
       if (seen.has(c.ks)) continue;
       seen.add(c.ks);
       if (overlay.get(c.ks)) writes.push({ key: c.key, json: c.json });
-      else if (this.committed(c.key)) unlinks.push(c.key);
+      else if (this.#committed(c.key)) unlinks.push(c.key);
     }
     const hasDelete = changes.some((c) => c.type === 'DELETED');
     const syncDirs = new Set<string>();
-    for (const w of writes) await this.ensureDir(dirOfKey(this.objectsDir, w.key), syncDirs);
+    for (const w of writes) await this.#ensureDir(dirOfKey(this.#objectsDir, w.key), syncDirs);
     await forEachLimit(writes, IO_CONCURRENCY, async (w) => {
-      await replaceFile(fileOfKey(this.objectsDir, w.key), `${w.json}\n`);
+      await replaceFile(fileOfKey(this.#objectsDir, w.key), `${w.json}\n`);
     });
     if (hasDelete) {
-      await replaceFile(join(this.dir, HWM_FILE), `${changes[changes.length - 1]!.rv}\n`);
-      syncDirs.add(this.dir);
+      await replaceFile(join(this.#dir, HWM_FILE), `${changes[changes.length - 1]!.rv}\n`);
+      syncDirs.add(this.#dir);
     }
-    for (const w of writes) syncDirs.add(dirOfKey(this.objectsDir, w.key));
+    for (const w of writes) syncDirs.add(dirOfKey(this.#objectsDir, w.key));
     await forEachLimit([...syncDirs], IO_CONCURRENCY, syncDir);
     if (unlinks.length === 0) return;
     const unlinkDirs = new Set<string>();
     await forEachLimit(unlinks, IO_CONCURRENCY, async (k) => {
-      await unlink(fileOfKey(this.objectsDir, k));
-      unlinkDirs.add(dirOfKey(this.objectsDir, k));
+      await unlink(fileOfKey(this.#objectsDir, k));
+      unlinkDirs.add(dirOfKey(this.#objectsDir, k));
     });
     await forEachLimit([...unlinkDirs], IO_CONCURRENCY, syncDir);
   }
 
   /** Creates a directory chain; every directory that gained an entry is added to `syncDirs`. */
-  private async ensureDir(d: string, syncDirs: Set<string>): Promise<void> {
-    if (this.knownDirs.has(d)) return;
+  async #ensureDir(d: string, syncDirs: Set<string>): Promise<void> {
+    if (this.#knownDirs.has(d)) return;
     const first = await mkdir(d, { recursive: true, mode: 0o700 });
     if (first !== undefined) {
       // Each new directory's entry lives in its parent: fsync the parents from the first created one down.
       for (let p = d; p.length >= first.length; p = dirname(p)) syncDirs.add(dirname(p));
     }
-    this.knownDirs.add(d);
+    this.#knownDirs.add(d);
   }
 
-  private indexPut(key: ObjectKey, obj: KubeObject): void {
+  #indexPut(key: ObjectKey, obj: KubeObject): void {
     const gk = `${key.group}|${key.kind}`;
-    let byNs = this.index.get(gk);
-    if (!byNs) this.index.set(gk, (byNs = new Map()));
+    let byNs = this.#index.get(gk);
+    if (!byNs) this.#index.set(gk, (byNs = new Map()));
     const ns = key.namespace ?? '';
     let byName = byNs.get(ns);
     if (!byName) byNs.set(ns, (byName = new Map()));
     byName.set(key.name, obj);
   }
 
-  private indexDelete(key: ObjectKey): void {
-    const byNs = this.index.get(`${key.group}|${key.kind}`);
+  #indexDelete(key: ObjectKey): void {
+    const byNs = this.#index.get(`${key.group}|${key.kind}`);
     const ns = key.namespace ?? '';
     const byName = byNs?.get(ns);
     if (!byName) return;

@@ -41,11 +41,6 @@ export function checkKey(key: ObjectKey): void {
   if (problem) throw new StoreError('STORE_INVALID', `${refOfKey(key)}: ${problem}`);
 }
 
-/** A map key unique per object: `group|kind|namespace|name` ('|' cannot occur in any part). */
-export function keyString(key: ObjectKey): string {
-  return `${key.group}|${key.kind}|${key.namespace ?? ''}|${key.name}`;
-}
-
 /** `Kind/namespace/name` or `Kind/name`, the prefix of every message about an object. */
 export function refOfKey(key: ObjectKey): string {
   return key.namespace ? `${key.kind}/${key.namespace}/${key.name}` : `${key.kind}/${key.name}`;

@@ -3,7 +3,7 @@ import { link, readFile, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { StoreError } from './store.js';
-import { TEMP_PREFIX } from './durable-file.js';
+import { TEMP_PREFIX } from '../../lib/durable-file.js';
 
 const LOCK_FILE = 'lock';
 // Directories opened by this process: a lock file naming our own pid is stale (e.g. a container restarted with

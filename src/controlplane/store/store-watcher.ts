@@ -9,7 +9,7 @@ import { StoreError, type ListFilter, type WatchEvent } from './store.js';
  * The event a watcher with `filter` sees for `entry`, or undefined. With a label selector, an object whose labels
  * move into the selection appears as ADDED and one that moves out as DELETED (as Kubernetes does).
  */
-export function eventForFilter(entry: HistoryEntry, filter: ListFilter): WatchEvent | undefined {
+function eventForFilter(entry: HistoryEntry, filter: ListFilter): WatchEvent | undefined {
   const k = entry.key;
   if (k.kind !== filter.kind || k.group !== filter.group) return undefined;
   if (filter.namespace !== undefined && filter.namespace !== '' && k.namespace !== filter.namespace) return undefined;
@@ -31,65 +31,75 @@ export function eventForFilter(entry: HistoryEntry, filter: ListFilter): WatchEv
  * `STORE_GONE` and the consumer resumes from the last version it saw.
  */
 export class StoreWatcher {
-  private queue: WatchEvent[] = [];
-  private scheduled = false;
-  private closed = false;
+  #queue: WatchEvent[] = [];
+  #scheduled = false;
+  #closed = false;
+
+  readonly #onEvent: (ev: WatchEvent) => void;
+  readonly #backlogLimit: number;
+  readonly #log: Logger;
+  readonly #onClose: ((err: StoreError) => void) | undefined;
 
   constructor(
     readonly filter: ListFilter,
-    private readonly onEvent: (ev: WatchEvent) => void,
-    private readonly backlogLimit: number,
-    private readonly log: Logger,
-    private readonly onClose?: (err: StoreError) => void,
-  ) {}
+    onEvent: (ev: WatchEvent) => void,
+    backlogLimit: number,
+    log: Logger,
+    onClose?: (err: StoreError) => void,
+  ) {
+    this.#onEvent = onEvent;
+    this.#backlogLimit = backlogLimit;
+    this.#log = log;
+    this.#onClose = onClose;
+  }
 
   get isClosed(): boolean {
-    return this.closed;
+    return this.#closed;
   }
 
   /** Queues the entry if it passes the filter. */
   offer(entry: HistoryEntry): void {
-    if (this.closed) return;
+    if (this.#closed) return;
     const ev = eventForFilter(entry, this.filter);
     if (!ev) return;
-    this.queue.push(ev);
-    if (this.queue.length > this.backlogLimit) {
-      this.fail(new StoreError('STORE_GONE', `watch fell behind by more than ${this.backlogLimit} events; resume from the last resourceVersion received`));
+    this.#queue.push(ev);
+    if (this.#queue.length > this.#backlogLimit) {
+      this.fail(new StoreError('STORE_GONE', `watch fell behind by more than ${this.#backlogLimit} events; resume from the last resourceVersion received`));
       return;
     }
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.#flush());
     }
   }
 
   /** Stops delivery without calling onClose (the consumer asked). */
   close(): void {
-    this.closed = true;
-    this.queue = [];
+    this.#closed = true;
+    this.#queue = [];
   }
 
   /** Ends the watch on the store's initiative and tells the consumer why. */
   fail(err: StoreError): void {
-    if (this.closed) return;
+    if (this.#closed) return;
     this.close();
     try {
-      this.onClose?.(err);
+      this.#onClose?.(err);
     } catch (cbErr) {
-      this.log.error({ error: describeError(cbErr) }, 'watch close callback threw');
+      this.#log.error({ error: describeError(cbErr) }, 'watch close callback threw');
     }
   }
 
-  private flush(): void {
-    this.scheduled = false;
-    const batch = this.queue;
-    this.queue = [];
+  #flush(): void {
+    this.#scheduled = false;
+    const batch = this.#queue;
+    this.#queue = [];
     for (const ev of batch) {
-      if (this.closed) return;
+      if (this.#closed) return;
       try {
-        this.onEvent(ev);
+        this.#onEvent(ev);
       } catch (err) {
-        this.log.error({ error: describeError(err), kind: ev.object.kind, name: ev.object.metadata.name }, 'watch callback threw; event skipped for this watcher');
+        this.#log.error({ error: describeError(err), kind: ev.object.kind, name: ev.object.metadata.name }, 'watch callback threw; event skipped for this watcher');
       }
     }
   }

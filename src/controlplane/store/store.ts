@@ -78,7 +78,7 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export type StoreErrorCode =
+type StoreErrorCode =
   | 'STORE_NOT_FOUND'
   | 'STORE_ALREADY_EXISTS'
   | 'STORE_CONFLICT'

@@ -3,14 +3,14 @@
 import type { IncomingMessage } from 'node:http';
 import type { XdsServer } from './xds-server.js';
 
-export interface DebugRoute {
+interface DebugRoute {
   method: string;
   path: string;
   handler: (req: IncomingMessage, body: Buffer) => Promise<{ status: number; body: unknown }>;
 }
 
-export const DEBUG_AMBIENT_PATH = '/debug/ambient';
-export const DEBUG_XDS_CLIENTS_PATH = '/debug/xds/clients';
+const DEBUG_AMBIENT_PATH = '/debug/ambient';
+const DEBUG_XDS_CLIENTS_PATH = '/debug/xds/clients';
 
 /** Register each with `apiServer.addRoute(route.method, route.path, route.handler)`. */
 export function xdsDebugRoutes(xds: XdsServer): DebugRoute[] {

@@ -6,7 +6,7 @@ import { create } from '@bufbuild/protobuf';
 import { DeltaDiscoveryResponseSchema, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type Resource } from '../../../proto/gen/envoy/service/discovery/v3/discovery_pb.js';
 import type { ResourceCache } from './resource-cache.js';
 
-export interface TypeState {
+interface TypeState {
   wildcard: boolean;
   names: Set<string>;
   /** What we believe the client holds: name → version. */
@@ -23,7 +23,7 @@ export interface TypeState {
 }
 
 /** What a request meant, for logging and metrics. */
-export interface RequestOutcome {
+interface RequestOutcome {
   kind: 'initial' | 'ack' | 'nack' | 'subscription' | 'stale' | 'unknown-type';
   typeUrl: string;
   nackMessage?: string;
@@ -33,17 +33,25 @@ export interface RequestOutcome {
 
 export class DeltaSession {
   readonly types = new Map<string, TypeState>();
-  private nonceCounter = 0;
+  #nonceCounter = 0;
+
+  readonly #cache: ResourceCache;
+  readonly #served: ReadonlySet<string>;
+  readonly #connectionId: string;
 
   constructor(
-    private readonly cache: ResourceCache,
-    private readonly served: ReadonlySet<string>,
-    private readonly connectionId: string,
-  ) {}
+    cache: ResourceCache,
+    served: ReadonlySet<string>,
+    connectionId: string,
+  ) {
+    this.#cache = cache;
+    this.#served = served;
+    this.#connectionId = connectionId;
+  }
 
   handle(req: DeltaDiscoveryRequest): RequestOutcome {
     const typeUrl = req.typeUrl;
-    if (!this.served.has(typeUrl)) return { kind: 'unknown-type', typeUrl };
+    if (!this.#served.has(typeUrl)) return { kind: 'unknown-type', typeUrl };
     let state = this.types.get(typeUrl);
     const initial = !state;
     if (!state) {
@@ -91,7 +99,7 @@ export class DeltaSession {
       changed = true;
     }
     if (!changed) return { kind: outcome, typeUrl, nackMessage };
-    const response = this.diff(typeUrl, state, undefined, initial);
+    const response = this.#diff(typeUrl, state, undefined, initial);
     return { kind: outcome === 'ack' || outcome === 'nack' ? outcome : initial ? 'initial' : 'subscription', typeUrl, nackMessage, response };
   }
 
@@ -99,22 +107,22 @@ export class DeltaSession {
   push(typeUrl: string, names: Iterable<string> | undefined): DeltaDiscoveryResponse | undefined {
     const state = this.types.get(typeUrl);
     if (!state) return undefined;
-    return this.diff(typeUrl, state, names, false);
+    return this.#diff(typeUrl, state, names, false);
   }
 
-  private subscribed(state: TypeState, name: string): boolean {
+  #subscribed(state: TypeState, name: string): boolean {
     return state.wildcard || state.names.has(name);
   }
 
-  private diff(typeUrl: string, state: TypeState, names: Iterable<string> | undefined, always: boolean): DeltaDiscoveryResponse | undefined {
+  #diff(typeUrl: string, state: TypeState, names: Iterable<string> | undefined, always: boolean): DeltaDiscoveryResponse | undefined {
     const resources: Resource[] = [];
     const removed: string[] = [];
-    const candidates = names ? new Set(names) : new Set<string>([...(state.wildcard ? this.cache.names(typeUrl) : []), ...state.names, ...state.held.keys()]);
+    const candidates = names ? new Set(names) : new Set<string>([...(state.wildcard ? this.#cache.names(typeUrl) : []), ...state.names, ...state.held.keys()]);
     if (!names) for (const n of state.held.keys()) candidates.add(n);
     for (const name of [...candidates].sort()) {
-      const version = this.cache.version(typeUrl, name);
+      const version = this.#cache.version(typeUrl, name);
       const held = state.held.get(name);
-      if (version === undefined || !this.subscribed(state, name)) {
+      if (version === undefined || !this.#subscribed(state, name)) {
         // Gone (or no longer subscribed: the client already forgot it, nothing to say).
         if (held !== undefined) {
           state.held.delete(name);
@@ -125,13 +133,13 @@ export class DeltaSession {
         continue;
       }
       if (held === version) continue;
-      const entry = this.cache.resource(typeUrl, name);
+      const entry = this.#cache.resource(typeUrl, name);
       if (!entry) continue;
       resources.push(entry.resource);
       state.held.set(name, version);
     }
     if (!resources.length && !removed.length && !always) return undefined;
-    const nonce = `${this.connectionId}-${++this.nonceCounter}`;
+    const nonce = `${this.#connectionId}-${++this.#nonceCounter}`;
     state.inFlight.set(nonce, [...resources.map((r) => r.name), ...removed]);
     // Bound the bookkeeping of a client that never answers.
     if (state.inFlight.size > 64) state.inFlight.delete(state.inFlight.keys().next().value!);

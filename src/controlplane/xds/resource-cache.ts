@@ -7,7 +7,7 @@ import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, WAYPOINT_TYPE_URL } from '../
 import { encodeAddress, encodeAuthorization } from '../../lib/xds/workload-codec.js';
 import { encodeWaypointConfig, type WaypointConfigRecord } from '../../lib/xds/waypoint-records.js';
 import type { AddressRecord, AuthorizationRecord } from '../../lib/xds/workload-records.js';
-import type { AmbientIndex } from '../index/ambient-index.js';
+import type { AmbientIndex } from '../ambient/ambient-index.js';
 
 const ENCODERS: Record<string, (record: unknown) => Uint8Array> = {
   [ADDRESS_TYPE_URL]: (r) => encodeAddress(r as AddressRecord),
@@ -16,26 +16,30 @@ const ENCODERS: Record<string, (record: unknown) => Uint8Array> = {
 };
 
 export class ResourceCache {
-  private readonly encoded = new Map<string, Map<string, { version: string; resource: Resource; bytes: number }>>();
+  readonly #encoded = new Map<string, Map<string, { version: string; resource: Resource; bytes: number }>>();
 
-  constructor(private readonly index: AmbientIndex) {}
+  readonly #index: AmbientIndex;
+
+  constructor(index: AmbientIndex) {
+    this.#index = index;
+  }
 
   /** Current version of a resource, or undefined when it does not exist. */
   version(typeUrl: string, name: string): string | undefined {
-    return this.index.resources(typeUrl).get(name)?.version;
+    return this.#index.resources(typeUrl).get(name)?.version;
   }
 
   /** Names of every resource of a type. */
   names(typeUrl: string): IterableIterator<string> {
-    return this.index.resources(typeUrl).keys();
+    return this.#index.resources(typeUrl).keys();
   }
 
   /** The envoy Resource wrapper for the current version (encoded once per version). */
   resource(typeUrl: string, name: string): { resource: Resource; bytes: number } | undefined {
-    const cur = this.index.resources(typeUrl).get(name);
+    const cur = this.#index.resources(typeUrl).get(name);
     if (!cur) return undefined;
-    let byName = this.encoded.get(typeUrl);
-    if (!byName) this.encoded.set(typeUrl, (byName = new Map()));
+    let byName = this.#encoded.get(typeUrl);
+    if (!byName) this.#encoded.set(typeUrl, (byName = new Map()));
     const hit = byName.get(name);
     if (hit && hit.version === cur.version) return hit;
     const value = ENCODERS[typeUrl]!(cur.record);
@@ -48,6 +52,6 @@ export class ResourceCache {
 
   /** Drops encodings of removed resources. */
   forget(typeUrl: string, name: string): void {
-    this.encoded.get(typeUrl)?.delete(name);
+    this.#encoded.get(typeUrl)?.delete(name);
   }
 }

@@ -17,20 +17,17 @@ import { spiffeIdOf } from '../../lib/certs/x509.js';
 import { DEFAULT_TRUST_DOMAIN, parseSpiffeId } from '../../lib/certs/spiffe-id.js';
 import { aggregatedDiscoveryServiceDefinition, CLUSTER_ID_HEADER, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from '../../lib/xds/ads-service.js';
 import { SERVED_TYPE_URLS, shortTypeName } from '../../lib/xds/type-urls.js';
-import { AmbientIndex, type IndexChange } from '../index/ambient-index.js';
-import type { IndexConfig } from '../index/index-reader.js';
-import { syncIndexWithStore, type IndexSync } from '../index/store-sync.js';
+import { AmbientIndex, type IndexChange } from '../ambient/ambient-index.js';
+import type { IndexConfig } from '../ambient/index-reader.js';
+import { syncIndexWithStore, type IndexSync } from '../ambient/store-sync.js';
 import type { Store } from '../store/store.js';
 import { DeltaSession } from './delta-session.js';
 import { ResourceCache } from './resource-cache.js';
 import { registerXdsMetrics, type XdsMetrics } from './xds-metrics.js';
 
-/** Suggested port while xDS cannot share the CA's gRPC server: TLS only (unlike istiod's plaintext 15010). */
-export const DEFAULT_XDS_PORT = 15010;
+type XdsCaller = { kind: 'node'; node: string } | { kind: 'workload'; identity: string };
 
-export type XdsCaller = { kind: 'node'; node: string } | { kind: 'workload'; identity: string };
-
-export interface XdsServerOptions {
+interface XdsServerOptions {
   store: Store;
   log: Logger;
   /** The control plane's Prometheus registry (push metrics are added to it). */
@@ -51,7 +48,7 @@ export interface XdsServerOptions {
   writeStatus?: boolean;
 }
 
-export interface XdsTypeStatus {
+interface XdsTypeStatus {
   typeUrl: string;
   type: string;
   wildcard: boolean;
@@ -68,7 +65,7 @@ export interface XdsTypeStatus {
 }
 
 /** One connected client, as `ambit proxy-status` shows it. */
-export interface XdsClientStatus {
+interface XdsClientStatus {
   connectionId: string;
   /** Node id sent by the client (ztunnel: `ztunnel~<ip>~<pod>.<ns>~<ns>.svc.cluster.local`). */
   nodeId: string;

@@ -10,7 +10,7 @@ import { istioCertificateServiceDefinition, newCertificateRequest, type IstioCer
 /** Name the CA's serving certificate carries as a DNS SAN; clients verify it instead of the dialled address. */
 export const CA_SERVER_NAME = 'ambit-controlplane';
 
-export interface CaClientOptions {
+interface CaClientOptions {
   /** `host:port` of the CA, e.g. `127.0.0.1:15012`. */
   address: string;
   /**
@@ -33,7 +33,7 @@ export interface CaClientOptions {
   timeoutMs?: number;
 }
 
-export class CaRequestError extends MeshError {
+class CaRequestError extends MeshError {
   /** The gRPC status code name, e.g. `PERMISSION_DENIED`. */
   readonly grpcStatus: string;
   constructor(grpcStatus: string, message: string, options?: { cause?: unknown }) {
@@ -42,7 +42,7 @@ export class CaRequestError extends MeshError {
   }
 }
 
-export interface CaClient {
+interface CaClient {
   signer: CertSigner;
   close(): void;
 }

@@ -12,7 +12,7 @@ import {
 export { IstioCertificateRequestSchema, IstioCertificateResponseSchema, type IstioCertificateRequest, type IstioCertificateResponse };
 
 /** The full gRPC method path Istio's ztunnel calls. */
-export const CREATE_CERTIFICATE_PATH = '/istio.v1.auth.IstioCertificateService/CreateCertificate';
+const CREATE_CERTIFICATE_PATH = '/istio.v1.auth.IstioCertificateService/CreateCertificate';
 
 /** Metadata key under which a node asks for another identity (PROTOCOLS.md §6.4). */
 export const IMPERSONATED_IDENTITY_KEY = 'ImpersonatedIdentity';
@@ -28,7 +28,7 @@ const createCertificate: MethodDefinition<IstioCertificateRequest, IstioCertific
   originalName: 'createCertificate',
 };
 
-export interface IstioCertificateServiceDefinition extends ServiceDefinition {
+interface IstioCertificateServiceDefinition extends ServiceDefinition {
   CreateCertificate: typeof createCertificate;
 }
 

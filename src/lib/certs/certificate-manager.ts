@@ -34,7 +34,7 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
-export const systemClock: Clock = {
+const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => {
     // Node caps timers at 2^31-1 ms; refresh delays of long-lived certificates can exceed that.
@@ -45,7 +45,7 @@ export const systemClock: Clock = {
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 
-export class CertificateError extends MeshError {
+class CertificateError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('CERT_UNAVAILABLE', message, options);
   }
@@ -99,10 +99,10 @@ export class WorkloadCertificate {
   }
 }
 
-export type CertificateState = { state: 'Initializing' } | { state: 'Available' } | { state: 'Unavailable'; reason: string };
+type CertificateState = { state: 'Initializing' } | { state: 'Available' } | { state: 'Unavailable'; reason: string };
 
 /** One certificate in a config dump: `pem` is base64 of the PEM text (PROTOCOLS.md §9.3). */
-export interface DumpedCertificate extends CertificateFacts {
+interface DumpedCertificate extends CertificateFacts {
   pem: string;
 }
 
@@ -114,7 +114,7 @@ export interface CertificateDump {
   rootCerts: DumpedCertificate[];
 }
 
-export interface BackoffPolicy {
+interface BackoffPolicy {
   /** First retry delay, ms. */
   initialMs: number;
   multiplier: number;
@@ -124,9 +124,9 @@ export interface BackoffPolicy {
   maxMs: number;
 }
 
-export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1000, multiplier: 2, jitter: 0.2, maxMs: 150_000 };
+const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1000, multiplier: 2, jitter: 0.2, maxMs: 150_000 };
 
-export interface CertificateManagerOptions {
+interface CertificateManagerOptions {
   signer: CertSigner;
   clock?: Clock;
   /** Concurrent CSRs in flight; default 8. */
@@ -159,7 +159,7 @@ interface Entry {
   waiters: Waiter[];
 }
 
-export type CertificateListener = (identity: string, cert: WorkloadCertificate | undefined) => void;
+type CertificateListener = (identity: string, cert: WorkloadCertificate | undefined) => void;
 
 export class CertificateManager {
   readonly #signer: CertSigner;

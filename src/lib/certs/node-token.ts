@@ -3,14 +3,15 @@
 // reads it to hand to that node's ztunnel, which sends it as `authorization: Bearer <token>` to the CA.
 // Creation is race-free between processes: the token is written to a temp file and hard-linked into place.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, readFile, writeFile, link, unlink, chmod, rmdir, open } from 'node:fs/promises';
+import { mkdir, readFile, unlink, chmod, rmdir } from 'node:fs/promises';
+import { createFileExclusive } from '../durable-file.js';
 import { join } from 'node:path';
 import { MeshError } from '../errors.js';
 
 /** A node name that is safe as a directory name (Kubernetes DNS-subdomain form). */
 const NODE_NAME_RE = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
-export class NodeTokenError extends MeshError {
+class NodeTokenError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('NODE_TOKEN', message, options);
   }
@@ -58,25 +59,11 @@ export async function ensureNodeToken(dataDir: string, node: string): Promise<st
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
   const token = randomBytes(32).toString('base64url');
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
-    await writeFile(tmp, token + '\n', { mode: 0o600, flag: 'wx' });
-    const fh = await open(tmp, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    try {
-      await link(tmp, path); // fails with EEXIST if another process won the race: then its token is the token
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
+    // Exclusive: if another process won the race, its token is the token.
+    await createFileExclusive(path, token + '\n', 0o600);
   } catch (err) {
-    if (err instanceof NodeTokenError) throw err;
     throw new NodeTokenError(`cannot create the token of node '${node}' at ${path}: ${(err as Error).message}`, { cause: err });
-  } finally {
-    await unlink(tmp).catch(() => undefined);
   }
   const stored = await readNodeToken(dataDir, node);
   if (!stored) throw new NodeTokenError(`the token of node '${node}' vanished while it was being created (${path})`);

@@ -8,6 +8,8 @@ export interface SpiffeId {
 }
 
 export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
+/** The URI scheme prefix of every SPIFFE id. */
+export const SPIFFE_SCHEME = 'spiffe://';
 
 // SPIFFE spec: trust domain = lower-case letters, digits, '.', '-', '_'; path segments = letters, digits, '.', '-', '_'.
 const TRUST_DOMAIN_RE = /^[a-z0-9._-]+$/;
@@ -15,7 +17,7 @@ const SEGMENT_RE = /^[A-Za-z0-9._-]+$/;
 
 /** `spiffe://td/ns/ns/sa/sa`. */
 export function formatSpiffeId(id: SpiffeId): string {
-  return `spiffe://${id.trustDomain}/ns/${id.namespace}/sa/${id.serviceAccount}`;
+  return `${SPIFFE_SCHEME}${id.trustDomain}/ns/${id.namespace}/sa/${id.serviceAccount}`;
 }
 
 /** Whether `text` is a syntactically valid trust domain name. */
@@ -28,8 +30,8 @@ export function isValidTrustDomain(text: string): boolean {
  * the offending value: callers prefix it with the field it came from).
  */
 export function parseSpiffeId(uri: string): SpiffeId | string {
-  if (!uri.startsWith('spiffe://')) return `'${uri}' is not a SPIFFE id (expected spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>)`;
-  const rest = uri.slice('spiffe://'.length);
+  if (!uri.startsWith(SPIFFE_SCHEME)) return `'${uri}' is not a SPIFFE id (expected spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>)`;
+  const rest = uri.slice(SPIFFE_SCHEME.length);
   if (/[?#]/.test(rest)) return `'${uri}' must not carry a query or fragment`;
   const slash = rest.indexOf('/');
   const trustDomain = slash < 0 ? rest : rest.slice(0, slash);
@@ -44,4 +46,16 @@ export function parseSpiffeId(uri: string): SpiffeId | string {
     if (!SEGMENT_RE.test(seg) || seg === '.' || seg === '..') return `'${uri}' has an invalid path segment '${seg}'`;
   }
   return { trustDomain, namespace, serviceAccount };
+}
+
+/**
+ * The structure of an Istio SPIFFE id without validating the characters inside its segments (exactly
+ * `spiffe://<td>/ns/<ns>/sa/<sa>`), or undefined. For comparing identities a peer presented (RBAC compares
+ * strings; the CA already validated what it signed); `parseSpiffeId` is the strict form for input.
+ */
+export function splitSpiffeId(uri: string | undefined): SpiffeId | undefined {
+  if (!uri || !uri.startsWith(SPIFFE_SCHEME)) return undefined;
+  const parts = uri.slice(SPIFFE_SCHEME.length).split('/');
+  if (parts.length !== 5 || parts[1] !== 'ns' || parts[3] !== 'sa' || !parts[0]) return undefined;
+  return { trustDomain: parts[0], namespace: parts[2]!, serviceAccount: parts[4]! };
 }

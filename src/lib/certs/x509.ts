@@ -4,6 +4,7 @@
 import 'reflect-metadata';
 import { webcrypto, createPublicKey, type KeyObject } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
+import { SPIFFE_SCHEME } from './spiffe-id.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -12,16 +13,13 @@ export type CryptoKey = webcrypto.CryptoKey;
 export type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
 /** WebCrypto parameters of the only key type the proxies generate (PROTOCOLS.md §6.4). */
-export const P256_KEY_PARAMS = { name: 'ECDSA', namedCurve: 'P-256' } as const;
+const P256_KEY_PARAMS = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 export const ECDSA_SHA256 = { name: 'ECDSA', hash: 'SHA-256' } as const;
 
 export const OID_SUBJECT_ALT_NAME = '2.5.29.17';
-export const OID_KEY_USAGE = '2.5.29.15';
-export const OID_EXT_KEY_USAGE = '2.5.29.37';
-export const OID_BASIC_CONSTRAINTS = '2.5.29.19';
 
 /** One `-----BEGIN X-----` block of a PEM text. */
-export interface PemBlock {
+interface PemBlock {
   /** The label, e.g. `CERTIFICATE`, `CERTIFICATE REQUEST`, `PRIVATE KEY`. */
   type: string;
   der: Buffer;
@@ -37,7 +35,7 @@ export function splitPem(text: string): PemBlock[] {
 }
 
 /** Encodes DER as a PEM block with 64-column lines and a trailing newline. */
-export function toPem(der: Uint8Array | ArrayBuffer, type: string): string {
+function toPem(der: Uint8Array | ArrayBuffer, type: string): string {
   const b64 = Buffer.from(der instanceof ArrayBuffer ? new Uint8Array(der) : der).toString('base64');
   const lines = b64.match(/.{1,64}/g) ?? [];
   return `-----BEGIN ${type}-----\n${lines.join('\n')}\n-----END ${type}-----\n`;
@@ -87,7 +85,7 @@ export function uriSans(cert: x509.X509Certificate): string[] {
 /** The first `spiffe://` URI SAN of a DER or PEM certificate: the peer identity used for authz and telemetry. */
 export function spiffeIdOf(cert: Uint8Array | string | x509.X509Certificate): string | undefined {
   const c = cert instanceof x509.X509Certificate ? cert : new x509.X509Certificate(cert);
-  return uriSans(c).find((u) => u.startsWith('spiffe://'));
+  return uriSans(c).find((u) => u.startsWith(SPIFFE_SCHEME));
 }
 
 /** Facts about one certificate as config dumps show them (PROTOCOLS.md §9.3). */

@@ -24,7 +24,7 @@ const deltaAggregatedResources: MethodDefinition<DeltaDiscoveryRequest, DeltaDis
   originalName: 'deltaAggregatedResources',
 };
 
-export interface AggregatedDiscoveryServiceDefinition extends ServiceDefinition {
+interface AggregatedDiscoveryServiceDefinition extends ServiceDefinition {
   DeltaAggregatedResources: typeof deltaAggregatedResources;
 }
 

@@ -1,7 +1,6 @@
 // Plain mirror of ambit.waypoint.v1.WaypointConfig (proto/ambit/waypoint/v1/waypoint.proto) and its wire codec.
-import { create, fromBinary, toBinary, type JsonObject } from '@bufbuild/protobuf';
+import { create, toBinary, type JsonObject } from '@bufbuild/protobuf';
 import { WaypointConfigSchema } from '../../../proto/gen/ambit/waypoint/v1/waypoint_pb.js';
-import type { Decoded } from './workload-codec.js';
 
 export interface BoundServiceRecord {
   /** `namespace/hostname` of the istio.workload.Service resource. */
@@ -43,40 +42,4 @@ export function waypointResourceName(w: WaypointConfigRecord): string {
 
 export function encodeWaypointConfig(w: WaypointConfigRecord): Uint8Array {
   return toBinary(WaypointConfigSchema, create(WaypointConfigSchema, w));
-}
-
-export function decodeWaypointConfig(bytes: Uint8Array): Decoded<WaypointConfigRecord> {
-  try {
-    const m = fromBinary(WaypointConfigSchema, bytes);
-    if (!m.name || !m.namespace) return { ok: false, reason: 'waypoint config needs a name and a namespace' };
-    return {
-      ok: true,
-      value: {
-        name: m.name,
-        namespace: m.namespace,
-        trafficType: m.trafficType,
-        trustDomain: m.trustDomain,
-        hbonePort: m.hbonePort,
-        services: m.services.map((s) => ({
-          key: s.key,
-          kind: s.kind === 'ServiceEntry' ? 'ServiceEntry' : 'Service',
-          name: s.name,
-          namespace: s.namespace,
-          hostname: s.hostname,
-          vips: [...s.vips],
-          ports: s.ports.map((p) => ({ port: p.port, targetPort: p.targetPort, name: p.name, protocol: p.protocol })),
-        })),
-        workloadUids: [...m.workloadUids],
-        routes: m.routes.map(attached),
-        authorizationPolicies: m.authorizationPolicies.map(attached),
-        requestAuthentications: m.requestAuthentications.map(attached),
-      },
-    };
-  } catch (err) {
-    return { ok: false, reason: `cannot decode: ${(err as Error).message}` };
-  }
-}
-
-function attached(a: { kind: string; namespace: string; name: string; resourceVersion: string; spec?: JsonObject; services: string[] }): AttachedResourceRecord {
-  return { kind: a.kind, namespace: a.namespace, name: a.name, resourceVersion: a.resourceVersion, spec: a.spec ?? {}, services: [...a.services] };
 }

@@ -151,7 +151,7 @@ function serviceMessage(s: ServiceRecord): Service {
 }
 
 /** The wire message of an Address record. Throws on a record holding a non-IP where an IP belongs (a bug upstream). */
-export function addressMessage(a: AddressRecord): Address {
+function addressMessage(a: AddressRecord): Address {
   return create(AddressSchema, {
     type: a.workload ? { case: 'workload', value: workloadMessage(a.workload) } : { case: 'service', value: serviceMessage(a.service) },
   });
@@ -193,7 +193,7 @@ function matchMessage(m: MatchRecord): Match {
 }
 
 /** The wire message of an Authorization record. */
-export function authorizationMessage(a: AuthorizationRecord): Authorization {
+function authorizationMessage(a: AuthorizationRecord): Authorization {
   return create(AuthorizationSchema, {
     name: a.name,
     namespace: a.namespace,

@@ -2,16 +2,16 @@
 // same fields as PROTOCOLS.md §6.2–6.3 in camelCase, IPs as text, enums by name. The control plane computes these,
 // tests compare them as JSON, and workload-codec.ts turns them into wire messages and back.
 
-export type TunnelProtocolName = 'NONE' | 'HBONE';
+type TunnelProtocolName = 'NONE' | 'HBONE';
 export type WorkloadTypeName = 'DEPLOYMENT' | 'CRONJOB' | 'POD' | 'JOB';
 export type WorkloadStatusName = 'HEALTHY' | 'UNHEALTHY';
-export type NetworkModeName = 'STANDARD' | 'HOST_NETWORK';
+type NetworkModeName = 'STANDARD' | 'HOST_NETWORK';
 export type AppProtocolName = 'UNKNOWN' | 'HTTP11' | 'HTTP2' | 'GRPC';
 export type IpFamiliesName = 'AUTOMATIC' | 'IPV4_ONLY' | 'IPV6_ONLY' | 'DUAL';
-export type VisibilityName = 'PUBLIC' | 'NAMESPACE';
+type VisibilityName = 'PUBLIC' | 'NAMESPACE';
 export type LoadBalancingScopeName = 'REGION' | 'ZONE' | 'SUBZONE' | 'NODE' | 'CLUSTER' | 'NETWORK';
-export type LoadBalancingModeName = 'UNSPECIFIED_MODE' | 'STRICT' | 'FAILOVER' | 'PASSTHROUGH';
-export type HealthPolicyName = 'ONLY_HEALTHY' | 'ALLOW_ALL';
+type LoadBalancingModeName = 'UNSPECIFIED_MODE' | 'STRICT' | 'FAILOVER' | 'PASSTHROUGH';
+type HealthPolicyName = 'ONLY_HEALTHY' | 'ALLOW_ALL';
 
 export interface NetworkAddressRecord {
   network: string;
@@ -34,13 +34,13 @@ export interface GatewayAddressRecord {
   hboneMtlsPort: number;
 }
 
-export interface LocalityRecord {
+interface LocalityRecord {
   region?: string;
   zone?: string;
   subzone?: string;
 }
 
-export interface LoadBalancingRecord {
+interface LoadBalancingRecord {
   routingPreference: LoadBalancingScopeName[];
   mode: LoadBalancingModeName;
   healthPolicy?: HealthPolicyName;
@@ -129,8 +129,8 @@ export interface RuleRecord {
   clauses: ClauseRecord[];
 }
 
-export type AuthorizationScopeName = 'GLOBAL' | 'NAMESPACE' | 'WORKLOAD_SELECTOR';
-export type AuthorizationActionName = 'ALLOW' | 'DENY';
+type AuthorizationScopeName = 'GLOBAL' | 'NAMESPACE' | 'WORKLOAD_SELECTOR';
+type AuthorizationActionName = 'ALLOW' | 'DENY';
 
 export interface AuthorizationRecord {
   name: string;

@@ -16,7 +16,7 @@ import { shortTypeName } from './type-urls.js';
 import type { Decoded } from './workload-codec.js';
 
 /** One resource type the client follows. */
-export interface XdsTypeSubscription<T = unknown> {
+interface XdsTypeSubscription<T = unknown> {
   typeUrl: string;
   /** Decodes and validates one resource; a failure is NACKed with its reason. */
   decode(bytes: Uint8Array): Decoded<T>;
@@ -24,7 +24,7 @@ export interface XdsTypeSubscription<T = unknown> {
   names?: string[];
 }
 
-export interface XdsClientOptions {
+interface XdsClientOptions {
   /** `host:port` of the control plane's xDS endpoint. */
   address: string;
   credentials: grpc.ChannelCredentials;
@@ -53,7 +53,7 @@ export interface XdsUpdate {
   rejected: string[];
 }
 
-export interface XdsClientStatus {
+interface XdsClientStatus {
   connected: boolean;
   reconnects: number;
   lastError?: string;
@@ -63,14 +63,17 @@ export interface XdsClientStatus {
 }
 
 class Snapshot implements XdsSnapshot {
+  readonly #byType: ReadonlyMap<string, ReadonlyMap<string, unknown>>;
+
   constructor(
     readonly generation: number,
-    private readonly byType: ReadonlyMap<string, ReadonlyMap<string, unknown>>,
+    byType: ReadonlyMap<string, ReadonlyMap<string, unknown>>,
   ) {
+    this.#byType = byType;
     Object.freeze(this);
   }
   resources<T = unknown>(typeUrl: string): ReadonlyMap<string, T> {
-    return (this.byType.get(typeUrl) ?? new Map()) as ReadonlyMap<string, T>;
+    return (this.#byType.get(typeUrl) ?? new Map()) as ReadonlyMap<string, T>;
   }
 }
 
@@ -79,122 +82,125 @@ type Stream = grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryRespo
 const ADS_CLIENT = grpc.makeGenericClientConstructor(aggregatedDiscoveryServiceDefinition, 'AggregatedDiscoveryService');
 
 export class XdsClient {
-  private readonly log: Logger;
-  private readonly client: grpc.Client;
-  private current: Snapshot;
+  readonly #log: Logger;
+  readonly #client: grpc.Client;
+  #current: Snapshot;
   /** typeUrl → name → version of every accepted resource (what goes into initial_resource_versions). */
-  private readonly versions = new Map<string, Map<string, string>>();
-  private stream: Stream | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private backoffMs: number;
-  private closed = false;
-  private readonly listeners: Array<(s: XdsSnapshot, u: XdsUpdate) => void> = [];
-  private readonly synced = new Set<string>();
-  private readonly syncWaiters: Array<() => void> = [];
-  private state: XdsClientStatus = { connected: false, reconnects: 0, nacksSent: 0, synced: [] };
+  readonly #versions = new Map<string, Map<string, string>>();
+  #stream: Stream | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #backoffMs: number;
+  #closed = false;
+  readonly #listeners: Array<(s: XdsSnapshot, u: XdsUpdate) => void> = [];
+  readonly #synced = new Set<string>();
+  readonly #syncWaiters: Array<() => void> = [];
+  #state: XdsClientStatus = { connected: false, reconnects: 0, nacksSent: 0, synced: [] };
 
-  constructor(private readonly opts: XdsClientOptions) {
-    this.log = (opts.log ?? silentLogger()).child({ module: 'xds-client' });
-    this.backoffMs = opts.backoff?.initialMs ?? STREAM_RETRY_BACKOFF.initialMs;
-    this.current = new Snapshot(0, new Map(opts.types.map((t) => [t.typeUrl, new Map()])));
-    for (const t of opts.types) this.versions.set(t.typeUrl, new Map());
-    this.client = new ADS_CLIENT(opts.address, opts.credentials, { 'grpc.max_receive_message_length': 200 * 1024 * 1024, ...CONTROL_PLANE_CHANNEL_OPTIONS, ...opts.channelOptions });
+  readonly #opts: XdsClientOptions;
+
+  constructor(opts: XdsClientOptions) {
+    this.#opts = opts;
+    this.#log = (opts.log ?? silentLogger()).child({ module: 'xds-client' });
+    this.#backoffMs = opts.backoff?.initialMs ?? STREAM_RETRY_BACKOFF.initialMs;
+    this.#current = new Snapshot(0, new Map(opts.types.map((t) => [t.typeUrl, new Map()])));
+    for (const t of opts.types) this.#versions.set(t.typeUrl, new Map());
+    this.#client = new ADS_CLIENT(opts.address, opts.credentials, { 'grpc.max_receive_message_length': 200 * 1024 * 1024, ...CONTROL_PLANE_CHANNEL_OPTIONS, ...opts.channelOptions });
   }
 
   /** Opens the stream (and keeps it open until close). */
   start(): void {
-    this.connect();
+    this.#connect();
   }
 
   snapshot(): XdsSnapshot {
-    return this.current;
+    return this.#current;
   }
 
   /** Called after every applied response with the new snapshot. */
   onUpdate(listener: (snapshot: XdsSnapshot, update: XdsUpdate) => void): void {
-    this.listeners.push(listener);
+    this.#listeners.push(listener);
   }
 
   /** Resolves once every type has received its first response (readiness). */
   synchronized(): Promise<void> {
-    if (this.synced.size === this.opts.types.length) return Promise.resolve();
-    return new Promise((resolve) => this.syncWaiters.push(resolve));
+    if (this.#synced.size === this.#opts.types.length) return Promise.resolve();
+    return new Promise((resolve) => this.#syncWaiters.push(resolve));
   }
 
   status(): XdsClientStatus {
-    return { ...this.state, synced: [...this.synced] };
+    return { ...this.#state, synced: [...this.#synced] };
   }
 
   close(): void {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.stream?.cancel();
-    this.client.close();
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#stream?.cancel();
+    this.#client.close();
   }
 
-  private async connect(): Promise<void> {
-    if (this.closed) return;
+  async #connect(): Promise<void> {
+    if (this.#closed) return;
     const md = new grpc.Metadata();
     try {
-      if (this.opts.token) md.set(AUTHORIZATION_HEADER, `Bearer ${await this.opts.token()}`);
+      if (this.#opts.token) md.set(AUTHORIZATION_HEADER, `Bearer ${await this.#opts.token()}`);
     } catch (err) {
-      this.fail(`cannot read the xDS token: ${describeError(err)}`);
+      this.#fail(`cannot read the xDS token: ${describeError(err)}`);
       return;
     }
-    md.set(CLUSTER_ID_HEADER, this.opts.clusterId ?? 'Kubernetes');
-    if (this.closed) return;
-    const stream = (this.client as unknown as { DeltaAggregatedResources(md: grpc.Metadata): Stream }).DeltaAggregatedResources(md);
-    this.stream = stream;
+    md.set(CLUSTER_ID_HEADER, this.#opts.clusterId ?? 'Kubernetes');
+    if (this.#closed) return;
+    const stream = (this.#client as unknown as { DeltaAggregatedResources(md: grpc.Metadata): Stream }).DeltaAggregatedResources(md);
+    this.#stream = stream;
     let gotResponse = false;
     stream.on('data', (resp: DeltaDiscoveryResponse) => {
       if (!gotResponse) {
         gotResponse = true;
-        this.backoffMs = this.opts.backoff?.initialMs ?? STREAM_RETRY_BACKOFF.initialMs;
-        this.state.connected = true;
+        this.#backoffMs = this.#opts.backoff?.initialMs ?? STREAM_RETRY_BACKOFF.initialMs;
+        this.#state.connected = true;
       }
-      this.apply(stream, resp);
+      this.#apply(stream, resp);
     });
     const ended = (why: string) => {
-      if (this.stream !== stream) return;
-      this.stream = undefined;
-      this.state.connected = false;
-      if (!this.closed) this.fail(why);
+      if (this.#stream !== stream) return;
+      this.#stream = undefined;
+      this.#state.connected = false;
+      if (!this.#closed) this.#fail(why);
     };
     stream.on('error', (err: grpc.ServiceError) => ended(`${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`));
     stream.on('end', () => ended('stream ended by the server'));
-    this.opts.types.forEach((t, i) => {
+    this.#opts.types.forEach((t, i) => {
       const req = create(DeltaDiscoveryRequestSchema, {
         typeUrl: t.typeUrl,
         resourceNamesSubscribe: t.names ?? [],
-        initialResourceVersions: Object.fromEntries(this.versions.get(t.typeUrl)!),
+        initialResourceVersions: Object.fromEntries(this.#versions.get(t.typeUrl)!),
       });
-      if (i === 0) req.node = create(NodeSchema, { id: this.opts.node.id, metadata: this.opts.node.metadata });
+      if (i === 0) req.node = create(NodeSchema, { id: this.#opts.node.id, metadata: this.#opts.node.metadata });
       stream.write(req);
     });
   }
 
-  private fail(why: string): void {
-    this.state.lastError = why;
-    const delay = jitteredDelay(this.backoffMs);
-    this.log.warn({ reason: why, retryInMs: delay }, 'xDS stream down; reconnecting');
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.state.reconnects++;
-      void this.connect();
+  #fail(why: string): void {
+    this.#state.lastError = why;
+    const delay = jitteredDelay(this.#backoffMs);
+    this.#log.warn({ reason: why, retryInMs: delay }, 'xDS stream down; reconnecting');
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#state.reconnects++;
+      void this.#connect();
     }, delay);
-    this.timer.unref?.();
-    this.backoffMs = Math.min(this.backoffMs * 2, this.opts.backoff?.maxMs ?? STREAM_RETRY_BACKOFF.maxMs);
+    this.#timer.unref?.();
+    this.#backoffMs = Math.min(this.#backoffMs * 2, this.#opts.backoff?.maxMs ?? STREAM_RETRY_BACKOFF.maxMs);
   }
 
-  private apply(stream: Stream, resp: DeltaDiscoveryResponse): void {
-    const sub = this.opts.types.find((t) => t.typeUrl === resp.typeUrl);
+  #apply(stream: Stream, resp: DeltaDiscoveryResponse): void {
+    const sub = this.#opts.types.find((t) => t.typeUrl === resp.typeUrl);
     if (!sub) {
       stream.write(create(DeltaDiscoveryRequestSchema, { typeUrl: resp.typeUrl, responseNonce: resp.nonce, errorDetail: { code: grpc.status.INVALID_ARGUMENT, message: `type ${resp.typeUrl} was not requested` } }));
       return;
     }
-    const prev = this.current.resources(resp.typeUrl);
+    const prev = this.#current.resources(resp.typeUrl);
     const next = new Map(prev);
-    const versions = this.versions.get(resp.typeUrl)!;
+    const versions = this.#versions.get(resp.typeUrl)!;
     const update: XdsUpdate = { typeUrl: resp.typeUrl, updated: [], removed: [], rejected: [] };
     for (const r of resp.resources) {
       const bytes = r.resource?.value;
@@ -218,21 +224,21 @@ export class XdsClient {
     }
     if (update.updated.length || update.removed.length) {
       const byType = new Map<string, ReadonlyMap<string, unknown>>();
-      for (const t of this.opts.types) byType.set(t.typeUrl, t.typeUrl === resp.typeUrl ? next : this.current.resources(t.typeUrl));
+      for (const t of this.#opts.types) byType.set(t.typeUrl, t.typeUrl === resp.typeUrl ? next : this.#current.resources(t.typeUrl));
       // The single assignment readers observe: a response is applied entirely or not at all.
-      this.current = new Snapshot(this.current.generation + 1, byType);
+      this.#current = new Snapshot(this.#current.generation + 1, byType);
     }
     const ack = create(DeltaDiscoveryRequestSchema, { typeUrl: resp.typeUrl, responseNonce: resp.nonce });
     if (update.rejected.length) {
       ack.errorDetail = { $typeName: 'envoy.service.discovery.v3.RpcStatus', code: grpc.status.INVALID_ARGUMENT, message: update.rejected.join('; '), details: [] };
-      this.state.nacksSent++;
-      this.log.warn({ type: shortTypeName(resp.typeUrl), rejected: update.rejected }, 'rejected xDS resources (NACK)');
+      this.#state.nacksSent++;
+      this.#log.warn({ type: shortTypeName(resp.typeUrl), rejected: update.rejected }, 'rejected xDS resources (NACK)');
     }
     stream.write(ack);
-    if (!this.synced.has(resp.typeUrl)) {
-      this.synced.add(resp.typeUrl);
-      if (this.synced.size === this.opts.types.length) for (const w of this.syncWaiters.splice(0)) w();
+    if (!this.#synced.has(resp.typeUrl)) {
+      this.#synced.add(resp.typeUrl);
+      if (this.#synced.size === this.#opts.types.length) for (const w of this.#syncWaiters.splice(0)) w();
     }
-    for (const l of this.listeners) l(this.current, update);
+    for (const l of this.#listeners) l(this.#current, update);
   }
 }

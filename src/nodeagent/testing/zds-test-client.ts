@@ -6,7 +6,7 @@ import {
   Version, WorkloadRequestSchema, WorkloadResponseSchema, ZdsHelloSchema,
 } from '../../../proto/gen/istio/zds/zds_pb.js';
 
-export interface ReceivedZdsRequest {
+interface ReceivedZdsRequest {
   kind: 'add' | 'del' | 'keep' | 'snapshot';
   uid?: string;
   name?: string;
@@ -19,15 +19,15 @@ export interface ReceivedZdsRequest {
 
 export class ZdsTestClient {
   readonly requests: ReceivedZdsRequest[] = [];
-  private readonly conn: SeqpacketConnection;
-  private waiters: Array<() => void> = [];
-  private closed = false;
+  readonly #conn: SeqpacketConnection;
+  #waiters: Array<() => void> = [];
+  #closed = false;
   /** Return a NACK text for a request to refuse it; undefined acks. */
   answer: (req: ReceivedZdsRequest) => string | undefined = () => undefined;
 
   constructor(socketPath: string) {
-    this.conn = connectSeqpacket(socketPath);
-    void this.run();
+    this.#conn = connectSeqpacket(socketPath);
+    void this.#run();
   }
 
   /** Resolves once a request matching `pred` has arrived (or rejects after `timeoutMs`). */
@@ -37,10 +37,10 @@ export class ZdsTestClient {
       const hit = this.requests.find(pred);
       if (hit) return hit;
       const left = deadline - Date.now();
-      if (left <= 0 || this.closed) throw new Error(`no matching ZDS request within ${timeoutMs} ms (got ${JSON.stringify(this.requests)})`);
+      if (left <= 0 || this.#closed) throw new Error(`no matching ZDS request within ${timeoutMs} ms (got ${JSON.stringify(this.requests)})`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, Math.min(left, 200));
-        this.waiters.push(() => {
+        this.#waiters.push(() => {
           clearTimeout(t);
           resolve();
         });
@@ -49,15 +49,15 @@ export class ZdsTestClient {
   }
 
   close(): void {
-    this.closed = true;
-    this.conn.close();
+    this.#closed = true;
+    this.#conn.close();
   }
 
-  private async run(): Promise<void> {
+  async #run(): Promise<void> {
     try {
-      await this.conn.send(toBinary(ZdsHelloSchema, create(ZdsHelloSchema, { version: Version.V1 })));
+      await this.#conn.send(toBinary(ZdsHelloSchema, create(ZdsHelloSchema, { version: Version.V1 })));
       for (;;) {
-        const msg = await this.conn.receive();
+        const msg = await this.#conn.receive();
         if (msg === null) break;
         const req = fromBinary(WorkloadRequestSchema, msg.data);
         const rec: ReceivedZdsRequest = { kind: 'snapshot', fdCount: msg.fds.length };
@@ -84,14 +84,14 @@ export class ZdsTestClient {
         for (const fd of msg.fds) closeSync(fd);
         this.requests.push(rec);
         const error = this.answer(rec) ?? '';
-        await this.conn.send(toBinary(WorkloadResponseSchema, create(WorkloadResponseSchema, { payload: { case: 'ack', value: { error } } })));
-        for (const w of this.waiters.splice(0)) w();
+        await this.#conn.send(toBinary(WorkloadResponseSchema, create(WorkloadResponseSchema, { payload: { case: 'ack', value: { error } } })));
+        for (const w of this.#waiters.splice(0)) w();
       }
     } catch {
       // connection closed by the test or the agent
     } finally {
-      this.closed = true;
-      for (const w of this.waiters.splice(0)) w();
+      this.#closed = true;
+      for (const w of this.#waiters.splice(0)) w();
     }
   }
 }

@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KubeObject } from '../../api/index.js';
 import { CommandError, listNetns, runCommand } from '../../platform/index.js';
+import { POD_NETNS_ANNOTATION } from '../../lib/mesh-contract.js';
 
 let seq = 0;
 
-export interface CliResult {
+interface CliResult {
   stdout: string;
   stderr: string;
   code: number;
@@ -27,7 +28,7 @@ const TCP_PROBE = 'exec 3<>"/dev/tcp/$0/$1" && cat <&3';
 
 export class SandboxFixture {
   readonly mainScript = fileURLToPath(new URL('../../main.js', import.meta.url));
-  private deleted = false;
+  #deleted = false;
 
   private constructor(readonly name: string, readonly dataDir: string) {}
 
@@ -36,7 +37,7 @@ export class SandboxFixture {
     const name = `t${process.pid}x${++seq}`;
     const dataDir = join(mkdtempSync(join(tmpdir(), `ambit-${name}-`)), 'data');
     const fx = new SandboxFixture(name, dataDir);
-    t.after(() => fx.cleanup());
+    t.after(() => fx.#cleanup());
     await fx.cli(['cluster', 'create', '--name', name, '--nodes', String(nodes), ...(opts.withoutZtunnel ? ['--without-ztunnel'] : []),
       ...(opts.ztunnelGracePeriodSeconds === undefined ? [] : ['--ztunnel-grace-period', String(opts.ztunnelGracePeriodSeconds)])]);
     return fx;
@@ -98,7 +99,7 @@ export class SandboxFixture {
   /** The netns of a pod, from the sandbox annotation. */
   async netnsOf(namespace: string, pod: string): Promise<string> {
     const p = await this.pod(namespace, pod);
-    const ns = p.metadata.annotations?.['sandbox.ambit.io/netns'];
+    const ns = p.metadata.annotations?.[POD_NETNS_ANNOTATION];
     if (!ns) throw new Error(`pod ${namespace}/${pod} has no netns annotation`);
     return ns;
   }
@@ -117,7 +118,7 @@ export class SandboxFixture {
   async deleteAndFindLeftovers(): Promise<{ netns: string[]; processes: number[]; files: string[]; etcNetns: string[] }> {
     const pids = await this.processIds();
     await this.cli(['cluster', 'delete']);
-    this.deleted = true;
+    this.#deleted = true;
     const isAlive = (pid: number) => {
       try {
         process.kill(pid, 0);
@@ -141,8 +142,8 @@ export class SandboxFixture {
     };
   }
 
-  private async cleanup(): Promise<void> {
-    if (!this.deleted) await this.cli(['cluster', 'delete'], { allowFail: true }).catch(() => undefined);
+  async #cleanup(): Promise<void> {
+    if (!this.#deleted) await this.cli(['cluster', 'delete'], { allowFail: true }).catch(() => undefined);
     rmSync(join(this.dataDir, '..'), { recursive: true, force: true });
   }
 }

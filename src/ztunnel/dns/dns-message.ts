@@ -9,7 +9,7 @@ import { MeshError } from '../../lib/errors.js';
 
 export const DNS_HEADER_BYTES = 12;
 /** The classic UDP payload limit without EDNS (RFC 1035 §4.2.1). */
-export const DNS_UDP_DEFAULT_LIMIT = 512;
+const DNS_UDP_DEFAULT_LIMIT = 512;
 const MAX_NAME_WIRE_BYTES = 255;
 const MAX_LABEL_BYTES = 63;
 /** A name may follow at most this many compression pointers (a loop guard beyond the "backwards only" rule). */
@@ -26,7 +26,7 @@ export class DnsFormatError extends MeshError {
   }
 }
 
-export interface DnsFlags {
+interface DnsFlags {
   /** true = response. */
   qr: boolean;
   opcode: number;
@@ -47,7 +47,7 @@ export interface DnsQuestion {
   class: number;
 }
 
-export type RecordData =
+type RecordData =
   | { kind: 'a'; address: string }
   | { kind: 'aaaa'; address: string }
   | { kind: 'cname'; target: string }

@@ -1,7 +1,7 @@
 // The DNS proxy's Prometheus metrics with Istio's names and labels (PROTOCOLS.md §9.1), on ztunnel's registry.
 import { Counter, Histogram, type Registry } from 'prom-client';
 
-export type DnsMetricLabel = 'request_query_type' | 'request_protocol' | 'source_canonical_service' | 'source_canonical_revision';
+type DnsMetricLabel = 'request_query_type' | 'request_protocol' | 'source_canonical_service' | 'source_canonical_revision';
 
 export type DnsMetricLabels = Record<DnsMetricLabel, string>;
 

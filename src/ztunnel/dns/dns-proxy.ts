@@ -16,8 +16,8 @@ import {
 import type { DnsMetricLabels, DnsMetrics } from './dns-metrics.js';
 import { resolveLocally, type DnsClientView } from './dns-resolver.js';
 import { DNS_TCP_MAX, DnsForwarder, DnsUpstreamError, TcpFrameReader, frameTcp, type DnsSockets, type Nameserver } from './dns-upstream.js';
+import { PORT_DNS } from '../../lib/mesh-contract.js';
 
-export const DNS_PROXY_PORT = 15053;
 /** The UDP payload size we advertise in our own OPT record (the common "no fragmentation" value). */
 const OUR_EDNS_PAYLOAD = 1232;
 
@@ -27,7 +27,7 @@ export interface DnsRequester extends DnsClientView {
   canonicalRevision: string;
 }
 
-export interface DnsProxyOptions {
+interface DnsProxyOptions {
   state: ProxyState;
   /** The pod this proxy serves; undefined (unknown pod) ⇒ SERVFAIL. */
   requester: () => DnsRequester | undefined;
@@ -50,7 +50,7 @@ export interface DnsProxyOptions {
   random?: () => number;
 }
 
-export type DnsTransport = 'udp' | 'tcp';
+type DnsTransport = 'udp' | 'tcp';
 
 export class DnsProxy {
   readonly #opts: DnsProxyOptions;
@@ -79,7 +79,7 @@ export class DnsProxy {
   /** Opens both listeners (nothing stays open when either fails). */
   static async start(opts: DnsProxyOptions): Promise<DnsProxy> {
     const host = opts.bindHost ?? '127.0.0.1';
-    const port = opts.port ?? DNS_PROXY_PORT;
+    const port = opts.port ?? PORT_DNS;
     let proxy: DnsProxy | undefined;
     let udp: dgram.Socket;
     let tcp: net.Server;

@@ -12,7 +12,7 @@ import type { ProxyState } from '../state/proxy-state.js';
 import { RecordClass, RecordType, type DnsQuestion, type DnsRecord } from './dns-message.js';
 
 /** TTL of every locally answered record, seconds (Istio's ztunnel uses 30 s). */
-export const LOCAL_ANSWER_TTL_SECONDS = 30;
+const LOCAL_ANSWER_TTL_SECONDS = 30;
 
 /** Who is asking: the pod the DNS listener belongs to. */
 export interface DnsClientView {
@@ -21,7 +21,7 @@ export interface DnsClientView {
   network: string;
 }
 
-export interface LocalResolverOptions {
+interface LocalResolverOptions {
   /** Kubernetes cluster domain, e.g. `cluster.local`. */
   clusterDomain: string;
   /** Whether AAAA questions may be answered with IPv6 addresses (otherwise: known name, no records). */
@@ -31,12 +31,12 @@ export interface LocalResolverOptions {
 }
 
 /** The outcome for one question: answered here, or not a mesh name (forward it). */
-export type LocalResolution =
+type LocalResolution =
   | { kind: 'forward' }
   | { kind: 'answer'; records: DnsRecord[]; service: Service };
 
 /** One name to try, and whether it came from stripping a search domain (then a CNAME is due). */
-export interface NameAlias {
+interface NameAlias {
   name: string;
   viaSearchDomain: boolean;
 }
@@ -108,7 +108,7 @@ function bestService(state: ProxyState, hostname: string, client: DnsClientView,
 }
 
 /** The addresses of `service` of one family on the client's network: its VIPs, or (headless) its endpoints' IPs. */
-export function serviceAddresses(state: ProxyState, service: Service, family: 4 | 6, network: string): string[] {
+function serviceAddresses(state: ProxyState, service: Service, family: 4 | 6, network: string): string[] {
   const wanted = (ip: string) => (family === 6) === ip.includes(':');
   const out = new Set<string>();
   if (service.vips.length > 0) {

@@ -55,7 +55,7 @@ export function parseResolvConf(text: string): { nameservers: Nameserver[]; sear
   return { nameservers, search };
 }
 
-export interface ForwardResult {
+interface ForwardResult {
   /** The upstream's reply with the client's id restored. */
   message: DnsMessage;
   bytes: Buffer;
@@ -64,7 +64,7 @@ export interface ForwardResult {
   tcp: boolean;
 }
 
-export interface DnsForwarderOptions {
+interface DnsForwarderOptions {
   sockets: DnsSockets;
   nameservers: () => Nameserver[];
   /** Deadline per nameserver (UDP + TCP fallback together), ms. */

@@ -10,15 +10,15 @@ import { describeError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { NETNS_DIR } from '../../platform/index.js';
 import type { PodServiceStarter, PodSidecarService } from '../inpod/workload-manager.js';
-import { ZTUNNEL_MARK } from '../inpod/netns-socket-factory.js';
 import type { ProxyState } from '../state/proxy-state.js';
 import type { LocalPod } from '../proxy/proxy-inputs.js';
 import type { DnsMetrics } from './dns-metrics.js';
-import { DnsProxy, DNS_PROXY_PORT, type DnsRequester } from './dns-proxy.js';
+import { DnsProxy, type DnsRequester } from './dns-proxy.js';
 import { NetnsDnsSockets } from './dns-sockets.js';
 import { parseResolvConf, type Nameserver } from './dns-upstream.js';
+import { PORT_DNS, ZTUNNEL_MARK } from '../../lib/mesh-contract.js';
 
-export interface PodDnsOptions {
+interface PodDnsOptions {
   state: ProxyState;
   metrics: DnsMetrics;
   /** This node (the pod's xDS workload is looked up among those on it). */
@@ -36,7 +36,7 @@ export interface PodDnsOptions {
 }
 
 /** The requester view of `pod`: its namespace from the node agent, network and canonical labels from xDS when known. */
-export function podRequester(state: ProxyState, pod: LocalPod, node: string, defaultNetwork: string): DnsRequester {
+function podRequester(state: ProxyState, pod: LocalPod, node: string, defaultNetwork: string): DnsRequester {
   const w = state.findLocalWorkload(pod.info, node);
   return {
     namespace: pod.info.namespace,
@@ -47,7 +47,7 @@ export function podRequester(state: ProxyState, pod: LocalPod, node: string, def
 }
 
 /** The name under `netnsDir` of the netns `netnsFd` refers to, if it has one. */
-export function netnsNameOf(netnsFd: number, netnsDir: string = NETNS_DIR): string | undefined {
+function netnsNameOf(netnsFd: number, netnsDir: string = NETNS_DIR): string | undefined {
   const inode = fstatSync(netnsFd).ino;
   let names: string[];
   try {
@@ -66,7 +66,7 @@ export function netnsNameOf(netnsFd: number, netnsDir: string = NETNS_DIR): stri
 }
 
 /** The pod's upstream nameservers (see the header); empty when no resolv.conf names any. */
-export function podNameservers(netnsFd: number, opts: Pick<PodDnsOptions, 'netnsDir' | 'etcNetnsDir' | 'hostResolvConf'> = {}): { nameservers: Nameserver[]; source: string } {
+function podNameservers(netnsFd: number, opts: Pick<PodDnsOptions, 'netnsDir' | 'etcNetnsDir' | 'hostResolvConf'> = {}): { nameservers: Nameserver[]; source: string } {
   const name = netnsNameOf(netnsFd, opts.netnsDir);
   const candidates = [
     ...(name ? [join(opts.etcNetnsDir ?? '/etc/netns', name, 'resolv.conf')] : []),
@@ -101,7 +101,7 @@ export function podDnsStarter(opts: PodDnsOptions): PodServiceStarter {
       sockets: new NetnsDnsSockets(sockets.netnsFd, sockets.mark ?? ZTUNNEL_MARK),
       nameservers: () => upstream.nameservers,
       clusterDomain: opts.clusterDomain,
-      port: opts.port ?? DNS_PROXY_PORT,
+      port: opts.port ?? PORT_DNS,
       metrics: opts.metrics,
       log,
       ...(opts.upstreamTimeoutMs === undefined ? {} : { upstreamTimeoutMs: opts.upstreamTimeoutMs }),

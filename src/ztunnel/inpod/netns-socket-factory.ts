@@ -7,11 +7,9 @@ import type net from 'node:net';
 import {
   SyscallError, connectFromNetns, listenInNetns, originalDestination,
 } from '../../platform/index.js';
-import { canonicalIp } from '../state/ip-address.js';
+import { canonicalIp } from '../../lib/ip-address.js';
 import type { SocketEndpoint, SocketFactory, UpstreamConnectOptions } from '../proxy/socket-factory.js';
-
-/** ztunnel's packet mark (PROTOCOLS.md §8.1): the pod's rules never redirect packets carrying it. */
-export const ZTUNNEL_MARK = 0x539;
+import { ZTUNNEL_MARK } from '../../lib/mesh-contract.js';
 
 /** Re-raises a platform SyscallError as an errno-shaped error (`code` = `ECONNREFUSED`, …) as the flows expect. */
 function errnoShaped(err: unknown): Error {

@@ -24,7 +24,7 @@ export interface PodSidecarService {
 
 export type PodServiceStarter = (pod: LocalPod, sockets: NetnsSocketFactory, inputs: ProxyInputs) => Promise<PodSidecarService>;
 
-export interface WorkloadManagerOptions {
+interface WorkloadManagerOptions {
   inputs: ProxyInputs;
   metrics: ZtunnelMetrics;
   log: Logger;

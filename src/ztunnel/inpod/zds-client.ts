@@ -12,13 +12,13 @@ import {
 } from '../../../proto/gen/istio/zds/zds_pb.js';
 import type { WorkloadManager } from './workload-manager.js';
 
-export class ZdsProtocolError extends MeshError {
+class ZdsProtocolError extends MeshError {
   constructor(message: string) {
     super('ZT_ZDS_PROTOCOL', message);
   }
 }
 
-export interface ZdsClientOptions {
+interface ZdsClientOptions {
   socketPath: string;
   manager: WorkloadManager;
   log: Logger;

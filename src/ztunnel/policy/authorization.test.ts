@@ -1,12 +1,13 @@
 // Unit tests: L4 authorization semantics, every test vector of PROTOCOLS.md §5 (23) plus StringMatch edges.
 import { test } from 'node:test';
+import { splitSpiffeId } from '../../lib/certs/spiffe-id.js';
 import assert from 'node:assert/strict';
 import {
-  PolicySet, authorize, evaluatePolicies, parsePeerIdentity, policyMatches, stringMatches, REASON_NOT_ALLOWED,
+  PolicySet, authorize, evaluatePolicies, policyMatches, stringMatches, REASON_NOT_ALLOWED,
   type ConnectionFacts,
 } from './authorization.js';
 import { emptyMatch, type Authorization, type Match, type Rule } from '../state/types.js';
-import { parseIpPrefix } from '../state/ip-address.js';
+import { parseIpPrefix } from '../../lib/ip-address.js';
 
 const P: ConnectionFacts = { srcIp: '127.0.0.1', dstIp: '127.0.0.2', dstPort: 8080 };
 const T: ConnectionFacts = { ...P, srcIdentity: 'spiffe://td/ns/namespace/sa/account' };
@@ -159,9 +160,9 @@ test('principal prefix matches the identity with spiffe:// stripped; malformed i
   const p = oneMatch(match({ principals: [{ kind: 'prefix', value: 'cluster.local/ns/foo/' }] }));
   assert.equal(policyMatches(p, { ...P, srcIdentity: 'spiffe://cluster.local/ns/foo/sa/x' }), true);
   assert.equal(policyMatches(p, { ...P, srcIdentity: 'spiffe://cluster.local/ns/bar/sa/x' }), false);
-  assert.equal(parsePeerIdentity('spiffe://td/ns/a/sa/b/extra'), undefined);
-  assert.equal(parsePeerIdentity('https://td/ns/a/sa/b'), undefined);
-  assert.deepEqual(parsePeerIdentity('spiffe://td-alt/ns/ns-alt/sa/sa=alt'), { trustDomain: 'td-alt', namespace: 'ns-alt', serviceAccount: 'sa=alt' });
+  assert.equal(splitSpiffeId('spiffe://td/ns/a/sa/b/extra'), undefined);
+  assert.equal(splitSpiffeId('https://td/ns/a/sa/b'), undefined);
+  assert.deepEqual(splitSpiffeId('spiffe://td-alt/ns/ns-alt/sa/sa=alt'), { trustDomain: 'td-alt', namespace: 'ns-alt', serviceAccount: 'sa=alt' });
 });
 
 test('IPv6 prefixes match IPv6 sources only', () => {

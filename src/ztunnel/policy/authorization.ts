@@ -5,13 +5,14 @@
 // matching ALLOW ⇒ allow; otherwise deny. Structure: policy = ANY rule (no rules ⇒ never); rule = ALL clauses
 // (none ⇒ true); clause = ANY non-empty Match (no matches ⇒ true; only empty Matches ⇒ false); Match = ALL populated
 // field types; positive list = ANY element, `not*` list = NONE.
-import { ipBytes, prefixContains, type IpPrefix } from '../state/ip-address.js';
+import { splitSpiffeId } from '../../lib/certs/spiffe-id.js';
+import { ipBytes, prefixContains, type IpPrefix } from '../../lib/ip-address.js';
 import {
   authorizationKey, type Authorization, type Match, type Rule, type ServiceAccountMatch, type StringMatch,
 } from '../state/types.js';
 
 /** The peer identity as RBAC sees it (from the first parsable SPIFFE URI SAN of the peer certificate). */
-export interface PeerIdentity {
+interface PeerIdentity {
   trustDomain: string;
   namespace: string;
   serviceAccount: string;
@@ -33,19 +34,8 @@ export type AuthorizationDecision =
 export const REASON_NOT_ALLOWED = 'allow policies exist, but none allowed';
 
 /** `explicitly denied by ns/name`: the reason logged when a DENY policy matched. */
-export function explicitlyDeniedReason(key: string): string {
+function explicitlyDeniedReason(key: string): string {
   return `explicitly denied by ${key}`;
-}
-
-/**
- * Parses `spiffe://td/ns/<ns>/sa/<sa>` (exactly five path segments, literal `ns` and `sa`). Lenient about the
- * characters inside segments: RBAC compares strings, it does not validate them.
- */
-export function parsePeerIdentity(uri: string | undefined): PeerIdentity | undefined {
-  if (!uri || !uri.startsWith('spiffe://')) return undefined;
-  const parts = uri.slice('spiffe://'.length).split('/');
-  if (parts.length !== 5 || parts[1] !== 'ns' || parts[3] !== 'sa' || !parts[0]) return undefined;
-  return { trustDomain: parts[0], namespace: parts[2]!, serviceAccount: parts[4]! };
 }
 
 // --- Policy selection ---
@@ -115,7 +105,7 @@ interface PreparedConnection {
 }
 
 function prepare(conn: ConnectionFacts): PreparedConnection {
-  const identity = parsePeerIdentity(conn.srcIdentity);
+  const identity = splitSpiffeId(conn.srcIdentity);
   return {
     srcIp: ipBytes(conn.srcIp),
     dstIp: ipBytes(conn.dstIp),

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { silentLogger } from '../../lib/log.js';
 import type { AuthorizationDecision } from '../policy/authorization.js';
 import type { ProxyState } from '../state/proxy-state.js';
-import { PolicyRevokedError } from './proxy-errors.js';
+import { PolicyRevokedError } from '../../hbone/proxy-errors.js';
 
 export interface TrackedConnection {
   direction: 'inbound' | 'outbound';

@@ -4,11 +4,11 @@ import type { Logger } from 'pino';
 import { describeError } from '../../lib/errors.js';
 import { UNKNOWN, type TrafficLabels, type ZtunnelMetrics } from '../metrics.js';
 import type { Service, Workload } from '../state/types.js';
-import { FAILURE_FLAGS, flagFor, type ResponseFlag } from './proxy-errors.js';
+import { FAILURE_FLAGS, flagFor, type ResponseFlag } from '../../hbone/proxy-errors.js';
 
-export type Direction = 'outbound' | 'inbound';
+type Direction = 'outbound' | 'inbound';
 
-export interface ConnectionResultInit {
+interface ConnectionResultInit {
   direction: Direction;
   /** `ip:port` of the connection's client. */
   srcAddr: string;
@@ -19,7 +19,7 @@ export interface ConnectionResultInit {
 }
 
 /** Bytes of a finished connection, by direction of the original TCP connection. */
-export interface ConnectionBytes {
+interface ConnectionBytes {
   clientToServer: number;
   serverToClient: number;
 }

@@ -3,12 +3,12 @@
 // (optionally port-scoped), refuses it and PERMISSIVE lets it through — then forwarded with the source IP kept.
 import type net from 'node:net';
 import { authorize, type ConnectionFacts } from '../policy/authorization.js';
-import { canonicalIp, formatHostPort } from '../state/ip-address.js';
-import { BidirectionalCopy } from './copy.js';
+import { canonicalIp, formatHostPort } from '../../lib/ip-address.js';
 import { ConnectionResult, logEarlyFailure } from './connection-result.js';
-import { PolicyDeniedError, ProxyError, RoutingError, UpstreamConnectError } from './proxy-errors.js';
+import { PolicyDeniedError, RoutingError, UpstreamConnectError } from '../../hbone/proxy-errors.js';
 import type { LocalPod, ProxyInputs } from './proxy-inputs.js';
 import { ILLEGAL_PORTS, workloadIdentity } from './route.js';
+import { relay } from './relay.js';
 
 /** Handles one captured plaintext inbound connection for `pod`. Never throws. */
 export async function handleInboundPlaintext(inputs: ProxyInputs, pod: LocalPod, client: net.Socket): Promise<void> {
@@ -54,13 +54,5 @@ export async function handleInboundPlaintext(inputs: ProxyInputs, pod: LocalPod,
     return fail(new UpstreamConnectError(dstAddr, { cause: err }));
   }
   result.open();
-  const copy = new BidirectionalCopy(client, app);
-  const unregister = inputs.connections.register({
-    direction: 'inbound', podUid: pod.uid, src: srcAddr, originalDst: dstAddr, actualDst: dstAddr, protocol: 'TCP',
-    authorize: check,
-    revoke: (err) => copy.abort(err),
-  });
-  const outcome = await copy.done;
-  unregister();
-  result.close({ clientToServer: outcome.aToB, serverToClient: outcome.bToA }, outcome.error instanceof ProxyError ? outcome.error : undefined);
+  await relay(inputs.connections, { direction: 'inbound', podUid: pod.uid, src: srcAddr, originalDst: dstAddr, actualDst: dstAddr, protocol: 'TCP', authorize: check }, result, client, app);
 }

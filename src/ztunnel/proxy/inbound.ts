@@ -3,16 +3,16 @@
 // Each open connection is registered so a later policy change that denies it closes it (flag DENY).
 import type net from 'node:net';
 import { authorize, type ConnectionFacts } from '../policy/authorization.js';
-import { formatHostPort } from '../state/ip-address.js';
+import { formatHostPort } from '../../lib/ip-address.js';
 import { serviceKey, type GatewayAddress, type Service, type Workload } from '../state/types.js';
 import type { ProxyState } from '../state/proxy-state.js';
-import { BidirectionalCopy } from './copy.js';
 import { ConnectionResult } from './connection-result.js';
-import { formatBaggage, forwardedHost } from './hbone-protocol.js';
-import { respondStatus, type HboneStreamRequest } from './hbone-server.js';
-import { PolicyDeniedError, ProxyError, RoutingError, UpstreamConnectError } from './proxy-errors.js';
+import { forwardedHost } from '../../hbone/hbone-protocol.js';
+import { respondStatus, type HboneStreamRequest } from '../../hbone/hbone-server.js';
+import { PolicyDeniedError, RoutingError, UpstreamConnectError } from '../../hbone/proxy-errors.js';
 import type { LocalPod, ProxyInputs } from './proxy-inputs.js';
 import { ILLEGAL_PORTS, targetPort, workloadIdentity } from './route.js';
+import { baggageOf, relay } from './relay.js';
 
 /** Whether `gw` (a waypoint reference) designates `local`. */
 function gatewayIs(state: ProxyState, gw: GatewayAddress | undefined, local: Workload): boolean {
@@ -45,13 +45,6 @@ function destinationService(state: ProxyState, local: Workload, port: number, hi
     if (byHint) return byHint;
   }
   return mine.find((s) => s.ports.some((p) => targetPort(s, local, p.servicePort) === port));
-}
-
-function baggageOf(w: Workload): string {
-  return formatBaggage({
-    clusterId: w.clusterId, namespace: w.namespace, workloadType: w.workloadType, workloadName: w.workloadName,
-    canonicalName: w.canonicalName, canonicalRevision: w.canonicalRevision, region: w.locality.region, zone: w.locality.zone,
-  });
 }
 
 /** Handles one CONNECT stream for `pod`. Responds on every path; never throws. */
@@ -118,14 +111,8 @@ export async function handleInboundStream(inputs: ProxyInputs, pod: LocalPod, re
   }
   stream.respond({ ':status': 200, baggage: baggageOf(local) });
   result.open();
-  const copy = new BidirectionalCopy(stream, app);
-  const unregister = inputs.connections.register({
+  await relay(inputs.connections, {
     direction: 'inbound', podUid: pod.uid, src: formatHostPort(peerAddress.ip, peerAddress.port),
-    originalDst: req.authority.text, actualDst: formatHostPort(targetIp, port), protocol: 'HBONE',
-    authorize: check,
-    revoke: (err) => copy.abort(err),
-  });
-  const outcome = await copy.done;
-  unregister();
-  result.close({ clientToServer: outcome.aToB, serverToClient: outcome.bToA }, outcome.error instanceof ProxyError ? outcome.error : undefined);
+    originalDst: req.authority.text, actualDst: formatHostPort(targetIp, port), protocol: 'HBONE', authorize: check,
+  }, result, stream, app);
 }

@@ -2,18 +2,15 @@
 // for passthrough / NONE workloads) → byte copy; one ConnectionResult per connection (PROTOCOLS.md §3).
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { BidirectionalCopy } from './copy.js';
 import { ConnectionResult, logEarlyFailure } from './connection-result.js';
-import { connectHbone } from './hbone-client.js';
-import { formatBaggage, formatForwarded, newTraceparent } from './hbone-protocol.js';
-import { HbonePool, type PoolKey } from './pool.js';
-import {
-  HboneConnectTimeoutError, IdentityError, ProxyError, RoutingError, UpstreamConnectError,
-} from './proxy-errors.js';
+import { connectHbone } from '../../hbone/hbone-client.js';
+import { formatForwarded, newTraceparent } from '../../hbone/hbone-protocol.js';
+import { HbonePool, type PoolKey } from '../../hbone/pool.js';
+import { HboneConnectTimeoutError, IdentityError, RoutingError, UpstreamConnectError } from '../../hbone/proxy-errors.js';
 import type { LocalPod, ProxyInputs } from './proxy-inputs.js';
 import { ILLEGAL_PORTS, routeOutbound, workloadIdentity, type Target } from './route.js';
-import { canonicalIp, formatHostPort } from '../state/ip-address.js';
-import type { Workload } from '../state/types.js';
+import { canonicalIp, formatHostPort } from '../../lib/ip-address.js';
+import { baggageOf, relay } from './relay.js';
 
 function isLoopback(ip: string): boolean {
   return ip.startsWith('127.') || ip === '::1';
@@ -55,13 +52,6 @@ async function connectPlain(inputs: ProxyInputs, target: Target): Promise<net.So
   } catch (err) {
     throw new UpstreamConnectError(formatHostPort(target.ip, target.port), { cause: err });
   }
-}
-
-function baggageOf(w: Workload): string {
-  return formatBaggage({
-    clusterId: w.clusterId, namespace: w.namespace, workloadType: w.workloadType, workloadName: w.workloadName,
-    canonicalName: w.canonicalName, canonicalRevision: w.canonicalRevision, region: w.locality.region, zone: w.locality.zone,
-  });
 }
 
 /** Handles one captured outbound connection of `pod`. Never throws. */
@@ -125,13 +115,5 @@ export async function handleOutbound(inputs: ProxyInputs, pod: LocalPod, pool: H
     result.close({ clientToServer: 0, serverToClient: 0 }, err);
     return;
   }
-  const copy = new BidirectionalCopy(app, upstream);
-  const unregister = inputs.connections.register({
-    direction: 'outbound', podUid: pod.uid, src: srcAddr, originalDst: dstAddr, actualDst: result.dstAddr, protocol,
-    revoke: (err) => copy.abort(err),
-  });
-  const outcome = await copy.done;
-  unregister();
-  // Resets by either end are ordinary TCP endings; only our own decisions (revocation, drain) are failures.
-  result.close({ clientToServer: outcome.aToB, serverToClient: outcome.bToA }, outcome.error instanceof ProxyError ? outcome.error : undefined);
+  await relay(inputs.connections, { direction: 'outbound', podUid: pod.uid, src: srcAddr, originalDst: dstAddr, actualDst: result.dstAddr, protocol }, result, app, upstream);
 }

@@ -2,23 +2,24 @@
 // listeners, its HBONE server (presenting the pod's certificate) and its outbound connection pool; `stop()` drains.
 import type net from 'node:net';
 import { MeshError, describeError } from '../../lib/errors.js';
-import { HboneServer } from './hbone-server.js';
+import { HboneServer } from '../../hbone/hbone-server.js';
 import { handleInboundStream } from './inbound.js';
 import { handleInboundPlaintext } from './inbound-plaintext.js';
 import { createPodPool, handleOutbound } from './outbound.js';
-import type { HbonePool } from './pool.js';
+import type { HbonePool } from '../../hbone/pool.js';
 import type { LocalPod, ProxyInputs } from './proxy-inputs.js';
 import { workloadIdentity } from './route.js';
+import { PORT_HBONE, PORT_INBOUND_PLAINTEXT, PORT_OUTBOUND } from '../../lib/mesh-contract.js';
 
-export interface PodListenPorts {
+interface PodListenPorts {
   outbound: number;
   inboundPlaintext: number;
   hbone: number;
 }
 
-export const DEFAULT_POD_PORTS: PodListenPorts = { outbound: 15001, inboundPlaintext: 15006, hbone: 15008 };
+const DEFAULT_POD_PORTS: PodListenPorts = { outbound: PORT_OUTBOUND, inboundPlaintext: PORT_INBOUND_PLAINTEXT, hbone: PORT_HBONE };
 
-export interface PodProxyOptions {
+interface PodProxyOptions {
   /** Address the listeners bind (in-pod: `0.0.0.0`; loopback tests: the pod's 127.x IP). */
   bindIp: string;
   ports?: Partial<PodListenPorts>;
@@ -27,12 +28,12 @@ export interface PodProxyOptions {
 }
 
 /** The SPIFFE identity a pod proxies as: from xDS when known, else from the node agent's info + default trust domain. */
-export function podIdentity(inputs: ProxyInputs, pod: LocalPod): string {
+function podIdentity(inputs: ProxyInputs, pod: LocalPod): string {
   const w = inputs.state.findLocalWorkload(pod.info, inputs.config.node);
   return w ? workloadIdentity(w) : workloadIdentity({ trustDomain: inputs.config.defaultTrustDomain, namespace: pod.info.namespace, serviceAccount: pod.info.serviceAccount });
 }
 
-export class PodProxyStartError extends MeshError {
+class PodProxyStartError extends MeshError {
   constructor(pod: LocalPod, options?: { cause?: unknown }) {
     super('ZT_POD_PROXY_START', `cannot start the proxy of pod ${pod.info.namespace}/${pod.info.name}${options?.cause ? `: ${describeError(options.cause)}` : ''}`, options);
   }
@@ -129,7 +130,7 @@ export class PodProxy {
 }
 
 /** Connections still open at the drain deadline are closed with this. */
-export class DrainDeadlineError extends MeshError {
+class DrainDeadlineError extends MeshError {
   constructor() {
     super('ZT_DRAINED', 'connection closed: proxy drained');
   }

@@ -6,15 +6,16 @@ import type { ZtunnelMetrics } from '../metrics.js';
 import type { LocalWorkloadInfo, ProxyState } from '../state/proxy-state.js';
 import type { ConnectionManager } from './connection-manager.js';
 import type { SocketFactory } from './socket-factory.js';
+import { PORT_HBONE } from '../../lib/mesh-contract.js';
 
 /** Certificates by SPIFFE identity (CertificateManager satisfies this). */
-export interface CertificateSource {
+interface CertificateSource {
   fetch(identity: string): Promise<WorkloadCertificate>;
   /** Called when an identity's certificate is replaced; returns an unsubscribe function. */
   onUpdate?(listener: (identity: string, cert: WorkloadCertificate | undefined) => void): () => void;
 }
 
-export interface ProxyConfig {
+interface ProxyConfig {
   /** This node's network name ("" = the default network). */
   network: string;
   /** This node's name; local workloads are looked up among those on it (when xDS says). */
@@ -34,7 +35,7 @@ export const DEFAULT_PROXY_CONFIG: ProxyConfig = {
   defaultTrustDomain: 'cluster.local',
   connectTimeoutMs: 10_000,
   workloadWaitMs: 5_000,
-  hbonePort: 15008,
+  hbonePort: PORT_HBONE,
 };
 
 export interface ProxyInputs {

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProxyState } from '../state/proxy-state.js';
 import { service, workload } from '../testing/builders.js';
-import { NoHealthyUpstreamError } from './proxy-errors.js';
+import { NoHealthyUpstreamError } from '../../hbone/proxy-errors.js';
 import { routeOutbound, type Route } from './route.js';
 import type { Workload } from '../state/types.js';
 

@@ -1,13 +1,14 @@
 // Outbound routing (PROTOCOLS.md §3): original destination → waypoint, service endpoint, workload or passthrough,
 // with endpoint choice (healthy, locality-ranked, weighted random by capacity) and target-port resolution.
-import { NoHealthyUpstreamError } from './proxy-errors.js';
-import { formatHostPort } from '../state/ip-address.js';
+import { formatSpiffeId } from '../../lib/certs/spiffe-id.js';
+import { NoHealthyUpstreamError } from '../../hbone/proxy-errors.js';
+import { formatHostPort } from '../../lib/ip-address.js';
 import type { ProxyState } from '../state/proxy-state.js';
 import { serviceKey, type GatewayAddress, type LoadBalancingScope, type Service, type Workload } from '../state/types.js';
-import { HBONE_PORT } from './hbone-protocol.js';
+import { PORT_HBONE, PORT_INBOUND_PLAINTEXT, PORT_OUTBOUND } from '../../lib/mesh-contract.js';
 
 /** Ports ztunnel itself listens on inside a pod: never a legitimate target (loops, HBONE-in-HBONE). */
-export const ILLEGAL_PORTS: ReadonlySet<number> = new Set([15001, 15006, 15008]);
+export const ILLEGAL_PORTS: ReadonlySet<number> = new Set([PORT_OUTBOUND, PORT_INBOUND_PLAINTEXT, PORT_HBONE]);
 
 export interface Target {
   ip: string;
@@ -34,10 +35,10 @@ export type Route =
 
 /** `spiffe://<td>/ns/<ns>/sa/<sa>` of a workload. */
 export function workloadIdentity(w: Pick<Workload, 'trustDomain' | 'namespace' | 'serviceAccount'>): string {
-  return `spiffe://${w.trustDomain}/ns/${w.namespace}/sa/${w.serviceAccount}`;
+  return formatSpiffeId(w);
 }
 
-export interface RouteInputs {
+interface RouteInputs {
   state: ProxyState;
   /** The pod this proxy serves. */
   source: Workload;
@@ -65,7 +66,7 @@ export function routeOutbound(inputs: RouteInputs, dst: Target): Route {
     if (service.loadBalancing?.mode === 'PASSTHROUGH') return { kind: 'passthrough', target: dst, dstService: service };
     const ep = pickEndpoint(inputs, service, dst.port, random);
     if (!ep) throw new NoHealthyUpstreamError(serviceKey(service));
-    return direct(ep.workload, ep.ip, ep.port, service, inputs.hbonePort ?? HBONE_PORT);
+    return direct(ep.workload, ep.ip, ep.port, service, inputs.hbonePort ?? PORT_HBONE);
   }
   const workload = state.workloadByAddress(network, dst.ip);
   if (workload) {
@@ -75,7 +76,7 @@ export function routeOutbound(inputs: RouteInputs, dst: Target): Route {
       if (wp && !isSelf(inputs, wp.workload)) return viaWaypoint(wp, original, undefined);
       if (!wp) throw new NoHealthyUpstreamError(`waypoint of workload ${workload.namespace}/${workload.name}`);
     }
-    return direct(workload, dst.ip, dst.port, undefined, inputs.hbonePort ?? HBONE_PORT);
+    return direct(workload, dst.ip, dst.port, undefined, inputs.hbonePort ?? PORT_HBONE);
   }
   return { kind: 'passthrough', target: dst };
 }
@@ -117,7 +118,7 @@ function viaWaypoint(wp: ResolvedGateway, originalAuthority: string, dstService:
 /** A waypoint reference → a concrete waypoint pod to dial (by address: that workload or that VIP's endpoints). */
 function resolveGateway(inputs: RouteInputs, gw: GatewayAddress, random: () => number): ResolvedGateway | undefined {
   const { state } = inputs;
-  const port = gw.hbonePort || HBONE_PORT;
+  const port = gw.hbonePort || PORT_HBONE;
   let service: Service | undefined;
   if (gw.address) {
     const w = state.workloadByAddress(gw.address.network, gw.address.address);

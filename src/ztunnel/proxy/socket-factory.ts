@@ -3,7 +3,7 @@
 // SO_ORIGINAL_DST); LoopbackSocketFactory implements it on 127.0.0.0/8 for tests, where every 127.x address is
 // local, so "pods" get distinct IPs and source-IP preservation is real (binding to the client's 127.x address).
 import net from 'node:net';
-import { canonicalIp } from '../state/ip-address.js';
+import { canonicalIp } from '../../lib/ip-address.js';
 
 export interface SocketEndpoint {
   ip: string;

@@ -6,7 +6,7 @@
 // sees one consistent set. Listeners hear about every applied batch (policy revocation, readiness, waits).
 import { EventEmitter } from 'node:events';
 import { PolicySet } from '../policy/authorization.js';
-import { ipBytes, parseIpPrefix, prefixContains, type IpPrefix } from './ip-address.js';
+import { ipBytes, parseIpPrefix, prefixContains, type IpPrefix } from '../../lib/ip-address.js';
 import { authorizationKey, serviceKey, type Authorization, type Service, type Workload } from './types.js';
 
 /** One batch of changes (an xDS response, or a test's edit). */
@@ -21,7 +21,7 @@ export interface StateUpdate {
   removedPolicies?: string[];
 }
 
-export interface StateChange {
+interface StateChange {
   workloadsChanged: boolean;
   servicesChanged: boolean;
   policiesChanged: boolean;

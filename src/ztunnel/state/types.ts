@@ -2,9 +2,9 @@
 //
 // These mirror the workload API (PROTOCOLS.md §6.2–6.3) with every optional field defaulted, so hot code never
 // re-checks "maybe unset" values. The xDS edge (not written yet) converts wire records into these once.
-import type { IpPrefix } from './ip-address.js';
+import type { IpPrefix } from '../../lib/ip-address.js';
 
-export type TunnelProtocol = 'NONE' | 'HBONE';
+type TunnelProtocol = 'NONE' | 'HBONE';
 
 export interface PortMapping {
   servicePort: number;
@@ -12,7 +12,7 @@ export interface PortMapping {
   targetPort: number;
 }
 
-export interface NetworkAddress {
+interface NetworkAddress {
   network: string;
   address: string;
 }
@@ -25,7 +25,7 @@ export interface GatewayAddress {
   hbonePort: number;
 }
 
-export interface Locality {
+interface Locality {
   region: string;
   zone: string;
   subzone: string;
@@ -113,7 +113,7 @@ export interface Match {
   notServiceAccounts: ServiceAccountMatch[];
 }
 
-export interface Clause {
+interface Clause {
   matches: Match[];
 }
 
@@ -121,7 +121,7 @@ export interface Rule {
   clauses: Clause[];
 }
 
-export type AuthorizationScope = 'GLOBAL' | 'NAMESPACE' | 'WORKLOAD_SELECTOR';
+type AuthorizationScope = 'GLOBAL' | 'NAMESPACE' | 'WORKLOAD_SELECTOR';
 
 export interface Authorization {
   name: string;

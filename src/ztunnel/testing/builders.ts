@@ -1,5 +1,5 @@
 // Test support (imported only by tests): builders for workloads, services and policies with sensible defaults.
-import { parseIpPrefix } from '../state/ip-address.js';
+import { parseIpPrefix } from '../../lib/ip-address.js';
 import { emptyMatch, type Authorization, type Match, type Service, type Workload } from '../state/types.js';
 
 export function workload(fields: Partial<Workload> & { name: string; addresses: string[] }): Workload {

@@ -5,7 +5,7 @@ import {
   ECDSA_SHA256, generateP256KeyPair, privateKeyToPem, randomSerialHex, splitCertificates, x509,
 } from '../../lib/certs/x509.js';
 
-export interface IssueOptions {
+interface IssueOptions {
   /** URI SANs to put in the leaf instead of just the identity (e.g. none, or a foreign one). */
   uris?: string[];
   validForMs?: number;

@@ -61,8 +61,8 @@ export class WatchCollector {
   status = 0;
   contentType = '';
   ended = false;
-  private req: http.ClientRequest;
-  private waiters: Array<() => void> = [];
+  #req: http.ClientRequest;
+  #waiters: Array<() => void> = [];
   readonly started: Promise<void>;
 
   constructor(target: Target, path: string, headers: Record<string, string> = {}) {
@@ -72,7 +72,7 @@ export class WatchCollector {
       started = resolve;
       failed = reject;
     });
-    this.req = http.request({ ...target, method: 'GET', path, headers, agent: false }, (res) => {
+    this.#req = http.request({ ...target, method: 'GET', path, headers, agent: false }, (res) => {
       this.status = res.statusCode ?? 0;
       this.contentType = String(res.headers['content-type'] ?? '');
       started();
@@ -86,23 +86,23 @@ export class WatchCollector {
           buf = buf.slice(nl + 1);
           if (line.trim()) this.events.push(JSON.parse(line) as WatchLine);
         }
-        this.wake();
+        this.#wake();
       });
       res.on('end', () => {
         this.ended = true;
-        this.wake();
+        this.#wake();
       });
       res.on('error', () => {
         this.ended = true;
-        this.wake();
+        this.#wake();
       });
     });
-    this.req.on('error', (err) => {
+    this.#req.on('error', (err) => {
       this.ended = true;
       failed(err);
-      this.wake();
+      this.#wake();
     });
-    this.req.end();
+    this.#req.end();
   }
 
   /** Resolves once `n` events arrived (or the stream ended); rejects after `timeoutMs`. */
@@ -113,7 +113,7 @@ export class WatchCollector {
       if (left <= 0) throw new Error(`watch: ${this.events.length} of ${n} events after ${timeoutMs} ms`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
+        this.#waiters.push(() => {
           clearTimeout(t);
           resolve();
         });
@@ -132,12 +132,12 @@ export class WatchCollector {
   }
 
   close(): void {
-    this.req.destroy();
+    this.#req.destroy();
   }
 
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
+  #wake(): void {
+    const w = this.#waiters;
+    this.#waiters = [];
     for (const f of w) f();
   }
 }

@@ -8,7 +8,7 @@ import type { Logger } from '../../lib/log.js';
 import { StoreError, type Store, type Watch } from '../store/store.js';
 import { INDEXED_KINDS, type AmbientIndex, type IndexChange, type IndexEvent, type StatusUpdate } from './ambient-index.js';
 
-export interface IndexSyncOptions {
+interface IndexSyncOptions {
   store: Store;
   index: AmbientIndex;
   log: Logger;
@@ -34,7 +34,7 @@ function filterFor(kind: string) {
 }
 
 /** Replaces or removes condition `type`; undefined when nothing would change. */
-export function mergeCondition(obj: KubeObject, u: StatusUpdate, now: Date): Condition[] | undefined {
+function mergeCondition(obj: KubeObject, u: StatusUpdate, now: Date): Condition[] | undefined {
   const current = obj.status?.conditions ?? [];
   const existing = current.find((c) => c.type === u.type);
   if (!u.condition) return existing ? current.filter((c) => c.type !== u.type) : undefined;

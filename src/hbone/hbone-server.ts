@@ -6,19 +6,19 @@ import http2 from 'node:http2';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { Logger } from 'pino';
-import type { WorkloadCertificate } from '../../lib/certs/certificate-manager.js';
-import { classifyHandshakeFailure, type HandshakeFailureReason } from '../../lib/certs/handshake-failure.js';
-import { peerSpiffeId } from '../../lib/certs/tls-identity.js';
-import { describeError } from '../../lib/errors.js';
-import { silentLogger } from '../../lib/log.js';
-import { parsePeerIdentity } from '../policy/authorization.js';
-import { canonicalIp, parseAuthority } from '../state/ip-address.js';
+import type { WorkloadCertificate } from '../lib/certs/certificate-manager.js';
+import { classifyHandshakeFailure, type HandshakeFailureReason } from '../lib/certs/handshake-failure.js';
+import { peerSpiffeId } from '../lib/certs/tls-identity.js';
+import { describeError } from '../lib/errors.js';
+import { silentLogger } from '../lib/log.js';
+import { splitSpiffeId } from '../lib/certs/spiffe-id.js';
+import { canonicalIp, parseAuthority } from '../lib/ip-address.js';
 import {
   CONNECTION_WINDOW_BYTES, KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS, MAX_SESSION_MEMORY_MB, serverH2Settings,
   serverTlsOptions, startKeepalive,
 } from './hbone-protocol.js';
 
-export interface SocketAddress {
+interface SocketAddress {
   ip: string;
   port: number;
 }
@@ -40,7 +40,7 @@ export interface HboneStreamRequest {
 /** Handles one stream: must respond (200 and copy, or an error status). A throw or rejection answers 503. */
 export type HboneStreamHandler = (req: HboneStreamRequest) => void | Promise<void>;
 
-export interface HboneServerOptions {
+interface HboneServerOptions {
   certificate: WorkloadCertificate;
   handler: HboneStreamHandler;
   log?: Logger;
@@ -79,7 +79,7 @@ export class HboneServer {
 
   constructor(opts: HboneServerOptions) {
     this.#log = opts.log ?? silentLogger();
-    this.#trustDomain = parsePeerIdentity(opts.certificate.identity)?.trustDomain;
+    this.#trustDomain = splitSpiffeId(opts.certificate.identity)?.trustDomain;
     this.#server = http2.createSecureServer({
       ...serverTlsOptions(opts.certificate),
       allowHTTP1: false,
@@ -126,7 +126,7 @@ export class HboneServer {
 
   /** Presents `cert` on new handshakes (rotation); open sessions keep theirs. */
   updateCertificate(cert: WorkloadCertificate): void {
-    this.#trustDomain = parsePeerIdentity(cert.identity)?.trustDomain;
+    this.#trustDomain = splitSpiffeId(cert.identity)?.trustDomain;
     this.#server.setSecureContext(serverTlsOptions(cert));
   }
 
@@ -166,7 +166,7 @@ export class HboneServer {
     const socket = session.socket as tls.TLSSocket;
     // A client in another trust domain is refused even with a chain we trust (PROTOCOLS.md §2.6).
     const peer = peerSpiffeId(socket);
-    const peerTd = parsePeerIdentity(peer)?.trustDomain;
+    const peerTd = splitSpiffeId(peer)?.trustDomain;
     if (!peer || (this.#trustDomain !== undefined && peerTd !== this.#trustDomain)) {
       this.#onFailure('identity');
       this.#log.warn({ 'src.addr': `${socket.remoteAddress}:${socket.remotePort}`, 'src.identity': peer ?? null }, `hbone client rejected: ${peer ? `identity ${peer} is not in trust domain ${this.#trustDomain}` : 'no SPIFFE identity in the client certificate'}`);

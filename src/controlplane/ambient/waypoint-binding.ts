@@ -5,19 +5,13 @@
 import type { KubeObject } from '../../api/meta.js';
 import { selectorMatches, type LabelRequirement } from '../../api/labels.js';
 import type { GatewayAddressRecord } from '../../lib/xds/workload-records.js';
-import {
-  GATEWAY_NAME_LABEL,
-  USE_WAYPOINT_LABEL,
-  USE_WAYPOINT_NAMESPACE_LABEL,
-  WAYPOINT_CLASS,
-  WAYPOINT_FOR_LABEL,
-} from './enrollment.js';
 import { isRecord, labelsOf, nsOf, rec, recs, specOf, statusOf, str, strs, num, type IndexReader, type Json } from './index-reader.js';
+import { GATEWAY_NAME_LABEL, PORT_HBONE, USE_WAYPOINT_LABEL, USE_WAYPOINT_NAMESPACE_LABEL, WAYPOINT_FOR_LABEL, WAYPOINT_GATEWAY_CLASS } from '../../lib/mesh-contract.js';
 
 export const WAYPOINT_BOUND_CONDITION = 'istio.io/WaypointBound';
-export type TrafficType = 'service' | 'workload' | 'all' | 'none';
+type TrafficType = 'service' | 'workload' | 'all' | 'none';
 
-export type WaypointFailureReason = 'WaypointIsNotReady' | 'AttachmentDenied' | 'UnsupportedTrafficType' | 'CrossNamespaceWaypointForbidden';
+type WaypointFailureReason = 'WaypointIsNotReady' | 'AttachmentDenied' | 'UnsupportedTrafficType' | 'CrossNamespaceWaypointForbidden';
 
 export interface WaypointBinding {
   waypoint?: GatewayAddressRecord;
@@ -27,7 +21,7 @@ export interface WaypointBinding {
   condition?: { status: 'True' | 'False'; reason: 'WaypointAccepted' | WaypointFailureReason; message: string };
 }
 
-export interface BindingTarget {
+interface BindingTarget {
   kind: string;
   namespace: string;
   name: string;
@@ -74,15 +68,15 @@ export function hboneListener(gw: KubeObject): Json | undefined {
 
 /** Whether the Gateway is a waypoint (class `istio-waypoint`). */
 export function isWaypointGateway(gw: KubeObject | undefined): boolean {
-  return !!gw && str(specOf(gw), 'gatewayClassName') === WAYPOINT_CLASS;
+  return !!gw && str(specOf(gw), 'gatewayClassName') === WAYPOINT_GATEWAY_CLASS;
 }
 
 /** How ztunnel reaches the waypoint: its first status address (hostname form or IP) and HBONE port. */
-export function waypointAddress(r: IndexReader, gw: KubeObject): GatewayAddressRecord | undefined {
+function waypointAddress(r: IndexReader, gw: KubeObject): GatewayAddressRecord | undefined {
   const addr = recs(statusOf(gw), 'addresses')[0];
   const value = str(addr, 'value');
   if (!value) return undefined;
-  const port = num(hboneListener(gw), 'port') ?? 15008;
+  const port = num(hboneListener(gw), 'port') ?? PORT_HBONE;
   if (str(addr, 'type') === 'Hostname') return { hostname: { namespace: nsOf(gw), hostname: value }, hboneMtlsPort: port };
   return { address: { network: r.config.network, address: value }, hboneMtlsPort: port };
 }
@@ -143,7 +137,7 @@ export function bindWaypoint(r: IndexReader, target: BindingTarget, traffic: 'se
   const gw = r.get('Gateway', namespace, name);
   if (!gw) return fail('WaypointIsNotReady', `waypoint Gateway ${key}${via} does not exist; traffic goes directly to the destination and no L7 policy applies`);
   if (!isWaypointGateway(gw)) {
-    return fail('WaypointIsNotReady', `Gateway ${key}${via} is not a waypoint (gatewayClassName must be ${WAYPOINT_CLASS}); traffic goes directly to the destination`);
+    return fail('WaypointIsNotReady', `Gateway ${key}${via} is not a waypoint (gatewayClassName must be ${WAYPOINT_GATEWAY_CLASS}); traffic goes directly to the destination`);
   }
   const address = waypointAddress(r, gw);
   if (!address) return fail('WaypointIsNotReady', `waypoint ${key}${via} has no address yet (status.addresses is empty); traffic goes directly to the destination until it is ready`);

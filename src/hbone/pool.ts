@@ -15,8 +15,8 @@
 //   handing over to its replacement) is retried on another connection, and the refusing one takes no new streams.
 import type http2 from 'node:http2';
 import type { Logger } from 'pino';
-import { describeError } from '../../lib/errors.js';
-import { silentLogger } from '../../lib/log.js';
+import { describeError } from '../lib/errors.js';
+import { silentLogger } from '../lib/log.js';
 import type { ConnectHeaders, HboneClientConnection } from './hbone-client.js';
 import { CLIENT_MAX_STREAMS_PER_CONNECTION } from './hbone-protocol.js';
 import { StreamRefusedError } from './proxy-errors.js';
@@ -33,9 +33,9 @@ export interface PoolKey {
 }
 
 /** Creates a new connection for a key (TCP connect from the source, then TLS + HTTP/2). */
-export type HboneConnector = (key: PoolKey) => Promise<HboneClientConnection>;
+type HboneConnector = (key: PoolKey) => Promise<HboneClientConnection>;
 
-export interface HbonePoolOptions {
+interface HbonePoolOptions {
   connect: HboneConnector;
   maxStreamsPerConnection?: number;
   /** Default 5 minutes. */
@@ -44,7 +44,7 @@ export interface HbonePoolOptions {
 }
 
 /** Canonical text of a key (identities order-insensitive). */
-export function poolKeyString(k: PoolKey): string {
+function poolKeyString(k: PoolKey): string {
   return `${k.srcIdentity}|${[...k.expectedIdentities].sort().join(',')}|${k.dst}|${k.srcIp}`;
 }
 
@@ -61,7 +61,7 @@ interface KeyEntry {
   creating: Promise<void> | undefined;
 }
 
-export interface PoolStats {
+interface PoolStats {
   key: string;
   connections: number;
   streams: number;

@@ -6,10 +6,10 @@ import type { KubeObject } from '../../api/meta.js';
 import type { AttachedResourceRecord, BoundServiceRecord, WaypointConfigRecord } from '../../lib/xds/waypoint-records.js';
 import { serviceHostname } from './address-translate.js';
 import { targetRefsOf } from './authorization-translate.js';
-import { USE_WAYPOINT_LABEL, USE_WAYPOINT_NAMESPACE_LABEL } from './enrollment.js';
 import { labelsOf, nsOf, num, recs, specOf, str, strs, type IndexReader } from './index-reader.js';
 import { bindWaypoint, bindingTargetOf, gatewayTrafficType, hboneListener, isWaypointGateway } from './waypoint-binding.js';
 import { appProtocolOf, workloadEntryLabels, workloadUid } from './address-translate.js';
+import { PORT_HBONE, USE_WAYPOINT_LABEL, USE_WAYPOINT_NAMESPACE_LABEL } from '../../lib/mesh-contract.js';
 
 const ROUTE_KINDS = ['HTTPRoute', 'GRPCRoute', 'TCPRoute'];
 
@@ -140,7 +140,7 @@ export function translateWaypointConfig(r: IndexReader, gw: KubeObject): Waypoin
     namespace: gwNs,
     trafficType: traffic,
     trustDomain: r.config.trustDomain,
-    hbonePort: num(hboneListener(gw), 'port') ?? 15008,
+    hbonePort: num(hboneListener(gw), 'port') ?? PORT_HBONE,
     services,
     workloadUids,
     routes,

@@ -16,21 +16,23 @@ import type {
 } from '../../lib/xds/workload-records.js';
 import { bindWaypoint, bindingTargetOf } from './waypoint-binding.js';
 import { annotationsOf, isRecord, matchLabelsOf, nsOf, oldestFirst, rec, recs, specOf, str, strs, type IndexReader, type Json } from './index-reader.js';
+import { WAYPOINT_GATEWAY_CLASS } from '../../lib/mesh-contract.js';
+import { SPIFFE_SCHEME } from '../../lib/certs/spiffe-id.js';
 
 export const ZTUNNEL_ACCEPTED_CONDITION = 'ZtunnelAccepted';
 export const WAYPOINT_ACCEPTED_CONDITION = 'WaypointAccepted';
 /** Name of the mesh-wide policy that denies plaintext where STRICT mTLS is inherited from the mesh or namespace. */
-export const STATIC_STRICT_POLICY = 'istio_converted_static_strict';
-export const CONVERTED_PA_PREFIX = 'converted_peer_authentication_';
+const STATIC_STRICT_POLICY = 'istio_converted_static_strict';
+const CONVERTED_PA_PREFIX = 'converted_peer_authentication_';
 
-export interface PolicyCondition {
+interface PolicyCondition {
   type: string;
   status: 'True' | 'False';
   reason: string;
   message: string;
 }
 
-export interface PolicyTranslation {
+interface PolicyTranslation {
   /** Absent when ztunnel gets nothing from this policy. */
   authorization?: AuthorizationRecord;
   condition: PolicyCondition;
@@ -44,7 +46,7 @@ export function targetRefsOf(spec: Json): Json[] {
 }
 
 /** Whether ztunnel receives this AuthorizationPolicy as a WORKLOAD_SELECTOR policy selecting `labels`. */
-export function selectsWorkload(ap: KubeObject, labels: Record<string, string>): boolean {
+function selectsWorkload(ap: KubeObject, labels: Record<string, string>): boolean {
   const spec = specOf(ap);
   if (targetRefsOf(spec).length) return false;
   const action = str(spec, 'action') ?? 'ALLOW';
@@ -54,14 +56,14 @@ export function selectsWorkload(ap: KubeObject, labels: Record<string, string>):
 }
 
 /** Istio's string form: `*` any non-empty, `*x` suffix, `x*` prefix, else exact. */
-export function stringMatch(v: string): StringMatchRecord {
+function stringMatch(v: string): StringMatchRecord {
   if (v === '*') return { presence: {} };
   if (v.startsWith('*')) return { suffix: v.slice(1) };
   if (v.endsWith('*')) return { prefix: v.slice(0, -1) };
   return { exact: v };
 }
 
-const principalMatch = (v: string): StringMatchRecord => stringMatch(v.startsWith('spiffe://') ? v.slice('spiffe://'.length) : v);
+const principalMatch = (v: string): StringMatchRecord => stringMatch(v.startsWith(SPIFFE_SCHEME) ? v.slice(SPIFFE_SCHEME.length) : v);
 
 function prefixes(values: string[]): IpPrefixRecord[] {
   return values.map(parseCidr).filter((x): x is IpPrefixRecord => !!x);
@@ -237,7 +239,7 @@ function waypointAcceptance(r: IndexReader, ap: KubeObject, refs: Json[]): Polic
     if (kind === 'Gateway') {
       const gw = r.get('Gateway', ns, name);
       if (!gw) problems.push(`Gateway ${ns}/${name} does not exist`);
-      else if (str(specOf(gw), 'gatewayClassName') !== 'istio-waypoint') problems.push(`Gateway ${ns}/${name} is not a waypoint`);
+      else if (str(specOf(gw), 'gatewayClassName') !== WAYPOINT_GATEWAY_CLASS) problems.push(`Gateway ${ns}/${name} is not a waypoint`);
       else bound.push(`Gateway ${ns}/${name}`);
     } else if (kind === 'GatewayClass') {
       if (r.get('GatewayClass', '', name)) bound.push(`GatewayClass ${name}`);
@@ -265,7 +267,7 @@ function waypointAcceptance(r: IndexReader, ap: KubeObject, refs: Json[]): Polic
 
 // ---- PeerAuthentication ----
 
-export type MtlsMode = 'STRICT' | 'PERMISSIVE';
+type MtlsMode = 'STRICT' | 'PERMISSIVE';
 
 /** The mode a PeerAuthentication sets, or undefined when it inherits (UNSET/absent). DISABLE counts as PERMISSIVE. */
 function modeOf(pa: KubeObject | undefined): MtlsMode | undefined {
@@ -285,7 +287,7 @@ export function inheritedMtlsMode(r: IndexReader, namespace: string): MtlsMode {
 }
 
 /** The oldest selector PeerAuthentication of the namespace selecting `labels` (root-namespace ones are ignored). */
-export function workloadPeerAuthentication(r: IndexReader, namespace: string, labels: Record<string, string>): KubeObject | undefined {
+function workloadPeerAuthentication(r: IndexReader, namespace: string, labels: Record<string, string>): KubeObject | undefined {
   if (namespace === r.config.rootNamespace) return undefined;
   return r
     .list('PeerAuthentication', namespace, (p) => {

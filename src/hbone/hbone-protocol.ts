@@ -3,20 +3,19 @@
 import { randomFillSync } from 'node:crypto';
 import type http2 from 'node:http2';
 import type tls from 'node:tls';
-import type { WorkloadCertificate } from '../../lib/certs/certificate-manager.js';
-import { NO_RESUMPTION_SECURE_OPTIONS } from '../../lib/certs/tls-identity.js';
-import { x509, uriSans } from '../../lib/certs/x509.js';
-import { formatHostPort } from '../state/ip-address.js';
+import type { WorkloadCertificate } from '../lib/certs/certificate-manager.js';
+import { NO_RESUMPTION_SECURE_OPTIONS } from '../lib/certs/tls-identity.js';
+import { x509, uriSans } from '../lib/certs/x509.js';
+import { formatHostPort } from '../lib/ip-address.js';
 
-export const HBONE_PORT = 15008;
-export const MIB = 1024 * 1024;
+const MIB = 1024 * 1024;
 
 /** Window/frame sizes: the connection window is 4× the stream window so one slow stream cannot stall the rest. */
 export const STREAM_WINDOW_BYTES = 4 * MIB;
 export const CONNECTION_WINDOW_BYTES = 16 * MIB;
-export const MAX_FRAME_BYTES = 1 * MIB;
-export const CLIENT_MAX_HEADER_LIST_BYTES = 16 * 1024;
-export const SERVER_MAX_HEADER_LIST_BYTES = 64 * 1024;
+const MAX_FRAME_BYTES = 1 * MIB;
+const CLIENT_MAX_HEADER_LIST_BYTES = 16 * 1024;
+const SERVER_MAX_HEADER_LIST_BYTES = 64 * 1024;
 /** Advertised by the server; the client caps itself at min(100, this). */
 export const SERVER_MAX_CONCURRENT_STREAMS = 200;
 export const CLIENT_MAX_STREAMS_PER_CONNECTION = 100;
@@ -112,7 +111,7 @@ export function startKeepalive(session: http2.Http2Session, intervalMs = KEEPALI
 // --- CONNECT request headers ---
 
 /** What the request headers say about the source workload (absent values are omitted). */
-export interface BaggageFacts {
+interface BaggageFacts {
   clusterId?: string;
   namespace?: string;
   workloadType?: string;

@@ -15,7 +15,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type http2 from 'node:http2';
 
-export interface CopyOutcome {
+interface CopyOutcome {
   /** Bytes read from `a` and written to `b`. */
   aToB: number;
   /** Bytes read from `b` and written to `a`. */

@@ -7,9 +7,11 @@ import { isIP } from 'node:net';
 import { parseCidr } from '../../lib/xds/ip-bytes.js';
 import type { AppProtocolName, IpFamiliesName, NetworkAddressRecord, PortRecord, ServiceRecord, WorkloadRecord } from '../../lib/xds/workload-records.js';
 import { workloadPolicyKeys } from './authorization-translate.js';
-import { canonicalName, canonicalRevision, isAmbientEnrolled, namedContainerPort, parseLocality, podHealth, podIps, podWorkloadKind } from './enrollment.js';
+import { canonicalName, canonicalRevision, namedContainerPort, parseLocality, podHealth, podIps, podWorkloadKind } from './enrollment.js';
 import { annotationsOf, isRecord, labelsOf, nsOf, num, rec, recs, specOf, str, strs, type IndexReader, type Json } from './index-reader.js';
 import { bindWaypoint, bindingTargetOf, visibilityOf, type WaypointBinding } from './waypoint-binding.js';
+import { isAmbientEnrolled } from '../../lib/mesh-contract.js';
+import { formatSpiffeId } from '../../lib/certs/spiffe-id.js';
 
 /** `<cluster>/<group>/<kind>/<namespace>/<name>` (Istio's uid shape; core group is empty). */
 export function workloadUid(r: IndexReader, group: string, kind: string, namespace: string, name: string): string {
@@ -43,7 +45,7 @@ const isTcp = (p: Json) => p['protocol'] === undefined || p['protocol'] === 'TCP
 // ---- Services ----
 
 /** Whether this Service selects workloads with `labels` (an empty or missing selector selects nothing). */
-export function serviceSelects(svc: KubeObject, labels: Record<string, string>): boolean {
+function serviceSelects(svc: KubeObject, labels: Record<string, string>): boolean {
   const sel = rec(specOf(svc), 'selector');
   const entries = Object.keys(sel);
   return entries.length > 0 && matchLabels(sel as Record<string, string>, labels);
@@ -53,7 +55,7 @@ function serviceSubjectAltNames(r: IndexReader, svc: KubeObject): string[] {
   const ann = annotationsOf(svc);
   const out: string[] = [];
   for (const sa of (ann['alpha.istio.io/kubernetes-serviceaccounts'] ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
-    out.push(`spiffe://${r.config.trustDomain}/ns/${nsOf(svc)}/sa/${sa}`);
+    out.push(formatSpiffeId({ trustDomain: r.config.trustDomain, namespace: nsOf(svc), serviceAccount: sa }));
   }
   for (const id of (ann['alpha.istio.io/canonical-serviceaccounts'] ?? '').split(',').map((s) => s.trim()).filter(Boolean)) out.push(id);
   return out;
@@ -67,7 +69,7 @@ function ipFamiliesOf(spec: Json): IpFamiliesName {
   return 'AUTOMATIC';
 }
 
-export interface ServiceTranslation {
+interface ServiceTranslation {
   service: ServiceRecord;
   binding: WaypointBinding;
 }
@@ -135,7 +137,7 @@ function endpointPortsForServiceEntry(se: KubeObject, endpointPorts: Json): Port
     });
 }
 
-export interface ServiceEntryTranslation {
+interface ServiceEntryTranslation {
   services: ServiceRecord[];
   workloads: WorkloadRecord[];
   binding: WaypointBinding;
@@ -182,7 +184,7 @@ export function translateServiceEntry(r: IndexReader, se: KubeObject): ServiceEn
     namespace: ns,
     addresses: [],
     network: r.config.network,
-    tunnelProtocol: labels['istio.io/dataplane-mode'] === 'ambient' ? 'HBONE' : 'NONE',
+    tunnelProtocol: isAmbientEnrolled(labels, undefined) ? 'HBONE' : 'NONE',
     trustDomain: r.config.trustDomain,
     serviceAccount: 'default',
     canonicalName: canonicalName(labels, se.metadata.name),
@@ -227,7 +229,7 @@ export function translateServiceEntry(r: IndexReader, se: KubeObject): ServiceEn
 }
 
 /** Whether a ServiceEntry's workloadSelector selects workloads with `labels`. */
-export function serviceEntrySelects(se: KubeObject, labels: Record<string, string>): boolean {
+function serviceEntrySelects(se: KubeObject, labels: Record<string, string>): boolean {
   const sel = rec(rec(specOf(se), 'workloadSelector'), 'labels') as Record<string, string>;
   return Object.keys(sel).length > 0 && matchLabels(sel, labels);
 }

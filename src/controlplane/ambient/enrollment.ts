@@ -4,22 +4,6 @@ import type { KubeObject } from '../../api/meta.js';
 import type { WorkloadStatusName, WorkloadTypeName } from '../../lib/xds/workload-records.js';
 import { labelsOf, recs, specOf, statusOf, str, type Json } from './index-reader.js';
 
-export const DATAPLANE_MODE_LABEL = 'istio.io/dataplane-mode';
-export const USE_WAYPOINT_LABEL = 'istio.io/use-waypoint';
-export const USE_WAYPOINT_NAMESPACE_LABEL = 'istio.io/use-waypoint-namespace';
-export const WAYPOINT_FOR_LABEL = 'istio.io/waypoint-for';
-/** Set on a waypoint's own pods and Service by whoever deploys it (Gateway API convention). */
-export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
-export const WAYPOINT_CLASS = 'istio-waypoint';
-
-/** Whether a workload with these labels in a namespace with these labels is in ambient mode. */
-export function isAmbientEnrolled(labels: Record<string, string>, namespaceLabels: Record<string, string>): boolean {
-  const own = labels[DATAPLANE_MODE_LABEL];
-  if (own === 'ambient') return true;
-  if (own === 'none') return false;
-  return namespaceLabels[DATAPLANE_MODE_LABEL] === 'ambient';
-}
-
 /** Telemetry name: `service.istio.io/canonical-name` > `app.kubernetes.io/name` > `app` > the workload name. */
 export function canonicalName(labels: Record<string, string>, workloadName: string): string {
   return labels['service.istio.io/canonical-name'] || labels['app.kubernetes.io/name'] || labels['app'] || workloadName;

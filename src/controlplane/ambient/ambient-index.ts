@@ -43,7 +43,7 @@ export const INDEXED_KINDS = [
 // status-only change (e.g. the conditions this index writes) is not a change at all.
 const STATUS_MATTERS = new Set(['Pod', 'Gateway']);
 
-export type IndexEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+type IndexEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
 export interface IndexEvent {
   type: IndexEventType;
@@ -51,7 +51,7 @@ export interface IndexEvent {
 }
 
 /** One resource as served: the record, its content version, and its canonical JSON. */
-export interface IndexedResource<T = unknown> {
+interface IndexedResource<T = unknown> {
   name: string;
   version: string;
   record: T;
@@ -64,7 +64,7 @@ export interface IndexChange {
   removed: string[];
 }
 
-export interface DesiredCondition {
+interface DesiredCondition {
   status: 'True' | 'False';
   reason: string;
   message: string;
@@ -115,7 +115,7 @@ function fingerprint(o: KubeObject): string {
   ]);
 }
 
-export interface AmbientIndexStats {
+interface AmbientIndexStats {
   /** Output recomputations since creation, by output kind (Pod, Service, AuthorizationPolicy, …). */
   recomputations: Record<string, number>;
   /** Output ids recomputed by the last batch. */
@@ -126,58 +126,58 @@ export interface AmbientIndexStats {
 
 export class AmbientIndex {
   readonly config: IndexConfig;
-  private readonly objects = new Map<string, Map<string, Map<string, KubeObject>>>();
-  private readonly exactDeps = new Map<string, Set<string>>();
-  private readonly collectionDeps = new Map<string, Map<string, Predicate[]>>();
-  private readonly outputDeps = new Map<string, OutputDeps>();
-  private readonly outputs = new Map<string, OutputResult>();
+  readonly #objects = new Map<string, Map<string, Map<string, KubeObject>>>();
+  readonly #exactDeps = new Map<string, Set<string>>();
+  readonly #collectionDeps = new Map<string, Map<string, Predicate[]>>();
+  readonly #outputDeps = new Map<string, OutputDeps>();
+  readonly #outputs = new Map<string, OutputResult>();
   // typeUrl → name → outputId → record (several outputs may claim one name; the smallest output id wins).
-  private readonly candidates = new Map<string, Map<string, Map<string, unknown>>>();
-  private readonly served = new Map<string, Map<string, IndexedResource & { json: string }>>();
-  private readonly conditions = new Map<string, Map<string, DesiredCondition>>();
-  private readonly dirty = new Set<string>([STATIC_STRICT_OUTPUT]);
-  private readonly recomputations: Record<string, number> = {};
-  private lastBatch: string[] = [];
-  private readonly statusListeners: Array<(u: StatusUpdate[]) => void> = [];
+  readonly #candidates = new Map<string, Map<string, Map<string, unknown>>>();
+  readonly #served = new Map<string, Map<string, IndexedResource & { json: string }>>();
+  readonly #conditions = new Map<string, Map<string, DesiredCondition>>();
+  readonly #dirty = new Set<string>([STATIC_STRICT_OUTPUT]);
+  readonly #recomputations: Record<string, number> = {};
+  #lastBatch: string[] = [];
+  readonly #statusListeners: Array<(u: StatusUpdate[]) => void> = [];
 
   constructor(config: Partial<IndexConfig> = {}) {
     this.config = { ...DEFAULT_INDEX_CONFIG, ...config };
     for (const t of [ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, WAYPOINT_TYPE_URL]) {
-      this.candidates.set(t, new Map());
-      this.served.set(t, new Map());
+      this.#candidates.set(t, new Map());
+      this.#served.set(t, new Map());
     }
   }
 
   /** Called with every batch of condition changes on existing objects. */
   onStatus(listener: (updates: StatusUpdate[]) => void): void {
-    this.statusListeners.push(listener);
+    this.#statusListeners.push(listener);
   }
 
   /** Applies a batch of object changes and returns what changed per type URL (types without changes omitted). */
   apply(events: readonly IndexEvent[]): IndexChange[] {
-    for (const ev of events) this.applyOne(ev);
-    return this.flush();
+    for (const ev of events) this.#applyOne(ev);
+    return this.#flush();
   }
 
   /** The resources currently served for a type URL. */
   resources<T = unknown>(typeUrl: string): ReadonlyMap<string, IndexedResource<T>> {
-    return (this.served.get(typeUrl) ?? new Map()) as ReadonlyMap<string, IndexedResource<T>>;
+    return (this.#served.get(typeUrl) ?? new Map()) as ReadonlyMap<string, IndexedResource<T>>;
   }
 
   /** Conditions the index wants, keyed `Kind/namespace/name` then condition type. */
   desiredConditions(): ReadonlyMap<string, ReadonlyMap<string, DesiredCondition>> {
-    return this.conditions;
+    return this.#conditions;
   }
 
   /** The stored copy of an object the index knows. */
   object(kind: string, namespace: string, name: string): KubeObject | undefined {
-    return this.objects.get(kind)?.get(namespace)?.get(name);
+    return this.#objects.get(kind)?.get(namespace)?.get(name);
   }
 
   /** Every stored object of a kind. */
   objectsOf(kind: string): KubeObject[] {
     const out: KubeObject[] = [];
-    for (const m of this.objects.get(kind)?.values() ?? []) out.push(...m.values());
+    for (const m of this.#objects.get(kind)?.values() ?? []) out.push(...m.values());
     return out;
   }
 
@@ -185,7 +185,7 @@ export class AmbientIndex {
   debugSnapshot(): unknown {
     const list = (typeUrl: string) => [...this.resources(typeUrl).values()].map((r) => ({ name: r.name, version: r.version, resource: r.record }));
     const conditions: Record<string, Record<string, DesiredCondition>> = {};
-    for (const [ref, m] of this.conditions) conditions[ref] = Object.fromEntries(m);
+    for (const [ref, m] of this.#conditions) conditions[ref] = Object.fromEntries(m);
     const stats = this.stats();
     return {
       config: this.config,
@@ -199,22 +199,22 @@ export class AmbientIndex {
 
   stats(): AmbientIndexStats {
     let objects = 0;
-    for (const byNs of this.objects.values()) for (const m of byNs.values()) objects += m.size;
+    for (const byNs of this.#objects.values()) for (const m of byNs.values()) objects += m.size;
     const resources: Record<string, number> = {};
-    for (const [t, m] of this.served) resources[t] = m.size;
-    return { recomputations: { ...this.recomputations }, lastBatch: [...this.lastBatch], objects, resources };
+    for (const [t, m] of this.#served) resources[t] = m.size;
+    return { recomputations: { ...this.#recomputations }, lastBatch: [...this.#lastBatch], objects, resources };
   }
 
   // ---- input side ----
 
-  private applyOne(ev: IndexEvent): void {
+  #applyOne(ev: IndexEvent): void {
     const o = ev.object;
     const kind = o.kind;
     if (!(INDEXED_KINDS as readonly string[]).includes(kind)) return;
     const ns = nsOf(o);
     const name = o.metadata.name;
-    let byNs = this.objects.get(kind);
-    if (!byNs) this.objects.set(kind, (byNs = new Map()));
+    let byNs = this.#objects.get(kind);
+    if (!byNs) this.#objects.set(kind, (byNs = new Map()));
     let byName = byNs.get(ns);
     if (!byName) byNs.set(ns, (byName = new Map()));
     const old = byName.get(name);
@@ -227,26 +227,26 @@ export class AmbientIndex {
       next = o;
     }
     if (old && next && fingerprint(old) === fingerprint(next)) return;
-    this.markDirty(kind, ns, name, old, next);
+    this.#markDirty(kind, ns, name, old, next);
   }
 
-  private markDirty(kind: string, ns: string, name: string, old: KubeObject | undefined, next: KubeObject | undefined): void {
+  #markDirty(kind: string, ns: string, name: string, old: KubeObject | undefined, next: KubeObject | undefined): void {
     if (['Pod', 'WorkloadEntry', 'Service', 'ServiceEntry', 'AuthorizationPolicy', 'PeerAuthentication', 'Gateway'].includes(kind)) {
-      this.dirty.add(`${kind}/${ns}/${name}`);
+      this.#dirty.add(`${kind}/${ns}/${name}`);
     }
-    for (const out of this.exactDeps.get(objKey(kind, ns, name)) ?? []) this.dirty.add(out);
+    for (const out of this.#exactDeps.get(objKey(kind, ns, name)) ?? []) this.#dirty.add(out);
     for (const key of [`${kind}|${ns}`, `${kind}|*`]) {
-      const deps = this.collectionDeps.get(key);
+      const deps = this.#collectionDeps.get(key);
       if (!deps) continue;
       for (const [out, preds] of deps) {
-        if (this.dirty.has(out)) continue;
-        if (preds.some((p) => !p || (old !== undefined && p(old)) || (next !== undefined && p(next)))) this.dirty.add(out);
+        if (this.#dirty.has(out)) continue;
+        if (preds.some((p) => !p || (old !== undefined && p(old)) || (next !== undefined && p(next)))) this.#dirty.add(out);
       }
     }
   }
 
-  private list(kind: string, namespace: string | undefined, pred: Predicate): KubeObject[] {
-    const byNs = this.objects.get(kind);
+  #list(kind: string, namespace: string | undefined, pred: Predicate): KubeObject[] {
+    const byNs = this.#objects.get(kind);
     if (!byNs) return [];
     const out: KubeObject[] = [];
     const scan = (m: Map<string, KubeObject> | undefined) => {
@@ -263,36 +263,36 @@ export class AmbientIndex {
 
   // ---- output side ----
 
-  private flush(): IndexChange[] {
+  #flush(): IndexChange[] {
     const touched = new Map<string, Set<string>>();
     const statusUpdates: StatusUpdate[] = [];
-    this.lastBatch = [...this.dirty].sort();
-    const batch = this.lastBatch;
-    this.dirty.clear();
+    this.#lastBatch = [...this.#dirty].sort();
+    const batch = this.#lastBatch;
+    this.#dirty.clear();
     for (const out of batch) {
       const kind = out.slice(0, out.indexOf('/'));
-      this.recomputations[kind] = (this.recomputations[kind] ?? 0) + 1;
+      this.#recomputations[kind] = (this.#recomputations[kind] ?? 0) + 1;
       const deps: OutputDeps = { exact: [], collections: [] };
-      const reader = this.trackingReader(deps);
-      const result = this.compute(out, reader);
-      this.setDeps(out, deps);
-      this.setOutput(out, result, touched, statusUpdates);
+      const reader = this.#trackingReader(deps);
+      const result = this.#compute(out, reader);
+      this.#setDeps(out, deps);
+      this.#setOutput(out, result, touched, statusUpdates);
     }
     const changes: IndexChange[] = [];
     for (const [typeUrl, names] of touched) {
       const change: IndexChange = { typeUrl, updated: [], removed: [] };
       for (const name of [...names].sort()) {
-        const res = this.select(typeUrl, name);
+        const res = this.#select(typeUrl, name);
         if (res === 'removed') change.removed.push(name);
         else if (res === 'updated') change.updated.push(name);
       }
       if (change.updated.length || change.removed.length) changes.push(change);
     }
-    if (statusUpdates.length) for (const l of this.statusListeners) l(statusUpdates);
+    if (statusUpdates.length) for (const l of this.#statusListeners) l(statusUpdates);
     return changes;
   }
 
-  private trackingReader(deps: OutputDeps): IndexReader {
+  #trackingReader(deps: OutputDeps): IndexReader {
     return {
       config: this.config,
       get: (kind, namespace, name) => {
@@ -301,37 +301,37 @@ export class AmbientIndex {
       },
       list: (kind, namespace, matches) => {
         deps.collections.push([`${kind}|${namespace ?? '*'}`, matches]);
-        return this.list(kind, namespace, matches);
+        return this.#list(kind, namespace, matches);
       },
     };
   }
 
-  private setDeps(out: string, deps: OutputDeps): void {
-    const prev = this.outputDeps.get(out);
+  #setDeps(out: string, deps: OutputDeps): void {
+    const prev = this.#outputDeps.get(out);
     if (prev) {
-      for (const k of prev.exact) this.exactDeps.get(k)?.delete(out);
-      for (const [k] of prev.collections) this.collectionDeps.get(k)?.delete(out);
+      for (const k of prev.exact) this.#exactDeps.get(k)?.delete(out);
+      for (const [k] of prev.collections) this.#collectionDeps.get(k)?.delete(out);
     }
     if (!deps.exact.length && !deps.collections.length) {
-      this.outputDeps.delete(out);
+      this.#outputDeps.delete(out);
       return;
     }
-    this.outputDeps.set(out, deps);
+    this.#outputDeps.set(out, deps);
     for (const k of deps.exact) {
-      let s = this.exactDeps.get(k);
-      if (!s) this.exactDeps.set(k, (s = new Set()));
+      let s = this.#exactDeps.get(k);
+      if (!s) this.#exactDeps.set(k, (s = new Set()));
       s.add(out);
     }
     for (const [k, pred] of deps.collections) {
-      let m = this.collectionDeps.get(k);
-      if (!m) this.collectionDeps.set(k, (m = new Map()));
+      let m = this.#collectionDeps.get(k);
+      if (!m) this.#collectionDeps.set(k, (m = new Map()));
       const preds = m.get(out);
       if (preds) preds.push(pred);
       else m.set(out, [pred]);
     }
   }
 
-  private compute(out: string, r: IndexReader): OutputResult {
+  #compute(out: string, r: IndexReader): OutputResult {
     const result: OutputResult = { addresses: [], authorizations: [], waypoints: [], conditions: [] };
     if (out === STATIC_STRICT_OUTPUT) {
       if (anyInheritableStrict(r)) result.authorizations.push(staticStrictPolicy(r));
@@ -389,15 +389,15 @@ export class AmbientIndex {
     return result;
   }
 
-  private setOutput(out: string, result: OutputResult, touched: Map<string, Set<string>>, statusUpdates: StatusUpdate[]): void {
-    const prev = this.outputs.get(out);
+  #setOutput(out: string, result: OutputResult, touched: Map<string, Set<string>>, statusUpdates: StatusUpdate[]): void {
+    const prev = this.#outputs.get(out);
     const sets: Array<[string, Array<[string, unknown]>, Array<[string, unknown]>]> = [
       [ADDRESS_TYPE_URL, (prev?.addresses ?? []).map((a) => [addressResourceName(a), a]), result.addresses.map((a) => [addressResourceName(a), a])],
       [AUTHORIZATION_TYPE_URL, (prev?.authorizations ?? []).map((a) => [authorizationResourceName(a), a]), result.authorizations.map((a) => [authorizationResourceName(a), a])],
       [WAYPOINT_TYPE_URL, (prev?.waypoints ?? []).map((w) => [waypointResourceName(w), w]), result.waypoints.map((w) => [waypointResourceName(w), w])],
     ];
     for (const [typeUrl, before, after] of sets) {
-      const cands = this.candidates.get(typeUrl)!;
+      const cands = this.#candidates.get(typeUrl)!;
       let t = touched.get(typeUrl);
       if (!t) touched.set(typeUrl, (t = new Set()));
       for (const [name] of before) {
@@ -411,8 +411,8 @@ export class AmbientIndex {
         t.add(name);
       }
     }
-    if (result.addresses.length || result.authorizations.length || result.waypoints.length || result.conditions.length) this.outputs.set(out, result);
-    else this.outputs.delete(out);
+    if (result.addresses.length || result.authorizations.length || result.waypoints.length || result.conditions.length) this.#outputs.set(out, result);
+    else this.#outputs.delete(out);
     // Conditions belong to the output's root object.
     const slash = out.indexOf('/');
     const kind = out.slice(0, slash);
@@ -420,15 +420,15 @@ export class AmbientIndex {
     const ref = `${kind}/${ns}/${name}`;
     const exists = this.object(kind, ns, name) !== undefined;
     if (!exists) {
-      this.conditions.delete(ref);
+      this.#conditions.delete(ref);
       return;
     }
-    let desired = this.conditions.get(ref);
+    let desired = this.#conditions.get(ref);
     for (const { type, condition } of result.conditions) {
       const cur = desired?.get(type);
       if (condition) {
         if (cur && cur.status === condition.status && cur.reason === condition.reason && cur.message === condition.message) continue;
-        if (!desired) this.conditions.set(ref, (desired = new Map()));
+        if (!desired) this.#conditions.set(ref, (desired = new Map()));
         desired.set(type, condition);
         statusUpdates.push({ kind, namespace: ns, name, type, condition });
       } else {
@@ -441,15 +441,15 @@ export class AmbientIndex {
         statusUpdates.push({ kind, namespace: ns, name, type });
       }
     }
-    if (desired && !desired.size) this.conditions.delete(ref);
+    if (desired && !desired.size) this.#conditions.delete(ref);
   }
 
   /** Re-picks the served record for a name; reports whether it changed. */
-  private select(typeUrl: string, name: string): 'updated' | 'removed' | 'same' {
-    const served = this.served.get(typeUrl)!;
-    const cands = this.candidates.get(typeUrl)!.get(name);
+  #select(typeUrl: string, name: string): 'updated' | 'removed' | 'same' {
+    const served = this.#served.get(typeUrl)!;
+    const cands = this.#candidates.get(typeUrl)!.get(name);
     if (!cands || !cands.size) {
-      this.candidates.get(typeUrl)!.delete(name);
+      this.#candidates.get(typeUrl)!.delete(name);
       return served.delete(name) ? 'removed' : 'same';
     }
     const owner = [...cands.keys()].sort()[0]!;

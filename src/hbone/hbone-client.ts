@@ -3,14 +3,14 @@
 import http2 from 'node:http2';
 import type net from 'node:net';
 import tls from 'node:tls';
-import type { WorkloadCertificate } from '../../lib/certs/certificate-manager.js';
+import type { WorkloadCertificate } from '../lib/certs/certificate-manager.js';
 import { ConnectRejectedError, H2HandshakeError, StreamRefusedError, TlsHandshakeError, UpstreamConnectError } from './proxy-errors.js';
 import {
   CLIENT_MAX_STREAMS_PER_CONNECTION, CONNECTION_WINDOW_BYTES, KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS,
   MAX_SESSION_MEMORY_MB, clientH2Settings, clientTlsOptions, startKeepalive,
 } from './hbone-protocol.js';
 
-export interface HboneConnectOptions {
+interface HboneConnectOptions {
   /** A connected TCP socket to the peer's HBONE port. */
   socket: net.Socket;
   certificate: WorkloadCertificate;

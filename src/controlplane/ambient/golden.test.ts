@@ -13,7 +13,7 @@ import { AmbientIndex } from './ambient-index.js';
 const ROOT = join('test', 'fixtures', 'ambient');
 
 /** What a golden case produces, in a stable order. */
-export function goldenOutput(objects: KubeObject[]): unknown {
+function goldenOutput(objects: KubeObject[]): unknown {
   const index = new AmbientIndex();
   index.apply(objects.map((object) => ({ type: 'ADDED' as const, object })));
   const byName = (typeUrl: string) => [...index.resources(typeUrl).values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((r) => r.record);
@@ -29,7 +29,7 @@ export function goldenOutput(objects: KubeObject[]): unknown {
 }
 
 /** A readable line diff (longest common subsequence), `-` expected, `+` actual, with 2 lines of context. */
-export function lineDiff(expected: string, actual: string): string {
+function lineDiff(expected: string, actual: string): string {
   const a = expected.split('\n');
   const b = actual.split('\n');
   const lcs: number[][] = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));

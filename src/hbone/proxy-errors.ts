@@ -1,13 +1,13 @@
 // Coded proxy errors (one registry for ztunnel's data path) and the response flag each one maps to (PROTOCOLS.md §9.1).
-import { MeshError, findCause } from '../../lib/errors.js';
+import { MeshError, findCause } from '../lib/errors.js';
 
 /** Envoy-style response flags as ztunnel reports them; `-` means none. */
 export type ResponseFlag =
-  | '-' | 'DENY' | 'CONNECT' | 'TLS_FAILURE' | 'H2_HANDSHAKE_FAILURE' | 'NETWORK_POLICY' | 'IDENTITY_ERROR' | 'CERT_REVOKED';
+  | '-' | 'DENY' | 'CONNECT' | 'TLS_FAILURE' | 'H2_HANDSHAKE_FAILURE' | 'NETWORK_POLICY' | 'IDENTITY_ERROR';
 
 /** Flags that count a connection as failed (`istio_tcp_connections_failed_total`). */
 export const FAILURE_FLAGS: ReadonlySet<ResponseFlag> = new Set([
-  'DENY', 'CONNECT', 'TLS_FAILURE', 'H2_HANDSHAKE_FAILURE', 'NETWORK_POLICY', 'IDENTITY_ERROR', 'CERT_REVOKED',
+  'DENY', 'CONNECT', 'TLS_FAILURE', 'H2_HANDSHAKE_FAILURE', 'NETWORK_POLICY', 'IDENTITY_ERROR',
 ]);
 
 /** Base of every data-path error: a stable code and the response flag it is reported with. */

@@ -1,0 +1,62 @@
+// `ambit controlplane`: runs the control plane (store, REST API, CA + xDS on 15012, metrics) until SIGTERM/SIGINT.
+import type { Command } from 'commander';
+import { FlagError, LOG_LEVELS, checkLogLevel, parseHostPort, readTokenFile } from '../lib/flags.js';
+import { untilSignal } from '../lib/signals.js';
+
+/** What the verb needs from the composition root. */
+interface ControlPlaneVerbContext {
+  dataDir(cmd: Command): string;
+  /** The global `--token-file`, if given. */
+  tokenFile(cmd: Command): string | undefined;
+  /** Ends the process after `ms` unless it ended before (only the composition root may exit). */
+  exitAfter(ms: number): void;
+}
+
+interface ControlPlaneFlags {
+  listen?: string;
+  grpcListen: string;
+  metricsListen: string;
+  trustDomain: string;
+  pluggedCaDir?: string;
+  maxCertTtl: string;
+  logLevel: string;
+}
+
+export function registerControlPlaneVerb(program: Command, ctx: ControlPlaneVerbContext): void {
+  program
+    .command('controlplane')
+    .description('run the control plane: config store and REST API (until SIGTERM/SIGINT)')
+    .option('--listen <host:port>', 'also serve the API on TCP (requires --token-file)')
+    .option('--grpc-listen <host:port>', 'CA gRPC service (TLS); port 0 picks a free one', '127.0.0.1:15012')
+    .option('--metrics-listen <host:port|off>', 'Prometheus metrics over HTTP (/metrics)', '127.0.0.1:15014')
+    .option('--trust-domain <domain>', 'SPIFFE trust domain of issued identities', 'cluster.local')
+    .option('--plugged-ca-dir <dir>', "act as an intermediate CA from Istio's cacerts layout (ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem)")
+    .option('--max-cert-ttl <seconds>', 'upper bound on issued certificate lifetimes', '86400')
+    .option('--log-level <level>', `log level (${LOG_LEVELS.join(', ')})`, 'info')
+    .action(async (opts: ControlPlaneFlags, cmd: Command) => {
+      checkLogLevel(opts.logLevel);
+      const tcp = opts.listen
+        ? { ...parseHostPort(opts.listen, '--listen'), token: readTokenFile(ctx.tokenFile(cmd), '--listen') }
+        : undefined;
+      const maxCertTtlSeconds = Number(opts.maxCertTtl);
+      if (!Number.isInteger(maxCertTtlSeconds) || maxCertTtlSeconds < 60) throw new FlagError(`--max-cert-ttl must be a whole number of seconds ≥ 60, got "${opts.maxCertTtl}"`);
+      const stop = untilSignal();
+      // Loaded only for this role: CLI verbs start faster without the store, API server and CA modules.
+      const { runControlPlane } = await import('./controlplane.js');
+      const handle = await runControlPlane({
+        dataDir: ctx.dataDir(cmd),
+        tcp,
+        grpc: parseHostPort(opts.grpcListen, '--grpc-listen', { allowPortZero: true }),
+        metrics: opts.metricsListen === 'off' ? undefined : parseHostPort(opts.metricsListen, '--metrics-listen', { allowPortZero: true }),
+        trustDomain: opts.trustDomain,
+        pluggedCaDir: opts.pluggedCaDir,
+        maxCertTtlSeconds,
+        logLevel: opts.logLevel,
+      });
+      const sig = await stop;
+      handle.log.info({ signal: sig }, 'stopping');
+      await handle.close();
+      // Anything still holding the loop (a client's lingering socket) must not keep a stopped control plane alive.
+      ctx.exitAfter(2000);
+    });
+}

@@ -16,9 +16,9 @@ import { ProcessGroup } from '../../platform/index.js';
 import { createKubePki, renderTokenFile, type KubePki } from './kube-pki.js';
 
 /** The binaries one control plane runs; all live in one directory (the build cache's bin/). */
-export const KUBE_PARTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'] as const;
+const KUBE_PARTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'] as const;
 
-export interface KubeControlPlaneOptions {
+interface KubeControlPlaneOptions {
   /** Directory holding etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubectl. */
   binDir: string;
   /** Where data, certs, kubeconfigs and logs go; default a fresh temp dir, removed on stop. */
@@ -31,7 +31,7 @@ export interface KubeControlPlaneOptions {
   startTimeoutMs?: number;
 }
 
-export class KubeStartError extends MeshError {
+class KubeStartError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('KUBE_START_FAILED', message, options);
   }

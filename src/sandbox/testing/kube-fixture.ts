@@ -2,14 +2,10 @@
 import { fileURLToPath } from 'node:url';
 import { CommandError, runCommand } from '../../platform/index.js';
 import { KubeControlPlane } from '../kube/kube-control-plane.js';
+import type { AfterHook } from './sandbox-fixture.js';
 
 /** scripts/kube/build.sh, from dist/src/sandbox/testing/ (the compiled location of this file). */
 const BUILD_SCRIPT = fileURLToPath(new URL('../../../../scripts/kube/build.sh', import.meta.url));
-
-/** Registers cleanup on anything with `after` (node:test's TestContext). */
-export interface AfterHook {
-  after(fn: () => Promise<void> | void): void;
-}
 
 export class KubeFixture {
   readonly cp: KubeControlPlane;

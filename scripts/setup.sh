@@ -12,7 +12,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # npm ci also builds the native addon; node-gyp's log (~40 lines) is kept for a failure, not shown on success.
 npm_log=$(mktemp)
-trap 'rm -f "$npm_log"' EXIT
+kube_log=$(mktemp)
+trap 'rm -f "$npm_log" "$kube_log"' EXIT
 npm_failure=''
 npm ci --no-audit --no-fund >"$npm_log" 2>&1 || npm_failure="npm ci exited with status $?"
 [ -n "$npm_failure" ] || [ -d node_modules/typescript ] || npm_failure='node_modules/typescript is missing after npm ci'
@@ -23,3 +24,10 @@ if [ -n "$npm_failure" ]; then
   exit 1
 fi
 npm run build --silent
+# The real Kubernetes parts the e2e tests run (kube-apiserver, controller manager, scheduler, kubectl, etcd), built
+# from the Go module proxy into a per-version cache: minutes when cold, an instant when cached. Log shown on failure.
+if ! ./scripts/kube/build.sh >"$kube_log" 2>&1; then
+  tail -n 200 "$kube_log" >&2
+  echo "setup: building the Kubernetes test parts (scripts/kube/build.sh) failed (the end of its output is above)" >&2
+  exit 1
+fi

@@ -24,7 +24,7 @@ await store.create({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'bench-no
 for (let i = 0; i < 200; i++) {
   await store.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `p${i}`, namespace: 'bench' }, spec: { nodeName: i === 199 ? 'bench-node' : `node-${i % 10}`, serviceAccountName: i === 199 ? 'app' : `sa${i % 20}`, containers: [] } });
 }
-const ca = await startCaServer({ dataDir: dir, store, listen: { host: '127.0.0.1', port: 0 }, metrics: new Registry(), log: silentLogger() });
+const ca = await startCaServer({ dataDir: dir, source: store, listen: { host: '127.0.0.1', port: 0 }, metrics: new Registry(), log: silentLogger() });
 const token = await ensureNodeToken(dir, 'bench-node');
 const client = createCaClient({ address: `127.0.0.1:${ca.port}`, rootCertPem: ca.rootBundlePem(), token });
 

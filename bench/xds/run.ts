@@ -9,6 +9,7 @@ import { Registry } from 'prom-client';
 import type { KubeObject } from '../../src/api/meta.js';
 import { AmbientIndex } from '../../src/controlplane/ambient/ambient-index.js';
 import { startXdsServer } from '../../src/controlplane/xds/xds-server.js';
+import { syncIndexWithSource } from '../../src/controlplane/ambient/source-sync.js';
 import { silentLogger } from '../../src/lib/log.js';
 import { x509, ECDSA_SHA256, generateP256KeyPair, privateKeyToPem } from '../../src/lib/certs/x509.js';
 import { aggregatedDiscoveryServiceDefinition, DeltaDiscoveryRequestSchema, DeltaDiscoveryResponseSchema, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from '../../src/lib/xds/ads-service.js';
@@ -102,14 +103,18 @@ for (const o of objects) await store.create(o);
 const { certPem, keyPem } = await selfSigned();
 const registry = new Registry();
 const tServer = performance.now();
+// Wired as controlplane.ts wires them: source → index → xDS.
+const serverIndex = new AmbientIndex();
+let pushTo: Awaited<ReturnType<typeof startXdsServer>> | undefined;
+const sync = syncIndexWithSource({ source: store, index: serverIndex, log: silentLogger(), writeStatus: false, onChanges: (c) => pushTo?.indexChanged(c) });
 const xds = await startXdsServer({
-  store,
+  index: serverIndex,
   log: silentLogger(),
   metrics: registry,
   listen: { host: '127.0.0.1', port: 0, credentials: grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(keyPem), cert_chain: Buffer.from(certPem) }], false) },
   nodeTokens: { authenticate: async () => 'bench-node' },
-  writeStatus: false,
 });
+pushTo = xds;
 out(`server start (store list + index build + listen): ${ms(performance.now() - tServer)}`);
 
 const Ctor = grpc.makeGenericClientConstructor(aggregatedDiscoveryServiceDefinition, 'ADS');
@@ -195,6 +200,7 @@ function open(): { call: Call; client: grpc.Client } {
   }
 }
 await xds.close();
+sync.close();
 await store.close();
 out(`heap used at end: ${mib(process.memoryUsage().heapUsed)}`);
 process.exit(0);

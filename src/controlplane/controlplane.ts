@@ -1,6 +1,9 @@
 // The control-plane role: opens the store under the data dir, serves the REST API on its Unix socket (and
 // optionally TCP), one TLS gRPC port (default 127.0.0.1:15012) carrying both the CA and the workload Delta xDS
 // service (as istiod does), and Prometheus metrics over plain HTTP (default 127.0.0.1:15014). The ports actually bound are written to `<dataDir>/controlplane.json`.
+// Config flows one way, wired here: config source → ambient index → xDS, and source → CA. The CA and the index see
+// the source only as a ConfigSource (get, list, watch, write status), so a Kubernetes informer set can replace the
+// file store; only the REST API writes through the full Store.
 import { mkdir, stat } from 'node:fs/promises';
 import { writeFileDurable } from '../lib/durable-file.js';
 import { createServer, type Server } from 'node:http';
@@ -9,8 +12,11 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '../lib/log.js';
 import { createLogger } from '../lib/log.js';
 import { MeshError } from '../lib/errors.js';
+import { DEFAULT_TRUST_DOMAIN } from '../lib/certs/spiffe-id.js';
 import { openFileStore } from './store/file-store.js';
-import type { Store } from './store/store.js';
+import type { ConfigSource, Store } from './store/store.js';
+import { AmbientIndex } from './ambient/ambient-index.js';
+import { syncIndexWithSource, type IndexSync } from './ambient/source-sync.js';
 import { startApiServer, type ApiServer } from './apiserver/api-server.js';
 import { startCaServer, caRoutes, type CaServer } from './ca/index.js';
 import { startXdsServer, type XdsServer } from './xds/xds-server.js';
@@ -47,6 +53,8 @@ interface ControlPlaneHandle {
   readonly apiServer: ApiServer;
   readonly ca: CaServer;
   readonly xds: XdsServer;
+  /** The feed from the config source into `xds.index` (status write-back included). */
+  readonly indexSync: IndexSync;
   /** Prometheus registry shared by every control-plane module. */
   readonly metrics: Registry;
   /** Bound ports (useful when 0 was asked for). */
@@ -122,13 +130,16 @@ export async function runControlPlane(cfg: ControlPlaneConfig): Promise<ControlP
   let apiServer: ApiServer;
   let ca: CaServer;
   let xds: XdsServer;
+  let indexSync: IndexSync;
   let metricsServer: Server | undefined;
   try {
     apiServer = await startApiServer({ store, socketPath, tcp: cfg.tcp, log: log.child({ sub: 'apiserver' }) });
     stops.push(() => apiServer.close());
+    // The one seam for config sources: everything below reads config through this narrow view.
+    const source: ConfigSource = store;
     ca = await startCaServer({
       dataDir: cfg.dataDir,
-      store,
+      source,
       listen: cfg.grpc,
       trustDomain: cfg.trustDomain,
       pluggedCaDir: cfg.pluggedCaDir,
@@ -138,17 +149,24 @@ export async function runControlPlane(cfg: ControlPlaneConfig): Promise<ControlP
     });
     stops.push(() => ca.close());
     for (const r of caRoutes(ca)) apiServer.addRoute(r.method, r.path, r.handler);
-    xds = await startXdsServer({
-      store,
+    // The index is filled from the source before xDS serves it, so the first client already sees the whole mesh;
+    // the initial batch has nobody to push to, later batches are pushed as deltas.
+    const index = new AmbientIndex({ trustDomain: cfg.trustDomain ?? DEFAULT_TRUST_DOMAIN });
+    let pushTo: XdsServer | undefined;
+    const sync = syncIndexWithSource({ source, index, log: log.child({ sub: 'index' }), onChanges: (changes) => pushTo?.indexChanged(changes) });
+    indexSync = sync;
+    stops.push(async () => sync.close());
+    const xdsServer = await startXdsServer({
+      index,
       log: log.child({ sub: 'xds' }),
       metrics,
-      index: { trustDomain: cfg.trustDomain ?? 'cluster.local' },
       grpcServer: ca.grpcServer,
       nodeTokens: ca.nodeTokens,
       untrustedCertificate: (peer) => ca.untrustedCertificate(peer),
     });
+    xds = pushTo = xdsServer;
     // Stopped before the CA, whose gRPC server it rides on.
-    stops.push(() => xds.close());
+    stops.push(() => xdsServer.close());
     for (const r of xdsDebugRoutes(xds)) apiServer.addRoute(r.method, r.path, r.handler);
     if (cfg.waypoints) {
       const controller = new WaypointController({
@@ -183,6 +201,7 @@ export async function runControlPlane(cfg: ControlPlaneConfig): Promise<ControlP
     apiServer,
     ca,
     xds,
+    indexSync,
     metrics,
     ports,
     log,

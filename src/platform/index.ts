@@ -16,3 +16,4 @@ export {
 } from './seqpacket.js';
 export { FdWatcher, type FdWatcherHandlers } from './fd-watcher.js';
 export { loadNativeAddon, nativeAddon } from './native-addon.js';
+export { ProcessGroup, type ProcessGroupSpec, type ProcessExit } from './process-group.js';

@@ -52,10 +52,10 @@ async function startHarness(t: { after(fn: () => Promise<void> | void): void }, 
     async restart() {
       await h.ca.close();
       h.registry = new Registry();
-      h.ca = await startCaServer({ dataDir: dir, store, listen: { host: '127.0.0.1', port: 0 }, metrics: h.registry, log, maxTtlSeconds });
+      h.ca = await startCaServer({ dataDir: dir, source: store, listen: { host: '127.0.0.1', port: 0 }, metrics: h.registry, log, maxTtlSeconds });
     },
   };
-  h.ca = await startCaServer({ dataDir: dir, store, listen: { host: '127.0.0.1', port: 0 }, metrics: h.registry, log, maxTtlSeconds });
+  h.ca = await startCaServer({ dataDir: dir, source: store, listen: { host: '127.0.0.1', port: 0 }, metrics: h.registry, log, maxTtlSeconds });
   t.after(async () => {
     await h.ca.close();
     await store.close();

@@ -53,7 +53,7 @@ test('a plugged-in intermediate signs leaves; chains are leaf, ca-cert, root bun
   });
   const cacerts = join(dir, 'cacerts');
   const { rootPem, caPem, otherKeyPem } = await makeCacerts(cacerts);
-  const ca = await startCaServer({ dataDir: dir, pluggedCaDir: cacerts, store, listen: { host: '127.0.0.1', port: 0 }, metrics: new Registry(), log: silentLogger() });
+  const ca = await startCaServer({ dataDir: dir, pluggedCaDir: cacerts, source: store, listen: { host: '127.0.0.1', port: 0 }, metrics: new Registry(), log: silentLogger() });
   t.after(() => ca.close());
   assert.equal(ca.rootBundlePem(), rootPem);
   assert.equal(ca.status().mode, 'plugged-in');
@@ -84,17 +84,17 @@ test('a plugged-in intermediate signs leaves; chains are leaf, ca-cert, root bun
   const broken = join(dir, 'broken');
   await makeCacerts(broken);
   await writeFile(join(broken, 'ca-key.pem'), otherKeyPem);
-  await assert.rejects(startCaServer({ dataDir: join(dir, 'b1'), pluggedCaDir: broken, store, listen: { host: '127.0.0.1', port: 0 }, metrics: new Registry(), log: silentLogger() }), (err: Error) => {
+  await assert.rejects(startCaServer({ dataDir: join(dir, 'b1'), pluggedCaDir: broken, source: store, listen: { host: '127.0.0.1', port: 0 }, metrics: new Registry(), log: silentLogger() }), (err: Error) => {
     assert.equal(err.message, `plugged-in CA: ${join(broken, 'ca-key.pem')} is not the private key of ${join(broken, 'ca-cert.pem')}`);
     return true;
   });
   await unlink(join(broken, 'cert-chain.pem'));
-  await assert.rejects(startCaServer({ dataDir: join(dir, 'b2'), pluggedCaDir: broken, store, listen: { host: '127.0.0.1', port: 0 }, metrics: new Registry(), log: silentLogger() }), /cert-chain\.pem: file not found/);
+  await assert.rejects(startCaServer({ dataDir: join(dir, 'b2'), pluggedCaDir: broken, source: store, listen: { host: '127.0.0.1', port: 0 }, metrics: new Registry(), log: silentLogger() }), /cert-chain\.pem: file not found/);
   const foreign = join(dir, 'foreign');
   await makeCacerts(foreign);
   await writeFile(join(foreign, 'root-cert.pem'), (await (async () => {
     const other = join(dir, 'other');
     return (await makeCacerts(other)).rootPem;
   })()));
-  await assert.rejects(startCaServer({ dataDir: join(dir, 'b3'), pluggedCaDir: foreign, store, listen: { host: '127.0.0.1', port: 0 }, metrics: new Registry(), log: silentLogger() }), /does not chain to any certificate in/);
+  await assert.rejects(startCaServer({ dataDir: join(dir, 'b3'), pluggedCaDir: foreign, source: store, listen: { host: '127.0.0.1', port: 0 }, metrics: new Registry(), log: silentLogger() }), /does not chain to any certificate in/);
 });

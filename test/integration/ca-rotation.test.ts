@@ -57,7 +57,7 @@ function opensslVerify(dir: string, bundle: string, leaf: string, untrusted: str
 test('rotation: old-root and new-root leaves interoperate during the overlap; retiring drops the old root', { timeout: 60_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ambit-ca-rot-'));
   const store = await openFileStore(join(dir, 'store'));
-  let ca: CaServer = await startCaServer({ dataDir: dir, store, listen: { host: '127.0.0.1', port: 0 }, metrics: new Registry(), log: silentLogger() });
+  let ca: CaServer = await startCaServer({ dataDir: dir, source: store, listen: { host: '127.0.0.1', port: 0 }, metrics: new Registry(), log: silentLogger() });
   const managers: CertificateManager[] = [];
   const clients: { close(): void }[] = [];
   t.after(async () => {
@@ -125,7 +125,7 @@ test('rotation: old-root and new-root leaves interoperate during the overlap; re
 
   // Restart during the overlap keeps both roots and the new signer.
   await ca.close();
-  ca = await startCaServer({ dataDir: dir, store, listen: { host: '127.0.0.1', port: 0 }, metrics: new Registry(), log: silentLogger() });
+  ca = await startCaServer({ dataDir: dir, source: store, listen: { host: '127.0.0.1', port: 0 }, metrics: new Registry(), log: silentLogger() });
   assert.deepEqual(ca.status().roots.map((r) => r.role), ['signing', 'previous']);
   const routes2 = caRoutes(ca);
   const retire = routes2.find((r) => r.path === '/ambit/v1/ca/retire-old-root')!;

@@ -13,7 +13,7 @@ import { create } from '@bufbuild/protobuf';
 import { istioCertificateServiceDefinition, IstioCertificateRequestSchema } from '../../src/lib/certs/ca-service.js';
 import { createWorkloadCsr, generateP256KeyPair } from '../../src/lib/certs/x509.js';
 import { createTestCa } from '../../src/ztunnel/testing/test-ca.js';
-import { startXdsServer } from '../../src/controlplane/xds/xds-server.js';
+import { startIndexedXds } from './helpers/indexed-xds.js';
 import { aggregatedDiscoveryServiceDefinition } from '../../src/lib/xds/ads-service.js';
 import { openFileStore } from '../../src/controlplane/store/file-store.js';
 import { startCaServer } from '../../src/controlplane/ca/index.js';
@@ -44,7 +44,7 @@ function connect(port: number, session?: Buffer): Promise<{ reused: boolean; tic
 test('CA/xDS port: an offered session is never resumed, also after the serving certificate changed', { timeout: 30_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ambit-ca-tls-'));
   const store = await openFileStore(join(dir, 'store'));
-  const ca = await startCaServer({ dataDir: dir, store, listen: { host: '127.0.0.1', port: 0 }, metrics: new Registry(), log: silentLogger() });
+  const ca = await startCaServer({ dataDir: dir, source: store, listen: { host: '127.0.0.1', port: 0 }, metrics: new Registry(), log: silentLogger() });
   t.after(async () => {
     await ca.close();
     await store.close();
@@ -62,7 +62,7 @@ test('CA/xDS port: an offered session is never resumed, also after the serving c
 test('CA and xDS on one port: a client certificate from a foreign CA is reported as untrusted', { timeout: 30_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ambit-ca-tls-'));
   const store = await openFileStore(join(dir, 'store'));
-  const ca = await startCaServer({ dataDir: dir, store, listen: { host: '127.0.0.1', port: 0 }, metrics: new Registry(), log: silentLogger() });
+  const ca = await startCaServer({ dataDir: dir, source: store, listen: { host: '127.0.0.1', port: 0 }, metrics: new Registry(), log: silentLogger() });
   t.after(async () => {
     await ca.close();
     await store.close();
@@ -84,7 +84,7 @@ test('CA and xDS on one port: a client certificate from a foreign CA is reported
   assert.match(err.details, /^client certificate not trusted: it does not verify against the mesh trust bundle \([A-Z_]+\)$/);
 
   // xDS shares the port (as in controlplane.ts) and reports the same.
-  const xds = await startXdsServer({ store, log: silentLogger(), metrics: new Registry(), grpcServer: ca.grpcServer, nodeTokens: ca.nodeTokens, untrustedCertificate: (p) => ca.untrustedCertificate(p) });
+  const xds = await startIndexedXds({ source: store, log: silentLogger(), metrics: new Registry(), grpcServer: ca.grpcServer, nodeTokens: ca.nodeTokens, untrustedCertificate: (p) => ca.untrustedCertificate(p) });
   t.after(() => xds.close());
   const Ads = grpc.makeGenericClientConstructor(aggregatedDiscoveryServiceDefinition, 'ADS');
   const ads = new Ads(`127.0.0.1:${ca.port}`, creds, { 'grpc.ssl_target_name_override': 'ambit-controlplane' });

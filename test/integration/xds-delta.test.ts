@@ -13,7 +13,8 @@ import { Registry } from 'prom-client';
 import type { KubeObject } from '../../src/api/meta.js';
 import { openFileStore } from '../../src/controlplane/store/file-store.js';
 import type { Store } from '../../src/controlplane/store/store.js';
-import { startXdsServer, type XdsServer } from '../../src/controlplane/xds/xds-server.js';
+import type { XdsServer } from '../../src/controlplane/xds/xds-server.js';
+import { startIndexedXds } from './helpers/indexed-xds.js';
 import { silentLogger } from '../../src/lib/log.js';
 import { x509, ECDSA_SHA256, generateP256KeyPair, privateKeyToPem } from '../../src/lib/certs/x509.js';
 import { aggregatedDiscoveryServiceDefinition, DeltaDiscoveryRequestSchema, DeltaDiscoveryResponseSchema, DELTA_ADS_PATH, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from '../../src/lib/xds/ads-service.js';
@@ -77,8 +78,8 @@ async function setup(t: TestContext, objects: KubeObject[], port = 0, existing?:
   for (const o of objects) await store.create(o);
   const { certPem, keyPem } = existing ?? (await selfSigned());
   const registry = new Registry();
-  const xds = await startXdsServer({
-    store,
+  const xds = await startIndexedXds({
+    source: store,
     log: silentLogger(),
     metrics: registry,
     listen: { host: '127.0.0.1', port, credentials: grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(keyPem), cert_chain: Buffer.from(certPem) }], false) },

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import { openFileStore } from '../../src/controlplane/store/file-store.js';
-import { startXdsServer, type XdsServer } from '../../src/controlplane/xds/xds-server.js';
+import type { XdsServer } from '../../src/controlplane/xds/xds-server.js';
+import { startIndexedXds } from './helpers/indexed-xds.js';
 import { silentLogger } from '../../src/lib/log.js';
 import { x509, ECDSA_SHA256, generateP256KeyPair, privateKeyToPem } from '../../src/lib/certs/x509.js';
 import { ADDRESS_TYPE_URL } from '../../src/lib/xds/type-urls.js';
@@ -44,8 +45,8 @@ test(`xDS client reconnects within ${TARGET_MS / 1000} s after a ${OUTAGE_MS / 1
     await rm(dir, { recursive: true, force: true });
   });
   const { certPem, keyPem } = await selfSigned();
-  const start = (port: number): Promise<XdsServer> => startXdsServer({
-    store, log: silentLogger(), metrics: new Registry(),
+  const start = (port: number): Promise<XdsServer> => startIndexedXds({
+    source: store, log: silentLogger(), metrics: new Registry(),
     listen: { host: '127.0.0.1', port, credentials: grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(keyPem), cert_chain: Buffer.from(certPem) }], false) },
     nodeTokens: { authenticate: async (tok) => (tok === 'tok' ? 'node-1' : undefined) },
   });

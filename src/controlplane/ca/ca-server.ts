@@ -15,7 +15,7 @@ import type tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Store } from '../store/store.js';
+import type { ConfigSource } from '../store/store.js';
 import { describeError } from '../../lib/errors.js';
 import { x509, generateP256KeyPair, privateKeyToPem, publicKeySpki, spiffeIdOf } from '../../lib/certs/x509.js';
 import { DEFAULT_TRUST_DOMAIN, formatSpiffeId, isValidTrustDomain, parseSpiffeId } from '../../lib/certs/spiffe-id.js';
@@ -40,7 +40,8 @@ interface CaServerOptions {
   trustDomain?: string;
   /** Directory in Istio's `cacerts` layout; when set the CA acts as that intermediate instead of its own root. */
   pluggedCaDir?: string;
-  store: Store;
+  /** Pods and Nodes: who may have which identity, and which nodes hold bootstrap tokens. */
+  source: ConfigSource;
   listen: { host: string; port: number };
   maxTtlSeconds?: number;
   metrics: Registry;
@@ -145,7 +146,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   const log = opts.log.child({ module: 'ca' });
   const material = await CaMaterial.open({ dataDir: opts.dataDir, trustDomain, pluggedCaDir: opts.pluggedCaDir, log });
   const metrics = registerCaMetrics(opts.metrics, { root: () => material.rootExpiry(), chain: () => material.signingCertExpiry() });
-  const tokens = await NodeTokenRegistry.start({ store: opts.store, dataDir: opts.dataDir, log });
+  const tokens = await NodeTokenRegistry.start({ source: opts.source, dataDir: opts.dataDir, log });
 
   // --- serving certificate ---
   const credentials = new ServingCredentials();
@@ -204,7 +205,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
     const impersonated = checkImpersonatedIdentity(req.metadata?.[IMPERSONATED_IDENTITY_KEY], trustDomain);
     const csr = await checkCsr(req.csr, { trustDomain, impersonated });
     const requested = impersonated ?? csr.spiffe;
-    const pods = caller.kind === 'node' ? opts.store.list({ group: '', kind: 'Pod', namespace: requested.namespace }).items : [];
+    const pods = caller.kind === 'node' ? opts.source.list({ group: '', kind: 'Pod', namespace: requested.namespace }).items : [];
     const decision = authorizeIdentity(caller, requested, pods);
     if (!decision.allowed) throw new CaError('CA_PERMISSION_DENIED', decision.reason);
     const ttl = validity === 0 ? maxTtlSeconds : Math.min(validity, maxTtlSeconds);

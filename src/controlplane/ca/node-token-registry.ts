@@ -1,7 +1,7 @@
-// Keeps one bootstrap token per Node object: created when a Node appears in the store, revoked (file deleted)
+// Keeps one bootstrap token per Node object: created when a Node appears in the config source, revoked (file deleted)
 // when it is deleted, and checked by hash only: the registry holds SHA-256 digests, never the tokens.
 import type { Logger } from 'pino';
-import type { Store, Watch, WatchEvent } from '../store/store.js';
+import type { ConfigSource, Watch, WatchEvent } from '../store/store.js';
 import { describeError } from '../../lib/errors.js';
 import { ensureNodeToken, hashNodeToken, readNodeToken, removeNodeToken, tokenHashesEqual } from '../../lib/certs/node-token.js';
 import { readdir } from 'node:fs/promises';
@@ -27,9 +27,9 @@ export class NodeTokenRegistry {
   }
 
   /** Lists Nodes, makes sure each has a token, removes tokens of Nodes that no longer exist, then watches. */
-  static async start(opts: { store: Store; dataDir: string; log: Logger }): Promise<NodeTokenRegistry> {
+  static async start(opts: { source: ConfigSource; dataDir: string; log: Logger }): Promise<NodeTokenRegistry> {
     const r = new NodeTokenRegistry(opts.dataDir, opts.log);
-    const { items, resourceVersion } = opts.store.list(NODE_FILTER);
+    const { items, resourceVersion } = opts.source.list(NODE_FILTER);
     const names = new Set(items.map((n) => n.metadata.name));
     for (const name of names) await r.#add(name);
     let existing: string[] = [];
@@ -39,7 +39,7 @@ export class NodeTokenRegistry {
       existing = [];
     }
     for (const name of existing) if (!names.has(name)) await r.#remove(name);
-    r.#watch = opts.store.watch(NODE_FILTER, (ev) => r.#onEvent(ev), resourceVersion);
+    r.#watch = opts.source.watch(NODE_FILTER, (ev) => r.#onEvent(ev), resourceVersion);
     return r;
   }
 

@@ -1,5 +1,6 @@
-// The config store contract: versioned, watchable objects. The embedded file store implements it today;
-// a Kubernetes-API source will implement the same interface later.
+// The config store contract: versioned, watchable objects. The embedded file store implements it; the narrow
+// ConfigSource part (get, list, watch, write status) is all the ambient index, the CA and the node-token registry
+// use, so a Kubernetes-API informer set can stand in for the file store there.
 import type { KubeObject } from '../../api/meta.js';
 import type { LabelRequirement } from '../../api/labels.js';
 import { MeshError } from '../../lib/errors.js';
@@ -50,21 +51,16 @@ export interface ListResult {
   resourceVersion: string;
 }
 
-export interface Store {
-  /** Stores a new object; sets uid, resourceVersion, generation=1, creationTimestamp. Fails with `STORE_ALREADY_EXISTS`. */
-  create(obj: KubeObject): Promise<KubeObject>;
-  /**
-   * Replaces an object. If `obj.metadata.resourceVersion` is set it must equal the stored one (`STORE_CONFLICT`).
-   * `generation` is bumped when anything outside metadata and status changed. Fails with `STORE_NOT_FOUND`.
-   */
-  update(obj: KubeObject): Promise<KubeObject>;
-  /** Replaces only `status` (no generation bump); same concurrency rule as update. */
-  updateStatus(obj: KubeObject): Promise<KubeObject>;
-  /** Removes an object, optionally only if its resourceVersion matches. Returns the deleted object. */
-  delete(key: ObjectKey, precondition?: { resourceVersion?: string }): Promise<KubeObject>;
-  /** The stored object. Returned objects (here, in `list` and in watch events) are frozen snapshots: clone to modify. */
+/**
+ * What the control plane's consumers of config need: read (get, list), follow (watch from a list's version) and
+ * report back (write status). The embedded store implements it; a Kubernetes informer set implements it too.
+ * Reads are served from memory (synchronous); a source that cannot keep `fromResourceVersion`'s history ends the
+ * watch with `STORE_GONE` through `onClose`, and the consumer relists.
+ */
+export interface ConfigSource {
+  /** The current object. Returned objects (here, in `list` and in watch events) are frozen snapshots: clone to modify. */
   get(key: ObjectKey): KubeObject | undefined;
-  /** Matching objects sorted by namespace, then name. */
+  /** Matching objects sorted by namespace, then name, with the version to watch from. */
   list(filter: ListFilter): ListResult;
   /**
    * Delivers every change after `fromResourceVersion` (default: now) in order, then live changes.
@@ -72,6 +68,20 @@ export interface Store {
    * Events are delivered asynchronously (never inside the writer's call) and in resourceVersion order.
    */
   watch(filter: ListFilter, onEvent: (ev: WatchEvent) => void, fromResourceVersion?: string, opts?: WatchOptions): Watch;
+  /** Replaces only `status` (no generation bump); if `metadata.resourceVersion` is set it must match (`STORE_CONFLICT`). */
+  updateStatus(obj: KubeObject): Promise<KubeObject>;
+}
+
+export interface Store extends ConfigSource {
+  /** Stores a new object; sets uid, resourceVersion, generation=1, creationTimestamp. Fails with `STORE_ALREADY_EXISTS`. */
+  create(obj: KubeObject): Promise<KubeObject>;
+  /**
+   * Replaces an object. If `obj.metadata.resourceVersion` is set it must equal the stored one (`STORE_CONFLICT`).
+   * `generation` is bumped when anything outside metadata and status changed. Fails with `STORE_NOT_FOUND`.
+   */
+  update(obj: KubeObject): Promise<KubeObject>;
+  /** Removes an object, optionally only if its resourceVersion matches. Returns the deleted object. */
+  delete(key: ObjectKey, precondition?: { resourceVersion?: string }): Promise<KubeObject>;
   /** The newest resourceVersion handed out. */
   resourceVersion(): string;
   /** Flushes and releases files; later calls fail. */

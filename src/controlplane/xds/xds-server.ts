@@ -9,18 +9,17 @@
 // - Index changes are debounced (default 100 ms after the last change, at most 1 s after the first) and pushed
 //   as deltas. A NACK is logged (warn), counted and shown by `ambit proxy-status`; it never blocks other resources.
 // - Serves either on a gRPC server it is given (to share the CA's port 15012) or on its own TLS listener.
+// - It reads an ambient index it is given and pushes what `indexChanged` reports; what feeds the index (the file
+//   store, Kubernetes informers) is wired by the control plane's assembly, not known here.
 import * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
 import { describeError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { spiffeIdOf } from '../../lib/certs/x509.js';
-import { DEFAULT_TRUST_DOMAIN, parseSpiffeId } from '../../lib/certs/spiffe-id.js';
+import { parseSpiffeId } from '../../lib/certs/spiffe-id.js';
 import { aggregatedDiscoveryServiceDefinition, CLUSTER_ID_HEADER, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from '../../lib/xds/ads-service.js';
 import { SERVED_TYPE_URLS, shortTypeName } from '../../lib/xds/type-urls.js';
-import { AmbientIndex, type IndexChange } from '../ambient/ambient-index.js';
-import type { IndexConfig } from '../ambient/index-reader.js';
-import { syncIndexWithStore, type IndexSync } from '../ambient/store-sync.js';
-import type { Store } from '../store/store.js';
+import type { AmbientIndex, IndexChange } from '../ambient/ambient-index.js';
 import { DeltaSession } from './delta-session.js';
 import { ResourceCache } from './resource-cache.js';
 import { registerXdsMetrics, type XdsMetrics } from './xds-metrics.js';
@@ -28,12 +27,11 @@ import { registerXdsMetrics, type XdsMetrics } from './xds-metrics.js';
 type XdsCaller = { kind: 'node'; node: string } | { kind: 'workload'; identity: string };
 
 interface XdsServerOptions {
-  store: Store;
+  /** The resources served; its trust domain is the one client certificates must carry. */
+  index: AmbientIndex;
   log: Logger;
   /** The control plane's Prometheus registry (push metrics are added to it). */
   metrics: Registry;
-  /** Mesh settings of the ambient index (root namespace, trust domain, cluster id, network, DNS suffix). */
-  index?: Partial<IndexConfig>;
   /** Serve on this existing server (the caller binds and starts it) … */
   grpcServer?: grpc.Server;
   /** … or listen here with these (TLS) credentials. */
@@ -44,8 +42,6 @@ interface XdsServerOptions {
   untrustedCertificate?: (peer: string) => string | undefined;
   debounceMs?: number;
   maxDebounceMs?: number;
-  /** Write WaypointBound / ZtunnelAccepted / WaypointAccepted conditions back to the store (default true). */
-  writeStatus?: boolean;
 }
 
 interface XdsTypeStatus {
@@ -83,7 +79,9 @@ export interface XdsServer {
   readonly port?: number;
   readonly index: AmbientIndex;
   clients(): XdsClientStatus[];
-  /** Pushes pending changes now and waits for queued status writes (tests, benchmarks). */
+  /** Schedules pushes of the index resources that changed (debounced); the index's feed calls it after each batch. */
+  indexChanged(changes: IndexChange[]): void;
+  /** Pushes pending changes now (tests, benchmarks). */
   flush(): Promise<void>;
   close(): Promise<void>;
 }
@@ -113,9 +111,9 @@ function kindFromNode(nodeId: string, metadata: Record<string, unknown> | undefi
 
 export async function startXdsServer(opts: XdsServerOptions): Promise<XdsServer> {
   const log = opts.log.child({ module: 'xds' });
-  const trustDomain = opts.index?.trustDomain ?? DEFAULT_TRUST_DOMAIN;
+  const index = opts.index;
+  const trustDomain = index.config.trustDomain;
   const metrics: XdsMetrics = registerXdsMetrics(opts.metrics);
-  const index = new AmbientIndex(opts.index);
   const cache = new ResourceCache(index);
   const served = new Set(SERVED_TYPE_URLS);
   const connections = new Map<string, Connection>();
@@ -264,9 +262,6 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<XdsServer>
     );
   }
 
-  // ---- the index and its feed ----
-  const sync: IndexSync = syncIndexWithStore({ store: opts.store, index, log: log.child({ sub: 'index' }), onChanges, writeStatus: opts.writeStatus });
-
   // ---- gRPC ----
   let ownServer: grpc.Server | undefined;
   let port: number | undefined;
@@ -274,7 +269,6 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<XdsServer>
   if (opts.grpcServer) opts.grpcServer.addService(aggregatedDiscoveryServiceDefinition, impl);
   else {
     if (!opts.listen) {
-      sync.close();
       throw new Error('startXdsServer: either grpcServer or listen is required');
     }
     // 200 MiB: ztunnel accepts responses that large (PROTOCOLS.md §6.1); a full push of a big mesh can be.
@@ -286,7 +280,6 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<XdsServer>
         ownServer!.bindAsync(`${host}:${opts.listen!.port}`, opts.listen!.credentials, (err, p) => (err ? reject(err) : resolve(p))),
       );
     } catch (err) {
-      sync.close();
       throw new Error(`xDS server cannot listen on ${host}:${opts.listen.port}: ${describeError(err)}`, { cause: err });
     }
     log.info({ port }, 'xDS server listening');
@@ -323,15 +316,14 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<XdsServer>
         }),
       }));
     },
+    indexChanged: onChanges,
     async flush() {
-      await sync.settled();
       pushNow();
     },
     async close() {
       if (closed) return;
       closed = true;
       if (timer) clearTimeout(timer);
-      sync.close();
       for (const c of connections.values()) c.call.end();
       if (ownServer) {
         await new Promise<void>((resolve) => {

@@ -1,15 +1,15 @@
-// Feeds the ambient index from the Store (list, then watch from that version; resync on STORE_GONE) in batches,
-// and writes the conditions the index wants back with `updateStatus` (other conditions are kept; a write is made
+// Feeds the ambient index from a config source (the file store, or Kubernetes informers: list, then watch from that
+// version; resync on STORE_GONE) in batches, and writes the conditions the index wants back with `updateStatus` (other conditions are kept; a write is made
 // only when something differs; conflicts are retried on the fresh object).
 import type { Condition, KubeObject } from '../../api/meta.js';
 import { kindByName } from '../../api/registry.js';
 import { describeError, isCausedBy } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
-import { StoreError, type Store, type Watch } from '../store/store.js';
+import { StoreError, type ConfigSource, type Watch } from '../store/store.js';
 import { INDEXED_KINDS, type AmbientIndex, type IndexChange, type IndexEvent, type StatusUpdate } from './ambient-index.js';
 
 interface IndexSyncOptions {
-  store: Store;
+  source: ConfigSource;
   index: AmbientIndex;
   log: Logger;
   /** Called after every applied batch that changed served resources. */
@@ -53,9 +53,9 @@ function mergeCondition(obj: KubeObject, u: StatusUpdate, now: Date): Condition[
   return existing ? current.map((c) => (c.type === u.type ? next : c)) : [...current, next];
 }
 
-/** Starts the sync; the initial state is applied before this returns. */
-export function syncIndexWithStore(opts: IndexSyncOptions): IndexSync {
-  const { store, index, log } = opts;
+/** Starts the sync; the initial state is applied (and `onChanges` called) before this returns. */
+export function syncIndexWithSource(opts: IndexSyncOptions): IndexSync {
+  const { source, index, log } = opts;
   const now = opts.now ?? (() => new Date());
   const watches = new Map<string, Watch>();
   let closed = false;
@@ -85,7 +85,7 @@ export function syncIndexWithStore(opts: IndexSyncOptions): IndexSync {
     const info = kindByName(kind);
     if (!info) return;
     for (let attempt = 1; attempt <= MAX_STATUS_ATTEMPTS; attempt++) {
-      const obj = store.get({ group: info.group, kind, namespace: info.namespaced ? namespace : undefined, name });
+      const obj = source.get({ group: info.group, kind, namespace: info.namespaced ? namespace : undefined, name });
       if (!obj) return;
       let conditions: Condition[] | undefined;
       let working = obj;
@@ -98,7 +98,7 @@ export function syncIndexWithStore(opts: IndexSyncOptions): IndexSync {
       }
       if (!conditions) return;
       try {
-        await store.updateStatus({ ...obj, status: { ...(obj.status ?? {}), conditions } } as KubeObject);
+        await source.updateStatus({ ...obj, status: { ...(obj.status ?? {}), conditions } } as KubeObject);
         return;
       } catch (err) {
         if (isCausedBy(err, StoreError) && (err as StoreError).code === 'STORE_CONFLICT' && attempt < MAX_STATUS_ATTEMPTS) continue;
@@ -129,7 +129,7 @@ export function syncIndexWithStore(opts: IndexSyncOptions): IndexSync {
   // ---- list + watch ----
   const startKind = (kind: string, initial: boolean) => {
     const filter = filterFor(kind);
-    const listed = store.list(filter);
+    const listed = source.list(filter);
     if (initial) for (const object of listed.items) queue.push({ type: 'ADDED', object });
     else {
       // Resync: everything listed is (re)applied; whatever the index holds that was not listed is gone.
@@ -139,7 +139,7 @@ export function syncIndexWithStore(opts: IndexSyncOptions): IndexSync {
         if (!seen.has(`${object.metadata.namespace ?? ''}/${object.metadata.name}`)) enqueue({ type: 'DELETED', object });
       }
     }
-    const w = store.watch(filter, (ev) => enqueue({ type: ev.type, object: ev.object }), listed.resourceVersion, {
+    const w = source.watch(filter, (ev) => enqueue({ type: ev.type, object: ev.object }), listed.resourceVersion, {
       onClose: (err) => {
         if (closed || err.code !== 'STORE_GONE') return;
         log.warn({ kind }, 'index watch fell behind; resyncing from a fresh list');

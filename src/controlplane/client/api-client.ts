@@ -1,13 +1,33 @@
-// The control plane's REST client: typed get/list/create/update/patch/delete/watch over the Unix socket or TCP.
+// The control plane's REST client: typed get/list/create/update/patch/delete/watch over the Unix socket or TCP, or
+// against a real Kubernetes API server over HTTPS (its REST paths are the ones Ambit's own API server serves).
 import http from 'node:http';
+import https from 'node:https';
 import type { KubeObject } from '../../api/meta.js';
 import { kindByName } from '../../api/registry.js';
 import { ClientError, type ApiStatus } from './client-error.js';
 import { NdjsonLines } from './ndjson-lines.js';
 import { resourcePath, versionOf, type ResourceType } from '../../api/resource-path.js';
 
-/** Where the control plane listens: its Unix socket, or TCP with the bearer token it requires. */
-export type ClientEndpoint = { socketPath: string } | { host: string; port: number; token: string };
+/**
+ * Where the API is: the control plane's Unix socket, its TCP port with the bearer token it requires, or a Kubernetes
+ * API server (`https://host:port`, trusted CA, and a bearer token or client certificate, as a kubeconfig names them).
+ */
+export type ClientEndpoint =
+  | { socketPath: string }
+  | { host: string; port: number; token: string }
+  | { kube: KubeEndpoint };
+
+export interface KubeEndpoint {
+  /** `https://host:port` (a path prefix is not supported). */
+  server: string;
+  /** PEM of the CA that signed the API server's serving certificate. */
+  caPem?: string;
+  token?: string;
+  certPem?: string;
+  keyPem?: string;
+  /** Name checked against the serving certificate when it differs from the server's host (kubeconfig tls-server-name). */
+  tlsServerName?: string;
+}
 
 interface ClientOptions {
   endpoint: ClientEndpoint;
@@ -65,10 +85,11 @@ export class ApiClient {
   readonly #timeoutMs: number;
   #userAgent: string | undefined;
   // Keep-alive so a CLI verb touching many objects reuses one connection; `close()` releases it.
-  readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  readonly #agent: http.Agent;
 
   constructor(opts: ClientOptions) {
     this.#endpoint = opts.endpoint;
+    this.#agent = 'kube' in opts.endpoint ? new https.Agent({ keepAlive: true, maxSockets: 8 }) : new http.Agent({ keepAlive: true, maxSockets: 4 });
     this.#timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#userAgent = opts.userAgent;
   }
@@ -80,7 +101,19 @@ export class ApiClient {
 
   /** The socket path or `host:port` this client talks to (for messages). */
   get target(): string {
-    return 'socketPath' in this.#endpoint ? this.#endpoint.socketPath : `${this.#endpoint.host}:${this.#endpoint.port}`;
+    if ('socketPath' in this.#endpoint) return this.#endpoint.socketPath;
+    if ('kube' in this.#endpoint) return this.#endpoint.kube.server;
+    return `${this.#endpoint.host}:${this.#endpoint.port}`;
+  }
+
+  /** Whether this client talks to a Kubernetes API server (not Ambit's own). */
+  get isKube(): boolean {
+    return 'kube' in this.#endpoint;
+  }
+
+  /** @internal `http.request` or `https.request`, whichever the endpoint needs. */
+  get transport(): typeof http.request {
+    return 'kube' in this.#endpoint ? https.request : http.request;
   }
 
   /** The server's version document (`{ ambit: "0.1.0" }`). */
@@ -103,11 +136,16 @@ export class ApiClient {
     if (!list || typeof list !== 'object' || !Array.isArray(list.items)) {
       throw new ClientError('CLIENT_BAD_RESPONSE', `unexpected list answer from ${this.target} (no items array)`);
     }
+    // Kubernetes leaves kind and apiVersion out of the items of built-in lists (PodList): put them back, so every
+    // object handed on names its kind as a watch event's or a get's does.
+    const listKind = String(list.kind ?? '');
+    const itemKind = listKind.endsWith('List') ? listKind.slice(0, -'List'.length) : undefined;
+    const items = itemKind ? list.items.map((o) => (o.kind ? o : { ...o, apiVersion: String(list.apiVersion ?? 'v1'), kind: itemKind })) : list.items;
     return {
       apiVersion: String(list.apiVersion ?? 'v1'),
       kind: String(list.kind ?? 'List'),
       metadata: { resourceVersion: String(list.metadata?.resourceVersion ?? '') },
-      items: list.items,
+      items,
     };
   }
 
@@ -169,7 +207,7 @@ export class ApiClient {
   #send(method: string, path: string, body: unknown, contentType: string): Promise<RawResponse> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise<RawResponse>((resolve, reject) => {
-      const req = http.request(this.requestOptions(method, path, payload, contentType));
+      const req = this.transport(this.requestOptions(method, path, payload, contentType));
       req.setTimeout(this.#timeoutMs, () => {
         req.destroy(Object.assign(new Error(`no answer within ${this.#timeoutMs} ms`), { code: 'ETIMEDOUT' }));
       });
@@ -196,6 +234,13 @@ export class ApiClient {
     }
     const base: http.RequestOptions = { method, path, headers, agent };
     if ('socketPath' in this.#endpoint) return { ...base, socketPath: this.#endpoint.socketPath };
+    if ('kube' in this.#endpoint) {
+      const k = this.#endpoint.kube;
+      const url = new URL(k.server);
+      if (k.token) headers.authorization = `Bearer ${k.token}`;
+      const tls: https.RequestOptions = { ca: k.caPem, cert: k.certPem, key: k.keyPem, servername: k.tlsServerName };
+      return { ...base, ...tls, host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 443) } as http.RequestOptions;
+    }
     headers.authorization = `Bearer ${this.#endpoint.token}`;
     return { ...base, host: this.#endpoint.host, port: this.#endpoint.port };
   }
@@ -205,8 +250,8 @@ export class ApiClient {
     const code = (err as NodeJS.ErrnoException).code ?? '';
     const detail = code && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
     if (['ENOENT', 'ECONNREFUSED', 'EACCES', 'EPERM', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTSOCK'].includes(code)) {
-      const hint = code === 'EACCES' || code === 'EPERM' ? 'do you have permission to use it (the socket is mode 0600)?' : 'is `ambit controlplane` running?';
-      return new ClientError('CLIENT_UNREACHABLE', `cannot reach the control plane at ${this.target}: ${hint} (${detail})`, { cause: err });
+      const hint = code === 'EACCES' || code === 'EPERM' ? 'do you have permission to use it (the socket is mode 0600)?' : this.isKube ? 'is the Kubernetes API server running?' : 'is `ambit controlplane` running?';
+      return new ClientError('CLIENT_UNREACHABLE', `cannot reach ${this.isKube ? 'the Kubernetes API server' : 'the control plane'} at ${this.target}: ${hint} (${detail})`, { cause: err });
     }
     return new ClientError('CLIENT_UNREACHABLE', `lost the connection to the control plane at ${this.target} (${detail})`, { cause: err });
   }
@@ -262,7 +307,7 @@ function openWatch(client: ApiClient, path: string): WatchStream {
   async function* stream(): AsyncGenerator<WatchEvent> {
     // A watch lives as long as the caller wants: its own connection, no pooling and no deadline.
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      req = http.request(client.requestOptions('GET', path, undefined, 'application/json', false));
+      req = client.transport(client.requestOptions('GET', path, undefined, 'application/json', false));
       req.on('error', reject);
       req.on('response', resolve);
       req.end();

@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { VERBS, globalsOf, resolveDataDir, socketPathIn, writeError, type CliContext } from './cli/index.js';
 import { ApiClient, type ClientEndpoint } from './controlplane/client/index.js';
+import { loadKubeconfig } from './controlplane/client/kubeconfig.js';
 import { describeError } from './lib/errors.js';
 import { registerSandboxVerbs } from './sandbox/commands.js';
 import { registerDemoVerbs } from './sandbox/demo.js';
@@ -39,9 +40,11 @@ function makeContext(): CliContext & { dispose(): void } {
     client(cmd: Command): ApiClient {
       if (client) return client;
       const g = globalsOf(cmd);
-      const endpoint: ClientEndpoint = g.server
-        ? { ...parseHostPort(g.server, '--server'), token: readTokenFile(g.tokenFile, '--server') }
-        : { socketPath: socketPathIn(dataDir(cmd)) };
+      const endpoint: ClientEndpoint = g.kubeconfig
+        ? { kube: loadKubeconfig(g.kubeconfig, g.context) }
+        : g.server
+          ? { ...parseHostPort(g.server, '--server'), token: readTokenFile(g.tokenFile, '--server') }
+          : { socketPath: socketPathIn(dataDir(cmd)) };
       client = new ApiClient({ endpoint });
       return client;
     },
@@ -61,6 +64,8 @@ function buildProgram(ctx: CliContext): Command {
     .option('-n, --namespace <ns>', 'namespace to work in (default "default")')
     .option('--server <host:port>', 'reach the control plane over TCP instead of its Unix socket')
     .option('--token-file <file>', 'bearer token for --server (and for `controlplane --listen`)')
+    .option('--kubeconfig <file>', 'talk to this Kubernetes API server (the control plane: take config from it)')
+    .option('--context <name>', "the kubeconfig context to use (default: its current-context)")
     .showSuggestionAfterError(false)
     .exitOverride()
     .configureOutput({
@@ -68,7 +73,9 @@ function buildProgram(ctx: CliContext): Command {
       writeErr: (s) => ctx.stderr.write(s),
     });
   for (const verb of VERBS) verb.register(program, ctx);
-  registerControlPlaneVerb(program, { dataDir: ctx.dataDir, tokenFile: (cmd) => globalsOf(cmd).tokenFile, exitAfter: (ms) => setTimeout(() => process.exit(0), ms).unref(), selfCommand: [process.execPath, process.argv[1] ?? ''] });
+  registerControlPlaneVerb(program, {
+    dataDir: ctx.dataDir, tokenFile: (cmd) => globalsOf(cmd).tokenFile,
+    kube: (cmd) => (globalsOf(cmd).kubeconfig ? loadKubeconfig(globalsOf(cmd).kubeconfig!, globalsOf(cmd).context) : undefined), exitAfter: (ms) => setTimeout(() => process.exit(0), ms).unref(), selfCommand: [process.execPath, process.argv[1] ?? ''] });
   registerSandboxVerbs(program, ctx);
   registerDemoVerbs(program, ctx);
   registerNodeAgentVerb(program, ctx);

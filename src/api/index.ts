@@ -31,3 +31,4 @@ export * from './kinds/gateway-common.js';
 export * from './kinds/gateway.js';
 export * from './kinds/gateway-routes.js';
 export * from './kinds/telemetry.js';
+export * from './crd.js';

@@ -17,6 +17,8 @@ interface GlobalOptions {
   namespace?: string;
   server?: string;
   tokenFile?: string;
+  kubeconfig?: string;
+  context?: string;
 }
 
 export interface CliContext {

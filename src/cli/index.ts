@@ -6,6 +6,7 @@ import * as ca from './ca.js';
 import * as del from './delete.js';
 import * as describe from './describe.js';
 import * as get from './get.js';
+import * as install from './install.js';
 import * as label from './label.js';
 import * as proxyStatus from './proxy-status.js';
 import * as version from './version.js';
@@ -18,7 +19,7 @@ interface Verb {
 }
 
 /** In help order. */
-export const VERBS: readonly Verb[] = [apply, get, describe, del, label, proxyStatus, ztunnelConfig, waypoint, xDescribe, ca, version];
+export const VERBS: readonly Verb[] = [apply, get, describe, del, label, proxyStatus, ztunnelConfig, waypoint, xDescribe, ca, install, version];
 
 export { globalsOf, writeError } from './cli-context.js';
 export type { CliContext } from './cli-context.js';

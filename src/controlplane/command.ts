@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { FlagError, LOG_LEVELS, checkLogLevel, parseHostPort, readTokenFile } from '../lib/flags.js';
 import { untilSignal } from '../lib/signals.js';
+import type { KubeEndpoint } from './client/index.js';
 
 /** What the verb needs from the composition root. */
 interface ControlPlaneVerbContext {
@@ -12,6 +13,8 @@ interface ControlPlaneVerbContext {
   exitAfter(ms: number): void;
   /** argv that starts this `ambit` build (node + main.js): the command of the waypoint pods it deploys. */
   selfCommand: readonly string[];
+  /** The Kubernetes API server of the global --kubeconfig: config comes from it instead of the embedded store. */
+  kube(cmd: Command): KubeEndpoint | undefined;
 }
 
 interface ControlPlaneFlags {
@@ -42,6 +45,7 @@ export function registerControlPlaneVerb(program: Command, ctx: ControlPlaneVerb
         : undefined;
       const maxCertTtlSeconds = Number(opts.maxCertTtl);
       if (!Number.isInteger(maxCertTtlSeconds) || maxCertTtlSeconds < 60) throw new FlagError(`--max-cert-ttl must be a whole number of seconds ≥ 60, got "${opts.maxCertTtl}"`);
+      const kube = ctx.kube(cmd);
       const stop = untilSignal();
       // Loaded only for this role: CLI verbs start faster without the store, API server and CA modules.
       const { runControlPlane } = await import('./controlplane.js');
@@ -55,6 +59,7 @@ export function registerControlPlaneVerb(program: Command, ctx: ControlPlaneVerb
         maxCertTtlSeconds,
         logLevel: opts.logLevel,
         waypoints: { selfCommand: ctx.selfCommand },
+        kube,
       });
       const sig = await stop;
       handle.log.info({ signal: sig }, 'stopping');

@@ -14,6 +14,9 @@ import { createLogger } from '../lib/log.js';
 import { MeshError } from '../lib/errors.js';
 import { DEFAULT_TRUST_DOMAIN } from '../lib/certs/spiffe-id.js';
 import { openFileStore } from './store/file-store.js';
+import { ApiClient, type KubeEndpoint } from './client/index.js';
+import { KubeSource } from './kube/kube-source.js';
+import { KINDS } from '../api/registry.js';
 import type { ConfigSource, Store } from './store/store.js';
 import { AmbientIndex } from './ambient/ambient-index.js';
 import { syncIndexWithSource, type IndexSync } from './ambient/source-sync.js';
@@ -44,6 +47,8 @@ interface ControlPlaneConfig {
   log?: Logger;
   /** Deploy waypoints for Gateways of class istio-waypoint, as pods running this build (absent: no controller). */
   waypoints?: { selfCommand: readonly string[] };
+  /** Take config from this Kubernetes API server (informers) instead of the embedded file store. */
+  kube?: KubeEndpoint;
 }
 
 interface ControlPlaneHandle {
@@ -121,7 +126,9 @@ export async function runControlPlane(cfg: ControlPlaneConfig): Promise<ControlP
   const socketPath = join(cfg.dataDir, 'ambit.sock');
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
-  const store = await openFileStore(join(cfg.dataDir, 'store'), { log: log.child({ sub: 'store' }) });
+  const store: Store = cfg.kube
+    ? await KubeSource.start({ api: new ApiClient({ endpoint: { kube: cfg.kube }, userAgent: 'ambit-controlplane' }), kinds: KINDS, log: log.child({ sub: 'kube' }) })
+    : await openFileStore(join(cfg.dataDir, 'store'), { log: log.child({ sub: 'store' }) });
   // Everything started so far, stopped in reverse order on failure or close.
   const stops: Array<() => Promise<void>> = [() => store.close()];
   const stopAll = async () => {

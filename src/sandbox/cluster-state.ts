@@ -18,6 +18,8 @@ export interface ClusterRecord {
   withoutZtunnel?: boolean;
   /** ztunnel's `--termination-grace-period` (open connections after a stop or restart); absent = its default. */
   ztunnelGracePeriodSeconds?: number;
+  /** A real Kubernetes control plane holds the config; the sandbox is its kubelet (`cluster create --kubernetes`). */
+  kubernetes?: boolean;
 }
 
 interface ClusterPaths {
@@ -32,7 +34,7 @@ interface ClusterPaths {
 }
 
 /** Entries of the data dir the cluster creates (and `cluster delete` removes). */
-export const CLUSTER_DATA_ENTRIES = ['cluster.json', 'store', 'logs', 'run', 'nodes', 'ca', 'ambit.sock', 'controlplane.json'];
+export const CLUSTER_DATA_ENTRIES = ['cluster.json', 'store', 'logs', 'run', 'nodes', 'ca', 'ambit.sock', 'controlplane.json', 'kube', 'kubeconfig'];
 
 export function clusterPaths(dataDir: string): ClusterPaths {
   const run = join(dataDir, 'run');

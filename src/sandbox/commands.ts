@@ -14,6 +14,7 @@ import {
   CLUSTER_DATA_ENTRIES, clusterPaths, layoutOf, livePid, readClusterRecord, writeClusterRecord, type ClusterRecord,
 } from './cluster-state.js';
 import { containerEnvironment, containerLogPath } from './pod-runner.js';
+import { hostKubeconfigPath, kubeBinDir } from './kube/kube-cluster.js';
 import { ambitMainScript, nodeRoleNames, roleHoldPath, runSupervisor } from './supervisor.js';
 import { buildTopology, destroyTopology, killNetnsProcesses, topologyExists } from './topology.js';
 import { untilSignal } from '../lib/signals.js';
@@ -37,6 +38,7 @@ class SandboxCommandError extends MeshError {
 const DEFAULT_CLUSTER = 'ambit';
 const DEFAULT_NODES = 2;
 const READY_TIMEOUT_MS = 45_000;
+const KUBE_READY_TIMEOUT_MS = 180_000;
 const STOP_TIMEOUT_MS = 20_000;
 /** A held ztunnel drains for its grace period (30 s by default) before it is killed. */
 const ROLE_STOP_TIMEOUT_MS = 60_000;
@@ -51,8 +53,9 @@ export function registerSandboxVerbs(program: Command, ctx: SandboxVerbContext):
     .option('--name <name>', 'cluster name (netns are named <name>.*)', DEFAULT_CLUSTER)
     .option('--nodes <count>', 'number of nodes', String(DEFAULT_NODES))
     .option('--ztunnel-grace-period <seconds>', 'how long a stopping or restarting ztunnel lets open connections finish (default 30)')
+    .option('--kubernetes', 'run a real Kubernetes control plane (kube-apiserver, etcd, controller manager, scheduler) with the sandbox as its kubelet; use kubectl with <data dir>/kubeconfig')
     .addOption(new Option('--without-ztunnel', 'start no ztunnel (tests of the node agent alone; enrolled pods fail closed)').hideHelp())
-    .action(async (opts: { name: string; nodes: string; withoutZtunnel?: boolean; ztunnelGracePeriod?: string }, cmd: Command) => {
+    .action(async (opts: { name: string; nodes: string; withoutZtunnel?: boolean; ztunnelGracePeriod?: string; kubernetes?: boolean }, cmd: Command) => {
       const nodes = Number(opts.nodes);
       clusterLayout(checkClusterName(opts.name), 0, nodes); // refuses a bad --name or --nodes before anything is touched
       const grace = opts.ztunnelGracePeriod === undefined ? undefined : Number(opts.ztunnelGracePeriod);
@@ -60,7 +63,7 @@ export function registerSandboxVerbs(program: Command, ctx: SandboxVerbContext):
         throw new SandboxCommandError(`--ztunnel-grace-period must be a number of seconds from 0 to 3600, got "${opts.ztunnelGracePeriod}"`);
       }
       await createCluster(ctx, ctx.dataDir(cmd), checkClusterName(opts.name), nodes, (l) => ctx.stderr.write(`${l}\n`), {
-        withoutZtunnel: opts.withoutZtunnel === true, ztunnelGracePeriodSeconds: grace,
+        withoutZtunnel: opts.withoutZtunnel === true, ztunnelGracePeriodSeconds: grace, kubernetes: opts.kubernetes === true,
       });
     });
 
@@ -187,9 +190,14 @@ export async function createCluster(
   name: string,
   nodes: number,
   progress: (l: string) => void,
-  opts: { withoutZtunnel?: boolean; ztunnelGracePeriodSeconds?: number } = {},
+  opts: { withoutZtunnel?: boolean; ztunnelGracePeriodSeconds?: number; kubernetes?: boolean } = {},
 ): Promise<void> {
   const existing = readClusterRecord(dataDir);
+  if (existing && Boolean(existing.kubernetes) !== Boolean(opts.kubernetes)) {
+    throw new SandboxCommandError(`cluster "${existing.name}" exists ${existing.kubernetes ? 'with' : 'without'} --kubernetes; delete it first to change that`);
+  }
+  // Refused before anything is built: the binaries take minutes to build, never silently during create.
+  if (opts.kubernetes) await kubeBinDir();
   if (existing && existing.name !== name) {
     throw new SandboxCommandError(`the data dir ${dataDir} already holds cluster "${existing.name}"; use another --data-dir for a second cluster, or delete it first`);
   }
@@ -202,6 +210,7 @@ export async function createCluster(
   const record: ClusterRecord = existing ?? { name, slot: entry.slot, nodes, createdAt: new Date().toISOString(), ownsDataDir };
   if (opts.withoutZtunnel) record.withoutZtunnel = true;
   if (opts.ztunnelGracePeriodSeconds !== undefined) record.ztunnelGracePeriodSeconds = opts.ztunnelGracePeriodSeconds;
+  if (opts.kubernetes) record.kubernetes = true;
   record.slot = entry.slot;
   const layout = layoutOf(record);
   const paths = clusterPaths(dataDir);
@@ -226,16 +235,19 @@ export async function createCluster(
     '--output', paths.supervisorLog, '--exec', process.execPath, '--',
     ambitMainScript(), '--data-dir', dataDir, 'cluster', 'supervise',
   ]);
-  const deadline = Date.now() + READY_TIMEOUT_MS;
+  // A Kubernetes control plane (etcd, API server, CRDs) adds half a minute or more to the start.
+  const readyTimeoutMs = record.kubernetes ? KUBE_READY_TIMEOUT_MS : READY_TIMEOUT_MS;
+  const deadline = Date.now() + readyTimeoutMs;
   while (!existsSync(paths.ready)) {
     if (!livePid(paths.supervisorPid)) {
       throw new SandboxCommandError(`the supervisor exited during start-up; see ${paths.supervisorLog}:\n${tail(paths.supervisorLog, 10)}`);
     }
-    if (Date.now() > deadline) throw new SandboxCommandError(`the cluster was not ready within ${READY_TIMEOUT_MS / 1000} s; see ${paths.supervisorLog}`);
+    if (Date.now() > deadline) throw new SandboxCommandError(`the cluster was not ready within ${readyTimeoutMs / 1000} s; see ${paths.supervisorLog}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   progress(`cluster "${name}" is ready`);
   ctx.stdout.write(summary(layout, dataDir));
+  if (record.kubernetes) ctx.stdout.write(`kubernetes: kubectl --kubeconfig ${hostKubeconfigPath(dataDir)} get nodes\n`);
 }
 
 function summary(layout: ClusterLayout, dataDir: string): string {

@@ -7,6 +7,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { kindByName, type KubeObject } from '../api/index.js';
+import { resourcePath } from '../api/resource-path.js';
 import type { ApiClient } from '../controlplane/client/index.js';
 import { describeError, MeshError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
@@ -50,6 +51,8 @@ interface ContainerSpec {
   env?: Array<{ name: string; value?: string }>;
   workingDir?: string;
   readinessProbe?: { httpGet?: { path?: string; port: number | string }; periodSeconds?: number };
+  /** Ignored by the sandbox (it runs `command`); reported back in the container's status. */
+  image?: string;
 }
 
 /** The sandbox probes every second unless the pod says otherwise (Kubernetes' default is 10 s: too slow for tests). */
@@ -182,13 +185,20 @@ export class PodRunner {
       if (this.#stopped) return;
       const uid = pod.metadata.uid;
       const rp = uid ? this.#running.get(uid) : undefined;
+      // Kubernetes deletes gracefully: the API server marks the pod and waits for its kubelet (us) to stop it.
+      if (pod.metadata.deletionTimestamp && this.#cfg.api.isKube) {
+        if (rp) await this.#teardown(rp);
+        if (this.#cfg.layout.nodes.some((n) => n.name === (pod.spec as PodSpec).nodeName)) await this.#confirmDeletion(pod);
+        continue;
+      }
       if (rp?.awaitingCapture && pod.metadata.annotations?.[REDIRECTION_ANNOTATION] && Number(pod.metadata.resourceVersion) > rp.setupVersion) {
         this.#startContainers(rp);
       }
       if (!uid || rp || this.#failed.has(uid)) continue;
       const spec = pod.spec as PodSpec;
       if (!spec.nodeName) {
-        await this.#bind(pod, pods);
+        // On Kubernetes the real scheduler binds pods.
+        if (!this.#cfg.api.isKube) await this.#bind(pod, pods);
         continue;
       }
       const node = this.#cfg.layout.nodes.find((n) => n.name === spec.nodeName);
@@ -223,6 +233,13 @@ export class PodRunner {
     // Count it at once so the next unplaced pod of this pass sees the new load.
     (pod.spec as PodSpec).nodeName = target;
     this.#cfg.log.info({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, node: target }, 'scheduled');
+  }
+
+  /** Ends a pod's graceful deletion once its containers are gone (what a kubelet does), for this very pod only. */
+  async #confirmDeletion(pod: KubeObject): Promise<void> {
+    const path = resourcePath(POD, { namespace: pod.metadata.namespace, name: pod.metadata.name });
+    await this.#cfg.api.requestJson('DELETE', path, { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } })
+      .catch((err) => this.#cfg.log.debug({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, err: describeError(err) }, 'deletion not confirmed (gone already?)'));
   }
 
   async #reportUnschedulable(pod: KubeObject, message: string): Promise<void> {
@@ -373,8 +390,12 @@ export class PodRunner {
     let phase = rp.awaitingCapture ? 'Pending' : 'Running';
     if (allDone) phase = procs.every(([, p]) => p.lastExit?.code === 0) ? 'Succeeded' : 'Failed';
     const ready = (name: string, p: ManagedProcess) => p.running && rp.probes.get(name) !== false;
+    const images = new Map(rp.spec.containers.map((c) => [c.name, c.image ?? '']));
     const containerStatuses = procs.map(([name, p]) => ({
       name,
+      image: images.get(name) ?? '',
+      imageID: '',
+      started: p.running,
       ready: ready(name, p),
       restartCount: p.restarts,
       state: p.running
@@ -392,12 +413,27 @@ export class PodRunner {
       hostIPs: [{ ip: rp.node.ip }],
       startTime: rp.startTime,
       containerStatuses,
-      // Only pods with readiness probes say Ready: others are ready while they run (the mesh's default).
-      ...(rp.probes.size ? { conditions: [{ type: 'Ready', status: procs.every(([n, p]) => ready(n, p)) ? 'True' : 'False' }] } : {}),
+      // Only pods with readiness probes say Ready: others are ready while they run (the mesh's default). On Kubernetes
+      // every pod carries the conditions a kubelet writes (EndpointSlices and kubectl read them).
+      ...(rp.probes.size || this.#cfg.api.isKube ? { conditions: this.#conditions(procs.length > 0 && procs.every(([n, p]) => ready(n, p))) } : {}),
     };
   }
 
+  #conditions(ready: boolean): Array<Record<string, string>> {
+    const status = ready ? 'True' : 'False';
+    if (!this.#cfg.api.isKube) return [{ type: 'Ready', status }];
+    return [
+      { type: 'PodScheduled', status: 'True' }, { type: 'Initialized', status: 'True' },
+      { type: 'ContainersReady', status }, { type: 'Ready', status },
+    ];
+  }
+
   async #writeStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void> {
+    if (this.#cfg.api.isKube) {
+      // A merge patch of the status subresource: Kubernetes validates a PUT as a whole object.
+      await this.#cfg.api.requestJson('PATCH', resourcePath(POD, { namespace, name, subresource: 'status' }), { status }, 'application/merge-patch+json');
+      return;
+    }
     await this.#cfg.api.updateStatus({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace }, status });
   }
 

@@ -22,6 +22,7 @@ import { PodRunner } from './pod-runner.js';
 import { clusterPaths, layoutOf, readClusterRecord } from './cluster-state.js';
 import type { ClusterLayout } from './cluster-layout.js';
 import { POD_NETNS_ANNOTATION } from '../lib/mesh-contract.js';
+import { clusterKubeconfigPath, startKubeCluster } from './kube/kube-cluster.js';
 
 /** The control plane's TLS gRPC port (CA + xDS), as istiod's 15012. */
 const CONTROL_PLANE_GRPC_PORT = 15012;
@@ -89,11 +90,14 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<Supervisor
   const main = ambitMainScript();
   const level = opts.logLevel ?? 'info';
   const always = () => true;
+  // Kubernetes mode: a real API server (and the sandbox as its kubelet); Ambit's roles take config from it.
+  const kube = record.kubernetes ? await startKubeCluster({ dataDir: opts.dataDir, layout, log: opts.log.child({ sub: 'kubernetes' }) }) : undefined;
+  const kubeArgs = kube ? ['--kubeconfig', clusterKubeconfigPath(opts.dataDir)] : [];
   const role = (name: string, netns: string, args: string[], nodeFlags: readonly string[] = []) =>
     new ManagedProcess(
       {
         label: name, netns,
-        argv: [opts.nodeBinary, ...nodeFlags, main, '--data-dir', opts.dataDir, ...args, '--log-level', level],
+        argv: [opts.nodeBinary, ...nodeFlags, main, '--data-dir', opts.dataDir, ...kubeArgs, ...args, '--log-level', level],
         logFile: join(paths.logs, `${name}.log`),
         pidFile: join(paths.run, `${name}.pid`),
       },
@@ -103,9 +107,11 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<Supervisor
   const xdsAddress = `${layout.fabricIp}:${CONTROL_PLANE_GRPC_PORT}`;
   const controlPlane = role('controlplane', layout.fabricNetns, ['controlplane', '--grpc-listen', xdsAddress]);
   controlPlane.start();
-  const api = new ApiClient({ endpoint: { socketPath: paths.socket }, timeoutMs: 10_000 });
-  await waitForApi(api, 30_000);
-  await ensureClusterObjects(api, layout);
+  const ambitApi = new ApiClient({ endpoint: { socketPath: paths.socket }, timeoutMs: 10_000 });
+  await waitForApi(ambitApi, kube ? 90_000 : 30_000);
+  // The pod runner and the cluster objects live where the config lives: the Kubernetes API in Kubernetes mode.
+  const api = kube ? kube.api : ambitApi;
+  if (!kube) await ensureClusterObjects(api, layout);
   const roles = [controlPlane];
   const ztunnels: Array<{ proc: ManagedProcess; handover: string }> = [];
   for (const node of layout.nodes) {
@@ -161,7 +167,8 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<Supervisor
       // plane last.
       await Promise.all(roles.slice(1).map((r) => r.stop(5000)));
       await controlPlane.stop(5000);
-      api.close();
+      ambitApi.close();
+      await kube?.stop();
     },
   };
 }

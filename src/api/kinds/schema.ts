@@ -299,12 +299,20 @@ export function statusSchema(fields: Record<string, Schema> = {}): ObjectSchema 
   return obj({ conditions: arr(CONDITION), ...fields }, { open: true });
 }
 
+const ROOTS = new Map<string, ObjectSchema>();
+
+/** The schema of a kind's top-level fields besides apiVersion, kind and metadata (spec, status, …). */
+export function kindSchema(kind: string): ObjectSchema | undefined {
+  return ROOTS.get(kind);
+}
+
 /** Registers a kind's schema-driven validator with `validateObject`. */
 export function defineKind(kind: string, def: KindDefinition): void {
   const top: Record<string, Schema> = { ...(def.topLevel ?? {}) };
   if (def.spec) top['spec'] = def.specOptional ? def.spec : req(def.spec);
   top['status'] = def.status ?? statusSchema();
   const root = obj(top);
+  ROOTS.set(kind, root);
   registerSpecValidator(kind, (o, p) => {
     const ctx: Ctx = { obj: o, p };
     const rest: Record<string, unknown> = {};

@@ -1,5 +1,4 @@
-// Reads a kubeconfig (the file kubectl uses) or a pod's in-cluster service-account files into a Kubernetes
-// endpoint for ApiClient. Supported: the current (or a named) context; server with certificate-authority(-data) and
+// Reads a kubeconfig (the file kubectl uses) into a Kubernetes endpoint for ApiClient. Supported: the current (or a named) context; server with certificate-authority(-data) and
 // tls-server-name; users with token, tokenFile, or client-certificate(-data) + client-key(-data). Anything else a
 // kubeconfig can say (exec plugins, auth providers, insecure-skip-tls-verify, proxies) is refused by name rather
 // than ignored: a mesh must not talk to its API server less securely than the user asked.
@@ -9,7 +8,7 @@ import { parse } from 'yaml';
 import { MeshError } from '../../lib/errors.js';
 import type { KubeEndpoint } from './api-client.js';
 
-export class KubeconfigError extends MeshError {
+class KubeconfigError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('KUBECONFIG_INVALID', message, options);
   }
@@ -77,17 +76,4 @@ export function loadKubeconfig(path: string, context?: string): KubeEndpoint {
   if (Boolean(cert) !== Boolean(key)) throw new KubeconfigError(`${where}: users[${ctx.user}]: a client certificate needs its key and the key its certificate`);
   if (cert && key) Object.assign(endpoint, { certPem: cert, keyPem: key });
   return endpoint;
-}
-
-/** The endpoint of a pod's own API server: `KUBERNETES_SERVICE_HOST`/`_PORT` and the mounted service-account files. */
-export function inClusterEndpoint(host: string, port: string, serviceAccountDir = '/var/run/secrets/kubernetes.io/serviceaccount'): KubeEndpoint {
-  const read = (name: string) => {
-    try {
-      return readFileSync(join(serviceAccountDir, name), 'utf8');
-    } catch (err) {
-      throw new KubeconfigError(`in-cluster config: cannot read ${join(serviceAccountDir, name)}: ${(err as Error).message}`, { cause: err });
-    }
-  };
-  const h = host.includes(':') ? `[${host}]` : host;
-  return { server: `https://${h}:${port}`, caPem: read('ca.crt'), token: read('token').trim() };
 }

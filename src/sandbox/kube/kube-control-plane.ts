@@ -27,6 +27,8 @@ interface KubeControlPlaneOptions {
   host?: string;
   /** `--service-cluster-ip-range`; its first address is the `kubernetes` Service's ClusterIP. */
   serviceClusterIpRange?: string;
+  /** More addresses the API server is reached at (relayed into the sandbox): put in its serving certificate. */
+  extraAddresses?: readonly string[];
   /** Bound for the whole start (every component ready); default 120 s. */
   startTimeoutMs?: number;
 }
@@ -65,6 +67,7 @@ export class KubeControlPlane {
   #pki: KubePki | undefined;
   #ownsWorkDir: boolean;
   #serviceRange: string;
+  #extraAddresses: readonly string[];
   #procs: Array<{ part: Part; group: ProcessGroup }> = [];
   #stopped = false;
 
@@ -74,6 +77,7 @@ export class KubeControlPlane {
     this.workDir = opts.workDir ?? mkdtempSync(join(tmpdir(), 'ambit-kube-'));
     this.host = opts.host ?? '127.0.0.1';
     this.#serviceRange = opts.serviceClusterIpRange ?? DEFAULT_SERVICE_RANGE;
+    this.#extraAddresses = opts.extraAddresses ?? [];
     this.kubeconfig = join(this.workDir, 'admin.kubeconfig');
   }
 
@@ -140,7 +144,7 @@ export class KubeControlPlane {
     };
     const pkiDir = dir('pki');
     dir('logs');
-    const pki = await createKubePki([this.host, firstServiceIp(this.#serviceRange)]);
+    const pki = await createKubePki([this.host, firstServiceIp(this.#serviceRange), ...this.#extraAddresses]);
     this.#pki = pki;
     const file = (name: string, text: string) => {
       const p = join(pkiDir, name);

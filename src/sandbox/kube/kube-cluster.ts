@@ -1,0 +1,187 @@
+// `ambit cluster create --kubernetes`: the sandbox becomes the kubelet of a real Kubernetes control plane.
+//
+// The supervisor starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler on the host's loopback
+// (KubeControlPlane), relays `<fabric IP>:6443` inside the sandbox to it (so the control plane and node agents in
+// their netns reach it the way pods reach a real API server), installs Ambit's CRDs, registers one Node per sandbox
+// node (capacity, Ready condition, a Lease renewed every 10 s as kubelets do), and writes two admin kubeconfigs:
+// `<data dir>/kubeconfig` for the user's kubectl on the host, `<data dir>/kube/cluster.kubeconfig` for Ambit's roles.
+import { existsSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { customResourceDefinitions, KINDS, type KubeObject } from '../../api/index.js';
+import { ApiClient, ClientError } from '../../controlplane/client/index.js';
+import { describeError, MeshError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/log.js';
+import { POD_NETNS_ANNOTATION } from '../../lib/mesh-contract.js';
+import { listenInNetns, runCommand } from '../../platform/index.js';
+import type { ClusterLayout } from '../cluster-layout.js';
+import { KubeControlPlane, renderKubeconfig } from './kube-control-plane.js';
+
+/** The port the API server is reached at inside the sandbox (Kubernetes' usual secure port). */
+const SANDBOX_APISERVER_PORT = 6443;
+/** How often each sandbox node renews its Lease (the kubelet's default). */
+const LEASE_RENEW_MS = 10_000;
+const LEASE_DURATION_S = 40;
+
+/** scripts/kube/build.sh, from dist/src/sandbox/kube/ (the compiled location of this file). */
+const BUILD_SCRIPT = fileURLToPath(new URL('../../../../scripts/kube/build.sh', import.meta.url));
+
+class KubeClusterError extends MeshError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SANDBOX_KUBERNETES', message, options);
+  }
+}
+
+/** The kubeconfig for the user's kubectl on the host (`<data dir>/kubeconfig`). */
+export function hostKubeconfigPath(dataDir: string): string {
+  return join(dataDir, 'kubeconfig');
+}
+
+/** The kubeconfig Ambit's roles inside the sandbox use (server `https://<fabric IP>:6443`). */
+export function clusterKubeconfigPath(dataDir: string): string {
+  return join(dataDir, 'kube', 'cluster.kubeconfig');
+}
+
+/** The directory of the built Kubernetes binaries; fails with the build command when they are not built yet. */
+export async function kubeBinDir(): Promise<string> {
+  const { stdout } = await runCommand([BUILD_SCRIPT, '--print-dir']);
+  const dir = stdout.trim();
+  if (!existsSync(join(dir, '.complete'))) {
+    throw new KubeClusterError(`the Kubernetes binaries are not built in ${dir}: run ${BUILD_SCRIPT} (10–20 minutes once; setup.sh does it)`);
+  }
+  return dir;
+}
+
+interface KubeCluster {
+  readonly cp: KubeControlPlane;
+  /** An admin client for the host side (the pod runner, node registration). */
+  readonly api: ApiClient;
+  stop(): Promise<void>;
+}
+
+/** Starts the Kubernetes side of a sandbox cluster; resolves once CRDs are served and Nodes are registered Ready. */
+export async function startKubeCluster(opts: { dataDir: string; layout: ClusterLayout; log: Logger }): Promise<KubeCluster> {
+  const { layout, log } = opts;
+  const cp = await KubeControlPlane.start({
+    binDir: await kubeBinDir(),
+    workDir: join(opts.dataDir, 'kube'),
+    serviceClusterIpRange: layout.serviceCidr,
+    extraAddresses: [layout.fabricIp],
+  });
+  const stops: Array<() => Promise<void> | void> = [() => cp.stop()];
+  const stop = async () => {
+    for (const s of stops.reverse()) await Promise.resolve(s()).catch((err) => log.warn({ err: describeError(err) }, 'kubernetes shutdown step failed'));
+  };
+  try {
+    const relay = await listenInNetns(layout.fabricNetns, { host: layout.fabricIp, port: SANDBOX_APISERVER_PORT }, (inside) => {
+      const url = new URL(cp.apiServerUrl);
+      const outside = net.connect(Number(url.port), url.hostname);
+      inside.pipe(outside).pipe(inside);
+      const end = () => {
+        inside.destroy();
+        outside.destroy();
+      };
+      inside.on('error', end).on('close', end);
+      outside.on('error', end).on('close', end);
+    });
+    stops.push(() => new Promise<void>((r) => relay.close(() => r())));
+    writeFileSync(hostKubeconfigPath(opts.dataDir), renderKubeconfig(cp.apiServerUrl, cp.caCertPem, 'ambit-admin', cp.adminToken), { mode: 0o600 });
+    writeFileSync(clusterKubeconfigPath(opts.dataDir), renderKubeconfig(`https://${layout.fabricIp}:${SANDBOX_APISERVER_PORT}`, cp.caCertPem, 'ambit-admin', cp.adminToken), { mode: 0o600 });
+    const api = new ApiClient({ endpoint: { kube: { server: cp.apiServerUrl, caPem: cp.caCertPem, token: cp.adminToken } }, userAgent: 'ambit-sandbox' });
+    stops.push(() => api.close());
+    await installCrds(api);
+    await registerNodes(api, layout);
+    const timer = setInterval(() => {
+      void renewLeases(api, layout).catch((err) => log.warn({ err: describeError(err) }, 'node lease renewal failed; retrying'));
+    }, LEASE_RENEW_MS);
+    stops.push(() => clearInterval(timer));
+    log.info({ apiServer: cp.apiServerUrl, inside: `${layout.fabricIp}:${SANDBOX_APISERVER_PORT}` }, 'kubernetes control plane ready');
+    return { cp, api, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+const CRD_PATH = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
+
+/** Creates (or replaces) every CRD, then waits until each kind answers a list. */
+async function installCrds(api: ApiClient): Promise<void> {
+  for (const crd of customResourceDefinitions()) {
+    try {
+      await api.requestJson('POST', CRD_PATH, crd);
+    } catch (err) {
+      if (!(err instanceof ClientError && err.status === 409)) throw err;
+      const current = (await api.requestJson('GET', `${CRD_PATH}/${crd.metadata.name}`)) as KubeObject;
+      await api.requestJson('PUT', `${CRD_PATH}/${crd.metadata.name}`, { ...crd, metadata: { ...crd.metadata, resourceVersion: current.metadata.resourceVersion } });
+    }
+  }
+  const deadline = Date.now() + 30_000;
+  for (const kind of KINDS.filter((k) => k.group !== '')) {
+    for (;;) {
+      try {
+        await api.list(kind);
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw new KubeClusterError(`the CRD of ${kind.kind} was not served in time: ${describeError(err)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+}
+
+/** Node objects as a kubelet registers them: address, pod CIDR, capacity and a Ready condition. */
+async function registerNodes(api: ApiClient, layout: ClusterLayout): Promise<void> {
+  for (const node of layout.nodes) {
+    try {
+      await api.create({
+        apiVersion: 'v1', kind: 'Node',
+        metadata: { name: node.name, labels: { 'kubernetes.io/hostname': node.name, 'kubernetes.io/os': 'linux', [POD_NETNS_ANNOTATION]: node.netns } },
+        spec: { podCIDR: node.podCidr, podCIDRs: [node.podCidr] },
+      });
+    } catch (err) {
+      if (!(err instanceof ClientError && err.status === 409)) throw err;
+    }
+    await postNodeStatus(api, node.name, node.ip);
+  }
+  await renewLeases(api, layout);
+}
+
+async function postNodeStatus(api: ApiClient, name: string, ip: string): Promise<void> {
+  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const resources = { cpu: '8', memory: '16Gi', pods: '110' };
+  const condition = (type: string, status: string, reason: string) => ({ type, status, reason, message: reason, lastHeartbeatTime: now, lastTransitionTime: now });
+  await api.requestJson('PATCH', `/api/v1/nodes/${name}/status`, {
+    status: {
+      addresses: [{ type: 'InternalIP', address: ip }, { type: 'Hostname', address: name }],
+      capacity: resources,
+      allocatable: resources,
+      conditions: [
+        condition('Ready', 'True', 'KubeletReady'),
+        condition('MemoryPressure', 'False', 'KubeletHasSufficientMemory'),
+        condition('DiskPressure', 'False', 'KubeletHasNoDiskPressure'),
+        condition('PIDPressure', 'False', 'KubeletHasSufficientPID'),
+      ],
+      nodeInfo: { kubeletVersion: 'ambit-sandbox', operatingSystem: 'linux', architecture: process.arch === 'x64' ? 'amd64' : process.arch, containerRuntimeVersion: 'ambit-sandbox://netns', kernelVersion: '', osImage: 'ambit sandbox', kubeProxyVersion: '', machineID: '', systemUUID: '', bootID: '' },
+    },
+  }, 'application/merge-patch+json');
+}
+
+/** Creates or renews each node's Lease in kube-node-lease: the node lifecycle controller's heartbeat. */
+async function renewLeases(api: ApiClient, layout: ClusterLayout): Promise<void> {
+  // A MicroTime: six fractional digits.
+  const now = new Date().toISOString().replace(/Z$/, '000Z');
+  for (const node of layout.nodes) {
+    const path = `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${node.name}`;
+    const spec = { holderIdentity: node.name, leaseDurationSeconds: LEASE_DURATION_S, renewTime: now };
+    try {
+      await api.requestJson('PATCH', path, { spec }, 'application/merge-patch+json');
+    } catch (err) {
+      if (!(err instanceof ClientError && err.status === 404)) throw err;
+      await api.requestJson('POST', '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases', {
+        apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: node.name, namespace: 'kube-node-lease' }, spec,
+      });
+    }
+  }
+}

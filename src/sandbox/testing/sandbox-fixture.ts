@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { KubeObject } from '../../api/index.js';
 import { CommandError, listNetns, runCommand } from '../../platform/index.js';
 import { POD_NETNS_ANNOTATION } from '../../lib/mesh-contract.js';
+import { kubeBinDir } from '../kube/kube-cluster.js';
 
 let seq = 0;
 
@@ -33,12 +34,13 @@ export class SandboxFixture {
   private constructor(readonly name: string, readonly dataDir: string) {}
 
   /** Creates a cluster with a unique name (`t<pid>x<n>`) in a fresh data dir; deleted after the test. */
-  static async create(t: AfterHook, nodes: number, opts: { withoutZtunnel?: boolean; ztunnelGracePeriodSeconds?: number } = {}): Promise<SandboxFixture> {
+  static async create(t: AfterHook, nodes: number, opts: { withoutZtunnel?: boolean; ztunnelGracePeriodSeconds?: number; kubernetes?: boolean } = {}): Promise<SandboxFixture> {
     const name = `t${process.pid}x${++seq}`;
     const dataDir = join(mkdtempSync(join(tmpdir(), `ambit-${name}-`)), 'data');
     const fx = new SandboxFixture(name, dataDir);
     t.after(() => fx.#cleanup());
     await fx.cli(['cluster', 'create', '--name', name, '--nodes', String(nodes), ...(opts.withoutZtunnel ? ['--without-ztunnel'] : []),
+      ...(opts.kubernetes ? ['--kubernetes'] : []),
       ...(opts.ztunnelGracePeriodSeconds === undefined ? [] : ['--ztunnel-grace-period', String(opts.ztunnelGracePeriodSeconds)])]);
     return fx;
   }
@@ -52,6 +54,13 @@ export class SandboxFixture {
       if (opts.allowFail && err instanceof CommandError && err.exitCode !== null) return { stdout: '', stderr: err.stderr, code: err.exitCode };
       throw err;
     }
+  }
+
+  /** Runs the built kubectl with the cluster's kubeconfig (clusters made with `kubernetes: true`); rejects on failure. */
+  async kubectl(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+    const kubectl = join(await kubeBinDir(), 'kubectl');
+    const r = await runCommand([kubectl, `--kubeconfig=${join(this.dataDir, 'kubeconfig')}`, ...args], { input: opts.input, timeoutMs: opts.timeoutMs ?? 30_000 });
+    return r.stdout;
   }
 
   async apply(manifest: object[]): Promise<void> {

@@ -1,0 +1,121 @@
+// e2e (root): `ambit cluster create --kubernetes` — a real kube-apiserver, etcd, controller manager and scheduler with
+// the sandbox as their kubelet; Ambit's control plane takes config from the API server. Everything the user does
+// here goes through the built kubectl: apps applied as a Deployment are scheduled by the real scheduler onto the
+// sandbox nodes, `kubectl label namespace` enrols them with no restart (mTLS on 15008, the client's pod IP kept),
+// an AuthorizationPolicy applied with kubectl is enforced and its status written back, deleting it restores traffic,
+// a deleted pod is stopped and its deletion confirmed, and `cluster delete` leaves nothing running.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { SandboxFixture } from '../../src/sandbox/testing/sandbox-fixture.js';
+import { runCommand } from '../../src/platform/index.js';
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const KUBE_VERSION = 'v1.37.2';
+
+interface Pod {
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec: { nodeName?: string };
+  status: { phase?: string; podIP?: string; conditions?: Array<{ type: string; status: string }> };
+}
+
+function apps(node: string): string {
+  const container = (name: string, command: string[], env: Record<string, string> = {}) => ({
+    name, image: 'ambit/sample-apps:dev', command, env: Object.entries(env).map(([n, value]) => ({ name: n, value })),
+  });
+  const docs = [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'echo', namespace: 'shop' } },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'client', namespace: 'shop' } },
+    {
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'echo', namespace: 'shop' },
+      spec: {
+        replicas: 2, selector: { matchLabels: { app: 'echo' } },
+        template: {
+          metadata: { labels: { app: 'echo' } },
+          spec: { serviceAccountName: 'echo', containers: [container('echo', [node, `${REPO}examples/apps/echo-http.mjs`], { PORT: '8080' })] },
+        },
+      },
+    },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: 'shop' }, spec: { selector: { app: 'echo' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } },
+    {
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'client', namespace: 'shop', labels: { app: 'client' } },
+      spec: { serviceAccountName: 'client', containers: [container('client', ['sleep', 'infinity'])] },
+    },
+  ];
+  return JSON.stringify({ apiVersion: 'v1', kind: 'List', items: docs });
+}
+
+const DENY = JSON.stringify({
+  apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'deny-client', namespace: 'shop' },
+  spec: { selector: { matchLabels: { app: 'echo' } }, action: 'DENY', rules: [{ from: [{ source: { principals: ['cluster.local/ns/shop/sa/client'] } }] }] },
+});
+
+test('Kubernetes mode: kubectl drives the mesh on a real API server with the sandbox as kubelet', { timeout: 280_000 }, async (t) => {
+  const started = Date.now();
+  const fx = await SandboxFixture.create(t, 2, { kubernetes: true });
+  t.diagnostic(`cluster with Kubernetes ready in ${Date.now() - started} ms`);
+
+  const version = JSON.parse(await fx.kubectl(['version', '-o', 'json'])) as Record<string, { gitVersion: string }>;
+  assert.equal(version.clientVersion?.gitVersion, KUBE_VERSION);
+  assert.equal(version.serverVersion?.gitVersion, KUBE_VERSION);
+  const nodes = JSON.parse(await fx.kubectl(['get', 'nodes', '-o', 'json'])) as { items: Array<{ metadata: { name: string }; status: { conditions: Array<{ type: string; status: string }> } }> };
+  assert.deepEqual(nodes.items.map((n) => n.metadata.name).sort(), ['node1', 'node2']);
+  for (const n of nodes.items) assert.equal(n.status.conditions.find((c) => c.type === 'Ready')?.status, 'True', `${n.metadata.name} is Ready`);
+  // Every Istio and Gateway API kind Ambit serves has its CRD.
+  const crds = await fx.kubectl(['get', 'crd', '-o', 'name']);
+  for (const crd of ['authorizationpolicies.security.istio.io', 'peerauthentications.security.istio.io', 'httproutes.gateway.networking.k8s.io', 'gateways.gateway.networking.k8s.io']) {
+    assert.match(crds, new RegExp(`customresourcedefinition.apiextensions.k8s.io/${crd.replace(/\./g, '\\.')}$`, 'm'));
+  }
+
+  await fx.kubectl(['apply', '-f', '-'], { input: apps(process.execPath) });
+  const pods = async () => (JSON.parse(await fx.kubectl(['get', 'pods', '-n', 'shop', '-o', 'json'])) as { items: Pod[] }).items;
+  const all = await fx.waitFor('3 shop pods Running and Ready', async () => {
+    const items = await pods();
+    return items.length === 3 && items.every((p) => p.status.phase === 'Running' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) ? items : undefined;
+  }, 60_000, 500);
+  for (const p of all) assert.ok(['node1', 'node2'].includes(p.spec.nodeName ?? ''), `${p.metadata.name} scheduled onto a sandbox node, got ${p.spec.nodeName}`);
+  const wide = await fx.kubectl(['get', 'pods', '-n', 'shop', '-o', 'wide']);
+  assert.match(wide, /^client +1\/1 +Running +0 +\S+ +10\.244\.\d+\.\d+ +node[12] /m);
+  const clientIp = all.find((p) => p.metadata.name === 'client')!.status.podIP!;
+  const curl = () => fx.cli(['exec', 'client', '-n', 'shop', '--', 'curl', '-sS', '--max-time', '3', 'http://echo.shop/'], { allowFail: true });
+
+  // Plain traffic first: not enrolled, no capture annotation.
+  const plain = await curl();
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.match(plain.stdout, new RegExp(`caller=(::ffff:)?${clientIp.replace(/\./g, '\\.')}:`));
+
+  // Enrol with kubectl: the node agents capture every pod (no restart), traffic is mTLS through ztunnel.
+  await fx.kubectl(['label', 'namespace', 'shop', 'istio.io/dataplane-mode=ambient']);
+  await fx.waitFor('every shop pod captured', async () => (await pods()).every((p) => p.metadata.annotations?.['ambient.istio.io/redirection'] === 'enabled'), 30_000, 300);
+  const restarts = (await pods()).map((p) => p.metadata.name).sort();
+  assert.deepEqual(restarts, all.map((p) => p.metadata.name).sort(), 'the same pods, none restarted');
+  const meshed = await fx.waitFor('traffic through the mesh', async () => {
+    const r = await curl();
+    return r.code === 0 ? r.stdout : undefined;
+  });
+  assert.match(meshed, new RegExp(`caller=(::ffff:)?${clientIp.replace(/\./g, '\\.')}:`), 'the server sees the client pod IP');
+  const metrics = (await Promise.all(['node1', 'node2'].map((n) =>
+    runCommand(['ip', 'netns', 'exec', `${fx.name}.${n}`, 'curl', '-s', 'localhost:15020/stats/prometheus']).then((r) => r.stdout)))).join('\n');
+  assert.match(metrics, /istio_tcp_connections_opened_total\{[^}]*reporter="destination"[^}]*source_principal="spiffe:\/\/cluster\.local\/ns\/shop\/sa\/client"[^}]*\}/);
+  assert.match(metrics, /connection_security_policy="mutual_tls"/);
+
+  // An AuthorizationPolicy applied with kubectl: enforced, its status written back by the control plane; deleted → allowed.
+  await fx.kubectl(['apply', '-f', '-'], { input: DENY });
+  await fx.waitFor('the client refused', async () => (await curl()).code !== 0, 20_000, 300);
+  const policy = JSON.parse(await fx.kubectl(['get', 'authorizationpolicy', 'deny-client', '-n', 'shop', '-o', 'json'])) as { status?: { conditions?: Array<{ type: string; status: string; reason: string }> } };
+  assert.ok(policy.status?.conditions?.some((c) => c.type === 'ZtunnelAccepted' && c.status === 'True'), `status: ${JSON.stringify(policy.status)}`);
+  await fx.kubectl(['delete', 'authorizationpolicy', 'deny-client', '-n', 'shop']);
+  await fx.waitFor('the client allowed again', async () => (await curl()).code === 0, 20_000, 300);
+
+  // kubectl delete waits for the kubelet: the sandbox stops the pod and confirms, the ReplicaSet replaces it.
+  const victim = all.find((p) => p.metadata.labels?.['app'] === 'echo')!.metadata.name;
+  await fx.kubectl(['delete', 'pod', victim, '-n', 'shop', '--wait=true', '--timeout=30s'], { timeoutMs: 40_000 });
+  await fx.waitFor('the echo Deployment back at 2 ready pods', async () => {
+    const echo = (await pods()).filter((p) => p.metadata.labels?.['app'] === 'echo' && p.status.phase === 'Running');
+    return echo.length === 2 && !echo.some((p) => p.metadata.name === victim);
+  }, 60_000, 500);
+
+  const left = await fx.deleteAndFindLeftovers();
+  assert.deepEqual(left, { netns: [], processes: [], files: [], etcNetns: [] }, 'cluster delete stops the Kubernetes parts too');
+});

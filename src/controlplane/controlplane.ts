@@ -16,6 +16,7 @@ import { DEFAULT_TRUST_DOMAIN } from '../lib/certs/spiffe-id.js';
 import { openFileStore } from './store/file-store.js';
 import { ApiClient, type KubeEndpoint } from './client/index.js';
 import { KubeSource } from './kube/kube-source.js';
+import { KubeTokenReviewer } from './ca/kube-token-review.js';
 import { KINDS } from '../api/registry.js';
 import type { ConfigSource, Store } from './store/store.js';
 import { AmbientIndex } from './ambient/ambient-index.js';
@@ -126,11 +127,12 @@ export async function runControlPlane(cfg: ControlPlaneConfig): Promise<ControlP
   const socketPath = join(cfg.dataDir, 'ambit.sock');
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
-  const store: Store = cfg.kube
-    ? await KubeSource.start({ api: new ApiClient({ endpoint: { kube: cfg.kube }, userAgent: 'ambit-controlplane' }), kinds: KINDS, log: log.child({ sub: 'kube' }) })
+  const kubeApi = cfg.kube ? new ApiClient({ endpoint: { kube: cfg.kube }, userAgent: 'ambit-controlplane' }) : undefined;
+  const store: Store = kubeApi
+    ? await KubeSource.start({ api: kubeApi, kinds: KINDS, log: log.child({ sub: 'kube' }) })
     : await openFileStore(join(cfg.dataDir, 'store'), { log: log.child({ sub: 'store' }) });
   // Everything started so far, stopped in reverse order on failure or close.
-  const stops: Array<() => Promise<void>> = [() => store.close()];
+  const stops: Array<() => Promise<void>> = [async () => kubeApi?.close(), () => store.close()];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch((err: Error) => log.warn({ error: err.message }, 'shutdown step failed'));
   };
@@ -151,6 +153,7 @@ export async function runControlPlane(cfg: ControlPlaneConfig): Promise<ControlP
       trustDomain: cfg.trustDomain,
       pluggedCaDir: cfg.pluggedCaDir,
       maxTtlSeconds: cfg.maxCertTtlSeconds,
+      kubeTokens: kubeApi ? new KubeTokenReviewer(kubeApi) : undefined,
       metrics,
       log: log.child({ sub: 'ca' }),
     });

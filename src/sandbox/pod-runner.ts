@@ -21,6 +21,7 @@ import { renderHosts, renderResolvConf, serviceNames } from './pod-dns-files.js'
 import { createPodNetwork, deletePodNetwork, writeNetnsFile } from './pod-network.js';
 import { renderServiceRules, servicePortRules } from './service-rules.js';
 import { ReconcileLoop } from '../lib/reconcile-loop.js';
+import { STATIC_ROLE_ANNOTATION } from './kube/kube-cluster.js';
 import { POD_NETNS_ANNOTATION, REDIRECTION_ANNOTATION, isCaptureCandidate } from '../lib/mesh-contract.js';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -183,6 +184,8 @@ export class PodRunner {
     if (!this.#swept) await this.#sweepOrphans(byUid);
     for (const pod of pods) {
       if (this.#stopped) return;
+      // Run by the supervisor itself (a node's ztunnel on Kubernetes): only recorded in the API.
+      if (pod.metadata.annotations?.[STATIC_ROLE_ANNOTATION]) continue;
       const uid = pod.metadata.uid;
       const rp = uid ? this.#running.get(uid) : undefined;
       // Kubernetes deletes gracefully: the API server marks the pod and waits for its kubelet (us) to stop it.

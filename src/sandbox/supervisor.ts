@@ -22,7 +22,7 @@ import { PodRunner } from './pod-runner.js';
 import { clusterPaths, layoutOf, readClusterRecord } from './cluster-state.js';
 import type { ClusterLayout } from './cluster-layout.js';
 import { POD_NETNS_ANNOTATION } from '../lib/mesh-contract.js';
-import { clusterKubeconfigPath, startKubeCluster } from './kube/kube-cluster.js';
+import { clusterKubeconfigPath, startKubeCluster, ztunnelTokenPath } from './kube/kube-cluster.js';
 
 /** The control plane's TLS gRPC port (CA + xDS), as istiod's 15012. */
 const CONTROL_PLANE_GRPC_PORT = 15012;
@@ -124,6 +124,8 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<Supervisor
     const ztunnel = role(`ztunnel-${node.name}`, node.netns, [
       'ztunnel', '--node', node.name, '--xds-address', xdsAddress, '--node-ip', node.ip, '--handover-file', handover,
       ...(record.ztunnelGracePeriodSeconds === undefined ? [] : ['--termination-grace-period', String(record.ztunnelGracePeriodSeconds)]),
+      // On Kubernetes a ztunnel proves its node with its pod-bound service-account token (TokenReview), as in Istio.
+      ...(kube ? ['--token-file', ztunnelTokenPath(opts.dataDir, node.name)] : []),
     ], ZTUNNEL_NODE_FLAGS);
     ztunnel.start();
     roles.push(ztunnel);

@@ -46,6 +46,7 @@ interface ZtunnelFlags {
   drain: string;
   terminationGracePeriod: string;
   handoverFile?: string;
+  tokenFile?: string;
   logLevel: string;
 }
 
@@ -68,6 +69,7 @@ export function registerZtunnelVerb(program: Command, ctx: ZtunnelVerbContext): 
     .option('--network <name>', "this node's network name", '')
     .option('--drain <seconds>', "how long open connections of a pod removed from this ztunnel may finish", '5')
     .option('--termination-grace-period <seconds>', 'how long open connections may finish once ztunnel is told to stop', String(DEFAULT_TERMINATION_GRACE_MS / 1000))
+    .option('--token-file <path>', "authenticate to the CA and xDS with this service-account token (audience istio-ca; Kubernetes), read anew for every request, instead of the node's bootstrap token")
     .option('--handover-file <path>', 'restart handover file: on stop, keep the listeners until a replacement writes "ready" to it')
     .option('--log-level <level>', `log level (${LOG_LEVELS.join(', ')})`, 'info')
     .action(async (opts: ZtunnelFlags, cmd: Command) => {
@@ -102,6 +104,7 @@ export function registerZtunnelVerb(program: Command, ctx: ZtunnelVerbContext): 
         drainMs: Math.round(drain * 1000),
         terminationGraceMs: Math.round(grace * 1000),
         handoverFile: opts.handoverFile,
+        tokenFile: opts.tokenFile,
         log,
       });
       const why = await Promise.race([stop, handle.quitRequested.then(() => 'quitquitquit')]);

@@ -12,6 +12,7 @@
 // otherwise take connections it cannot route yet, while its predecessor can), and retries the admin/stats/readiness
 // ports until its predecessor frees them. A fresh start (or one after a crash) takes the pods at once.
 import { chmodSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import type net from 'node:net';
 import { dirname } from 'node:path';
@@ -66,6 +67,8 @@ interface ZtunnelConfig {
   terminationGraceMs?: number;
   /** The restart handover file shared with the replacement and the supervisor (src/lib/handover-file.ts). */
   handoverFile?: string;
+  /** Service-account token file (Kubernetes): sent instead of the node bootstrap token. */
+  tokenFile?: string;
   /** How long a stopping ztunnel waits for its replacement to say `ready` before closing anyway, ms. */
   handoverTimeoutMs?: number;
   /** Run the per-pod DNS proxy on 15053 (default true; Istio's proxy metadata `DNS_CAPTURE`). */
@@ -129,6 +132,14 @@ export async function runZtunnel(config: ZtunnelConfig): Promise<ZtunnelHandle> 
   };
   const roots = readRoots();
   const token = async (): Promise<string> => {
+    // A projected token is rotated by whoever writes the file: read anew each time.
+    if (config.tokenFile) {
+      const t = (await readFile(config.tokenFile, 'utf8').catch((err: unknown) => {
+        throw new ZtunnelStartError(`cannot read the service-account token ${config.tokenFile}: ${describeError(err)}`, { cause: err });
+      })).trim();
+      if (!t) throw new ZtunnelStartError(`the service-account token file ${config.tokenFile} is empty`);
+      return t;
+    }
     const t = await readNodeToken(config.dataDir, config.node);
     if (!t) throw new ZtunnelStartError(`no bootstrap token for node ${config.node} under ${config.dataDir}/nodes/${config.node}/token`);
     return t;

@@ -28,6 +28,7 @@ import { CaMaterial, BACKDATE_MS, type CaInfo, type RotationResult, type RetireR
 import { checkCsr, checkImpersonatedIdentity } from './csr-check.js';
 import { authorizeIdentity, describeCaller, type CaCaller } from './node-authorizer.js';
 import { NodeTokenRegistry } from './node-token-registry.js';
+import { looksLikeJwt } from './kube-token-review.js';
 import { registerCaMetrics } from './ca-metrics.js';
 
 const DEFAULT_MAX_TTL_SECONDS = 24 * 3600;
@@ -48,6 +49,8 @@ interface CaServerOptions {
   log: Logger;
   /** Extra names for the serving certificate (e.g. the sandbox address of the control plane). */
   servingNames?: { dns?: string[]; ips?: string[] };
+  /** On Kubernetes: service-account tokens (JWTs) are checked with TokenReview; node bootstrap tokens still work. */
+  kubeTokens?: { authenticate(token: string): Promise<string> };
 }
 
 /** What `GET /ambit/v1/ca` shows: public facts only, never keys. */
@@ -72,7 +75,10 @@ export interface CaServer {
    * certificate and its client-certificate handling, as istiod does. Services may be added after start.
    */
   readonly grpcServer: grpc.Server;
-  /** Node bootstrap tokens: which node a bearer token belongs to (shared with xDS authentication). */
+  /**
+   * Which node a bearer token stands for (shared with xDS authentication): a node bootstrap token, or on Kubernetes a
+   * ztunnel's service-account token. Undefined for an unknown token; throws with the reason for a refused one.
+   */
   readonly nodeTokens: { authenticate(token: string): Promise<string | undefined> };
   /** Why the client certificate of the connection `peer` (`call.getPeer()`) did not verify, if it did not. */
   untrustedCertificate(peer: string): string | undefined;
@@ -147,6 +153,11 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   const material = await CaMaterial.open({ dataDir: opts.dataDir, trustDomain, pluggedCaDir: opts.pluggedCaDir, log });
   const metrics = registerCaMetrics(opts.metrics, { root: () => material.rootExpiry(), chain: () => material.signingCertExpiry() });
   const tokens = await NodeTokenRegistry.start({ source: opts.source, dataDir: opts.dataDir, log });
+  const kubeTokens = opts.kubeTokens;
+  const nodeAuth = {
+    authenticate: (token: string): Promise<string | undefined> =>
+      kubeTokens && looksLikeJwt(token) ? kubeTokens.authenticate(token) : tokens.authenticate(token),
+  };
 
   // --- serving certificate ---
   const credentials = new ServingCredentials();
@@ -179,7 +190,9 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
     if (auth.length > 0) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(String(auth[0]));
       if (auth.length > 1 || !m) throw new CaError('CA_UNAUTHENTICATED', "authorization: expected exactly one 'Bearer <token>' header");
-      const node = await tokens.authenticate(m[1]!);
+      const node = await nodeAuth.authenticate(m[1]!).catch((err: unknown) => {
+        throw new CaError('CA_UNAUTHENTICATED', `authorization: ${describeError(err)}`);
+      });
       if (!node) throw new CaError('CA_UNAUTHENTICATED', 'authorization: the bearer token is not a valid node token (unknown, revoked or from another control plane)');
       return { kind: 'node', node };
     }
@@ -260,7 +273,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   return {
     port,
     grpcServer: server,
-    nodeTokens: tokens,
+    nodeTokens: nodeAuth,
     untrustedCertificate: (peer) => credentials.untrustedPeers.get(peer),
     rootBundlePem: () => material.bundlePem(),
     status,

@@ -5,15 +5,19 @@
 // their netns reach it the way pods reach a real API server), installs Ambit's CRDs, registers one Node per sandbox
 // node (capacity, Ready condition, a Lease renewed every 10 s as kubelets do), and writes two admin kubeconfigs:
 // `<data dir>/kubeconfig` for the user's kubectl on the host, `<data dir>/kube/cluster.kubeconfig` for Ambit's roles.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { writeFileDurableSync } from '../../lib/durable-file.js';
 import { fileURLToPath } from 'node:url';
 import { customResourceDefinitions, KINDS, type KubeObject } from '../../api/index.js';
 import { ApiClient, ClientError } from '../../controlplane/client/index.js';
 import { describeError, MeshError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { POD_NETNS_ANNOTATION } from '../../lib/mesh-contract.js';
+
+/** Pods the supervisor runs itself (a node's ztunnel), recorded in the API so tokens can be bound to them. */
+export const STATIC_ROLE_ANNOTATION = 'sandbox.ambit.dev/static-role';
 import { listenInNetns, runCommand } from '../../platform/index.js';
 import type { ClusterLayout } from '../cluster-layout.js';
 import { KubeControlPlane, renderKubeconfig } from './kube-control-plane.js';
@@ -23,6 +27,12 @@ const SANDBOX_APISERVER_PORT = 6443;
 /** How often each sandbox node renews its Lease (the kubelet's default). */
 const LEASE_RENEW_MS = 10_000;
 const LEASE_DURATION_S = 40;
+/** Projected tokens are minted for an hour and replaced every 20 minutes (the kubelet refreshes at 80 % of life). */
+const TOKEN_EXPIRATION_S = 3600;
+const TOKEN_REFRESH_MS = 20 * 60_000;
+/** Namespace and service account of the ztunnels' pods (Istio's): the CA trusts their tokens to act for a node. */
+const ZTUNNEL_NAMESPACE = 'istio-system';
+const ZTUNNEL_SERVICE_ACCOUNT = 'ztunnel';
 
 /** scripts/kube/build.sh, from dist/src/sandbox/kube/ (the compiled location of this file). */
 const BUILD_SCRIPT = fileURLToPath(new URL('../../../../scripts/kube/build.sh', import.meta.url));
@@ -41,6 +51,11 @@ export function hostKubeconfigPath(dataDir: string): string {
 /** The kubeconfig Ambit's roles inside the sandbox use (server `https://<fabric IP>:6443`). */
 export function clusterKubeconfigPath(dataDir: string): string {
   return join(dataDir, 'kube', 'cluster.kubeconfig');
+}
+
+/** The projected service-account token (audience istio-ca) a node's ztunnel authenticates with. */
+export function ztunnelTokenPath(dataDir: string, node: string): string {
+  return join(dataDir, 'nodes', node, 'istio-token');
 }
 
 /** The directory of the built Kubernetes binaries; fails with the build command when they are not built yet. */
@@ -96,6 +111,13 @@ export async function startKubeCluster(opts: { dataDir: string; layout: ClusterL
       void renewLeases(api, layout).catch((err) => log.warn({ err: describeError(err) }, 'node lease renewal failed; retrying'));
     }, LEASE_RENEW_MS);
     stops.push(() => clearInterval(timer));
+    const ztunnelPods = await registerZtunnelPods(api, layout);
+    const mint = () => mintZtunnelTokens(api, ztunnelPods, opts.dataDir);
+    await mint();
+    const tokenTimer = setInterval(() => {
+      void mint().catch((err) => log.warn({ err: describeError(err) }, 'ztunnel token refresh failed; retrying'));
+    }, TOKEN_REFRESH_MS);
+    stops.push(() => clearInterval(tokenTimer));
     log.info({ apiServer: cp.apiServerUrl, inside: `${layout.fabricIp}:${SANDBOX_APISERVER_PORT}` }, 'kubernetes control plane ready');
     return { cp, api, stop };
   } catch (err) {
@@ -183,5 +205,62 @@ async function renewLeases(api: ApiClient, layout: ClusterLayout): Promise<void>
         apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: node.name, namespace: 'kube-node-lease' }, spec,
       });
     }
+  }
+}
+
+/** POSTs an object; an existing one (409) is fine. */
+async function createIfMissing(api: ApiClient, path: string, obj: object): Promise<void> {
+  try {
+    await api.requestJson('POST', path, obj);
+  } catch (err) {
+    if (!(err instanceof ClientError && err.status === 409)) throw err;
+  }
+}
+
+/**
+ * One pod per node standing for its ztunnel (host network, service account istio-system/ztunnel), reported
+ * Running: the supervisor runs the process itself (the pod runner leaves pods marked with STATIC_ROLE_ANNOTATION
+ * alone), and the pod is what the ztunnel's token is bound to, so the API server vouches for its node.
+ */
+async function registerZtunnelPods(api: ApiClient, layout: ClusterLayout): Promise<Array<{ node: string; name: string; uid: string }>> {
+  await createIfMissing(api, '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ZTUNNEL_NAMESPACE } });
+  await createIfMissing(api, `/api/v1/namespaces/${ZTUNNEL_NAMESPACE}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: ZTUNNEL_SERVICE_ACCOUNT, namespace: ZTUNNEL_NAMESPACE } });
+  const out: Array<{ node: string; name: string; uid: string }> = [];
+  for (const node of layout.nodes) {
+    const name = `ztunnel-${node.name}`;
+    const path = `/api/v1/namespaces/${ZTUNNEL_NAMESPACE}/pods`;
+    // The service-account controller may not have made the namespace's default account yet: retry briefly.
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ZTUNNEL_NAMESPACE, labels: { app: 'ztunnel' }, annotations: { [STATIC_ROLE_ANNOTATION]: 'ztunnel' } },
+      spec: { nodeName: node.name, hostNetwork: true, serviceAccountName: ZTUNNEL_SERVICE_ACCOUNT, automountServiceAccountToken: false,
+        containers: [{ name: 'istio-proxy', image: 'ambit', command: ['ambit', 'ztunnel', '--node', node.name] }] } };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await createIfMissing(api, path, pod);
+        break;
+      } catch (err) {
+        if (attempt >= 50) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    const current = (await api.requestJson('GET', `${path}/${name}`)) as KubeObject;
+    await api.requestJson('PATCH', `${path}/${name}/status`, { status: {
+      phase: 'Running', podIP: node.ip, podIPs: [{ ip: node.ip }], hostIP: node.ip, hostIPs: [{ ip: node.ip }],
+      conditions: [{ type: 'Ready', status: 'True' }, { type: 'ContainersReady', status: 'True' }, { type: 'PodScheduled', status: 'True' }, { type: 'Initialized', status: 'True' }],
+    } }, 'application/merge-patch+json');
+    out.push({ node: node.name, name, uid: current.metadata.uid! });
+  }
+  return out;
+}
+
+/** Mints each ztunnel a token bound to its pod (TokenRequest) and writes it where `ztunnel --token-file` reads it. */
+async function mintZtunnelTokens(api: ApiClient, pods: ReadonlyArray<{ node: string; name: string; uid: string }>, dataDir: string): Promise<void> {
+  for (const p of pods) {
+    const res = (await api.requestJson('POST', `/api/v1/namespaces/${ZTUNNEL_NAMESPACE}/serviceaccounts/${ZTUNNEL_SERVICE_ACCOUNT}/token`, {
+      apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest',
+      spec: { audiences: ['istio-ca'], expirationSeconds: TOKEN_EXPIRATION_S, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: p.name, uid: p.uid } },
+    })) as { status?: { token?: string } };
+    if (!res.status?.token) throw new KubeClusterError(`TokenRequest for ${ZTUNNEL_NAMESPACE}/${ZTUNNEL_SERVICE_ACCOUNT} (pod ${p.name}) returned no token`);
+    mkdirSync(dirname(ztunnelTokenPath(dataDir, p.node)), { recursive: true, mode: 0o700 });
+    writeFileDurableSync(ztunnelTokenPath(dataDir, p.node), `${res.status.token}\n`, 0o600);
   }
 }

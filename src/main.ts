@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { VERBS, globalsOf, resolveDataDir, socketPathIn, writeError, type CliContext } from './cli/index.js';
-import { ApiClient, type ClientEndpoint } from './controlplane/client/index.js';
-import { loadKubeconfig } from './controlplane/client/kubeconfig.js';
+import { ApiClient, type ClientEndpoint, type KubeEndpoint } from './controlplane/client/index.js';
+import { inClusterEndpoint, loadKubeconfig } from './controlplane/client/kubeconfig.js';
 import { describeError } from './lib/errors.js';
 import { registerSandboxVerbs } from './sandbox/commands.js';
 import { registerDemoVerbs } from './sandbox/demo.js';
@@ -24,6 +24,13 @@ function packageVersion(): string {
   }
 }
 
+/** The Kubernetes API server the global flags name (--kubeconfig or --in-cluster), if any. */
+function kubeEndpointOf(cmd: Command): KubeEndpoint | undefined {
+  const g = globalsOf(cmd);
+  if (g.inCluster) return inClusterEndpoint(process.env.KUBERNETES_SERVICE_HOST, process.env.KUBERNETES_SERVICE_PORT);
+  return g.kubeconfig ? loadKubeconfig(g.kubeconfig, g.context) : undefined;
+}
+
 function makeContext(): CliContext & { dispose(): void } {
   let client: ApiClient | undefined;
   const envDataDir = process.env.AMBIT_DATA_DIR;
@@ -40,8 +47,9 @@ function makeContext(): CliContext & { dispose(): void } {
     client(cmd: Command): ApiClient {
       if (client) return client;
       const g = globalsOf(cmd);
-      const endpoint: ClientEndpoint = g.kubeconfig
-        ? { kube: loadKubeconfig(g.kubeconfig, g.context) }
+      const kube = kubeEndpointOf(cmd);
+      const endpoint: ClientEndpoint = kube
+        ? { kube }
         : g.server
           ? { ...parseHostPort(g.server, '--server'), token: readTokenFile(g.tokenFile, '--server') }
           : { socketPath: socketPathIn(dataDir(cmd)) };
@@ -66,6 +74,7 @@ function buildProgram(ctx: CliContext): Command {
     .option('--token-file <file>', 'bearer token for --server (and for `controlplane --listen`)')
     .option('--kubeconfig <file>', 'talk to this Kubernetes API server (the control plane: take config from it)')
     .option('--context <name>', "the kubeconfig context to use (default: its current-context)")
+    .option('--in-cluster', "talk to the Kubernetes API server of the pod this runs in (its service-account token)")
     .showSuggestionAfterError(false)
     .exitOverride()
     .configureOutput({
@@ -75,7 +84,8 @@ function buildProgram(ctx: CliContext): Command {
   for (const verb of VERBS) verb.register(program, ctx);
   registerControlPlaneVerb(program, {
     dataDir: ctx.dataDir, tokenFile: (cmd) => globalsOf(cmd).tokenFile,
-    kube: (cmd) => (globalsOf(cmd).kubeconfig ? loadKubeconfig(globalsOf(cmd).kubeconfig!, globalsOf(cmd).context) : undefined), exitAfter: (ms) => setTimeout(() => process.exit(0), ms).unref(), selfCommand: [process.execPath, process.argv[1] ?? ''] });
+    kube: kubeEndpointOf,
+    podNamespace: process.env.POD_NAMESPACE, exitAfter: (ms) => setTimeout(() => process.exit(0), ms).unref(), selfCommand: [process.execPath, process.argv[1] ?? ''] });
   registerSandboxVerbs(program, ctx);
   registerDemoVerbs(program, ctx);
   registerNodeAgentVerb(program, ctx);

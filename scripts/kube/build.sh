@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes test parts (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd,
-# etcdctl) from the Go module proxy into a per-version cache, once; later runs find them and return at once.
+# etcdctl, and helm for the chart tests) from the Go module proxy into a per-version cache, once; later runs find
+# them and return at once.
 #
 # Go builds test parts only, never the product. k8s.io/kubernetes cannot be `go install`ed: its go.mod
 # requires every staging module (k8s.io/api, k8s.io/client-go, ...) at v0.0.0 and replaces them with
@@ -10,20 +11,41 @@
 # between releases). etcd has a wrapper module of its own so its dependency versions never mix with
 # Kubernetes'. Builds run under `nice -n 19` so tests elsewhere on the machine keep their CPU.
 #
-# Usage: scripts/kube/build.sh [--print-dir]    env: AMBIT_KUBE_CACHE (default /var/cache/ambit/kube)
+# Usage: scripts/kube/build.sh [--print-dir | --print-helm]    env: AMBIT_KUBE_CACHE (default /var/cache/ambit/kube)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=versions.env
 . "$here/versions.env"
 cache_root="${AMBIT_KUBE_CACHE:-/var/cache/ambit/kube}"
 bin_dir="$cache_root/$KUBE_VERSION-etcd$ETCD_VERSION/bin"
+helm_bin="$cache_root/helm-$HELM_VERSION/bin/helm"
 if [ "${1:-}" = "--print-dir" ]; then echo "$bin_dir"; exit 0; fi
+if [ "${1:-}" = "--print-helm" ]; then echo "$helm_bin"; exit 0; fi
+command -v go >/dev/null || { [ -x "$helm_bin" ] && [ -f "$bin_dir/.complete" ] && exit 0; echo "kube build: Go is not installed (needed to build the Kubernetes test parts)" >&2; exit 1; }
+mkdir -p "$cache_root"
+
+# --- helm (its own wrapper module and cache entry: its k8s.io versions differ from Kubernetes') ----------------
+if [ ! -x "$helm_bin" ]; then
+  exec 8>"$cache_root/.helm-lock"
+  flock 8
+  if [ ! -x "$helm_bin" ]; then
+    hwork="$cache_root/helm-work"
+    rm -rf "$hwork"; mkdir -p "$hwork" "$(dirname "$helm_bin")"
+    cp "$here/mod/helm/go.mod" "$hwork/"
+    sed -i "s#^require helm.sh/helm/v4 .*#require helm.sh/helm/v4 $HELM_VERSION#" "$hwork/go.mod"
+    (cd "$hwork" && CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false" nice -n 19 go build -trimpath \
+      -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" -o "$helm_bin.tmp" helm.sh/helm/v4/cmd/helm)
+    mv "$helm_bin.tmp" "$helm_bin"
+    rm -rf "$hwork"
+  fi
+  exec 8>&-
+fi
+
 parts=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd etcdctl)
 complete=1
 for p in "${parts[@]}"; do [ -x "$bin_dir/$p" ] || complete=0; done
 [ "$complete" = 1 ] && [ -f "$bin_dir/.complete" ] && exit 0
 
-command -v go >/dev/null || { echo "kube build: Go is not installed (needed to build the Kubernetes test parts)" >&2; exit 1; }
 mkdir -p "$bin_dir"
 # One build at a time per cache (several work trees may run setup.sh at once); a waiter finds the parts built.
 exec 9>"$cache_root/.lock"

@@ -19,6 +19,7 @@ interface GlobalOptions {
   tokenFile?: string;
   kubeconfig?: string;
   context?: string;
+  inCluster?: boolean;
 }
 
 export interface CliContext {

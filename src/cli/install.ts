@@ -1,15 +1,113 @@
-// `ambit install --print-crds`: the CustomResourceDefinitions of every Istio and Gateway API kind Ambit serves, for
-// `kubectl apply -f -` before `ambit controlplane --kubeconfig` starts (it lists every kind it mirrors).
+// `ambit install` / `ambit uninstall` (like `istioctl install`): the objects of install-objects.ts (the same the Helm
+// chart renders) applied to the cluster of the global --kubeconfig with server-side apply (field manager `ambit`),
+// or printed (`--dry-run`, `--print-crds`). Uninstall deletes them in reverse order; CRDs (and so every Istio and
+// Gateway API object users wrote) only with --purge.
 import type { Command } from 'commander';
-import { customResourceDefinitions, toYaml } from '../api/index.js';
-import type { CliContext } from './cli-context.js';
+import { customResourceDefinitions, toYaml, type KubeObject } from '../api/index.js';
+import type { ApiClient } from '../controlplane/client/index.js';
+import { ClientError } from '../controlplane/client/index.js';
+import { CliError, globalsOf, type CliContext } from './cli-context.js';
+import { DEFAULT_INSTALL, installObjects, type InstallOptions } from './install-objects.js';
+
+interface InstallFlags {
+  printCrds?: boolean;
+  dryRun?: boolean;
+  image?: string;
+  trustDomain: string;
+  logLevel: string;
+}
+
+/** REST collection of the kinds an install holds. */
+const COLLECTIONS: Record<string, { prefix: string; plural: string; namespaced: boolean }> = {
+  CustomResourceDefinition: { prefix: '/apis/apiextensions.k8s.io/v1', plural: 'customresourcedefinitions', namespaced: false },
+  Namespace: { prefix: '/api/v1', plural: 'namespaces', namespaced: false },
+  ServiceAccount: { prefix: '/api/v1', plural: 'serviceaccounts', namespaced: true },
+  Service: { prefix: '/api/v1', plural: 'services', namespaced: true },
+  ConfigMap: { prefix: '/api/v1', plural: 'configmaps', namespaced: true },
+  ClusterRole: { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'clusterroles', namespaced: false },
+  ClusterRoleBinding: { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'clusterrolebindings', namespaced: false },
+  Deployment: { prefix: '/apis/apps/v1', plural: 'deployments', namespaced: true },
+  DaemonSet: { prefix: '/apis/apps/v1', plural: 'daemonsets', namespaced: true },
+};
+
+function objectPath(obj: KubeObject): string {
+  const c = COLLECTIONS[obj.kind];
+  if (!c) throw new CliError(`install: no REST path known for kind ${obj.kind}`);
+  const ns = c.namespaced ? `/namespaces/${obj.metadata.namespace}` : '';
+  return `${c.prefix}${ns}/${c.plural}/${obj.metadata.name}`;
+}
+
+function describe(obj: KubeObject): string {
+  return `${obj.kind.toLowerCase()}/${obj.metadata.name}${obj.metadata.namespace ? ` -n ${obj.metadata.namespace}` : ''}`;
+}
+
+function kubeClient(ctx: CliContext, cmd: Command, verb: string): ApiClient {
+  const api = ctx.client(cmd);
+  if (!api.isKube) throw new CliError(`${verb} needs a Kubernetes cluster: pass --kubeconfig <file> (or --in-cluster); to see what it would apply, add --dry-run`);
+  return api;
+}
+
+function optionsOf(opts: InstallFlags, cmd: Command, version: string): InstallOptions {
+  return {
+    namespace: globalsOf(cmd).namespace || DEFAULT_INSTALL.namespace,
+    image: opts.image ?? `ambit/ambit:${version}`,
+    trustDomain: opts.trustDomain,
+    logLevel: opts.logLevel,
+  };
+}
 
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('install')
-    .description("print what Ambit needs in a Kubernetes cluster (today: its CRDs, with --print-crds)")
-    .requiredOption('--print-crds', 'print the CRDs of every Istio and Gateway API kind Ambit serves, as YAML')
-    .action(() => {
-      ctx.stdout.write(toYaml(customResourceDefinitions()));
+    .description('install Ambit into the Kubernetes cluster of --kubeconfig (CRDs, control plane, ztunnel and node agent), with server-side apply')
+    .option('--print-crds', 'only print the CRDs of every Istio and Gateway API kind Ambit serves, as YAML')
+    .option('--dry-run', 'print every object (the Helm chart in manifests/ambit renders the same) instead of applying')
+    .option('--image <ref>', 'the Ambit image (default ambit/ambit:<this version>)')
+    .option('--trust-domain <domain>', 'SPIFFE trust domain of issued identities', DEFAULT_INSTALL.trustDomain)
+    .option('--log-level <level>', 'log level of every component', DEFAULT_INSTALL.logLevel)
+    .action(async (opts: InstallFlags, cmd: Command) => {
+      if (opts.printCrds) {
+        ctx.stdout.write(toYaml(customResourceDefinitions()));
+        return;
+      }
+      const o = optionsOf(opts, cmd, ctx.clientVersion);
+      const objects = installObjects(o);
+      if (opts.dryRun) {
+        ctx.stdout.write(toYaml(objects));
+        return;
+      }
+      const api = kubeClient(ctx, cmd, 'install');
+      await api.requestJson('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: o.namespace } }).catch((err) => {
+        if (!(err instanceof ClientError && err.status === 409)) throw err;
+      });
+      for (const obj of objects) {
+        try {
+          await api.requestJson('PATCH', `${objectPath(obj)}?fieldManager=ambit&force=true`, obj, 'application/apply-patch+yaml');
+        } catch (err) {
+          throw new CliError(`install: ${describe(obj)}: ${(err as Error).message}`, { cause: err });
+        }
+        ctx.stdout.write(`${describe(obj)} applied\n`);
+      }
+      ctx.stdout.write(`Ambit installed in namespace ${o.namespace}; label a namespace istio.io/dataplane-mode=ambient to enrol it\n`);
+    });
+
+  program
+    .command('uninstall')
+    .description('remove what `ambit install` applied (CRDs, and with them every Istio and Gateway API object, only with --purge)')
+    .option('--purge', 'also delete the CRDs and so every AuthorizationPolicy, HTTPRoute, … in the cluster')
+    .action(async (opts: { purge?: boolean }, cmd: Command) => {
+      const api = kubeClient(ctx, cmd, 'uninstall');
+      const objects = installObjects(optionsOf({ trustDomain: DEFAULT_INSTALL.trustDomain, logLevel: DEFAULT_INSTALL.logLevel }, cmd, ctx.clientVersion))
+        .filter((o) => opts.purge || o.kind !== 'CustomResourceDefinition')
+        .reverse();
+      for (const obj of objects) {
+        try {
+          await api.requestJson('DELETE', objectPath(obj));
+          ctx.stdout.write(`${describe(obj)} deleted\n`);
+        } catch (err) {
+          if (err instanceof ClientError && err.status === 404) continue;
+          throw new CliError(`uninstall: ${describe(obj)}: ${(err as Error).message}`, { cause: err });
+        }
+      }
     });
 }

@@ -15,6 +15,8 @@ interface ControlPlaneVerbContext {
   selfCommand: readonly string[];
   /** The Kubernetes API server of the global --kubeconfig: config comes from it instead of the embedded store. */
   kube(cmd: Command): KubeEndpoint | undefined;
+  /** The namespace this process runs in as a pod (POD_NAMESPACE), if any. */
+  podNamespace?: string;
 }
 
 interface ControlPlaneFlags {
@@ -60,6 +62,7 @@ export function registerControlPlaneVerb(program: Command, ctx: ControlPlaneVerb
         logLevel: opts.logLevel,
         waypoints: { selfCommand: ctx.selfCommand },
         kube,
+        kubeNamespace: ctx.podNamespace,
       });
       const sig = await stop;
       handle.log.info({ signal: sig }, 'stopping');

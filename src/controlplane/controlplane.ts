@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '../lib/log.js';
 import { createLogger } from '../lib/log.js';
-import { MeshError } from '../lib/errors.js';
+import { describeError, MeshError } from '../lib/errors.js';
 import { DEFAULT_TRUST_DOMAIN } from '../lib/certs/spiffe-id.js';
 import { openFileStore } from './store/file-store.js';
 import { ApiClient, type KubeEndpoint } from './client/index.js';
@@ -50,6 +50,8 @@ interface ControlPlaneConfig {
   waypoints?: { selfCommand: readonly string[] };
   /** Take config from this Kubernetes API server (informers) instead of the embedded file store. */
   kube?: KubeEndpoint;
+  /** On Kubernetes: the namespace the trust bundle is published in (ConfigMap istio-ca-root-cert); default istio-system. */
+  kubeNamespace?: string;
 }
 
 interface ControlPlaneHandle {
@@ -120,6 +122,27 @@ async function writeEndpointsFile(dataDir: string, info: Record<string, unknown>
   await writeFileDurable(path, `${JSON.stringify(info, null, 2)}\n`);
 }
 
+/**
+ * Keeps ConfigMap `istio-ca-root-cert` (key `root-cert.pem`, Istio's name) in `namespace` equal to the trust bundle, so
+ * ztunnel pods can mount the roots they verify the control plane with; checked every 30 s (a rotation changes it).
+ */
+function publishRootCert(api: ApiClient, namespace: string, bundle: () => string, log: Logger): { stop(): void } {
+  let last = '';
+  const sync = async () => {
+    const pem = bundle();
+    if (pem === last) return;
+    const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio-ca-root-cert', namespace }, data: { 'root-cert.pem': pem } };
+    await api.requestJson('PATCH', `/api/v1/namespaces/${namespace}/configmaps/istio-ca-root-cert?fieldManager=ambit-controlplane&force=true`, cm, 'application/apply-patch+yaml');
+    last = pem;
+    log.info({ namespace }, 'trust bundle published in ConfigMap istio-ca-root-cert');
+  };
+  const run = () => void sync().catch((err) => log.warn({ namespace, err: describeError(err) }, 'cannot publish the trust bundle; retrying'));
+  run();
+  const timer = setInterval(run, 30_000);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
+
 /** Starts the control plane; resolves once the API, the CA and metrics all answer. */
 export async function runControlPlane(cfg: ControlPlaneConfig): Promise<ControlPlaneHandle> {
   const log = cfg.log ?? createLogger('controlplane', { level: cfg.logLevel });
@@ -159,6 +182,10 @@ export async function runControlPlane(cfg: ControlPlaneConfig): Promise<ControlP
     });
     stops.push(() => ca.close());
     for (const r of caRoutes(ca)) apiServer.addRoute(r.method, r.path, r.handler);
+    if (kubeApi) {
+      const publisher = publishRootCert(kubeApi, cfg.kubeNamespace ?? 'istio-system', () => ca.rootBundlePem(), log.child({ sub: 'root-cert' }));
+      stops.push(async () => publisher.stop());
+    }
     // The index is filled from the source before xDS serves it, so the first client already sees the whole mesh;
     // the initial batch has nobody to push to, later batches are pushed as deltas.
     const index = new AmbientIndex({ trustDomain: cfg.trustDomain ?? DEFAULT_TRUST_DOMAIN });

@@ -77,3 +77,16 @@ export function loadKubeconfig(path: string, context?: string): KubeEndpoint {
   if (cert && key) Object.assign(endpoint, { certPem: cert, keyPem: key });
   return endpoint;
 }
+
+/** The API server a pod reaches: `KUBERNETES_SERVICE_HOST`/`_PORT` and the mounted service-account files. */
+export function inClusterEndpoint(host: string | undefined, port: string | undefined, serviceAccountDir = '/var/run/secrets/kubernetes.io/serviceaccount'): KubeEndpoint {
+  if (!host || !port) throw new KubeconfigError('--in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set (is this a pod?)');
+  const read = (name: string) => {
+    try {
+      return readFileSync(join(serviceAccountDir, name), 'utf8');
+    } catch (err) {
+      throw new KubeconfigError(`--in-cluster: cannot read ${join(serviceAccountDir, name)}: ${(err as Error).message}`, { cause: err });
+    }
+  };
+  return { server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`, caPem: read('ca.crt'), token: read('token').trim() };
+}

@@ -1,0 +1,176 @@
+// What `ambit install` puts in a Kubernetes cluster, and what the Helm chart in manifests/ambit renders: the CRDs,
+// the control plane (Deployment + Service, istiod's ports), ztunnel and the node agent (DaemonSets), their service
+// accounts and RBAC. One source of truth in code; a test renders the chart with real Helm and requires the same
+// objects, so the two cannot drift.
+//
+// Privileges follow Istio's ambient charts and no more: the control plane reads config and writes status, reviews
+// tokens, manages waypoint pods and services and publishes its trust bundle; ztunnel has no API access at all (it
+// authenticates to the control plane with a projected token, audience istio-ca) and gets the capabilities it needs
+// to open sockets inside pod network namespaces; the node agent is privileged and on the host network, as istio-cni.
+import { customResourceDefinitions, KINDS, type KubeObject } from '../api/index.js';
+
+export interface InstallOptions {
+  /** Namespace of the control plane, ztunnel and node agent (Istio's: istio-system). */
+  namespace: string;
+  /** The Ambit image (see the repository's Dockerfile). */
+  image: string;
+  trustDomain: string;
+  logLevel: string;
+}
+
+export const DEFAULT_INSTALL: Omit<InstallOptions, 'image'> = { namespace: 'istio-system', trustDomain: 'cluster.local', logLevel: 'info' };
+
+const LABELS = { 'app.kubernetes.io/part-of': 'ambit' };
+const CONTROL_PLANE = 'ambit-controlplane';
+const NODE_AGENT = 'ambit-nodeagent';
+/** Where ztunnel and the node agent meet on every node (the ZDS socket), as Istio's /var/run/ztunnel. */
+const ZDS_DIR = '/var/run/ztunnel';
+
+function meta(name: string, namespace?: string, labels: Record<string, string> = {}): KubeObject['metadata'] {
+  return { name, ...(namespace ? { namespace } : {}), labels: { ...LABELS, ...labels } };
+}
+
+const fieldEnv = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { fieldPath } } });
+
+/** Every object, CRDs first, in apply order. */
+export function installObjects(o: InstallOptions): KubeObject[] {
+  const ns = o.namespace;
+  const istioGroups = [...new Set(KINDS.filter((k) => k.group !== '').map((k) => k.group))].sort();
+  const istioPlurals = KINDS.filter((k) => k.group !== '').map((k) => k.plural).sort();
+  const objects: KubeObject[] = [
+    ...customResourceDefinitions(),
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(CONTROL_PLANE, ns) },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta('ztunnel', ns) },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(NODE_AGENT, ns) },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: meta(CONTROL_PLANE),
+      rules: [
+        { apiGroups: [''], resources: ['namespaces', 'nodes', 'pods', 'services', 'serviceaccounts', 'endpoints'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: istioGroups, resources: istioPlurals, verbs: ['get', 'list', 'watch'] },
+        { apiGroups: istioGroups, resources: istioPlurals.map((p) => `${p}/status`), verbs: ['get', 'update', 'patch'] },
+        // Waypoints: the controller deploys a pod and a service per waypoint Gateway.
+        { apiGroups: [''], resources: ['pods', 'services'], verbs: ['create', 'update', 'patch', 'delete'] },
+        { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'create', 'update', 'patch'] },
+        { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: meta(CONTROL_PLANE),
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: CONTROL_PLANE },
+      subjects: [{ kind: 'ServiceAccount', name: CONTROL_PLANE, namespace: ns }],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: meta(NODE_AGENT),
+      rules: [
+        { apiGroups: [''], resources: ['pods', 'namespaces'], verbs: ['get', 'list', 'watch'] },
+        // The node agent records enrolment on the pod (annotation ambient.istio.io/redirection).
+        { apiGroups: [''], resources: ['pods'], verbs: ['patch'] },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: meta(NODE_AGENT),
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: NODE_AGENT },
+      subjects: [{ kind: 'ServiceAccount', name: NODE_AGENT, namespace: ns }],
+    },
+    {
+      apiVersion: 'v1', kind: 'Service', metadata: meta(CONTROL_PLANE, ns, { app: CONTROL_PLANE }),
+      spec: {
+        selector: { app: CONTROL_PLANE },
+        ports: [{ name: 'grpc-xds-ca', port: 15012, targetPort: 15012, protocol: 'TCP' }, { name: 'http-monitoring', port: 15014, targetPort: 15014, protocol: 'TCP' }],
+      },
+    },
+    {
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: meta(CONTROL_PLANE, ns, { app: CONTROL_PLANE }),
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: CONTROL_PLANE } },
+        template: {
+          metadata: { labels: { app: CONTROL_PLANE } },
+          spec: {
+            serviceAccountName: CONTROL_PLANE,
+            containers: [{
+              name: 'controlplane', image: o.image,
+              args: ['--in-cluster', '--data-dir', '/var/lib/ambit', 'controlplane', '--grpc-listen', '0.0.0.0:15012', '--metrics-listen', '0.0.0.0:15014',
+                '--trust-domain', o.trustDomain, '--log-level', o.logLevel],
+              env: [fieldEnv('POD_NAMESPACE', 'metadata.namespace')],
+              ports: [{ name: 'grpc-xds-ca', containerPort: 15012 }, { name: 'http-monitoring', containerPort: 15014 }],
+              readinessProbe: { tcpSocket: { port: 15012 }, periodSeconds: 5 },
+              securityContext: { runAsNonRoot: true, runAsUser: 1337, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true },
+              volumeMounts: [{ name: 'data', mountPath: '/var/lib/ambit' }],
+            }],
+            volumes: [{ name: 'data', emptyDir: {} }],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: meta('ztunnel', ns, { app: 'ztunnel' }),
+      spec: {
+        selector: { matchLabels: { app: 'ztunnel' } },
+        template: {
+          metadata: { labels: { app: 'ztunnel' } },
+          spec: {
+            serviceAccountName: 'ztunnel',
+            // No API access: its only credential is the projected token below.
+            automountServiceAccountToken: false,
+            terminationGracePeriodSeconds: 30,
+            tolerations: [{ operator: 'Exists', effect: 'NoSchedule' }, { operator: 'Exists', effect: 'NoExecute' }],
+            containers: [{
+              name: 'istio-proxy', image: o.image,
+              args: ['ztunnel', '--node', '$(NODE_NAME)', '--xds-address', `${CONTROL_PLANE}.${ns}.svc:15012`,
+                '--root-cert', '/var/run/secrets/istio/root-cert.pem', '--token-file', '/var/run/secrets/tokens/istio-token',
+                '--zds-socket', `${ZDS_DIR}/ztunnel.sock`, '--admin-socket', 'off', '--node-ip', '$(INSTANCE_IP)', '--log-level', o.logLevel],
+              env: [fieldEnv('NODE_NAME', 'spec.nodeName'), fieldEnv('INSTANCE_IP', 'status.podIP')],
+              ports: [{ name: 'ztunnel-stats', containerPort: 15020 }],
+              readinessProbe: { httpGet: { port: 15021, path: '/healthz/ready' }, periodSeconds: 5 },
+              securityContext: {
+                privileged: false, readOnlyRootFilesystem: true, runAsUser: 0, runAsGroup: 1337, runAsNonRoot: false, allowPrivilegeEscalation: true,
+                capabilities: { drop: ['ALL'], add: ['NET_ADMIN', 'SYS_ADMIN', 'NET_RAW'] },
+              },
+              volumeMounts: [
+                { name: 'istio-token', mountPath: '/var/run/secrets/tokens' },
+                { name: 'istiod-ca-cert', mountPath: '/var/run/secrets/istio' },
+                { name: 'cni-ztunnel-sock-dir', mountPath: ZDS_DIR },
+              ],
+            }],
+            volumes: [
+              { name: 'istio-token', projected: { sources: [{ serviceAccountToken: { audience: 'istio-ca', expirationSeconds: 43200, path: 'istio-token' } }] } },
+              { name: 'istiod-ca-cert', configMap: { name: 'istio-ca-root-cert' } },
+              { name: 'cni-ztunnel-sock-dir', hostPath: { path: ZDS_DIR, type: 'DirectoryOrCreate' } },
+            ],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: meta(NODE_AGENT, ns, { app: NODE_AGENT }),
+      spec: {
+        selector: { matchLabels: { app: NODE_AGENT } },
+        template: {
+          metadata: { labels: { app: NODE_AGENT } },
+          spec: {
+            serviceAccountName: NODE_AGENT,
+            hostNetwork: true,
+            tolerations: [{ operator: 'Exists', effect: 'NoSchedule' }, { operator: 'Exists', effect: 'NoExecute' }],
+            containers: [{
+              name: 'nodeagent', image: o.image,
+              args: ['--in-cluster', 'nodeagent', '--node', '$(NODE_NAME)', '--zds-socket', `${ZDS_DIR}/ztunnel.sock`, '--log-level', o.logLevel],
+              env: [fieldEnv('NODE_NAME', 'spec.nodeName')],
+              securityContext: { privileged: true, runAsUser: 0 },
+              volumeMounts: [
+                { name: 'cni-ztunnel-sock-dir', mountPath: ZDS_DIR },
+                { name: 'cni-netns-dir', mountPath: '/var/run/netns', mountPropagation: 'HostToContainer' },
+              ],
+            }],
+            volumes: [
+              { name: 'cni-ztunnel-sock-dir', hostPath: { path: ZDS_DIR, type: 'DirectoryOrCreate' } },
+              { name: 'cni-netns-dir', hostPath: { path: '/var/run/netns', type: 'DirectoryOrCreate' } },
+            ],
+          },
+        },
+      },
+    },
+  ] as KubeObject[];
+  return objects;
+}

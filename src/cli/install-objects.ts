@@ -8,6 +8,7 @@
 // authenticates to the control plane with a projected token, audience istio-ca) and gets the capabilities it needs
 // to open sockets inside pod network namespaces; the node agent is privileged and on the host network, as istio-cni.
 import { customResourceDefinitions, KINDS, type KubeObject } from '../api/index.js';
+import { PROXY_UID } from '../lib/mesh-contract.js';
 
 export interface InstallOptions {
   /** Namespace of the control plane, ztunnel and node agent (Istio's: istio-system). */
@@ -96,7 +97,7 @@ export function installObjects(o: InstallOptions): KubeObject[] {
               env: [fieldEnv('POD_NAMESPACE', 'metadata.namespace')],
               ports: [{ name: 'grpc-xds-ca', containerPort: 15012 }, { name: 'http-monitoring', containerPort: 15014 }],
               readinessProbe: { tcpSocket: { port: 15012 }, periodSeconds: 5 },
-              securityContext: { runAsNonRoot: true, runAsUser: 1337, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true },
+              securityContext: { runAsNonRoot: true, runAsUser: PROXY_UID, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true },
               volumeMounts: [{ name: 'data', mountPath: '/var/lib/ambit' }],
             }],
             volumes: [{ name: 'data', emptyDir: {} }],
@@ -125,7 +126,7 @@ export function installObjects(o: InstallOptions): KubeObject[] {
               ports: [{ name: 'ztunnel-stats', containerPort: 15020 }],
               readinessProbe: { httpGet: { port: 15021, path: '/healthz/ready' }, periodSeconds: 5 },
               securityContext: {
-                privileged: false, readOnlyRootFilesystem: true, runAsUser: 0, runAsGroup: 1337, runAsNonRoot: false, allowPrivilegeEscalation: true,
+                privileged: false, readOnlyRootFilesystem: true, runAsUser: 0, runAsGroup: PROXY_UID, runAsNonRoot: false, allowPrivilegeEscalation: true,
                 capabilities: { drop: ['ALL'], add: ['NET_ADMIN', 'SYS_ADMIN', 'NET_RAW'] },
               },
               volumeMounts: [

@@ -43,6 +43,12 @@ export const PORT_DNS = 15053;
 // --- packet marks (Istio's in-pod values) ---
 /** ztunnel marks every socket it opens in a pod netns with this (low 12 bits): the pod's rules skip it. */
 export const ZTUNNEL_MARK = 0x539;
+
+/**
+ * The user and group id Istio runs its proxies as (1337, the same number as the mark): Kubernetes manifests run the
+ * proxies' containers with it so capture rules and NetworkPolicies written for Istio keep working.
+ */
+export const PROXY_UID = ZTUNNEL_MARK;
 /** Connection mark for ztunnel's spoofed-source connections, restored onto the app's reply packets. */
 export const CONNMARK = 0x111;
 /** The bits of the packet and connection marks that belong to the mesh. */

@@ -71,6 +71,8 @@ export class KubeSource implements Store {
   readonly #synced = new Set<string>();
   #seq = 0;
   #closed = false;
+  /** Full lists made (one per kind at start, one more per 410 Gone) and watches that expired: for tests and logs. */
+  readonly stats = { lists: 0, expired: 0 };
   /** Objects Ambit refused, by key → reason (for logs and tests). */
   readonly rejected = new Map<string, string>();
 
@@ -99,31 +101,43 @@ export class KubeSource implements Store {
   async #run(kind: KindInfo): Promise<void> {
     const { api, log } = this.#opts;
     let delay = 200;
+    // The version to resume watching from: the last one seen. Unknown (first run, or after 410 Gone) = list first.
+    let rv: string | undefined;
     while (!this.#closed) {
       try {
-        const list = await api.list(kind);
-        if (this.#closed) return;
-        this.#replaceKind(kind, list.items);
-        this.#synced.add(kind.kind);
-        delay = 200;
-        const stream = api.watch(kind, { resourceVersion: list.metadata.resourceVersion });
+        if (rv === undefined) {
+          const list = await api.list(kind);
+          if (this.#closed) return;
+          this.stats.lists++;
+          this.#replaceKind(kind, list.items);
+          this.#synced.add(kind.kind);
+          rv = list.metadata.resourceVersion;
+        }
+        const stream = api.watch(kind, { resourceVersion: rv });
         this.#streams.add(stream);
         try {
           for await (const ev of stream) {
             if (this.#closed) return;
             this.#apply(kind, ev.type, ev.object);
+            if (ev.object.metadata.resourceVersion) rv = ev.object.metadata.resourceVersion;
+            delay = 200;
           }
         } finally {
           this.#streams.delete(stream);
           stream.close();
         }
-        // The server ended the stream (its watch timeout, a restart): list again at once.
+        // The server ended the stream (its watch timeout): resume from the last version seen.
         continue;
       } catch (err) {
         if (this.#closed) return;
-        const gone = err instanceof ClientError && err.status === 410;
-        log.warn({ kind: kind.kind, err: describeError(err) }, gone ? 'watch expired (410 Gone); listing again' : 'list/watch failed; listing again');
-        if (gone) continue;
+        if (err instanceof ClientError && err.status === 410) {
+          // The API server no longer has the changes since `rv` (compacted, or restarted): list again, diff the cache.
+          this.stats.expired++;
+          log.info({ kind: kind.kind, resourceVersion: rv }, 'watch expired (410 Gone); listing again');
+          rv = undefined;
+          continue;
+        }
+        log.warn({ kind: kind.kind, err: describeError(err) }, 'list/watch failed; retrying');
       }
       await new Promise((r) => setTimeout(r, jitteredDelay(delay)));
       delay = Math.min(delay * 2, STREAM_RETRY_BACKOFF.maxMs);

@@ -68,7 +68,7 @@ export class KubeControlPlane {
   #ownsWorkDir: boolean;
   #serviceRange: string;
   #extraAddresses: readonly string[];
-  #procs: Array<{ part: Part; group: ProcessGroup }> = [];
+  #procs: Array<{ part: Part; group: ProcessGroup; args: string[] }> = [];
   #stopped = false;
 
   private constructor(opts: KubeControlPlaneOptions) {
@@ -205,7 +205,20 @@ export class KubeControlPlane {
 
   #launch(part: Part, args: string[]): void {
     const group = ProcessGroup.start({ argv: [join(this.binDir, part), ...args], logFile: this.#logFile(part) });
-    this.#procs.push({ part, group });
+    this.#procs.push({ part, group, args });
+  }
+
+  /** Stops the API server and starts it again on the same port and data (tests of clients surviving a restart). */
+  async restartApiServer(downMs = 0): Promise<void> {
+    const i = this.#procs.findIndex((p) => p.part === 'kube-apiserver');
+    if (i < 0 || this.#stopped) throw new KubeStartError('the API server is not running');
+    const { group, args } = this.#procs[i]!;
+    await group.stop(STOP_GRACE_MS);
+    if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+    this.#procs.splice(i, 1);
+    this.#launch('kube-apiserver', args);
+    const pki = this.#requirePki();
+    await this.#waitHealthy('kube-apiserver', Date.now() + DEFAULT_START_TIMEOUT_MS, () => probeHttps(`${this.apiServerUrl}/readyz`, pki.caCertPem, pki.tokens.admin));
   }
 
   #logFile(part: Part): string {

@@ -14,7 +14,7 @@ import { join, dirname, relative, resolve, sep } from 'node:path';
 import ts from 'typescript';
 
 const SRC = resolve('src');
-const COMPONENTS = ['controlplane', 'ztunnel', 'waypoint', 'nodeagent', 'sandbox'];
+const COMPONENTS = ['controlplane', 'ztunnel', 'waypoint', 'nodeagent', 'sandbox', 'cni'];
 const ALLOWED = {
   lib: ['lib'],
   api: ['lib', 'api'],
@@ -29,6 +29,8 @@ const ALLOWED = {
   ztunnel: ['api', 'lib', 'platform', 'hbone', 'ztunnel'],
   waypoint: ['api', 'lib', 'platform', 'hbone', 'routing', 'waypoint'],
   nodeagent: ['api', 'lib', 'platform', 'nodeagent'],
+  // The chained CNI plugin: talks to the node agent through the contract in lib only.
+  cni: ['lib', 'cni'],
   sandbox: ['api', 'lib', 'platform', 'sandbox', 'controlplane/client'],
   proto: ['proto'],
 };

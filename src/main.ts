@@ -13,6 +13,7 @@ import { registerZtunnelVerb } from './ztunnel/command.js';
 import { registerWaypointVerb } from './waypoint/command.js';
 import { parseHostPort, readTokenFile } from './lib/flags.js';
 import { registerControlPlaneVerb } from './controlplane/command.js';
+import { registerCniPluginVerb } from './cni/command.js';
 
 function packageVersion(): string {
   try {
@@ -88,7 +89,17 @@ function buildProgram(ctx: CliContext): Command {
     podNamespace: process.env.POD_NAMESPACE, exitAfter: (ms) => setTimeout(() => process.exit(0), ms).unref(), selfCommand: [process.execPath, process.argv[1] ?? ''] });
   registerSandboxVerbs(program, ctx);
   registerDemoVerbs(program, ctx);
-  registerNodeAgentVerb(program, ctx);
+  registerNodeAgentVerb(program, { dataDir: ctx.dataDir, client: (cmd) => ctx.client(cmd), selfCommand: [process.execPath, process.argv[1] ?? ''] });
+  registerCniPluginVerb(program, {
+    env: process.env,
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
+    write: (text) => process.stdout.write(text),
+    setExitCode: (code) => (ctx.exitCode = code),
+  });
   registerZtunnelVerb(program, ctx);
   registerWaypointVerb(program, {
     dataDir: ctx.dataDir,

@@ -15,6 +15,8 @@ const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 interface NodeAgentVerbContext {
   dataDir(cmd: Command): string;
   client(cmd: Command): NodeAgentApi & { identifyAs(userAgent: string): void };
+  /** argv that runs this `ambit` build: the command of the CNI plugin shim it installs. */
+  selfCommand: readonly string[];
 }
 
 export function registerNodeAgentVerb(program: Command, ctx: NodeAgentVerbContext): void {
@@ -24,8 +26,11 @@ export function registerNodeAgentVerb(program: Command, ctx: NodeAgentVerbContex
     .requiredOption('--node <name>', 'the node whose pods this agent captures')
     .option('--zds-socket <path>', 'ZDS listener path (default <data-dir>/nodes/<node>/zds.sock)')
     .option('--repair-interval <seconds>', 'how often installed rules are checked for drift', '5')
+    .option('--cni-socket <path>', 'learn pod netns from the ambit-cni chained plugin reporting on this socket (Kubernetes), not from annotations')
+    .option('--cni-conf-dir <dir>', 'where the primary CNI conflist is, to chain ambit-cni into', '/etc/cni/net.d')
+    .option('--cni-bin-dir <dir>', 'where CNI plugin executables live, to install ambit-cni into', '/opt/cni/bin')
     .option('--log-level <level>', `log level (${LOG_LEVELS.join(', ')})`, 'info')
-    .action(async (opts: { node: string; zdsSocket?: string; repairInterval: string; logLevel: string }, cmd: Command) => {
+    .action(async (opts: { node: string; zdsSocket?: string; repairInterval: string; logLevel: string; cniSocket?: string; cniConfDir: string; cniBinDir: string }, cmd: Command) => {
       if (!NODE_NAME.test(opts.node)) throw new NodeAgentError(`--node must be a node name (a DNS-1123 subdomain), got "${opts.node}"`);
       checkLogLevel(opts.logLevel);
       const seconds = Number(opts.repairInterval);
@@ -40,7 +45,8 @@ export function registerNodeAgentVerb(program: Command, ctx: NodeAgentVerbContex
       const api = ctx.client(cmd);
       // Named so the control plane can list this agent's watches (`ambit proxy-status`).
       api.identifyAs(`${NODE_AGENT_USER_AGENT}${opts.node}`);
-      const agent = new NodeAgent({ nodeName: opts.node, api, zdsSocketPath, log, repairIntervalMs: Math.round(seconds * 1000) });
+      const cni = opts.cniSocket ? { socketPath: opts.cniSocket, confDir: opts.cniConfDir, binDir: opts.cniBinDir, selfCommand: ctx.selfCommand } : undefined;
+      const agent = new NodeAgent({ nodeName: opts.node, api, zdsSocketPath, log, repairIntervalMs: Math.round(seconds * 1000), cni });
       const sig = await stop;
       log.info({ signal: sig }, 'stopping');
       await agent.stop();

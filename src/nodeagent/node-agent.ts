@@ -23,6 +23,8 @@ import type { Logger } from '../lib/log.js';
 import { ObjectInformer, type ObjectSource } from '../lib/object-informer.js';
 import { applyNft, listNftTable, NETNS_DIR, netnsInode, NftMonitor, setNetnsSysctl } from '../platform/index.js';
 import { isEnrolled, viewPod, type PodView, type RedirectionState } from './enrollment.js';
+import { CniReportServer } from './cni-server.js';
+import { installCniPlugin, type CniInstallConfig } from './cni-install.js';
 import { GUARD_TABLE_FAMILY, GUARD_TABLE_NAME, renderNodeGuard, type GuardState } from './node-guard.js';
 import { plaintextPolicy } from './plaintext-policy.js';
 import { installPodRules, readPodRules, removePodRules, restorePodTable } from './pod-rules.js';
@@ -44,6 +46,11 @@ interface NodeAgentConfig {
   log: Logger;
   /** Backstop drift check period (rule changes are also repaired as they happen); default 5000 ms. */
   repairIntervalMs?: number;
+  /**
+   * Learn pods' netns from the ambit-cni chained plugin (Kubernetes) instead of the sandbox's annotation: listen for
+   * its reports on `socketPath` and install it into the node's CNI config.
+   */
+  cni?: CniInstallConfig;
 }
 
 export class NodeAgentError extends MeshError {
@@ -106,6 +113,9 @@ export class NodeAgent {
   #guardApplied: { text: string; listing: string } | undefined;
   #stopped = false;
   #knowsPods!: () => void;
+  /** With `cni` configured: the plugin's reports (undefined until its socket listens: no pass runs before). */
+  #cniReports: CniReportServer | undefined;
+  #cniInstalledIn: string | undefined;
   readonly #loop = new ReconcileLoop(
     () => {
       const repair = this.#repairDue;
@@ -138,9 +148,35 @@ export class NodeAgent {
     this.#peerAuthentications = new ObjectInformer(cfg.api, PEER_AUTHENTICATION_KIND, { log, onChange });
     this.#repairTimer = setInterval(() => {
       this.#repairDue = true;
+      this.#installCni();
       this.#schedule();
     }, cfg.repairIntervalMs ?? 5000);
-    log.info({ zds: cfg.zdsSocketPath }, 'node agent started');
+    if (cfg.cni) {
+      const cni = cfg.cni;
+      void CniReportServer.start(cni.socketPath, log.child({ sub: 'cni' }), onChange).then(
+        (server) => {
+          if (this.#stopped) return server.close();
+          this.#cniReports = server;
+          this.#installCni();
+          this.#schedule();
+        },
+        (err) => log.error({ socket: cni.socketPath, err: describeError(err) }, 'cannot listen for CNI reports; no pod will be captured'),
+      );
+    }
+    log.info({ zds: cfg.zdsSocketPath, cni: cfg.cni?.socketPath }, 'node agent started');
+  }
+
+  /** Puts the plugin into the node's CNI config (again, if something rewrote it); waits for a primary conflist. */
+  #installCni(): void {
+    if (!this.#cfg.cni || !this.#cniReports) return;
+    try {
+      const path = installCniPlugin(this.#cfg.cni);
+      if (path && path !== this.#cniInstalledIn) this.#cfg.log.info({ conflist: path }, 'ambit-cni chained into the primary CNI config');
+      else if (!path && !this.#cniInstalledIn) this.#cfg.log.info({ confDir: this.#cfg.cni.confDir }, 'no CNI config yet; waiting for the primary plugin to write one');
+      this.#cniInstalledIn = path;
+    } catch (err) {
+      this.#cfg.log.warn({ err: describeError(err) }, 'cannot install the CNI plugin; retrying');
+    }
   }
 
   /** Stops watching and listening; installed rules and the guard stay (pods remain captured, fail closed). */
@@ -149,6 +185,7 @@ export class NodeAgent {
     clearInterval(this.#repairTimer);
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     this.#zds.close();
+    this.#cniReports?.close();
     await Promise.all([this.#pods.stop(), this.#namespaces.stop(), this.#peerAuthentications.stop()]);
     await this.#loop.stop();
     for (const c of this.#captured.values()) c.monitor?.close();
@@ -191,10 +228,13 @@ export class NodeAgent {
   /** The pods of this node, by uid (only once every cache is synced: never act on a partial view). */
   #desired(): Map<string, PodView> | undefined {
     if (!this.#pods.synced || !this.#namespaces.synced || !this.#peerAuthentications.synced) return undefined;
+    if (this.#cfg.cni && !this.#cniReports) return undefined;
     const out = new Map<string, PodView>();
     for (const pod of this.#pods.items.values()) {
       const ns = this.#namespaces.items.get(pod.metadata.namespace ?? 'default');
       const view = viewPod(pod, ns, this.#cfg.nodeName);
+      // On Kubernetes the netns is the one the CNI plugin reported, whatever the pod's annotations say.
+      if (view && this.#cniReports) view.netns = this.#cniReports.netnsOf(view.namespace, view.name);
       if (view) out.set(view.uid, view);
     }
     return out;

@@ -12,7 +12,8 @@ import type { ApiClient } from '../controlplane/client/index.js';
 import { describeError, MeshError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { ObjectInformer } from '../lib/object-informer.js';
-import { applyNft, listNetns, runCommand, runIn } from '../platform/index.js';
+import { applyNft, createNetns, deleteNetns, listNetns, runCommand, runIn } from '../platform/index.js';
+import { cniAdd, cniDel, meshReady, type NodeCni } from './kube/cni-runtime.js';
 import {
   belongsToCluster, ipInCidr, podIpOf, podNetnsName, podVethName, serviceIpOf, type ClusterLayout, type NodeLayout,
 } from './cluster-layout.js';
@@ -87,6 +88,8 @@ interface RunningPod {
   spec: PodSpec;
   /** Containers with a readiness probe → whether the last probe passed. */
   probes: Map<string, boolean>;
+  /** The CNI chain's result (Kubernetes mode), handed back on DEL as runtimes do. */
+  cniResult?: unknown;
   probeTimer?: NodeJS.Timeout;
 }
 
@@ -95,6 +98,8 @@ interface PodRunnerConfig {
   layout: ClusterLayout;
   dataDir: string;
   log: Logger;
+  /** Kubernetes mode: build pod networks through each node's CNI chain (ptp + host-local + ambit-cni). */
+  cni?: (node: NodeLayout) => NodeCni;
 }
 
 /** Log file of one container: `<dataDir>/logs/pods/<ns>_<pod>/<container>.log`. */
@@ -209,6 +214,11 @@ export class PodRunner {
         await this.#reportUnschedulable(pod, `node "${spec.nodeName}" does not exist in cluster ${this.#cfg.layout.name} (nodes: ${this.#cfg.layout.nodes.map((n) => n.name).join(', ')})`);
         continue;
       }
+      // A node whose network has no ambit-cni yet is not ready for pods (the kubelet's NetworkReady): wait.
+      if (this.#cfg.cni && !meshReady(this.#cfg.cni(node))) {
+        setTimeout(() => this.#schedule(), 300).unref();
+        continue;
+      }
       try {
         await this.#setup(pod, node);
       } catch (err) {
@@ -259,14 +269,30 @@ export class PodRunner {
     const name = pod.metadata.name;
     const spec = pod.spec as PodSpec;
     const netns = podNetnsName(this.#cfg.layout.name, namespace, name, uid);
-    const host = this.#freeHost(node);
-    const ip = podIpOf(node, host);
     const log = this.#cfg.log.child({ pod: `${namespace}/${name}` });
-    await createPodNetwork({ netns, ip, node, vethName: podVethName(uid) });
+    let host: number;
+    let ip: string;
+    let cniResult: unknown;
+    if (this.#cfg.cni) {
+      await deleteNetns(netns, { ignoreMissing: true });
+      await createNetns(netns);
+      try {
+        ({ ip, result: cniResult } = await cniAdd(this.#cfg.cni(node), { netns, namespace, name, uid }));
+      } catch (err) {
+        await deletePodNetwork(netns);
+        throw err;
+      }
+      host = Number(ip.split('.')[3]);
+    } else {
+      host = this.#freeHost(node);
+      ip = podIpOf(node, host);
+      await createPodNetwork({ netns, ip, node, vethName: podVethName(uid) });
+    }
     const rp: RunningPod = {
       uid, namespace, name, node, netns, ip, host, startTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
       containers: new Map(), graceMs: Math.min(spec.terminationGracePeriodSeconds ?? 5, MAX_GRACE_SECONDS) * 1000,
       lastStatus: '', awaitingCapture: wantsCapture(pod, this.#namespaces.items.get(namespace)), setupVersion: Infinity, spec, probes: new Map(),
+      cniResult,
     };
     this.#running.set(uid, rp);
     writeNetnsFile(netns, 'resolv.conf', renderResolvConf(namespace, this.#cfg.layout.dnsIp, this.#cfg.layout.clusterDomain));
@@ -342,6 +368,10 @@ export class PodRunner {
     await Promise.all([...rp.containers.values()].map((c) => c.stop(rp.graceMs)));
     // Anything the containers left behind in the netns (daemons they forked) goes too.
     await killAllIn(rp.netns);
+    if (this.#cfg.cni) {
+      await cniDel(this.#cfg.cni(rp.node), { netns: rp.netns, namespace: rp.namespace, name: rp.name, uid: rp.uid }, rp.cniResult)
+        .catch((err) => this.#cfg.log.warn({ pod: `${rp.namespace}/${rp.name}`, err: describeError(err) }, 'CNI DEL failed'));
+    }
     await deletePodNetwork(rp.netns);
     rmSync(join(this.#cfg.dataDir, 'logs', 'pods', `${rp.namespace}_${rp.name}`), { recursive: true, force: true });
     this.#cfg.log.info({ pod: `${rp.namespace}/${rp.name}`, netns: rp.netns }, 'pod removed');

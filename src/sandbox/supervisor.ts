@@ -23,6 +23,7 @@ import { clusterPaths, layoutOf, readClusterRecord } from './cluster-state.js';
 import type { ClusterLayout } from './cluster-layout.js';
 import { POD_NETNS_ANNOTATION } from '../lib/mesh-contract.js';
 import { clusterKubeconfigPath, startKubeCluster, ztunnelTokenPath } from './kube/kube-cluster.js';
+import { installPrimaryNetwork, nodeCniOf } from './kube/cni-runtime.js';
 
 /** The control plane's TLS gRPC port (CA + xDS), as istiod's 15012. */
 const CONTROL_PLANE_GRPC_PORT = 15012;
@@ -115,7 +116,14 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<Supervisor
   const roles = [controlPlane];
   const ztunnels: Array<{ proc: ManagedProcess; handover: string }> = [];
   for (const node of layout.nodes) {
-    const agent = role(`nodeagent-${node.name}`, node.netns, ['nodeagent', '--node', node.name]);
+    // On Kubernetes, pods' networks come from each node's CNI chain and the node agent learns them from ambit-cni.
+    const cniArgs: string[] = [];
+    if (kube) {
+      const cni = nodeCniOf(opts.dataDir, node);
+      installPrimaryNetwork(cni, opts.dataDir);
+      cniArgs.push('--cni-socket', cni.socketPath, '--cni-conf-dir', cni.confDir, '--cni-bin-dir', cni.binDir);
+    }
+    const agent = role(`nodeagent-${node.name}`, node.netns, ['nodeagent', '--node', node.name, ...cniArgs]);
     agent.start();
     roles.push(agent);
     if (record.withoutZtunnel) continue;
@@ -152,7 +160,10 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<Supervisor
       }
     }
   }, HANDOVER_POLL_MS);
-  const podRunner = new PodRunner({ api, layout, dataDir: opts.dataDir, log: opts.log.child({ sub: 'podrunner' }) });
+  const podRunner = new PodRunner({
+    api, layout, dataDir: opts.dataDir, log: opts.log.child({ sub: 'podrunner' }),
+    cni: kube ? (node) => nodeCniOf(opts.dataDir, node) : undefined,
+  });
   writeFileSync(paths.ready, `${new Date().toISOString()}\n`);
   opts.log.info({ cluster: layout.name, nodes: layout.nodes.length }, 'cluster ready');
   return {

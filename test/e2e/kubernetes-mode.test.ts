@@ -6,6 +6,8 @@
 // a deleted pod is stopped and its deletion confirmed, and `cluster delete` leaves nothing running.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SandboxFixture } from '../../src/sandbox/testing/sandbox-fixture.js';
 import { runCommand } from '../../src/platform/index.js';
@@ -78,6 +80,14 @@ test('Kubernetes mode: kubectl drives the mesh on a real API server with the san
   const wide = await fx.kubectl(['get', 'pods', '-n', 'shop', '-o', 'wide']);
   assert.match(wide, /^client +1\/1 +Running +0 +\S+ +10\.244\.\d+\.\d+ +node[12] /m);
   const clientIp = all.find((p) => p.metadata.name === 'client')!.status.podIP!;
+  // Pod networks come from each node's CNI chain: ptp + host-local (the IP is host-local's lease), then ambit-cni,
+  // which the node agent chained into the node's conflist and from whose reports alone it learns pods' netns.
+  const ipam = (p: Pod) => join(fx.dataDir, 'nodes', p.spec.nodeName!, 'cni', 'ipam', 'ambit-sandbox', p.status.podIP!);
+  for (const p of all) assert.ok(existsSync(ipam(p)), `${p.metadata.name}'s IP ${p.status.podIP} is a host-local lease on ${p.spec.nodeName}`);
+  for (const node of ['node1', 'node2']) {
+    const conflist = JSON.parse(readFileSync(join(fx.dataDir, 'nodes', node, 'cni', 'net.d', '10-ambit-sandbox.conflist'), 'utf8')) as { plugins: Array<{ type: string }> };
+    assert.deepEqual(conflist.plugins.map((x) => x.type), ['ptp', 'ambit-cni'], `${node}'s conflist chains ambit-cni after ptp`);
+  }
   const curl = () => fx.cli(['exec', 'client', '-n', 'shop', '--', 'curl', '-sS', '--max-time', '3', 'http://echo.shop/'], { allowFail: true });
 
   // Plain traffic first: not enrolled, no capture annotation.
@@ -109,12 +119,14 @@ test('Kubernetes mode: kubectl drives the mesh on a real API server with the san
   await fx.waitFor('the client allowed again', async () => (await curl()).code === 0, 20_000, 300);
 
   // kubectl delete waits for the kubelet: the sandbox stops the pod and confirms, the ReplicaSet replaces it.
-  const victim = all.find((p) => p.metadata.labels?.['app'] === 'echo')!.metadata.name;
+  const victimPod = all.find((p) => p.metadata.labels?.['app'] === 'echo')!;
+  const victim = victimPod.metadata.name;
   await fx.kubectl(['delete', 'pod', victim, '-n', 'shop', '--wait=true', '--timeout=30s'], { timeoutMs: 40_000 });
   await fx.waitFor('the echo Deployment back at 2 ready pods', async () => {
     const echo = (await pods()).filter((p) => p.metadata.labels?.['app'] === 'echo' && p.status.phase === 'Running');
     return echo.length === 2 && !echo.some((p) => p.metadata.name === victim);
   }, 60_000, 500);
+  assert.ok(!existsSync(ipam(victimPod)), 'CNI DEL released the deleted pod\'s IP');
 
   const left = await fx.deleteAndFindLeftovers();
   assert.deepEqual(left, { netns: [], processes: [], files: [], etcNetns: [] }, 'cluster delete stops the Kubernetes parts too');

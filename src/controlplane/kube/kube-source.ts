@@ -20,7 +20,7 @@ import { describeError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { STREAM_RETRY_BACKOFF, jitteredDelay } from '../../lib/control-plane-backoff.js';
 import { EventHistory } from '../store/event-history.js';
-import { StoreWatcher } from '../store/store-watcher.js';
+import { openStoreWatch, type StoreWatcher } from '../store/store-watcher.js';
 import { StoreError, type ListFilter, type ListResult, type ObjectKey, type Store, type Watch, type WatchEvent, type WatchOptions } from '../store/store.js';
 
 const HISTORY_LIMIT = 20_000;
@@ -222,18 +222,7 @@ export class KubeSource implements Store {
       if (from < this.#history.completeAfter) throw new StoreError('STORE_GONE', `too old resource version: ${from}; list again`);
     }
     // The filter's group is not compared: kinds are unique across groups in Ambit's registry.
-    const watcher = new StoreWatcher({ ...filter, group: '' }, onEvent, WATCH_BACKLOG_LIMIT, this.#opts.log, (err) => {
-      this.#watchers.delete(watcher);
-      opts.onClose?.(err);
-    });
-    for (const entry of this.#history.since(from)) watcher.offer(entry);
-    if (!watcher.isClosed) this.#watchers.add(watcher);
-    return {
-      close: () => {
-        watcher.close();
-        this.#watchers.delete(watcher);
-      },
-    };
+    return openStoreWatch({ history: this.#history, watchers: this.#watchers, backlogLimit: WATCH_BACKLOG_LIMIT, log: this.#opts.log }, { ...filter, group: '' }, onEvent, from, opts);
   }
 
   resourceVersion(): string {

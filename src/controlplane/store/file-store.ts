@@ -28,7 +28,7 @@ import { deepFreeze, specChanged } from './object-diff.js';
 import { isTempFile, replaceFile, syncDir } from '../../lib/durable-file.js';
 import { forEachLimit } from './for-each-limit.js';
 import { EventHistory, type HistoryEntry } from './event-history.js';
-import { StoreWatcher } from './store-watcher.js';
+import { openStoreWatch, type StoreWatcher } from './store-watcher.js';
 import { lockStoreDir } from './store-lock.js';
 
 interface FileStoreOptions {
@@ -303,20 +303,7 @@ class FileStore implements FileStoreHandle {
         );
       }
     }
-    const watcher = new StoreWatcher(filter, onEvent, this.#backlogLimit, this.#log, (err) => {
-      this.#watchers.delete(watcher);
-      opts.onClose?.(err);
-    });
-    // Replay and registration happen in one synchronous step: no commit can slip in between, so there is neither
-    // a gap nor a duplicate between the replayed and the live events.
-    for (const entry of this.#history.since(from)) watcher.offer(entry);
-    if (!watcher.isClosed) this.#watchers.add(watcher);
-    return {
-      close: () => {
-        watcher.close();
-        this.#watchers.delete(watcher);
-      },
-    };
+    return openStoreWatch({ history: this.#history, watchers: this.#watchers, backlogLimit: this.#backlogLimit, log: this.#log }, filter, onEvent, from, opts);
   }
 
   // --- Writes ---

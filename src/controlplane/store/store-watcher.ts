@@ -2,8 +2,8 @@
 import type { Logger } from '../../lib/log.js';
 import { describeError } from '../../lib/errors.js';
 import { selectorMatches } from '../../api/labels.js';
-import type { HistoryEntry } from './event-history.js';
-import { StoreError, type ListFilter, type WatchEvent } from './store.js';
+import type { EventHistory, HistoryEntry } from './event-history.js';
+import { StoreError, type ListFilter, type Watch, type WatchEvent, type WatchOptions } from './store.js';
 
 /**
  * The event a watcher with `filter` sees for `entry`, or undefined. With a label selector, an object whose labels
@@ -103,4 +103,27 @@ export class StoreWatcher {
       }
     }
   }
+}
+
+/**
+ * Starts a watcher on a store's `history` and live `watchers` set: replays every change after `from`, then live
+ * ones. Replay and registration happen in one synchronous step, so no change can slip in between: neither a gap nor
+ * a duplicate. The caller has checked `from` against the history.
+ */
+export function openStoreWatch(
+  store: { history: EventHistory; watchers: Set<StoreWatcher>; backlogLimit: number; log: Logger },
+  filter: ListFilter, onEvent: (ev: WatchEvent) => void, from: number, opts: WatchOptions,
+): Watch {
+  const watcher = new StoreWatcher(filter, onEvent, store.backlogLimit, store.log, (err) => {
+    store.watchers.delete(watcher);
+    opts.onClose?.(err);
+  });
+  for (const entry of store.history.since(from)) watcher.offer(entry);
+  if (!watcher.isClosed) store.watchers.add(watcher);
+  return {
+    close: () => {
+      watcher.close();
+      store.watchers.delete(watcher);
+    },
+  };
 }

@@ -1,6 +1,7 @@
 // Test fixture for e2e tests: a real Kubernetes control plane from the build cache, driven with the built kubectl.
 import { fileURLToPath } from 'node:url';
-import { CommandError, runCommand } from '../../platform/index.js';
+import { pollUntil } from './poll.js';
+import { runCommand } from '../../platform/index.js';
 import { KubeControlPlane } from '../kube/kube-control-plane.js';
 import type { AfterHook } from './sandbox-fixture.js';
 
@@ -41,20 +42,6 @@ export class KubeFixture {
 
   /** Polls `fn` until it returns a truthy value (returned) or `timeoutMs` passes (throws naming `what`). */
   async waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 250): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown;
-    for (;;) {
-      try {
-        const v = await fn();
-        if (v) return v;
-      } catch (err) {
-        last = err;
-      }
-      if (Date.now() > deadline) {
-        const detail = last instanceof CommandError ? last.stderr : last instanceof Error ? last.message : '';
-        throw new Error(`timed out waiting for ${what}${detail ? ` (last error: ${detail.trim()})` : ''}`);
-      }
-      await new Promise((r) => setTimeout(r, everyMs));
-    }
+    return pollUntil(what, fn, timeoutMs, everyMs);
   }
 }

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pollUntil } from './poll.js';
 import type { KubeObject } from '../../api/index.js';
 import { CommandError, listNetns, runCommand } from '../../platform/index.js';
 import { POD_NETNS_ANNOTATION } from '../../lib/mesh-contract.js';
@@ -76,18 +77,7 @@ export class SandboxFixture {
 
   /** Polls `fn` until it returns a truthy value (returned) or `timeoutMs` passes (throws with `what`). */
   async waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 200): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown;
-    for (;;) {
-      try {
-        const v = await fn();
-        if (v) return v;
-      } catch (err) {
-        last = err;
-      }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-      await new Promise((r) => setTimeout(r, everyMs));
-    }
+    return pollUntil(what, fn, timeoutMs, everyMs);
   }
 
   /** Waits until the pod is Running and returns it. */

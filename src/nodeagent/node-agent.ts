@@ -143,6 +143,8 @@ export class NodeAgent {
       },
     });
     const onChange = () => this.#schedule();
+    // Every pod of the cluster, not only this node's (Istio's agent uses a spec.nodeName field selector): the node
+    // guard must know every enrolled pod's address to refuse plaintext between two of them from any node.
     this.#pods = new ObjectInformer(cfg.api, POD_KIND, { log, onChange });
     this.#namespaces = new ObjectInformer(cfg.api, NAMESPACE_KIND, { log, onChange });
     this.#peerAuthentications = new ObjectInformer(cfg.api, PEER_AUTHENTICATION_KIND, { log, onChange });

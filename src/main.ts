@@ -72,7 +72,7 @@ function buildProgram(ctx: CliContext): Command {
     .option('--data-dir <dir>', 'control plane data dir (default: $AMBIT_DATA_DIR, /var/lib/ambit as root, else ~/.ambit)')
     .option('-n, --namespace <ns>', 'namespace to work in (default "default")')
     .option('--server <host:port>', 'reach the control plane over TCP instead of its Unix socket')
-    .option('--token-file <file>', 'bearer token for --server (and for `controlplane --listen`)')
+    .option('--token-file <file>', 'bearer token file: for --server and `controlplane --listen`; for ztunnel and waypoints, the service-account token (audience istio-ca) they authenticate to the control plane with')
     .option('--kubeconfig <file>', 'talk to this Kubernetes API server (the control plane: take config from it)')
     .option('--context <name>', "the kubeconfig context to use (default: its current-context)")
     .option('--in-cluster', "talk to the Kubernetes API server of the pod this runs in (its service-account token)")
@@ -86,7 +86,8 @@ function buildProgram(ctx: CliContext): Command {
   registerControlPlaneVerb(program, {
     dataDir: ctx.dataDir, tokenFile: (cmd) => globalsOf(cmd).tokenFile,
     kube: kubeEndpointOf,
-    podNamespace: process.env.POD_NAMESPACE, exitAfter: (ms) => setTimeout(() => process.exit(0), ms).unref(), selfCommand: [process.execPath, process.argv[1] ?? ''] });
+    exitAfter: (ms) => setTimeout(() => process.exit(0), ms).unref(), selfCommand: [process.execPath, process.argv[1] ?? ''],
+  });
   registerSandboxVerbs(program, ctx);
   registerDemoVerbs(program, ctx);
   registerNodeAgentVerb(program, { dataDir: ctx.dataDir, client: (cmd) => ctx.client(cmd), selfCommand: [process.execPath, process.argv[1] ?? ''] });

@@ -112,7 +112,7 @@ const xds = await startXdsServer({
   log: silentLogger(),
   metrics: registry,
   listen: { host: '127.0.0.1', port: 0, credentials: grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(keyPem), cert_chain: Buffer.from(certPem) }], false) },
-  nodeTokens: { authenticate: async () => 'bench-node' },
+  nodeTokens: { authenticate: async () => ({ kind: 'node', node: 'bench-node' }) },
 });
 pushTo = xds;
 out(`server start (store list + index build + listen): ${ms(performance.now() - tServer)}`);

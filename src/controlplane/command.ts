@@ -15,8 +15,6 @@ interface ControlPlaneVerbContext {
   selfCommand: readonly string[];
   /** The Kubernetes API server of the global --kubeconfig: config comes from it instead of the embedded store. */
   kube(cmd: Command): KubeEndpoint | undefined;
-  /** The namespace this process runs in as a pod (POD_NAMESPACE), if any. */
-  podNamespace?: string;
 }
 
 interface ControlPlaneFlags {
@@ -27,6 +25,8 @@ interface ControlPlaneFlags {
   pluggedCaDir?: string;
   maxCertTtl: string;
   logLevel: string;
+  xdsAdvertiseAddress?: string;
+  waypointImage?: string;
 }
 
 export function registerControlPlaneVerb(program: Command, ctx: ControlPlaneVerbContext): void {
@@ -39,6 +39,8 @@ export function registerControlPlaneVerb(program: Command, ctx: ControlPlaneVerb
     .option('--trust-domain <domain>', 'SPIFFE trust domain of issued identities', 'cluster.local')
     .option('--plugged-ca-dir <dir>', "act as an intermediate CA from Istio's cacerts layout (ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem)")
     .option('--max-cert-ttl <seconds>', 'upper bound on issued certificate lifetimes', '86400')
+    .option('--xds-advertise-address <host:port>', 'where waypoint pods reach this control plane (default: --grpc-listen)')
+    .option('--waypoint-image <ref>', 'image of waypoint pods on Kubernetes', 'ambit/ambit:0.1.0')
     .option('--log-level <level>', `log level (${LOG_LEVELS.join(', ')})`, 'info')
     .action(async (opts: ControlPlaneFlags, cmd: Command) => {
       checkLogLevel(opts.logLevel);
@@ -60,9 +62,12 @@ export function registerControlPlaneVerb(program: Command, ctx: ControlPlaneVerb
         pluggedCaDir: opts.pluggedCaDir,
         maxCertTtlSeconds,
         logLevel: opts.logLevel,
-        waypoints: { selfCommand: ctx.selfCommand },
+        waypoints: {
+          selfCommand: ctx.selfCommand,
+          image: opts.waypointImage,
+          xdsAddress: opts.xdsAdvertiseAddress ? (parseHostPort(opts.xdsAdvertiseAddress, '--xds-advertise-address'), opts.xdsAdvertiseAddress) : undefined,
+        },
         kube,
-        kubeNamespace: ctx.podNamespace,
       });
       const sig = await stop;
       handle.log.info({ signal: sig }, 'stopping');

@@ -25,7 +25,10 @@ import { startApiServer, type ApiServer } from './apiserver/api-server.js';
 import { startCaServer, caRoutes, type CaServer } from './ca/index.js';
 import { startXdsServer, type XdsServer } from './xds/xds-server.js';
 import { xdsDebugRoutes } from './xds/debug-routes.js';
-import { WaypointController } from './waypoint-controller/waypoint-controller.js';
+import { ROOT_CERT_CONFIGMAP, WaypointController } from './waypoint-controller/waypoint-controller.js';
+
+/** The image of waypoint pods on Kubernetes unless told otherwise (the repository's Dockerfile builds it). */
+const DEFAULT_WAYPOINT_IMAGE = 'ambit/ambit:0.1.0';
 
 interface ControlPlaneConfig {
   /** Holds `ambit.sock`, `store/`, `ca/`, `nodes/`, `logs/`; created 0700 when absent. */
@@ -46,12 +49,14 @@ interface ControlPlaneConfig {
   logLevel: string;
   /** Logger to use instead of a new stderr one (tests). */
   log?: Logger;
-  /** Deploy waypoints for Gateways of class istio-waypoint, as pods running this build (absent: no controller). */
-  waypoints?: { selfCommand: readonly string[] };
+  /**
+   * Deploy waypoints for Gateways of class istio-waypoint (absent: no controller): pods running this build
+   * (`selfCommand`), or on Kubernetes pods of `image`. `xdsAddress` is where their pods reach this control plane
+   * (default: the gRPC listen address, which only works when that is not a wildcard).
+   */
+  waypoints?: { selfCommand: readonly string[]; image?: string; xdsAddress?: string };
   /** Take config from this Kubernetes API server (informers) instead of the embedded file store. */
   kube?: KubeEndpoint;
-  /** On Kubernetes: the namespace the trust bundle is published in (ConfigMap istio-ca-root-cert); default istio-system. */
-  kubeNamespace?: string;
 }
 
 interface ControlPlaneHandle {
@@ -123,24 +128,38 @@ async function writeEndpointsFile(dataDir: string, info: Record<string, unknown>
 }
 
 /**
- * Keeps ConfigMap `istio-ca-root-cert` (key `root-cert.pem`, Istio's name) in `namespace` equal to the trust bundle, so
- * ztunnel pods can mount the roots they verify the control plane with; checked every 30 s (a rotation changes it).
+ * Keeps ConfigMap `istio-ca-root-cert` (key `root-cert.pem`) in every namespace equal to the trust bundle, as istiod
+ * does: ztunnel and waypoint pods mount the roots they verify the control plane with. New namespaces get it on
+ * their watch event; a rotation is picked up within 30 s.
  */
-function publishRootCert(api: ApiClient, namespace: string, bundle: () => string, log: Logger): { stop(): void } {
-  let last = '';
+function publishRootCert(api: ApiClient, source: Store, bundle: () => string, log: Logger): { stop(): void } {
+  const published = new Map<string, string>();
+  let running = false;
   const sync = async () => {
-    const pem = bundle();
-    if (pem === last) return;
-    const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio-ca-root-cert', namespace }, data: { 'root-cert.pem': pem } };
-    await api.requestJson('PATCH', `/api/v1/namespaces/${namespace}/configmaps/istio-ca-root-cert?fieldManager=ambit-controlplane&force=true`, cm, 'application/apply-patch+yaml');
-    last = pem;
-    log.info({ namespace }, 'trust bundle published in ConfigMap istio-ca-root-cert');
+    if (running) return;
+    running = true;
+    try {
+      const pem = bundle();
+      for (const ns of source.list({ group: '', kind: 'Namespace' }).items) {
+        const namespace = ns.metadata.name;
+        if (published.get(namespace) === pem || ns.metadata.deletionTimestamp) continue;
+        const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: ROOT_CERT_CONFIGMAP, namespace }, data: { 'root-cert.pem': pem } };
+        await api.requestJson('PATCH', `/api/v1/namespaces/${namespace}/configmaps/${ROOT_CERT_CONFIGMAP}?fieldManager=ambit-controlplane&force=true`, cm, 'application/apply-patch+yaml')
+          .then(() => published.set(namespace, pem), (err) => log.warn({ namespace, err: describeError(err) }, 'cannot publish the trust bundle; retrying'));
+      }
+    } finally {
+      running = false;
+    }
   };
-  const run = () => void sync().catch((err) => log.warn({ namespace, err: describeError(err) }, 'cannot publish the trust bundle; retrying'));
+  const run = () => void sync();
   run();
+  const watch = source.watch({ group: '', kind: 'Namespace' }, run);
   const timer = setInterval(run, 30_000);
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return { stop: () => {
+    clearInterval(timer);
+    watch.close();
+  } };
 }
 
 /** Starts the control plane; resolves once the API, the CA and metrics all answer. */
@@ -176,14 +195,14 @@ export async function runControlPlane(cfg: ControlPlaneConfig): Promise<ControlP
       trustDomain: cfg.trustDomain,
       pluggedCaDir: cfg.pluggedCaDir,
       maxTtlSeconds: cfg.maxCertTtlSeconds,
-      kubeTokens: kubeApi ? new KubeTokenReviewer(kubeApi) : undefined,
+      kubeTokens: kubeApi ? new KubeTokenReviewer(kubeApi, cfg.trustDomain ?? DEFAULT_TRUST_DOMAIN) : undefined,
       metrics,
       log: log.child({ sub: 'ca' }),
     });
     stops.push(() => ca.close());
     for (const r of caRoutes(ca)) apiServer.addRoute(r.method, r.path, r.handler);
     if (kubeApi) {
-      const publisher = publishRootCert(kubeApi, cfg.kubeNamespace ?? 'istio-system', () => ca.rootBundlePem(), log.child({ sub: 'root-cert' }));
+      const publisher = publishRootCert(kubeApi, store, () => ca.rootBundlePem(), log.child({ sub: 'root-cert' }));
       stops.push(async () => publisher.stop());
     }
     // The index is filled from the source before xDS serves it, so the first client already sees the whole mesh;
@@ -211,8 +230,9 @@ export async function runControlPlane(cfg: ControlPlaneConfig): Promise<ControlP
         log: log.child({ sub: 'waypoints' }),
         selfCommand: cfg.waypoints.selfCommand,
         dataDir: cfg.dataDir,
-        xdsAddress: `${cfg.grpc.host}:${ca.port}`,
+        xdsAddress: cfg.waypoints.xdsAddress ?? `${cfg.grpc.host}:${ca.port}`,
         trustDomain: cfg.trustDomain ?? 'cluster.local',
+        kubernetes: kubeApi ? { image: cfg.waypoints.image ?? DEFAULT_WAYPOINT_IMAGE } : undefined,
       });
       controller.start();
       stops.push(() => controller.stop());

@@ -4,7 +4,7 @@
 // schedule unplaced pods (spec.nodeName, else the least-loaded node), build each pod's network and start its
 // containers, write status back through /status, tear down pods that left the store, give Services a VIP,
 // and keep hosts files and the node's Service DNAT rules current.
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kindByName, type KubeObject } from '../api/index.js';
 import { resourcePath } from '../api/resource-path.js';
@@ -48,9 +48,11 @@ function wantsCapture(pod: KubeObject, namespace: KubeObject | undefined): boole
 
 interface ContainerSpec {
   name: string;
-  command: string[];
+  /** Absent on Kubernetes pods that use their image's entry point (only the Ambit image can run so here). */
+  command?: string[];
   args?: string[];
-  env?: Array<{ name: string; value?: string }>;
+  env?: Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath?: string } } }>;
+  volumeMounts?: Array<{ name: string; mountPath: string }>;
   workingDir?: string;
   readinessProbe?: { httpGet?: { path?: string; port: number | string }; periodSeconds?: number };
   /** Ignored by the sandbox (it runs `command`); reported back in the container's status. */
@@ -63,8 +65,17 @@ const DEFAULT_PROBE_PERIOD_S = 1;
 interface PodSpec {
   containers: ContainerSpec[];
   nodeName?: string;
+  serviceAccountName?: string;
+  volumes?: PodVolume[];
   restartPolicy?: 'Always' | 'OnFailure' | 'Never';
   terminationGracePeriodSeconds?: number;
+}
+
+/** The volume sources the sandbox can provide (Kubernetes mode). */
+interface PodVolume {
+  name: string;
+  configMap?: { name?: string };
+  projected?: { sources?: Array<{ serviceAccountToken?: { audience?: string; expirationSeconds?: number; path: string } }> };
 }
 
 /** A pod this runner has placed on the machine. */
@@ -90,6 +101,8 @@ interface RunningPod {
   probes: Map<string, boolean>;
   /** The CNI chain's result (Kubernetes mode), handed back on DEL as runtimes do. */
   cniResult?: unknown;
+  /** Volume name → the host directory holding its files (Kubernetes mode). */
+  volumeDirs: Map<string, string>;
   probeTimer?: NodeJS.Timeout;
 }
 
@@ -100,6 +113,8 @@ interface PodRunnerConfig {
   log: Logger;
   /** Kubernetes mode: build pod networks through each node's CNI chain (ptp + host-local + ambit-cni). */
   cni?: (node: NodeLayout) => NodeCni;
+  /** argv that runs this `ambit` build: what containers of the Ambit image (no command) run. */
+  selfCommand?: readonly string[];
 }
 
 /** Log file of one container: `<dataDir>/logs/pods/<ns>_<pod>/<container>.log`. */
@@ -112,15 +127,44 @@ export function containerLogPath(dataDir: string, namespace: string, pod: string
  * the container's own `env` values, which win. Nothing leaks in from the supervisor's environment.
  */
 export function containerEnvironment(
-  pod: { namespace: string; name: string; ip: string; node: string },
-  container: { env?: Array<{ name: string; value?: string }> } | undefined,
+  pod: { namespace: string; name: string; ip: string; node: string; serviceAccount?: string },
+  container: { env?: ContainerSpec['env'] } | undefined,
 ): Record<string, string> {
   const env: Record<string, string> = {
     PATH: DEFAULT_PATH, HOME: '/root', HOSTNAME: pod.name,
     POD_NAME: pod.name, POD_NAMESPACE: pod.namespace, POD_IP: pod.ip, NODE_NAME: pod.node,
   };
-  for (const e of container?.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
+  // The downward API's fields a kubelet resolves (`valueFrom.fieldRef`).
+  const fields: Record<string, string> = {
+    'metadata.name': pod.name, 'metadata.namespace': pod.namespace, 'spec.nodeName': pod.node, 'status.podIP': pod.ip,
+    'spec.serviceAccountName': pod.serviceAccount ?? 'default',
+  };
+  for (const e of container?.env ?? []) {
+    if (e.value !== undefined) env[e.name] = e.value;
+    else if (e.valueFrom?.fieldRef?.fieldPath && fields[e.valueFrom.fieldRef.fieldPath] !== undefined) env[e.name] = fields[e.valueFrom.fieldRef.fieldPath]!;
+  }
   return env;
+}
+
+/** Images the sandbox runs as this very build of Ambit (its only image): `ambit/ambit:<tag>`, any registry. */
+function isAmbitImage(image: string | undefined): boolean {
+  return /(^|\/)ambit\/ambit(:[\w.-]+)?(@sha256:[0-9a-f]+)?$/.test(image ?? '');
+}
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * The argv that starts a container whose volumes are mounted: inside the pod's own mount namespace (`ip netns exec`
+ * makes one, a slave of the host's, so nothing leaks out) a tmpfs over /run, then each volume bound read-only at its
+ * mountPath. Only mountPaths under /run or /var/run are possible without touching the host's filesystem.
+ */
+function withMounts(argv: string[], mounts: Array<{ source: string; target: string }>): string[] {
+  const lines = ['set -e', 'mount -t tmpfs -o mode=0755 ambit-pod-run /run'];
+  for (const m of mounts) {
+    lines.push(`mkdir -p ${shellQuote(m.target)}`, `mount --bind ${shellQuote(m.source)} ${shellQuote(m.target)}`, `mount -o remount,bind,ro ${shellQuote(m.target)}`);
+  }
+  lines.push('exec "$@"');
+  return ['sh', '-c', lines.join('\n'), 'sh', ...argv];
 }
 
 export class PodRunner {
@@ -270,6 +314,9 @@ export class PodRunner {
     const spec = pod.spec as PodSpec;
     const netns = podNetnsName(this.#cfg.layout.name, namespace, name, uid);
     const log = this.#cfg.log.child({ pod: `${namespace}/${name}` });
+    // Before anything is built: a volume that cannot be provided yet (a ConfigMap still missing) fails this attempt
+    // cleanly and the periodic retry tries again.
+    const volumeDirs = this.#cfg.api.isKube ? await this.#prepareVolumes(pod, spec) : new Map<string, string>();
     let host: number;
     let ip: string;
     let cniResult: unknown;
@@ -292,7 +339,7 @@ export class PodRunner {
       uid, namespace, name, node, netns, ip, host, startTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
       containers: new Map(), graceMs: Math.min(spec.terminationGracePeriodSeconds ?? 5, MAX_GRACE_SECONDS) * 1000,
       lastStatus: '', awaitingCapture: wantsCapture(pod, this.#namespaces.items.get(namespace)), setupVersion: Infinity, spec, probes: new Map(),
-      cniResult,
+      cniResult, volumeDirs,
     };
     this.#running.set(uid, rp);
     writeNetnsFile(netns, 'resolv.conf', renderResolvConf(namespace, this.#cfg.layout.dnsIp, this.#cfg.layout.clusterDomain));
@@ -313,12 +360,18 @@ export class PodRunner {
     const policy = spec.restartPolicy ?? 'Always';
     const restart = (exit: ExitInfo) => policy === 'Always' || (policy === 'OnFailure' && exit.code !== 0);
     for (const c of spec.containers) {
-      const env = containerEnvironment({ namespace, name, ip, node: node.name }, c);
+      const env = containerEnvironment({ namespace, name, ip, node: node.name, serviceAccount: spec.serviceAccountName }, c);
+      const command = c.command ?? (isAmbitImage(c.image) && this.#cfg.selfCommand ? [...this.#cfg.selfCommand] : []);
+      const mounts = (c.volumeMounts ?? []).flatMap((m) => {
+        const source = rp.volumeDirs.get(m.name);
+        return source ? [{ source, target: m.mountPath }] : [];
+      });
+      const argv = [...command, ...(c.args ?? [])];
       const proc = new ManagedProcess(
         {
           label: `${namespace}/${name}:${c.name}`,
           netns,
-          argv: [...c.command, ...(c.args ?? [])],
+          argv: mounts.length ? withMounts(argv, mounts) : argv,
           env,
           cwd: c.workingDir || '/',
           logFile: containerLogPath(this.#cfg.dataDir, namespace, name, c.name),
@@ -362,6 +415,48 @@ export class PodRunner {
     rp.probeTimer.unref();
   }
 
+  /**
+   * What a kubelet mounts, for the volumes the sandbox supports: projected service-account tokens (TokenRequest bound
+   * to this pod, with the volume's audience and lifetime) and ConfigMaps, written under the pod's directory. A
+   * container without a command must be of the Ambit image; a mount outside /run is refused. Failures fail the pod's
+   * setup with the reason (reported in its status).
+   */
+  async #prepareVolumes(pod: KubeObject, spec: PodSpec): Promise<Map<string, string>> {
+    const rp = { namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name, spec };
+    const dirs = new Map<string, string>();
+    for (const c of rp.spec.containers) {
+      if (!c.command?.length && !isAmbitImage(c.image)) {
+        throw new PodRunnerError(`container ${c.name}: the sandbox runs a container's command; only the Ambit image (ambit/ambit) may leave it out (image ${c.image ?? 'none'})`);
+      }
+      for (const m of c.volumeMounts ?? []) {
+        if (!/^\/(var\/)?run\//.test(m.mountPath)) throw new PodRunnerError(`container ${c.name}: volume ${m.name} at ${m.mountPath}: the sandbox mounts volumes only under /run or /var/run`);
+      }
+    }
+    const base = join(this.#cfg.dataDir, 'pods', `${rp.namespace}_${rp.name}`, 'volumes');
+    for (const v of rp.spec.volumes ?? []) {
+      const dir = join(base, v.name);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (v.configMap?.name) {
+        const cm = (await this.#cfg.api.requestJson('GET', `/api/v1/namespaces/${rp.namespace}/configmaps/${v.configMap.name}`)) as { data?: Record<string, string> };
+        for (const [key, value] of Object.entries(cm.data ?? {})) writeFileSync(join(dir, key), value, { mode: 0o644 });
+      } else if (v.projected?.sources) {
+        for (const src of v.projected.sources) {
+          const t = src.serviceAccountToken;
+          if (!t) continue;
+          const res = (await this.#cfg.api.requestJson('POST', `/api/v1/namespaces/${rp.namespace}/serviceaccounts/${rp.spec.serviceAccountName ?? 'default'}/token`, {
+            apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest',
+            spec: { audiences: t.audience ? [t.audience] : [], expirationSeconds: t.expirationSeconds ?? 3600, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: rp.name, uid: pod.metadata.uid } },
+          })) as { status?: { token?: string } };
+          writeFileSync(join(dir, t.path), res.status?.token ?? '', { mode: 0o600 });
+        }
+      } else {
+        continue;
+      }
+      dirs.set(v.name, dir);
+    }
+    return dirs;
+  }
+
   async #teardown(rp: RunningPod): Promise<void> {
     this.#running.delete(rp.uid);
     clearInterval(rp.probeTimer);
@@ -374,6 +469,7 @@ export class PodRunner {
     }
     await deletePodNetwork(rp.netns);
     rmSync(join(this.#cfg.dataDir, 'logs', 'pods', `${rp.namespace}_${rp.name}`), { recursive: true, force: true });
+    rmSync(join(this.#cfg.dataDir, 'pods', `${rp.namespace}_${rp.name}`), { recursive: true, force: true });
     this.#cfg.log.info({ pod: `${rp.namespace}/${rp.name}`, netns: rp.netns }, 'pod removed');
   }
 

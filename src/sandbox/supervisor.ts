@@ -163,6 +163,7 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<Supervisor
   const podRunner = new PodRunner({
     api, layout, dataDir: opts.dataDir, log: opts.log.child({ sub: 'podrunner' }),
     cni: kube ? (node) => nodeCniOf(opts.dataDir, node) : undefined,
+    selfCommand: [opts.nodeBinary, main],
   });
   writeFileSync(paths.ready, `${new Date().toISOString()}\n`);
   opts.log.info({ cluster: layout.name, nodes: layout.nodes.length }, 'cluster ready');

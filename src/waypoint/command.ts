@@ -89,6 +89,8 @@ export function registerWaypointVerb(program: Command, ctx: WaypointVerbContext)
         dataDir,
         xdsAddress: opts.xdsAddress,
         rootCertPath: opts.rootCert ?? join(dataDir, 'ca', 'root-cert.pem'),
+        // The global --token-file: the service-account token (audience istio-ca, Kubernetes) to authenticate with.
+        tokenFile: cmd.optsWithGlobals<{ tokenFile?: string }>().tokenFile,
         trustDomain: opts.trustDomain,
         clusterId: opts.clusterId,
         hbone: parseHostPort(opts.hbone, '--hbone', { allowPortZero: true }),

@@ -9,7 +9,7 @@ import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { CA_SERVER_NAME, createCaClient } from '../lib/certs/ca-client.js';
 import { CertificateManager } from '../lib/certs/certificate-manager.js';
-import { readNodeToken } from '../lib/certs/node-token.js';
+import { bearerTokenReader } from '../lib/certs/node-token.js';
 import { formatSpiffeId } from '../lib/certs/spiffe-id.js';
 import { MeshError, describeError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
@@ -39,6 +39,8 @@ interface WaypointConfig {
   /** This pod's IP (sent in the xDS node id), informational. */
   podIp?: string;
   dataDir: string;
+  /** A projected service-account token (Kubernetes) to authenticate with instead of the node's bootstrap token. */
+  tokenFile?: string;
   xdsAddress: string;
   rootCertPath: string;
   trustDomain: string;
@@ -77,11 +79,7 @@ export async function runWaypoint(config: WaypointConfig): Promise<WaypointHandl
     }
   };
   const roots = readRoots();
-  const token = async (): Promise<string> => {
-    const t = await readNodeToken(config.dataDir, config.node);
-    if (!t) throw new WaypointStartError(`no bootstrap token for node ${config.node} under ${config.dataDir}/nodes/${config.node}/token`);
-    return t;
-  };
+  const token = bearerTokenReader({ tokenFile: config.tokenFile, dataDir: config.dataDir, node: config.node });
   const identity = formatSpiffeId({ trustDomain: config.trustDomain, namespace: config.namespace, serviceAccount: config.serviceAccount });
   const metrics = new WaypointMetrics(VERSION);
   const ca = createCaClient({ address: config.xdsAddress, rootCertPem: readRoots, token, clusterId: config.clusterId });

@@ -46,7 +46,6 @@ interface ZtunnelFlags {
   drain: string;
   terminationGracePeriod: string;
   handoverFile?: string;
-  tokenFile?: string;
   logLevel: string;
 }
 
@@ -69,7 +68,6 @@ export function registerZtunnelVerb(program: Command, ctx: ZtunnelVerbContext): 
     .option('--network <name>', "this node's network name", '')
     .option('--drain <seconds>', "how long open connections of a pod removed from this ztunnel may finish", '5')
     .option('--termination-grace-period <seconds>', 'how long open connections may finish once ztunnel is told to stop', String(DEFAULT_TERMINATION_GRACE_MS / 1000))
-    .option('--token-file <path>', "authenticate to the CA and xDS with this service-account token (audience istio-ca; Kubernetes), read anew for every request, instead of the node's bootstrap token")
     .option('--handover-file <path>', 'restart handover file: on stop, keep the listeners until a replacement writes "ready" to it')
     .option('--log-level <level>', `log level (${LOG_LEVELS.join(', ')})`, 'info')
     .action(async (opts: ZtunnelFlags, cmd: Command) => {
@@ -104,7 +102,9 @@ export function registerZtunnelVerb(program: Command, ctx: ZtunnelVerbContext): 
         drainMs: Math.round(drain * 1000),
         terminationGraceMs: Math.round(grace * 1000),
         handoverFile: opts.handoverFile,
-        tokenFile: opts.tokenFile,
+        // The global --token-file: here the service-account token (audience istio-ca, Kubernetes) ztunnel
+        // authenticates to the CA and xDS with, read anew for every request, instead of the node's bootstrap token.
+        tokenFile: cmd.optsWithGlobals<{ tokenFile?: string }>().tokenFile,
         log,
       });
       const why = await Promise.race([stop, handle.quitRequested.then(() => 'quitquitquit')]);

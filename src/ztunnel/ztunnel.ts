@@ -12,14 +12,13 @@
 // otherwise take connections it cannot route yet, while its predecessor can), and retries the admin/stats/readiness
 // ports until its predecessor frees them. A fresh start (or one after a crash) takes the pods at once.
 import { chmodSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import type net from 'node:net';
 import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { CA_SERVER_NAME, createCaClient } from '../lib/certs/ca-client.js';
 import { CertificateManager } from '../lib/certs/certificate-manager.js';
-import { readNodeToken } from '../lib/certs/node-token.js';
+import { bearerTokenReader } from '../lib/certs/node-token.js';
 import { MeshError, describeError } from '../lib/errors.js';
 import { readHandover, waitForSuccessor, writeHandover } from '../lib/handover-file.js';
 import type { Logger } from '../lib/log.js';
@@ -131,19 +130,7 @@ export async function runZtunnel(config: ZtunnelConfig): Promise<ZtunnelHandle> 
     }
   };
   const roots = readRoots();
-  const token = async (): Promise<string> => {
-    // A projected token is rotated by whoever writes the file: read anew each time.
-    if (config.tokenFile) {
-      const t = (await readFile(config.tokenFile, 'utf8').catch((err: unknown) => {
-        throw new ZtunnelStartError(`cannot read the service-account token ${config.tokenFile}: ${describeError(err)}`, { cause: err });
-      })).trim();
-      if (!t) throw new ZtunnelStartError(`the service-account token file ${config.tokenFile} is empty`);
-      return t;
-    }
-    const t = await readNodeToken(config.dataDir, config.node);
-    if (!t) throw new ZtunnelStartError(`no bootstrap token for node ${config.node} under ${config.dataDir}/nodes/${config.node}/token`);
-    return t;
-  };
+  const token = bearerTokenReader({ tokenFile: config.tokenFile, dataDir: config.dataDir, node: config.node });
 
   const state = new ProxyState();
   const metrics = new ZtunnelMetrics({ buildTag: VERSION });

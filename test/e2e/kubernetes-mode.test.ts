@@ -53,6 +53,16 @@ const DENY = JSON.stringify({
   spec: { selector: { matchLabels: { app: 'echo' } }, action: 'DENY', rules: [{ from: [{ source: { principals: ['cluster.local/ns/shop/sa/client'] } }] }] },
 });
 
+const WAYPOINT = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [
+  { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'waypoint', namespace: 'shop' },
+    spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] } },
+  { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'echo', namespace: 'shop' },
+    spec: {
+      parentRefs: [{ group: '', kind: 'Service', name: 'echo', port: 80 }],
+      rules: [{ filters: [{ type: 'ResponseHeaderModifier', responseHeaderModifier: { add: [{ name: 'x-ambit-waypoint', value: 'shop' }] } }], backendRefs: [{ name: 'echo', port: 80 }] }],
+    } },
+] });
+
 test('Kubernetes mode: kubectl drives the mesh on a real API server with the sandbox as kubelet', { timeout: 280_000 }, async (t) => {
   const started = Date.now();
   const fx = await SandboxFixture.create(t, 2, { kubernetes: true });
@@ -109,6 +119,11 @@ test('Kubernetes mode: kubectl drives the mesh on a real API server with the san
     runCommand(['ip', 'netns', 'exec', `${fx.name}.${n}`, 'curl', '-s', 'localhost:15020/stats/prometheus']).then((r) => r.stdout)))).join('\n');
   assert.match(metrics, /istio_tcp_connections_opened_total\{[^}]*reporter="destination"[^}]*source_principal="spiffe:\/\/cluster\.local\/ns\/shop\/sa\/client"[^}]*\}/);
   assert.match(metrics, /connection_security_policy="mutual_tls"/);
+  // On Kubernetes the ztunnels proved their node with their pods' service-account tokens: no bootstrap token exists.
+  for (const node of ['node1', 'node2']) {
+    assert.ok(!existsSync(join(fx.dataDir, 'nodes', node, 'token')), `no bootstrap token for ${node}`);
+    assert.ok(existsSync(join(fx.dataDir, 'nodes', node, 'istio-token')), `${node}'s ztunnel has its projected token`);
+  }
 
   // An AuthorizationPolicy applied with kubectl: enforced, its status written back by the control plane; deleted → allowed.
   await fx.kubectl(['apply', '-f', '-'], { input: DENY });
@@ -117,6 +132,29 @@ test('Kubernetes mode: kubectl drives the mesh on a real API server with the san
   assert.ok(policy.status?.conditions?.some((c) => c.type === 'ZtunnelAccepted' && c.status === 'True'), `status: ${JSON.stringify(policy.status)}`);
   await fx.kubectl(['delete', 'authorizationpolicy', 'deny-client', '-n', 'shop']);
   await fx.waitFor('the client allowed again', async () => (await curl()).code === 0, 20_000, 300);
+
+  // A waypoint applied with kubectl: the control plane deploys its pod (the Ambit image, its own service account,
+  // a projected token and the root ConfigMap, as on a real cluster), the Gateway turns Programmed, and once the
+  // namespace uses it an HTTPRoute's L7 filter shows on the answers.
+  await fx.kubectl(['apply', '-f', '-'], { input: WAYPOINT });
+  const programmed = await fx.waitFor('the waypoint Gateway Programmed', async () => {
+    const gw = JSON.parse(await fx.kubectl(['get', 'gateway', 'waypoint', '-n', 'shop', '-o', 'json'])) as { status?: { conditions?: Array<{ type: string; status: string }>; addresses?: Array<{ value: string }> } };
+    return gw.status?.conditions?.some((c) => c.type === 'Programmed' && c.status === 'True') ? gw : undefined;
+  }, 60_000, 500);
+  assert.ok(programmed.status?.addresses?.[0]?.value, 'the Gateway has its Service address');
+  const wpPod = (JSON.parse(await fx.kubectl(['get', 'pods', '-n', 'shop', '-l', 'gateway.networking.k8s.io/gateway-name=waypoint', '-o', 'json'])) as { items: Array<{ spec: { serviceAccountName: string; containers: Array<{ image: string; command?: string[] }> } }> }).items[0]!;
+  assert.equal(wpPod.spec.serviceAccountName, 'waypoint');
+  assert.equal(wpPod.spec.containers[0]!.image, 'ambit/ambit:0.1.0');
+  assert.equal(wpPod.spec.containers[0]!.command, undefined, 'the image entry point, as on a real cluster');
+  await fx.kubectl(['label', 'namespace', 'shop', 'istio.io/use-waypoint=waypoint']);
+  const viaWaypoint = await fx.waitFor('answers through the waypoint', async () => {
+    const r = await fx.cli(['exec', 'client', '-n', 'shop', '--', 'curl', '-sS', '-i', '--max-time', '3', 'http://echo.shop/'], { allowFail: true });
+    return /^x-ambit-waypoint: shop\r?$/mi.test(r.stdout) ? r.stdout : undefined;
+  }, 30_000, 500);
+  assert.match(viaWaypoint, /^HTTP\/1\.1 200/m);
+  await fx.kubectl(['label', 'namespace', 'shop', 'istio.io/use-waypoint-']);
+  await fx.kubectl(['delete', 'gateway', 'waypoint', '-n', 'shop']);
+  await fx.waitFor('the waypoint pod removed', async () => (await fx.kubectl(['get', 'pods', '-n', 'shop', '-l', 'gateway.networking.k8s.io/gateway-name=waypoint', '-o', 'name'])).trim() === '', 30_000, 500);
 
   // kubectl delete waits for the kubelet: the sandbox stops the pod and confirms, the ReplicaSet replaces it.
   const victimPod = all.find((p) => p.metadata.labels?.['app'] === 'echo')!;

@@ -83,7 +83,7 @@ async function setup(t: TestContext, objects: KubeObject[], port = 0, existing?:
     log: silentLogger(),
     metrics: registry,
     listen: { host: '127.0.0.1', port, credentials: grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(keyPem), cert_chain: Buffer.from(certPem) }], false) },
-    nodeTokens: { authenticate: async (tok) => (tok === TOKEN ? 'node-1' : undefined) },
+    nodeTokens: { authenticate: async (tok) => (tok === TOKEN ? { kind: 'node', node: 'node-1' } : undefined) },
     debounceMs: 10,
     maxDebounceMs: 50,
   });

@@ -48,7 +48,7 @@ test(`xDS client reconnects within ${TARGET_MS / 1000} s after a ${OUTAGE_MS / 1
   const start = (port: number): Promise<XdsServer> => startIndexedXds({
     source: store, log: silentLogger(), metrics: new Registry(),
     listen: { host: '127.0.0.1', port, credentials: grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(keyPem), cert_chain: Buffer.from(certPem) }], false) },
-    nodeTokens: { authenticate: async (tok) => (tok === 'tok' ? 'node-1' : undefined) },
+    nodeTokens: { authenticate: async (tok) => (tok === 'tok' ? { kind: 'node', node: 'node-1' } : undefined) },
   });
   let server = await start(0);
   t.after(() => server.close());

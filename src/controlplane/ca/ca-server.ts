@@ -36,6 +36,11 @@ const DEFAULT_MAX_TTL_SECONDS = 24 * 3600;
 const CONTROL_PLANE_NAMESPACE = 'istio-system';
 const CONTROL_PLANE_SERVICE_ACCOUNT = 'ambit-controlplane';
 
+/** Who a bearer token stands for (a node or a workload), undefined when unknown; throws with the reason when refused. */
+interface BearerAuthenticator {
+  authenticate(token: string): Promise<CaCaller | undefined>;
+}
+
 interface CaServerOptions {
   dataDir: string;
   trustDomain?: string;
@@ -50,7 +55,7 @@ interface CaServerOptions {
   /** Extra names for the serving certificate (e.g. the sandbox address of the control plane). */
   servingNames?: { dns?: string[]; ips?: string[] };
   /** On Kubernetes: service-account tokens (JWTs) are checked with TokenReview; node bootstrap tokens still work. */
-  kubeTokens?: { authenticate(token: string): Promise<string> };
+  kubeTokens?: { authenticate(token: string): Promise<CaCaller> };
 }
 
 /** What `GET /ambit/v1/ca` shows: public facts only, never keys. */
@@ -79,7 +84,7 @@ export interface CaServer {
    * Which node a bearer token stands for (shared with xDS authentication): a node bootstrap token, or on Kubernetes a
    * ztunnel's service-account token. Undefined for an unknown token; throws with the reason for a refused one.
    */
-  readonly nodeTokens: { authenticate(token: string): Promise<string | undefined> };
+  readonly nodeTokens: BearerAuthenticator;
   /** Why the client certificate of the connection `peer` (`call.getPeer()`) did not verify, if it did not. */
   untrustedCertificate(peer: string): string | undefined;
 }
@@ -152,11 +157,18 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   const log = opts.log.child({ module: 'ca' });
   const material = await CaMaterial.open({ dataDir: opts.dataDir, trustDomain, pluggedCaDir: opts.pluggedCaDir, log });
   const metrics = registerCaMetrics(opts.metrics, { root: () => material.rootExpiry(), chain: () => material.signingCertExpiry() });
-  const tokens = await NodeTokenRegistry.start({ source: opts.source, dataDir: opts.dataDir, log });
+  // On Kubernetes nodes prove themselves with their ztunnel's service-account token: no bootstrap tokens are made
+  // (a data dir shared with the nodes is a sandbox thing).
   const kubeTokens = opts.kubeTokens;
-  const nodeAuth = {
-    authenticate: (token: string): Promise<string | undefined> =>
-      kubeTokens && looksLikeJwt(token) ? kubeTokens.authenticate(token) : tokens.authenticate(token),
+  const tokens = kubeTokens
+    ? { authenticate: async () => undefined, close: () => undefined }
+    : await NodeTokenRegistry.start({ source: opts.source, dataDir: opts.dataDir, log });
+  const nodeAuth: BearerAuthenticator = {
+    authenticate: async (token) => {
+      if (kubeTokens && looksLikeJwt(token)) return kubeTokens.authenticate(token);
+      const node = await tokens.authenticate(token);
+      return node ? { kind: 'node', node } : undefined;
+    },
   };
 
   // --- serving certificate ---
@@ -190,11 +202,11 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
     if (auth.length > 0) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(String(auth[0]));
       if (auth.length > 1 || !m) throw new CaError('CA_UNAUTHENTICATED', "authorization: expected exactly one 'Bearer <token>' header");
-      const node = await nodeAuth.authenticate(m[1]!).catch((err: unknown) => {
+      const caller = await nodeAuth.authenticate(m[1]!).catch((err: unknown) => {
         throw new CaError('CA_UNAUTHENTICATED', `authorization: ${describeError(err)}`);
       });
-      if (!node) throw new CaError('CA_UNAUTHENTICATED', 'authorization: the bearer token is not a valid node token (unknown, revoked or from another control plane)');
-      return { kind: 'node', node };
+      if (!caller) throw new CaError('CA_UNAUTHENTICATED', 'authorization: the bearer token is not a valid node token (unknown, revoked or from another control plane)');
+      return caller;
     }
     const peer = call.getAuthContext()?.sslPeerCertificate;
     if (peer?.raw) {

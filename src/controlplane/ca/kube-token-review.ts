@@ -1,13 +1,16 @@
-// Node authentication on Kubernetes, as istiod does it: a ztunnel presents its projected service-account token
-// (audience `istio-ca`); the control plane asks the API server (TokenReview) whether it is valid, for that audience,
-// for a trusted node account (default istio-system/ztunnel), and which node the pod it is bound to runs on. That
-// node is the caller: the CA then issues only identities of pods on it (node-authorizer.ts).
+// Token authentication on Kubernetes, as istiod does it: a caller presents its projected service-account token
+// (audience `istio-ca`); the control plane asks the API server (TokenReview) whether it is valid for that audience.
+// A trusted node account (default istio-system/ztunnel) acts for the node its token's pod runs on: the CA then issues
+// only identities of pods on that node (node-authorizer.ts). Any other service account (a waypoint) is a workload
+// and gets only its own identity, spiffe://<trust domain>/ns/<ns>/sa/<sa>.
 //
 // Refusals throw with the reason (expired, wrong audience, untrusted account, not bound to a pod); accepted tokens
 // are remembered for a short while so reconnecting streams do not each cost an API call.
 import { createHash } from 'node:crypto';
 import type { ApiClient } from '../client/index.js';
 import { describeError, MeshError } from '../../lib/errors.js';
+import { formatSpiffeId } from '../../lib/certs/spiffe-id.js';
+import type { CaCaller } from './node-authorizer.js';
 
 /** The audience Istio's ztunnel asks for, and the only one accepted. */
 const CA_TOKEN_AUDIENCE = 'istio-ca';
@@ -38,18 +41,20 @@ export class KubeTokenReviewer {
   readonly #api: ApiClient;
   /** `namespace/serviceaccount` entries allowed to act for their pod's node. */
   readonly #trusted: Set<string>;
-  readonly #cache = new Map<string, { node: string; until: number }>();
+  readonly #cache = new Map<string, { caller: CaCaller; until: number }>();
+  readonly #trustDomain: string;
 
-  constructor(api: ApiClient, trustedNodeAccounts: readonly string[] = ['istio-system/ztunnel']) {
+  constructor(api: ApiClient, trustDomain: string, trustedNodeAccounts: readonly string[] = ['istio-system/ztunnel']) {
     this.#api = api;
+    this.#trustDomain = trustDomain;
     this.#trusted = new Set(trustedNodeAccounts);
   }
 
-  /** The node the token's pod runs on; throws (with the reason) when the token may not act for a node. */
-  async authenticate(token: string): Promise<string> {
+  /** Who the token stands for: a node (trusted node account) or a workload; throws with the reason when refused. */
+  async authenticate(token: string): Promise<CaCaller> {
     const key = createHash('sha256').update(token).digest('hex');
     const hit = this.#cache.get(key);
-    if (hit && hit.until > Date.now()) return hit.node;
+    if (hit && hit.until > Date.now()) return hit.caller;
     let status: TokenReviewStatus;
     try {
       const review = (await this.#api.requestJson('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
@@ -64,13 +69,17 @@ export class KubeTokenReviewer {
     }
     if (!status.audiences?.includes(CA_TOKEN_AUDIENCE)) throw new TokenRefusedError(`the service-account token is not for audience ${CA_TOKEN_AUDIENCE}`);
     const m = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(status.user?.username ?? '');
-    if (!m || !this.#trusted.has(`${m[1]}/${m[2]}`)) {
-      throw new TokenRefusedError(`${status.user?.username ?? 'the caller'} may not request certificates for a node (trusted node accounts: ${[...this.#trusted].join(', ')})`);
+    if (!m) throw new TokenRefusedError(`${status.user?.username ?? 'the caller'} is not a service account`);
+    let caller: CaCaller;
+    if (this.#trusted.has(`${m[1]}/${m[2]}`)) {
+      const node = status.user?.extra?.[NODE_NAME_EXTRA]?.[0];
+      if (!node) throw new TokenRefusedError('the service-account token is not bound to a pod on a node (use a projected token of the ztunnel pod)');
+      caller = { kind: 'node', node };
+    } else {
+      caller = { kind: 'workload', identity: formatSpiffeId({ trustDomain: this.#trustDomain, namespace: m[1]!, serviceAccount: m[2]! }) };
     }
-    const node = status.user?.extra?.[NODE_NAME_EXTRA]?.[0];
-    if (!node) throw new TokenRefusedError('the service-account token is not bound to a pod on a node (use a projected token of the ztunnel pod)');
     if (this.#cache.size >= MAX_CACHED) this.#cache.clear();
-    this.#cache.set(key, { node, until: Date.now() + CACHE_MS });
-    return node;
+    this.#cache.set(key, { caller, until: Date.now() + CACHE_MS });
+    return caller;
   }
 }

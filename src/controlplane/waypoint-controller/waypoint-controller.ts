@@ -17,6 +17,10 @@ import { ROUTE_KINDS, routeParentsStatus } from './route-status.js';
 
 const GATEWAY_API_VERSION = 'gateway.networking.k8s.io/v1';
 const STATUS_PORT = 15021;
+/** Where Kubernetes waypoint pods get their projected token and the mesh root (Istio's paths and ConfigMap). */
+const TOKEN_DIR = '/var/run/secrets/tokens';
+const ROOT_CERT_DIR = '/var/run/secrets/istio';
+export const ROOT_CERT_CONFIGMAP = 'istio-ca-root-cert';
 const CONTAINER_NAME = 'istio-proxy';
 
 interface WaypointControllerOptions {
@@ -29,12 +33,18 @@ interface WaypointControllerOptions {
   /** `host:port` of the control plane's xDS + CA endpoint as pods reach it. */
   xdsAddress: string;
   trustDomain: string;
+  /**
+   * On Kubernetes: waypoint pods run this image (entry point `ambit`) with their own service account, authenticate
+   * with a projected token (audience istio-ca) and trust the root from ConfigMap istio-ca-root-cert, as Istio's
+   * waypoints do; no data dir is shared.
+   */
+  kubernetes?: { image: string };
 }
 
 type Json = Record<string, unknown>;
 const GROUP_OF: Record<string, string> = {
   Gateway: 'gateway.networking.k8s.io', HTTPRoute: 'gateway.networking.k8s.io', GRPCRoute: 'gateway.networking.k8s.io', TCPRoute: 'gateway.networking.k8s.io',
-  Pod: '', Service: '', Namespace: '',
+  Pod: '', Service: '', Namespace: '', ServiceAccount: '',
 };
 const kindOf = (kind: string) => ({ group: GROUP_OF[kind] ?? '', kind });
 const keyOf = (kind: string, namespace: string, name: string) => ({ ...kindOf(kind), namespace, name });
@@ -95,6 +105,35 @@ export class WaypointController {
   #podFor(gw: KubeObject): KubeObject {
     const ns = gw.metadata.namespace ?? 'default';
     const o = this.#o;
+    const runArgs = ['-n', ns, 'waypoint', 'run', '--name', gw.metadata.name, '--xds-address', o.xdsAddress, '--trust-domain', o.trustDomain];
+    const probe = { httpGet: { path: '/healthz/ready', port: STATUS_PORT }, periodSeconds: 1 };
+    const ports = [{ name: 'mesh', containerPort: PORT_HBONE }, { name: 'status-port', containerPort: STATUS_PORT }];
+    if (o.kubernetes) {
+      return {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: waypointPodName(gw), namespace: ns, labels: managedLabels(gw), ownerReferences: [ownerRef(gw)] as never },
+        spec: {
+          serviceAccountName: gw.metadata.name,
+          automountServiceAccountToken: false,
+          restartPolicy: 'Always',
+          terminationGracePeriodSeconds: 5,
+          containers: [{
+            name: CONTAINER_NAME,
+            image: o.kubernetes.image,
+            args: [...runArgs, '--token-file', `${TOKEN_DIR}/istio-token`, '--root-cert', `${ROOT_CERT_DIR}/root-cert.pem`],
+            env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }, { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
+            ports,
+            readinessProbe: probe,
+            volumeMounts: [{ name: 'istio-token', mountPath: TOKEN_DIR, readOnly: true }, { name: 'istiod-ca-cert', mountPath: ROOT_CERT_DIR, readOnly: true }],
+          }],
+          volumes: [
+            { name: 'istio-token', projected: { sources: [{ serviceAccountToken: { audience: 'istio-ca', expirationSeconds: 43200, path: 'istio-token' } }] } },
+            { name: 'istiod-ca-cert', configMap: { name: ROOT_CERT_CONFIGMAP } },
+          ],
+        },
+      } as KubeObject;
+    }
     return {
       apiVersion: 'v1',
       kind: 'Pod',
@@ -105,10 +144,10 @@ export class WaypointController {
         terminationGracePeriodSeconds: 5,
         containers: [{
           name: CONTAINER_NAME,
-          command: [...o.selfCommand, '--data-dir', o.dataDir, '-n', ns, 'waypoint', 'run', '--name', gw.metadata.name, '--xds-address', o.xdsAddress, '--trust-domain', o.trustDomain],
-          ports: [{ name: 'mesh', containerPort: PORT_HBONE }, { name: 'status-port', containerPort: STATUS_PORT }],
+          command: [...o.selfCommand, '--data-dir', o.dataDir, ...runArgs],
+          ports,
           // Ready once xDS is synchronized and its config arrived: before that the mesh keeps traffic off it.
-          readinessProbe: { httpGet: { path: '/healthz/ready', port: STATUS_PORT }, periodSeconds: 1 },
+          readinessProbe: probe,
         }],
       },
     };
@@ -161,12 +200,20 @@ export class WaypointController {
     const ownedBy = (o: KubeObject | undefined) => (o?.metadata.ownerReferences as Json[] | undefined)?.some((r) => r['uid'] === gw.metadata.uid) ?? false;
     let svc = store.get(keyOf('Service', ns, gw.metadata.name));
     if (!svc) svc = await store.create(wantSvc);
+    // On Kubernetes the pod runs as the Gateway's own service account (its identity), made here when missing.
+    if (this.#o.kubernetes && !store.get(keyOf('ServiceAccount', ns, gw.metadata.name))) {
+      await store.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: gw.metadata.name, namespace: ns, labels: managedLabels(gw), ownerReferences: [ownerRef(gw)] as never } })
+        .catch((err: unknown) => this.#o.log.debug({ error: describeError(err) }, 'service account exists already'));
+    }
     const pods = store.list({ ...kindOf('Pod'), namespace: ns }).items.filter((p) => p.metadata.labels?.[GATEWAY_NAME_LABEL] === gw.metadata.name && ownedBy(p));
-    const desiredCommand = JSON.stringify(rec(rec(wantPod.spec)['containers'] && (rec(wantPod.spec)['containers'] as Json[])[0])['command']);
+    const runSpec = (pod: KubeObject) => {
+      const c = (rec(pod.spec)['containers'] as Json[] | undefined)?.[0] ?? {};
+      return JSON.stringify([c['image'] ?? null, c['command'] ?? null, c['args'] ?? null]);
+    };
+    const desired = runSpec(wantPod);
     for (const p of pods) {
       // A pod from an older build or another xDS address is replaced (pods are immutable in Kubernetes too).
-      const cmd = JSON.stringify(((rec(p.spec)['containers'] as Json[] | undefined)?.[0] ?? {})['command']);
-      if (p.metadata.name !== wantPod.metadata.name || cmd !== desiredCommand) {
+      if (p.metadata.name !== wantPod.metadata.name || runSpec(p) !== desired) {
         await store.delete(keyOf('Pod', ns, p.metadata.name)).catch(() => undefined);
       }
     }

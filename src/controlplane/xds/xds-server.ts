@@ -37,7 +37,7 @@ interface XdsServerOptions {
   /** … or listen here with these (TLS) credentials. */
   listen?: { host: string; port: number; credentials: grpc.ServerCredentials };
   /** Node bootstrap tokens: the node a bearer token belongs to (the CA's NodeTokenRegistry has this method). */
-  nodeTokens: { authenticate(token: string): Promise<string | undefined> };
+  nodeTokens: { authenticate(token: string): Promise<XdsCaller | undefined> };
   /** Why the client certificate of connection `peer` did not verify (the CA server's view of port 15012), if it did not. */
   untrustedCertificate?: (peer: string) => string | undefined;
   debounceMs?: number;
@@ -172,9 +172,9 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<XdsServer>
     if (auth.length > 0) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(String(auth[0]));
       if (auth.length > 1 || !m) throw new Error("authorization: expected exactly one 'Bearer <token>' header");
-      const node = await opts.nodeTokens.authenticate(m[1]!);
-      if (!node) throw new Error('authorization: the bearer token is not a valid node token (unknown, revoked or from another control plane)');
-      return { kind: 'node', node };
+      const caller = await opts.nodeTokens.authenticate(m[1]!);
+      if (!caller) throw new Error('authorization: the bearer token is not a valid node token (unknown, revoked or from another control plane)');
+      return caller;
     }
     const peerCert = call.getAuthContext()?.sslPeerCertificate;
     if (peerCert?.raw) {

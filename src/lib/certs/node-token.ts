@@ -78,3 +78,29 @@ export async function removeNodeToken(dataDir: string, node: string): Promise<vo
   });
   await rmdir(join(dataDir, 'nodes', node)).catch(() => undefined);
 }
+
+class BearerTokenError extends MeshError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('BEARER_TOKEN_UNAVAILABLE', message, options);
+  }
+}
+
+/**
+ * The bearer token a proxy authenticates to the control plane with, read anew for every request: a projected
+ * service-account token file (Kubernetes; rotated by whoever writes it) when `tokenFile` is set, else its node's
+ * bootstrap token under the data dir (the sandbox).
+ */
+export function bearerTokenReader(o: { tokenFile?: string; dataDir: string; node: string }): () => Promise<string> {
+  return async () => {
+    if (o.tokenFile) {
+      const t = (await readFile(o.tokenFile, 'utf8').catch((err: unknown) => {
+        throw new BearerTokenError(`cannot read the service-account token ${o.tokenFile}: ${(err as Error).message}`, { cause: err });
+      })).trim();
+      if (!t) throw new BearerTokenError(`the service-account token file ${o.tokenFile} is empty`);
+      return t;
+    }
+    const t = await readNodeToken(o.dataDir, o.node);
+    if (!t) throw new BearerTokenError(`no bootstrap token for node ${o.node} under ${nodeTokenPath(o.dataDir, o.node)}`);
+    return t;
+  };
+}

@@ -106,50 +106,36 @@ export class WaypointController {
     const ns = gw.metadata.namespace ?? 'default';
     const o = this.#o;
     const runArgs = ['-n', ns, 'waypoint', 'run', '--name', gw.metadata.name, '--xds-address', o.xdsAddress, '--trust-domain', o.trustDomain];
-    const probe = { httpGet: { path: '/healthz/ready', port: STATUS_PORT }, periodSeconds: 1 };
-    const ports = [{ name: 'mesh', containerPort: PORT_HBONE }, { name: 'status-port', containerPort: STATUS_PORT }];
+    const container: Json = {
+      name: CONTAINER_NAME,
+      ports: [{ name: 'mesh', containerPort: PORT_HBONE }, { name: 'status-port', containerPort: STATUS_PORT }],
+      // Ready once xDS is synchronized and its config arrived: before that the mesh keeps traffic off it.
+      readinessProbe: { httpGet: { path: '/healthz/ready', port: STATUS_PORT }, periodSeconds: 1 },
+    };
+    const spec: Json = { serviceAccountName: gw.metadata.name, restartPolicy: 'Always', terminationGracePeriodSeconds: 5, containers: [container] };
     if (o.kubernetes) {
-      return {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: waypointPodName(gw), namespace: ns, labels: managedLabels(gw), ownerReferences: [ownerRef(gw)] as never },
-        spec: {
-          serviceAccountName: gw.metadata.name,
-          automountServiceAccountToken: false,
-          restartPolicy: 'Always',
-          terminationGracePeriodSeconds: 5,
-          containers: [{
-            name: CONTAINER_NAME,
-            image: o.kubernetes.image,
-            args: [...runArgs, '--token-file', `${TOKEN_DIR}/istio-token`, '--root-cert', `${ROOT_CERT_DIR}/root-cert.pem`],
-            env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }, { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
-            ports,
-            readinessProbe: probe,
-            volumeMounts: [{ name: 'istio-token', mountPath: TOKEN_DIR, readOnly: true }, { name: 'istiod-ca-cert', mountPath: ROOT_CERT_DIR, readOnly: true }],
-          }],
-          volumes: [
-            { name: 'istio-token', projected: { sources: [{ serviceAccountToken: { audience: 'istio-ca', expirationSeconds: 43200, path: 'istio-token' } }] } },
-            { name: 'istiod-ca-cert', configMap: { name: ROOT_CERT_CONFIGMAP } },
-          ],
-        },
-      } as KubeObject;
+      // The image's entry point, its own token and the published root: nothing shared with the control plane's disk.
+      Object.assign(container, {
+        image: o.kubernetes.image,
+        args: [...runArgs, '--token-file', `${TOKEN_DIR}/istio-token`, '--root-cert', `${ROOT_CERT_DIR}/root-cert.pem`],
+        env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }, { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
+        volumeMounts: [{ name: 'istio-token', mountPath: TOKEN_DIR, readOnly: true }, { name: 'istiod-ca-cert', mountPath: ROOT_CERT_DIR, readOnly: true }],
+      });
+      Object.assign(spec, {
+        automountServiceAccountToken: false,
+        volumes: [
+          { name: 'istio-token', projected: { sources: [{ serviceAccountToken: { audience: 'istio-ca', expirationSeconds: 43200, path: 'istio-token' } }] } },
+          { name: 'istiod-ca-cert', configMap: { name: ROOT_CERT_CONFIGMAP } },
+        ],
+      });
+    } else {
+      container['command'] = [...o.selfCommand, '--data-dir', o.dataDir, ...runArgs];
     }
     return {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name: waypointPodName(gw), namespace: ns, labels: managedLabels(gw), ownerReferences: [ownerRef(gw)] as never },
-      spec: {
-        serviceAccountName: gw.metadata.name,
-        restartPolicy: 'Always',
-        terminationGracePeriodSeconds: 5,
-        containers: [{
-          name: CONTAINER_NAME,
-          command: [...o.selfCommand, '--data-dir', o.dataDir, ...runArgs],
-          ports,
-          // Ready once xDS is synchronized and its config arrived: before that the mesh keeps traffic off it.
-          readinessProbe: probe,
-        }],
-      },
+      spec,
     };
   }
 

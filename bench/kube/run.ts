@@ -53,6 +53,15 @@ function pod(p: number): KubeObject {
   };
 }
 
+/** Waits (polling every 5 ms) for `cond`; every wait is bounded, a stuck run fails naming what it waited for. */
+async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await cond())) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 async function parallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: limit }, async () => {
@@ -61,16 +70,22 @@ async function parallel<T>(items: readonly T[], limit: number, fn: (item: T) => 
 }
 
 /** Starts a control plane (file store or Kubernetes) and measures its start → indexed → pushed, then a churn. */
-async function measure(label: string, opts: { kube?: ApiClient; kubeconfig?: Parameters<typeof runControlPlane>[0]['kube']; dataDir: string; addPod: (p: KubeObject) => Promise<void> }): Promise<Record<string, number>> {
+async function measure(label: string, opts: {
+  kubeconfig?: Parameters<typeof runControlPlane>[0]['kube'];
+  dataDir: string;
+  addPod: (p: KubeObject) => Promise<void>;
+  /** The client's bearer token: a node bootstrap token in the embedded store, a service-account token on Kubernetes. */
+  token: () => Promise<string | undefined>;
+}): Promise<Record<string, number>> {
   const t0 = performance.now();
   const cp = await runControlPlane({ dataDir: opts.dataDir, grpc: { host: '127.0.0.1', port: 0 }, logLevel: 'silent', log: silentLogger(), kube: opts.kubeconfig });
   const started = performance.now() - t0;
   const workloads = () => cp.xds.index.stats().resources[ADDRESS_TYPE_URL] ?? 0;
   const expected = PODS + SERVICES;
-  while (workloads() < expected) await new Promise((r) => setTimeout(r, 5));
+  await until(() => workloads() >= expected, `${label}: ${expected} addresses indexed`);
   const indexed = performance.now() - t0;
   let token: string | undefined;
-  while (!(token = await readNodeToken(opts.dataDir, 'node1'))) await new Promise((r) => setTimeout(r, 20));
+  await until(async () => Boolean(token = await opts.token()), `${label}: a token for the xDS client`);
   const client = new XdsClient({
     address: `127.0.0.1:${cp.ports.grpc}`,
     credentials: grpc.credentials.createSsl(Buffer.from(readFileSync(join(opts.dataDir, 'ca', 'root-cert.pem')))),
@@ -83,13 +98,13 @@ async function measure(label: string, opts: { kube?: ApiClient; kubeconfig?: Par
   client.start();
   const held = () => client.snapshot().resources(ADDRESS_TYPE_URL).size;
   // The client also receives the API server's own `kubernetes` Service on Kubernetes: count at least.
-  while (held() < expected) await new Promise((r) => setTimeout(r, 5));
+  await until(() => held() >= expected, `${label}: ${expected} addresses at the client`);
   const pushed = performance.now() - c0;
   const before = held();
   const w0 = performance.now();
   await parallel(Array.from({ length: CHURN }, (_, i) => pod(PODS + i)), 16, opts.addPod);
   const written = performance.now() - w0;
-  while (held() < before + CHURN) await new Promise((r) => setTimeout(r, 5));
+  await until(() => held() >= before + CHURN, `${label}: the churn at the client`);
   const churned = performance.now() - w0;
   client.close();
   await cp.close();
@@ -110,6 +125,7 @@ async function main(): Promise<void> {
   await store.close();
   const file = await measure('embedded store (baseline)', {
     dataDir: fileDir,
+    token: () => readNodeToken(fileDir, 'node1'),
     addPod: async (p) => {
       // The control plane holds the store: add through its REST API as the sandbox pod runner would.
       const api = new ApiClient({ endpoint: { socketPath: join(fileDir, 'ambit.sock') } });
@@ -147,7 +163,11 @@ async function main(): Promise<void> {
     out(`(writing ${PODS} pods with their status to the API server took ${(performance.now() - w0).toFixed(0)} ms)`);
     const kubeDir = mkdtempSync(join(tmpdir(), 'ambit-bench-kube-k8s-'));
     try {
-      const kube = await measure('kube-apiserver informers', { dataDir: kubeDir, kubeconfig: { server: kcp.apiServerUrl, caPem: kcp.caCertPem, token: kcp.adminToken }, addPod });
+      // A service-account token for audience istio-ca: the control plane reviews it (TokenReview) like a waypoint's.
+      const token = async () => ((await api.requestJson('POST', '/api/v1/namespaces/ns0/serviceaccounts/default/token', {
+        apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: ['istio-ca'], expirationSeconds: 3600 },
+      })) as { status: { token: string } }).status.token;
+      const kube = await measure('kube-apiserver informers', { dataDir: kubeDir, kubeconfig: { server: kcp.apiServerUrl, caPem: kcp.caCertPem, token: kcp.adminToken }, addPod, token });
       const ratio = (k: string) => `${(kube[k]! / Math.max(file[k]!, 0.001)).toFixed(2)}×`;
       out(`ratio kube / embedded: start→indexed ${ratio('indexed')}, full push ${ratio('pushed')}, churn at the client ${ratio('churned')}`);
     } finally {

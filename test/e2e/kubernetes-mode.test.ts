@@ -142,6 +142,10 @@ test('Kubernetes mode: kubectl drives the mesh on a real API server with the san
     return gw.status?.conditions?.some((c) => c.type === 'Programmed' && c.status === 'True') ? gw : undefined;
   }, 60_000, 500);
   assert.ok(programmed.status?.addresses?.[0]?.value, 'the Gateway has its Service address');
+  // Ambit's own CLI verbs talk to the API server directly with --kubeconfig.
+  const ambitKube = (args: string[]) => runCommand([process.execPath, fx.mainScript, '--kubeconfig', join(fx.dataDir, 'kubeconfig'), ...args]);
+  assert.match((await ambitKube(['waypoint', 'status', '-n', 'shop'])).stdout, /^waypoint +True +Programmed +Programmed /m);
+  assert.match((await ambitKube(['get', 'pods', '-n', 'shop'])).stdout, /^client +1\/1 +Running /m);
   const wpPod = (JSON.parse(await fx.kubectl(['get', 'pods', '-n', 'shop', '-l', 'gateway.networking.k8s.io/gateway-name=waypoint', '-o', 'json'])) as { items: Array<{ spec: { serviceAccountName: string; containers: Array<{ image: string; command?: string[] }> } }> }).items[0]!;
   assert.equal(wpPod.spec.serviceAccountName, 'waypoint');
   assert.equal(wpPod.spec.containers[0]!.image, 'ambit/ambit:0.1.0');

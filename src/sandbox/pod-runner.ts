@@ -71,6 +71,13 @@ interface PodSpec {
   terminationGracePeriodSeconds?: number;
 }
 
+interface ProjectedToken {
+  file: string;
+  audience?: string;
+  expirationSeconds: number;
+  mintedAt: number;
+}
+
 /** The volume sources the sandbox can provide (Kubernetes mode). */
 interface PodVolume {
   name: string;
@@ -103,6 +110,8 @@ interface RunningPod {
   cniResult?: unknown;
   /** Volume name → the host directory holding its files (Kubernetes mode). */
   volumeDirs: Map<string, string>;
+  /** Projected service-account tokens written for this pod, renewed at 80 % of their lifetime as a kubelet does. */
+  tokens: ProjectedToken[];
   probeTimer?: NodeJS.Timeout;
 }
 
@@ -195,6 +204,7 @@ export class PodRunner {
     this.#retryTimer = setInterval(() => {
       this.#failed.clear();
       this.#schedule();
+      if (cfg.api.isKube) void this.#renewTokens();
     }, 5000);
   }
 
@@ -316,7 +326,7 @@ export class PodRunner {
     const log = this.#cfg.log.child({ pod: `${namespace}/${name}` });
     // Before anything is built: a volume that cannot be provided yet (a ConfigMap still missing) fails this attempt
     // cleanly and the periodic retry tries again.
-    const volumeDirs = this.#cfg.api.isKube ? await this.#prepareVolumes(pod, spec) : new Map<string, string>();
+    const { dirs: volumeDirs, tokens } = this.#cfg.api.isKube ? await this.#prepareVolumes(pod, spec) : { dirs: new Map<string, string>(), tokens: [] };
     let host: number;
     let ip: string;
     let cniResult: unknown;
@@ -339,7 +349,7 @@ export class PodRunner {
       uid, namespace, name, node, netns, ip, host, startTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
       containers: new Map(), graceMs: Math.min(spec.terminationGracePeriodSeconds ?? 5, MAX_GRACE_SECONDS) * 1000,
       lastStatus: '', awaitingCapture: wantsCapture(pod, this.#namespaces.items.get(namespace)), setupVersion: Infinity, spec, probes: new Map(),
-      cniResult, volumeDirs,
+      cniResult, volumeDirs, tokens,
     };
     this.#running.set(uid, rp);
     writeNetnsFile(netns, 'resolv.conf', renderResolvConf(namespace, this.#cfg.layout.dnsIp, this.#cfg.layout.clusterDomain));
@@ -421,9 +431,10 @@ export class PodRunner {
    * container without a command must be of the Ambit image; a mount outside /run is refused. Failures fail the pod's
    * setup with the reason (reported in its status).
    */
-  async #prepareVolumes(pod: KubeObject, spec: PodSpec): Promise<Map<string, string>> {
+  async #prepareVolumes(pod: KubeObject, spec: PodSpec): Promise<{ dirs: Map<string, string>; tokens: ProjectedToken[] }> {
     const rp = { namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name, spec };
     const dirs = new Map<string, string>();
+    const tokens: ProjectedToken[] = [];
     for (const c of rp.spec.containers) {
       if (!c.command?.length && !isAmbitImage(c.image)) {
         throw new PodRunnerError(`container ${c.name}: the sandbox runs a container's command; only the Ambit image (ambit/ambit) may leave it out (image ${c.image ?? 'none'})`);
@@ -443,18 +454,37 @@ export class PodRunner {
         for (const src of v.projected.sources) {
           const t = src.serviceAccountToken;
           if (!t) continue;
-          const res = (await this.#cfg.api.requestJson('POST', `/api/v1/namespaces/${rp.namespace}/serviceaccounts/${rp.spec.serviceAccountName ?? 'default'}/token`, {
-            apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest',
-            spec: { audiences: t.audience ? [t.audience] : [], expirationSeconds: t.expirationSeconds ?? 3600, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: rp.name, uid: pod.metadata.uid } },
-          })) as { status?: { token?: string } };
-          writeFileSync(join(dir, t.path), res.status?.token ?? '', { mode: 0o600 });
+          const token: ProjectedToken = { file: join(dir, t.path), audience: t.audience, expirationSeconds: t.expirationSeconds ?? 3600, mintedAt: 0 };
+          await this.#mintToken(rp.namespace, rp.name, pod.metadata.uid!, rp.spec.serviceAccountName, token);
+          tokens.push(token);
         }
       } else {
         continue;
       }
       dirs.set(v.name, dir);
     }
-    return dirs;
+    return { dirs, tokens };
+  }
+
+  /** TokenRequest bound to the pod; the file is rewritten in place, so the container sees the new token at once. */
+  async #mintToken(namespace: string, name: string, uid: string, serviceAccount: string | undefined, t: ProjectedToken): Promise<void> {
+    const res = (await this.#cfg.api.requestJson('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount ?? 'default'}/token`, {
+      apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest',
+      spec: { audiences: t.audience ? [t.audience] : [], expirationSeconds: t.expirationSeconds, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name, uid } },
+    })) as { status?: { token?: string } };
+    writeFileSync(t.file, res.status?.token ?? '', { mode: 0o600 });
+    t.mintedAt = Date.now();
+  }
+
+  /** Renews every running pod's projected tokens past 80 % of their lifetime. */
+  async #renewTokens(): Promise<void> {
+    for (const rp of this.#running.values()) {
+      for (const t of rp.tokens) {
+        if (Date.now() - t.mintedAt < t.expirationSeconds * 800) continue;
+        await this.#mintToken(rp.namespace, rp.name, rp.uid, rp.spec.serviceAccountName, t)
+          .catch((err) => this.#cfg.log.warn({ pod: `${rp.namespace}/${rp.name}`, err: describeError(err) }, 'projected token renewal failed; retrying'));
+      }
+    }
   }
 
   async #teardown(rp: RunningPod): Promise<void> {

@@ -3,7 +3,7 @@
 // chained after them by the node agent — exactly as the CNI spec has runtimes do: each plugin executed in the node's
 // netns with CNI_COMMAND/CNI_CONTAINERID/CNI_NETNS/CNI_IFNAME/CNI_ARGS/CNI_PATH in its environment, the network
 // config (with `name`, `cniVersion` and the previous plugin's `prevResult`) on stdin; DEL runs them in reverse order.
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CNI_PLUGIN_TYPE } from '../../lib/cni-report.js';
 import { MeshError } from '../../lib/errors.js';
@@ -30,6 +30,10 @@ export interface NodeCni {
   socketPath: string;
 }
 
+function ipamDir(dataDir: string, node: NodeLayout): string {
+  return join(dataDir, 'nodes', node.name, 'cni', 'ipam');
+}
+
 export function nodeCniOf(dataDir: string, node: NodeLayout): NodeCni {
   const base = join(dataDir, 'nodes', node.name, 'cni');
   return { node, confDir: join(base, 'net.d'), binDir: join(dataDir, 'cni', 'bin'), socketPath: join(base, 'report.sock') };
@@ -38,8 +42,11 @@ export function nodeCniOf(dataDir: string, node: NodeLayout): NodeCni {
 /**
  * Writes the node's primary conflist (ptp + host-local over the node's pod CIDR) and links the Debian plugins into
  * the bin dir: what a cluster's network add-on would install. Existing files are kept (the node agent edits it).
+ * host-local's leases are cleared: this runs as a supervisor starts, when no pod network survives (the new pod
+ * runner removes every earlier pod netns and builds each pod again), so every lease left would only leak addresses.
  */
 export function installPrimaryNetwork(cni: NodeCni, dataDir: string): void {
+  rmSync(ipamDir(dataDir, cni.node), { recursive: true, force: true });
   for (const p of PRIMARY_PLUGINS) {
     if (!existsSync(join(DEBIAN_CNI_DIR, p))) throw new CniError(`${join(DEBIAN_CNI_DIR, p)} is missing: apt-get install -y containernetworking-plugins (setup.sh does)`);
   }
@@ -54,7 +61,7 @@ export function installPrimaryNetwork(cni: NodeCni, dataDir: string): void {
       type: 'ptp',
       ipam: {
         type: 'host-local', ranges: [[{ subnet: cni.node.podCidr, gateway: cni.node.podGateway }]], routes: [{ dst: '0.0.0.0/0' }],
-        dataDir: join(dataDir, 'nodes', cni.node.name, 'cni', 'ipam'),
+        dataDir: ipamDir(dataDir, cni.node),
       },
     }],
   }, null, 2)}\n`);

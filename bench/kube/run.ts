@@ -123,20 +123,17 @@ async function main(): Promise<void> {
   const store = await openFileStore(join(fileDir, 'store'), { log: silentLogger() });
   for (const o of [...base, ...initial]) await store.create(o);
   await store.close();
+  // The control plane holds the store: pods are added through its REST API, as the sandbox pod runner would.
+  const fileApi = new ApiClient({ endpoint: { socketPath: join(fileDir, 'ambit.sock') } });
   const file = await measure('embedded store (baseline)', {
     dataDir: fileDir,
     token: () => readNodeToken(fileDir, 'node1'),
     addPod: async (p) => {
-      // The control plane holds the store: add through its REST API as the sandbox pod runner would.
-      const api = new ApiClient({ endpoint: { socketPath: join(fileDir, 'ambit.sock') } });
-      try {
-        const created = await api.create({ ...p, status: undefined } as KubeObject);
-        await api.updateStatus({ ...created, status: p.status } as KubeObject);
-      } finally {
-        api.close();
-      }
+      const created = await fileApi.create({ ...p, status: undefined } as KubeObject);
+      await fileApi.updateStatus({ ...created, status: p.status } as KubeObject);
     },
   });
+  fileApi.close();
   rmSync(fileDir, { recursive: true, force: true });
 
   // Kubernetes: a real API server (built by scripts/kube/build.sh), the same objects written through its API.

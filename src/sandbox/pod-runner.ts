@@ -22,7 +22,7 @@ import { renderHosts, renderResolvConf, serviceNames } from './pod-dns-files.js'
 import { createPodNetwork, deletePodNetwork, writeNetnsFile } from './pod-network.js';
 import { renderServiceRules, servicePortRules } from './service-rules.js';
 import { ReconcileLoop } from '../lib/reconcile-loop.js';
-import { STATIC_ROLE_ANNOTATION } from './kube/kube-cluster.js';
+import { STATIC_ROLE_ANNOTATION, kubeletPodConditions, requestPodToken } from './kube/kube-cluster.js';
 import { POD_NETNS_ANNOTATION, REDIRECTION_ANNOTATION, isCaptureCandidate } from '../lib/mesh-contract.js';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -468,11 +468,8 @@ export class PodRunner {
 
   /** TokenRequest bound to the pod; the file is rewritten in place, so the container sees the new token at once. */
   async #mintToken(namespace: string, name: string, uid: string, serviceAccount: string | undefined, t: ProjectedToken): Promise<void> {
-    const res = (await this.#cfg.api.requestJson('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount ?? 'default'}/token`, {
-      apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest',
-      spec: { audiences: t.audience ? [t.audience] : [], expirationSeconds: t.expirationSeconds, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name, uid } },
-    })) as { status?: { token?: string } };
-    writeFileSync(t.file, res.status?.token ?? '', { mode: 0o600 });
+    const token = await requestPodToken(this.#cfg.api, { namespace, serviceAccount: serviceAccount ?? 'default', pod: { name, uid }, audience: t.audience, expirationSeconds: t.expirationSeconds });
+    writeFileSync(t.file, token, { mode: 0o600 });
     t.mintedAt = Date.now();
   }
 
@@ -579,12 +576,7 @@ export class PodRunner {
   }
 
   #conditions(ready: boolean): Array<Record<string, string>> {
-    const status = ready ? 'True' : 'False';
-    if (!this.#cfg.api.isKube) return [{ type: 'Ready', status }];
-    return [
-      { type: 'PodScheduled', status: 'True' }, { type: 'Initialized', status: 'True' },
-      { type: 'ContainersReady', status }, { type: 'Ready', status },
-    ];
+    return this.#cfg.api.isKube ? kubeletPodConditions(ready) : [{ type: 'Ready', status: ready ? 'True' : 'False' }];
   }
 
   async #writeStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void> {

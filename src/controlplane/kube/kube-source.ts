@@ -148,9 +148,8 @@ export class KubeSource implements Store {
   #replaceKind(kind: KindInfo, items: KubeObject[]): void {
     const seen = new Set<string>();
     for (const item of items) {
-      const obj = { ...item, apiVersion: item.apiVersion, kind: kind.kind } as KubeObject;
-      seen.add(keyOf(kind.kind, obj.metadata.namespace, obj.metadata.name));
-      this.#apply(kind, 'MODIFIED', obj, true);
+      seen.add(keyOf(kind.kind, item.metadata.namespace, item.metadata.name));
+      this.#apply(kind, 'MODIFIED', item, true);
     }
     for (const [key, obj] of [...this.#cache]) {
       if (obj.kind === kind.kind && !seen.has(key)) this.#apply(kind, 'DELETED', obj);
@@ -187,7 +186,8 @@ export class KubeSource implements Store {
       this.rejected.delete(key);
       obj = { ...v.object!, metadata: obj.metadata, status: obj.status } as KubeObject;
     }
-    const frozen = deepFreeze(structuredClone(obj));
+    // Fresh from JSON (or from validation's copy): nobody else holds it, so it is frozen in place.
+    const frozen = deepFreeze(obj);
     this.#cache.set(key, frozen);
     this.#record({ type: old ? 'MODIFIED' : 'ADDED', object: frozen }, old);
   }

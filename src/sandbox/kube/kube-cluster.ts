@@ -156,15 +156,11 @@ async function installCrds(api: ApiClient): Promise<void> {
 /** Node objects as a kubelet registers them: address, pod CIDR, capacity and a Ready condition. */
 async function registerNodes(api: ApiClient, layout: ClusterLayout): Promise<void> {
   for (const node of layout.nodes) {
-    try {
-      await api.create({
-        apiVersion: 'v1', kind: 'Node',
-        metadata: { name: node.name, labels: { 'kubernetes.io/hostname': node.name, 'kubernetes.io/os': 'linux', [POD_NETNS_ANNOTATION]: node.netns } },
-        spec: { podCIDR: node.podCidr, podCIDRs: [node.podCidr] },
-      });
-    } catch (err) {
-      if (!(err instanceof ClientError && err.status === 409)) throw err;
-    }
+    await createIfMissing(api, '/api/v1/nodes', {
+      apiVersion: 'v1', kind: 'Node',
+      metadata: { name: node.name, labels: { 'kubernetes.io/hostname': node.name, 'kubernetes.io/os': 'linux', [POD_NETNS_ANNOTATION]: node.netns } },
+      spec: { podCIDR: node.podCidr, podCIDRs: [node.podCidr] },
+    });
     await postNodeStatus(api, node.name, node.ip);
   }
   await renewLeases(api, layout);
@@ -245,7 +241,7 @@ async function registerZtunnelPods(api: ApiClient, layout: ClusterLayout): Promi
     const current = (await api.requestJson('GET', `${path}/${name}`)) as KubeObject;
     await api.requestJson('PATCH', `${path}/${name}/status`, { status: {
       phase: 'Running', podIP: node.ip, podIPs: [{ ip: node.ip }], hostIP: node.ip, hostIPs: [{ ip: node.ip }],
-      conditions: [{ type: 'Ready', status: 'True' }, { type: 'ContainersReady', status: 'True' }, { type: 'PodScheduled', status: 'True' }, { type: 'Initialized', status: 'True' }],
+      conditions: kubeletPodConditions(true),
     } }, 'application/merge-patch+json');
     out.push({ node: node.name, name, uid: current.metadata.uid! });
   }
@@ -255,12 +251,27 @@ async function registerZtunnelPods(api: ApiClient, layout: ClusterLayout): Promi
 /** Mints each ztunnel a token bound to its pod (TokenRequest) and writes it where `ztunnel --token-file` reads it. */
 async function mintZtunnelTokens(api: ApiClient, pods: ReadonlyArray<{ node: string; name: string; uid: string }>, dataDir: string): Promise<void> {
   for (const p of pods) {
-    const res = (await api.requestJson('POST', `/api/v1/namespaces/${ZTUNNEL_NAMESPACE}/serviceaccounts/${ZTUNNEL_SERVICE_ACCOUNT}/token`, {
-      apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest',
-      spec: { audiences: ['istio-ca'], expirationSeconds: TOKEN_EXPIRATION_S, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: p.name, uid: p.uid } },
-    })) as { status?: { token?: string } };
-    if (!res.status?.token) throw new KubeClusterError(`TokenRequest for ${ZTUNNEL_NAMESPACE}/${ZTUNNEL_SERVICE_ACCOUNT} (pod ${p.name}) returned no token`);
+    const token = await requestPodToken(api, { namespace: ZTUNNEL_NAMESPACE, serviceAccount: ZTUNNEL_SERVICE_ACCOUNT, pod: p, audience: 'istio-ca', expirationSeconds: TOKEN_EXPIRATION_S });
     mkdirSync(dirname(ztunnelTokenPath(dataDir, p.node)), { recursive: true, mode: 0o700 });
-    writeFileDurableSync(ztunnelTokenPath(dataDir, p.node), `${res.status.token}\n`, 0o600);
+    writeFileDurableSync(ztunnelTokenPath(dataDir, p.node), `${token}\n`, 0o600);
   }
+}
+
+/** A service-account token bound to a pod (TokenRequest), as a kubelet mints for projected token volumes. */
+export async function requestPodToken(
+  api: ApiClient,
+  o: { namespace: string; serviceAccount: string; pod: { name: string; uid: string }; audience?: string; expirationSeconds: number },
+): Promise<string> {
+  const res = (await api.requestJson('POST', `/api/v1/namespaces/${o.namespace}/serviceaccounts/${o.serviceAccount}/token`, {
+    apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest',
+    spec: { audiences: o.audience ? [o.audience] : [], expirationSeconds: o.expirationSeconds, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: o.pod.name, uid: o.pod.uid } },
+  })) as { status?: { token?: string } };
+  if (!res.status?.token) throw new KubeClusterError(`TokenRequest for ${o.namespace}/${o.serviceAccount} (pod ${o.pod.name}) returned no token`);
+  return res.status.token;
+}
+
+/** The conditions a kubelet reports for a running pod on Kubernetes (EndpointSlices and kubectl read them). */
+export function kubeletPodConditions(ready: boolean): Array<Record<string, string>> {
+  const status = ready ? 'True' : 'False';
+  return [{ type: 'PodScheduled', status: 'True' }, { type: 'Initialized', status: 'True' }, { type: 'ContainersReady', status }, { type: 'Ready', status }];
 }

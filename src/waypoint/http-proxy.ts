@@ -13,8 +13,6 @@
 // - The upstream speaks what the destination Service port declares (appProtocol/name: http → HTTP/1.1, http2/grpc →
 //   h2c), else what the client spoke.
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
-import type http2 from 'node:http2';
 import type { Logger } from 'pino';
 import { describeError, findCause } from '../lib/errors.js';
 import { formatSpiffeId } from '../lib/certs/spiffe-id.js';
@@ -22,12 +20,12 @@ import { StreamRefusedError } from '../hbone/proxy-errors.js';
 import type { WorkloadRecord } from '../lib/xds/workload-records.js';
 import { applyHeaderEdits, decideHttp, type Backend, type ForwardDecision, type HeaderEdits, type HttpDecision, type RetryPolicy, type RouteTable, type Target } from '../routing/index.js';
 import type { Exchange, Headers } from './exchange.js';
-import { forwardableHeaders } from './exchange.js';
 import type { Endpoint, MeshView } from './mesh-view.js';
 import type { RequestLabels, WaypointMetrics } from './metrics.js';
 import type { PeerFacts } from './peer.js';
 import { destinationLabels, sourceLabels } from './peer.js';
 import { endpointKey, type Upstreams } from './upstream.js';
+import { h1Response, h2Response, type BodySink, type UpstreamResponse } from './upstream-response.js';
 
 const RETRY_BUFFER_LIMIT = 1024 * 1024;
 const NO_EDITS: HeaderEdits = { set: [], add: [], remove: [] };
@@ -86,7 +84,7 @@ class RequestBody {
   size = 0;
   complete = false;
   overflow = false;
-  #sink: { write(c: Buffer): boolean; end(): void; onDrain(fn: () => void): void } | undefined;
+  #sink: BodySink | undefined;
   readonly #src: Exchange['body'] | undefined;
   readonly #waiters: Array<() => void> = [];
 
@@ -130,7 +128,7 @@ class RequestBody {
   }
 
   /** Sends what was received so far to `sink`, then everything that follows, then the end. */
-  attach(sink: { write(c: Buffer): boolean; end(): void; onDrain(fn: () => void): void }): void {
+  attach(sink: BodySink): void {
     this.#sink = sink;
     for (const c of this.chunks) sink.write(c);
     if (this.complete) sink.end();
@@ -145,15 +143,6 @@ class RequestBody {
   whenComplete(): Promise<void> {
     return this.complete ? Promise.resolve() : new Promise((r) => this.#waiters.push(r));
   }
-}
-
-interface UpstreamResponse {
-  status: number;
-  headers: Headers;
-  /** Starts relaying the body to the client; resolves with the trailers once it ended (rejects on a reset). */
-  relay(to: Exchange): Promise<Headers | undefined>;
-  /** Drops the response (retrying): closes its stream. */
-  discard(): void;
 }
 
 type AttemptFailure = { kind: 'connect' | 'reset' | 'timeout' | 'refused'; error: unknown };
@@ -309,11 +298,14 @@ export class HttpProxy {
       outcome.status = result.status;
       const grpcStatus = result.headers['grpc-status'];
       if (typeof grpcStatus === 'string') outcome.grpcStatus = grpcStatus;
-      ex.respond(result.status, respHeaders, false, grpc || ds.downstreamProtocol === 'h2');
+      // A trailers-only answer (a gRPC status and no message) goes on as one HEADERS frame, as it came.
+      ex.respond(result.status, respHeaders, result.endStream, grpc || ds.downstreamProtocol === 'h2');
       try {
-        const trailers = await result.relay(ex);
-        if (trailers && typeof trailers['grpc-status'] === 'string') outcome.grpcStatus = trailers['grpc-status'];
-        ex.end(trailers);
+        if (!result.endStream) {
+          const trailers = await result.relay(ex);
+          if (trailers && typeof trailers['grpc-status'] === 'string') outcome.grpcStatus = trailers['grpc-status'];
+          ex.end(trailers);
+        }
       } catch (err) {
         outcome.flags.push(aborted ? 'DC' : 'UR');
         outcome.detail = describeError(err);
@@ -502,66 +494,4 @@ function failureRetriable(r: RetryPolicy, f: AttemptFailure): boolean {
   if (f.kind === 'connect') return on.has('connect-failure') || on.has('5xx') || on.has('gateway-error') || on.has('reset');
   if (f.kind === 'reset') return on.has('reset') || on.has('5xx');
   return on.has('5xx') || on.has('gateway-error') || on.has('reset');
-}
-
-/**
- * HTTP/1.1 request through the endpoint's keep-alive agent (its connections are HBONE streams, reused across
- * requests); resolves at the response head. A failure to open the stream is a connect failure, anything after a reset.
- */
-function h1Response(agent: http.Agent, method: string, path: string, authority: string, headers: Headers, body: RequestBody, onRequest: (req: http.ClientRequest) => void): Promise<UpstreamResponse> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ method, path, headers: { ...headers, host: authority }, agent, setHost: false });
-    onRequest(req);
-    req.on('error', (err: Error & { phase?: string }) => reject(Object.assign(err, { phase: err.phase ?? 'response' })));
-    req.once('response', (res) => {
-      resolve({
-        status: res.statusCode ?? 502,
-        headers: forwardableHeaders(res.headers),
-        relay: (to) => new Promise<Headers | undefined>((done, fail) => {
-          res.on('data', (c: Buffer) => {
-            if (!to.write(c)) {
-              res.pause();
-              to.onDrain(() => res.resume());
-            }
-          });
-          res.once('end', () => done(undefined));
-          res.once('aborted', () => fail(new Error('upstream reset the response')));
-          res.once('error', fail);
-        }),
-        discard: () => {
-          res.destroy();
-          req.destroy();
-        },
-      });
-    });
-    body.attach({ write: (c) => req.write(c), end: () => req.end(), onDrain: (fn) => req.once('drain', fn) });
-  });
-}
-
-/** HTTP/2 request on an upstream session stream; resolves at the response head. */
-function h2Response(s: http2.ClientHttp2Stream, body: RequestBody): Promise<UpstreamResponse> {
-  return new Promise((resolve, reject) => {
-    let trailers: Headers | undefined;
-    s.on('error', (err) => reject(Object.assign(err, { phase: 'response' })));
-    s.once('close', () => reject(Object.assign(new Error(`upstream stream closed before the response (code ${s.rstCode})`), { phase: 'response' })));
-    s.once('trailers', (t: http2.IncomingHttpHeaders) => (trailers = forwardableHeaders(t)));
-    s.once('response', (h: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader) => {
-      resolve({
-        status: Number(h[':status'] ?? 502),
-        headers: forwardableHeaders(h, true),
-        relay: (to) => new Promise<Headers | undefined>((done, fail) => {
-          s.on('data', (c: Buffer) => {
-            if (!to.write(c)) {
-              s.pause();
-              to.onDrain(() => s.resume());
-            }
-          });
-          s.once('end', () => done(trailers));
-          s.once('close', () => (s.rstCode && s.rstCode !== 0 ? fail(new Error(`upstream reset the stream (code ${s.rstCode})`)) : done(trailers)));
-        }),
-        discard: () => s.close(0x8),
-      });
-    });
-    body.attach({ write: (c) => s.write(c), end: () => s.end(), onDrain: (fn) => s.once('drain', fn) });
-  });
 }

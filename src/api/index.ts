@@ -32,3 +32,4 @@ export * from './kinds/gateway.js';
 export * from './kinds/gateway-routes.js';
 export * from './kinds/telemetry.js';
 export * from './crd.js';
+export * from './install-objects.js';

@@ -3,11 +3,11 @@
 // or printed (`--dry-run`, `--print-crds`). Uninstall deletes them in reverse order; CRDs (and so every Istio and
 // Gateway API object users wrote) only with --purge.
 import type { Command } from 'commander';
-import { customResourceDefinitions, toYaml, type KubeObject } from '../api/index.js';
+import { customResourceDefinitions, toYaml } from '../api/index.js';
 import type { ApiClient } from '../controlplane/client/index.js';
-import { ClientError } from '../controlplane/client/index.js';
+import { ClientError, applyInstall, describeObject, installObjectPath } from '../controlplane/client/index.js';
 import { CliError, globalsOf, type CliContext } from './cli-context.js';
-import { DEFAULT_INSTALL, installObjects, type InstallOptions } from './install-objects.js';
+import { DEFAULT_INSTALL, installObjects, type InstallOptions } from '../api/index.js';
 
 interface InstallFlags {
   printCrds?: boolean;
@@ -15,30 +15,6 @@ interface InstallFlags {
   image?: string;
   trustDomain: string;
   logLevel: string;
-}
-
-/** REST collection of the kinds an install holds. */
-const COLLECTIONS: Record<string, { prefix: string; plural: string; namespaced: boolean }> = {
-  CustomResourceDefinition: { prefix: '/apis/apiextensions.k8s.io/v1', plural: 'customresourcedefinitions', namespaced: false },
-  Namespace: { prefix: '/api/v1', plural: 'namespaces', namespaced: false },
-  ServiceAccount: { prefix: '/api/v1', plural: 'serviceaccounts', namespaced: true },
-  Service: { prefix: '/api/v1', plural: 'services', namespaced: true },
-  ConfigMap: { prefix: '/api/v1', plural: 'configmaps', namespaced: true },
-  ClusterRole: { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'clusterroles', namespaced: false },
-  ClusterRoleBinding: { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'clusterrolebindings', namespaced: false },
-  Deployment: { prefix: '/apis/apps/v1', plural: 'deployments', namespaced: true },
-  DaemonSet: { prefix: '/apis/apps/v1', plural: 'daemonsets', namespaced: true },
-};
-
-function objectPath(obj: KubeObject): string {
-  const c = COLLECTIONS[obj.kind];
-  if (!c) throw new CliError(`install: no REST path known for kind ${obj.kind}`);
-  const ns = c.namespaced ? `/namespaces/${obj.metadata.namespace}` : '';
-  return `${c.prefix}${ns}/${c.plural}/${obj.metadata.name}`;
-}
-
-function describe(obj: KubeObject): string {
-  return `${obj.kind.toLowerCase()}/${obj.metadata.name}${obj.metadata.namespace ? ` -n ${obj.metadata.namespace}` : ''}`;
 }
 
 function kubeClient(ctx: CliContext, cmd: Command, verb: string): ApiClient {
@@ -77,16 +53,10 @@ export function register(program: Command, ctx: CliContext): void {
         return;
       }
       const api = kubeClient(ctx, cmd, 'install');
-      await api.requestJson('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: o.namespace } }).catch((err) => {
-        if (!(err instanceof ClientError && err.status === 409)) throw err;
-      });
-      for (const obj of objects) {
-        try {
-          await api.requestJson('PATCH', `${objectPath(obj)}?fieldManager=ambit&force=true`, obj, 'application/apply-patch+yaml');
-        } catch (err) {
-          throw new CliError(`install: ${describe(obj)}: ${(err as Error).message}`, { cause: err });
-        }
-        ctx.stdout.write(`${describe(obj)} applied\n`);
+      try {
+        await applyInstall(api, o.namespace, objects, (obj) => ctx.stdout.write(`${describeObject(obj)} applied\n`));
+      } catch (err) {
+        throw new CliError(`install: ${(err as Error).message}`, { cause: err });
       }
       ctx.stdout.write(`Ambit installed in namespace ${o.namespace}; label a namespace istio.io/dataplane-mode=ambient to enrol it\n`);
     });
@@ -102,11 +72,11 @@ export function register(program: Command, ctx: CliContext): void {
         .reverse();
       for (const obj of objects) {
         try {
-          await api.requestJson('DELETE', objectPath(obj));
-          ctx.stdout.write(`${describe(obj)} deleted\n`);
+          await api.requestJson('DELETE', installObjectPath(obj));
+          ctx.stdout.write(`${describeObject(obj)} deleted\n`);
         } catch (err) {
           if (err instanceof ClientError && err.status === 404) continue;
-          throw new CliError(`uninstall: ${describe(obj)}: ${(err as Error).message}`, { cause: err });
+          throw new CliError(`uninstall: ${describeObject(obj)}: ${(err as Error).message}`, { cause: err });
         }
       }
     });

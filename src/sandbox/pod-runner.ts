@@ -22,7 +22,8 @@ import { renderHosts, renderResolvConf, serviceNames } from './pod-dns-files.js'
 import { createPodNetwork, deletePodNetwork, writeNetnsFile } from './pod-network.js';
 import { renderServiceRules, servicePortRules } from './service-rules.js';
 import { ReconcileLoop } from '../lib/reconcile-loop.js';
-import { STATIC_ROLE_ANNOTATION, kubeletPodConditions, requestPodToken } from './kube/kube-cluster.js';
+import { kubeletPodConditions, requestPodToken } from './kube/kube-cluster.js';
+import { nodeHostPath, withPodRun } from './kube/node-files.js';
 import { POD_NETNS_ANNOTATION, REDIRECTION_ANNOTATION, isCaptureCandidate } from '../lib/mesh-contract.js';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -52,7 +53,7 @@ interface ContainerSpec {
   command?: string[];
   args?: string[];
   env?: Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath?: string } } }>;
-  volumeMounts?: Array<{ name: string; mountPath: string }>;
+  volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
   workingDir?: string;
   readinessProbe?: { httpGet?: { path?: string; port: number | string }; periodSeconds?: number };
   /** Ignored by the sandbox (it runs `command`); reported back in the container's status. */
@@ -65,6 +66,8 @@ const DEFAULT_PROBE_PERIOD_S = 1;
 interface PodSpec {
   containers: ContainerSpec[];
   nodeName?: string;
+  /** In the node's own netns (no pod network, the node's IP): node agents. */
+  hostNetwork?: boolean;
   serviceAccountName?: string;
   volumes?: PodVolume[];
   restartPolicy?: 'Always' | 'OnFailure' | 'Never';
@@ -78,11 +81,29 @@ interface ProjectedToken {
   mintedAt: number;
 }
 
+interface KeyToPath {
+  key: string;
+  path: string;
+}
+
 /** The volume sources the sandbox can provide (Kubernetes mode). */
 interface PodVolume {
   name: string;
-  configMap?: { name?: string };
-  projected?: { sources?: Array<{ serviceAccountToken?: { audience?: string; expirationSeconds?: number; path: string } }> };
+  configMap?: { name?: string; items?: KeyToPath[] };
+  hostPath?: { path: string; type?: string };
+  projected?: {
+    sources?: Array<{
+      serviceAccountToken?: { audience?: string; expirationSeconds?: number; path: string };
+      configMap?: { name?: string; items?: KeyToPath[] };
+      downwardAPI?: { items?: Array<{ path: string; fieldRef?: { fieldPath?: string } }> };
+    }>;
+  };
+}
+
+/** A volume ready to mount: its directory on the machine; hostPath volumes are the node's own and writable. */
+interface VolumeSource {
+  dir: string;
+  writable: boolean;
 }
 
 /** A pod this runner has placed on the machine. */
@@ -94,6 +115,8 @@ interface RunningPod {
   netns: string;
   ip: string;
   host: number;
+  /** On the node's netns: nothing of the netns is the pod's to tear down. */
+  hostNetwork: boolean;
   startTime: string;
   containers: Map<string, ManagedProcess>;
   graceMs: number;
@@ -108,8 +131,8 @@ interface RunningPod {
   probes: Map<string, boolean>;
   /** The CNI chain's result (Kubernetes mode), handed back on DEL as runtimes do. */
   cniResult?: unknown;
-  /** Volume name → the host directory holding its files (Kubernetes mode). */
-  volumeDirs: Map<string, string>;
+  /** Volume name → the machine directory holding its files (Kubernetes mode). */
+  volumeDirs: Map<string, VolumeSource>;
   /** Projected service-account tokens written for this pod, renewed at 80 % of their lifetime as a kubelet does. */
   tokens: ProjectedToken[];
   probeTimer?: NodeJS.Timeout;
@@ -124,6 +147,8 @@ interface PodRunnerConfig {
   cni?: (node: NodeLayout) => NodeCni;
   /** argv that runs this `ambit` build: what containers of the Ambit image (no command) run. */
   selfCommand?: readonly string[];
+  /** Kubernetes mode: where pods reach the API server (KUBERNETES_SERVICE_HOST/PORT, as a kubelet sets them). */
+  apiServer?: { host: string; port: number };
 }
 
 /** Log file of one container: `<dataDir>/logs/pods/<ns>_<pod>/<container>.log`. */
@@ -160,20 +185,9 @@ function isAmbitImage(image: string | undefined): boolean {
   return /(^|\/)ambit\/ambit(:[\w.-]+)?(@sha256:[0-9a-f]+)?$/.test(image ?? '');
 }
 
-const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
-/**
- * The argv that starts a container whose volumes are mounted: inside the pod's own mount namespace (`ip netns exec`
- * makes one, a slave of the host's, so nothing leaks out) a tmpfs over /run, then each volume bound read-only at its
- * mountPath. Only mountPaths under /run or /var/run are possible without touching the host's filesystem.
- */
-function withMounts(argv: string[], mounts: Array<{ source: string; target: string }>): string[] {
-  const lines = ['set -e', 'mount -t tmpfs -o mode=0755 ambit-pod-run /run'];
-  for (const m of mounts) {
-    lines.push(`mkdir -p ${shellQuote(m.target)}`, `mount --bind ${shellQuote(m.source)} ${shellQuote(m.target)}`, `mount -o remount,bind,ro ${shellQuote(m.target)}`);
-  }
-  lines.push('exec "$@"');
-  return ['sh', '-c', lines.join('\n'), 'sh', ...argv];
+/** Kubernetes' `$(VAR)` references in command and args, from the container's environment (`$$` escapes). */
+export function expandEnvRefs(s: string, env: Record<string, string>): string {
+  return s.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, name: string | undefined) => (m === '$$' ? '$' : env[name!] ?? m));
 }
 
 export class PodRunner {
@@ -243,8 +257,6 @@ export class PodRunner {
     if (!this.#swept) await this.#sweepOrphans(byUid);
     for (const pod of pods) {
       if (this.#stopped) return;
-      // Run by the supervisor itself (a node's ztunnel on Kubernetes): only recorded in the API.
-      if (pod.metadata.annotations?.[STATIC_ROLE_ANNOTATION]) continue;
       const uid = pod.metadata.uid;
       const rp = uid ? this.#running.get(uid) : undefined;
       // Kubernetes deletes gracefully: the API server marks the pod and waits for its kubelet (us) to stop it.
@@ -268,8 +280,9 @@ export class PodRunner {
         await this.#reportUnschedulable(pod, `node "${spec.nodeName}" does not exist in cluster ${this.#cfg.layout.name} (nodes: ${this.#cfg.layout.nodes.map((n) => n.name).join(', ')})`);
         continue;
       }
-      // A node whose network has no ambit-cni yet is not ready for pods (the kubelet's NetworkReady): wait.
-      if (this.#cfg.cni && !meshReady(this.#cfg.cni(node))) {
+      // A node whose network has no ambit-cni yet is not ready for pods (the kubelet's NetworkReady): wait. Pods on
+      // the host network need none (the node agent, which installs ambit-cni, is one).
+      if (this.#cfg.cni && !spec.hostNetwork && !meshReady(this.#cfg.cni(node))) {
         setTimeout(() => this.#schedule(), 300).unref();
         continue;
       }
@@ -326,11 +339,15 @@ export class PodRunner {
     const log = this.#cfg.log.child({ pod: `${namespace}/${name}` });
     // Before anything is built: a volume that cannot be provided yet (a ConfigMap still missing) fails this attempt
     // cleanly and the periodic retry tries again.
-    const { dirs: volumeDirs, tokens } = this.#cfg.api.isKube ? await this.#prepareVolumes(pod, spec) : { dirs: new Map<string, string>(), tokens: [] };
+    const { dirs: volumeDirs, tokens } = this.#cfg.api.isKube ? await this.#prepareVolumes(pod, spec, node) : { dirs: new Map<string, VolumeSource>(), tokens: [] };
     let host: number;
     let ip: string;
     let cniResult: unknown;
-    if (this.#cfg.cni) {
+    const hostNetwork = spec.hostNetwork === true;
+    if (hostNetwork) {
+      host = 0;
+      ip = node.ip;
+    } else if (this.#cfg.cni) {
       await deleteNetns(netns, { ignoreMissing: true });
       await createNetns(netns);
       try {
@@ -346,12 +363,18 @@ export class PodRunner {
       await createPodNetwork({ netns, ip, node, vethName: podVethName(uid) });
     }
     const rp: RunningPod = {
-      uid, namespace, name, node, netns, ip, host, startTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      uid, namespace, name, node, netns: hostNetwork ? node.netns : netns, ip, host, hostNetwork, startTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
       containers: new Map(), graceMs: Math.min(spec.terminationGracePeriodSeconds ?? 5, MAX_GRACE_SECONDS) * 1000,
-      lastStatus: '', awaitingCapture: wantsCapture(pod, this.#namespaces.items.get(namespace)), setupVersion: Infinity, spec, probes: new Map(),
+      lastStatus: '', awaitingCapture: !hostNetwork && wantsCapture(pod, this.#namespaces.items.get(namespace)), setupVersion: Infinity, spec, probes: new Map(),
       cniResult, volumeDirs, tokens,
     };
     this.#running.set(uid, rp);
+    if (hostNetwork) {
+      // The node's netns, files and capture are the node's own: nothing to write, nothing to capture.
+      this.#startContainers(rp);
+      log.info({ node: node.name }, 'pod started on the host network');
+      return;
+    }
     writeNetnsFile(netns, 'resolv.conf', renderResolvConf(namespace, this.#cfg.layout.dnsIp, this.#cfg.layout.clusterDomain));
     writeNetnsFile(netns, 'hosts', renderHosts({ namespace, name, ip }, serviceNames([...this.#services.items.values()]), this.#cfg.layout.clusterDomain));
     // The node agent finds the netns through this annotation, written before any process runs. A redirection
@@ -369,19 +392,21 @@ export class PodRunner {
     const log = this.#cfg.log.child({ pod: `${namespace}/${name}` });
     const policy = spec.restartPolicy ?? 'Always';
     const restart = (exit: ExitInfo) => policy === 'Always' || (policy === 'OnFailure' && exit.code !== 0);
+    const api = this.#cfg.apiServer;
+    const apiEnv: Record<string, string> = api ? { KUBERNETES_SERVICE_HOST: api.host, KUBERNETES_SERVICE_PORT: String(api.port), KUBERNETES_SERVICE_PORT_HTTPS: String(api.port) } : {};
     for (const c of spec.containers) {
-      const env = containerEnvironment({ namespace, name, ip, node: node.name, serviceAccount: spec.serviceAccountName }, c);
+      const env = { ...apiEnv, ...containerEnvironment({ namespace, name, ip, node: node.name, serviceAccount: spec.serviceAccountName }, c) };
       const command = c.command ?? (isAmbitImage(c.image) && this.#cfg.selfCommand ? [...this.#cfg.selfCommand] : []);
       const mounts = (c.volumeMounts ?? []).flatMap((m) => {
-        const source = rp.volumeDirs.get(m.name);
-        return source ? [{ source, target: m.mountPath }] : [];
+        const v = rp.volumeDirs.get(m.name);
+        return v ? [{ source: v.dir, target: m.mountPath, writable: v.writable && m.readOnly !== true }] : [];
       });
-      const argv = [...command, ...(c.args ?? [])];
+      const argv = [...(c.command ? c.command.map((a) => expandEnvRefs(a, env)) : command), ...(c.args ?? []).map((a) => expandEnvRefs(a, env))];
       const proc = new ManagedProcess(
         {
           label: `${namespace}/${name}:${c.name}`,
           netns,
-          argv: mounts.length ? withMounts(argv, mounts) : argv,
+          argv: mounts.length ? withPodRun(argv, join(this.#podDir(namespace, name), 'run'), mounts) : argv,
           env,
           cwd: c.workingDir || '/',
           logFile: containerLogPath(this.#cfg.dataDir, namespace, name, c.name),
@@ -425,17 +450,24 @@ export class PodRunner {
     rp.probeTimer.unref();
   }
 
+  /** The runner's directory of one pod (its volumes, its /run while containers assemble it). */
+  #podDir(namespace: string, name: string): string {
+    return join(this.#cfg.dataDir, 'pods', `${namespace}_${name}`);
+  }
+
   /**
-   * What a kubelet mounts, for the volumes the sandbox supports: projected service-account tokens (TokenRequest bound
-   * to this pod, with the volume's audience and lifetime) and ConfigMaps, written under the pod's directory. A
-   * container without a command must be of the Ambit image; a mount outside /run is refused. Failures fail the pod's
-   * setup with the reason (reported in its status).
+   * What a kubelet mounts, for the volumes the sandbox supports: projected volumes (service-account tokens from
+   * TokenRequest bound to this pod with the volume's audience and lifetime, ConfigMap keys, the downward API's fields
+   * — what the API server's `kube-api-access-*` volume asks for), ConfigMaps, and hostPath directories of the pod's
+   * node (node-files.ts). A container without a command must be of the Ambit image; a mount outside /run is refused.
+   * Failures fail the pod's setup with the reason (reported in its status).
    */
-  async #prepareVolumes(pod: KubeObject, spec: PodSpec): Promise<{ dirs: Map<string, string>; tokens: ProjectedToken[] }> {
-    const rp = { namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name, spec };
-    const dirs = new Map<string, string>();
+  async #prepareVolumes(pod: KubeObject, spec: PodSpec, node: NodeLayout): Promise<{ dirs: Map<string, VolumeSource>; tokens: ProjectedToken[] }> {
+    const namespace = pod.metadata.namespace ?? 'default';
+    const name = pod.metadata.name;
+    const dirs = new Map<string, VolumeSource>();
     const tokens: ProjectedToken[] = [];
-    for (const c of rp.spec.containers) {
+    for (const c of spec.containers) {
       if (!c.command?.length && !isAmbitImage(c.image)) {
         throw new PodRunnerError(`container ${c.name}: the sandbox runs a container's command; only the Ambit image (ambit/ambit) may leave it out (image ${c.image ?? 'none'})`);
       }
@@ -443,25 +475,49 @@ export class PodRunner {
         if (!/^\/(var\/)?run\//.test(m.mountPath)) throw new PodRunnerError(`container ${c.name}: volume ${m.name} at ${m.mountPath}: the sandbox mounts volumes only under /run or /var/run`);
       }
     }
-    const base = join(this.#cfg.dataDir, 'pods', `${rp.namespace}_${rp.name}`, 'volumes');
-    for (const v of rp.spec.volumes ?? []) {
+    const fields: Record<string, string> = { 'metadata.name': name, 'metadata.namespace': namespace, 'metadata.uid': pod.metadata.uid ?? '', 'spec.nodeName': node.name, 'spec.serviceAccountName': spec.serviceAccountName ?? 'default' };
+    const configMapKeys = async (cmName: string, items: KeyToPath[] | undefined): Promise<Array<[string, string]>> => {
+      const cm = (await this.#cfg.api.requestJson('GET', `/api/v1/namespaces/${namespace}/configmaps/${cmName}`)) as { data?: Record<string, string> };
+      const data = cm.data ?? {};
+      if (!items?.length) return Object.entries(data);
+      return items.map((i) => {
+        if (data[i.key] === undefined) throw new PodRunnerError(`volume: ConfigMap ${namespace}/${cmName} has no key ${i.key}`);
+        return [i.path, data[i.key]!];
+      });
+    };
+    const base = join(this.#podDir(namespace, name), 'volumes');
+    for (const v of spec.volumes ?? []) {
+      if (v.hostPath) {
+        const dir = nodeHostPath(this.#cfg.dataDir, node.name, v.hostPath.path);
+        if (v.hostPath.type === 'DirectoryOrCreate' || !v.hostPath.type) mkdirSync(dir, { recursive: true, mode: 0o755 });
+        else if (v.hostPath.type !== 'Directory') throw new PodRunnerError(`volume ${v.name}: hostPath type ${v.hostPath.type} is not supported by the sandbox (Directory, DirectoryOrCreate)`);
+        dirs.set(v.name, { dir, writable: true });
+        continue;
+      }
       const dir = join(base, v.name);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       if (v.configMap?.name) {
-        const cm = (await this.#cfg.api.requestJson('GET', `/api/v1/namespaces/${rp.namespace}/configmaps/${v.configMap.name}`)) as { data?: Record<string, string> };
-        for (const [key, value] of Object.entries(cm.data ?? {})) writeFileSync(join(dir, key), value, { mode: 0o644 });
+        for (const [path, value] of await configMapKeys(v.configMap.name, v.configMap.items)) writeFileSync(join(dir, path), value, { mode: 0o644 });
       } else if (v.projected?.sources) {
         for (const src of v.projected.sources) {
+          if (src.configMap?.name) {
+            for (const [path, value] of await configMapKeys(src.configMap.name, src.configMap.items)) writeFileSync(join(dir, path), value, { mode: 0o644 });
+          }
+          for (const item of src.downwardAPI?.items ?? []) {
+            const value = fields[item.fieldRef?.fieldPath ?? ''];
+            if (value === undefined) throw new PodRunnerError(`volume ${v.name}: downward API field ${item.fieldRef?.fieldPath ?? '(none)'} is not supported by the sandbox`);
+            writeFileSync(join(dir, item.path), value, { mode: 0o644 });
+          }
           const t = src.serviceAccountToken;
           if (!t) continue;
           const token: ProjectedToken = { file: join(dir, t.path), audience: t.audience, expirationSeconds: t.expirationSeconds ?? 3600, mintedAt: 0 };
-          await this.#mintToken(rp.namespace, rp.name, pod.metadata.uid!, rp.spec.serviceAccountName, token);
+          await this.#mintToken(namespace, name, pod.metadata.uid!, spec.serviceAccountName, token);
           tokens.push(token);
         }
       } else {
         continue;
       }
-      dirs.set(v.name, dir);
+      dirs.set(v.name, { dir, writable: false });
     }
     return { dirs, tokens };
   }
@@ -488,6 +544,11 @@ export class PodRunner {
     this.#running.delete(rp.uid);
     clearInterval(rp.probeTimer);
     await Promise.all([...rp.containers.values()].map((c) => c.stop(rp.graceMs)));
+    if (rp.hostNetwork) {
+      // The netns is the node's: only the pod's own processes were its to stop.
+      this.#removePodFiles(rp);
+      return;
+    }
     // Anything the containers left behind in the netns (daemons they forked) goes too.
     await killAllIn(rp.netns);
     if (this.#cfg.cni) {
@@ -495,8 +556,12 @@ export class PodRunner {
         .catch((err) => this.#cfg.log.warn({ pod: `${rp.namespace}/${rp.name}`, err: describeError(err) }, 'CNI DEL failed'));
     }
     await deletePodNetwork(rp.netns);
+    this.#removePodFiles(rp);
+  }
+
+  #removePodFiles(rp: RunningPod): void {
     rmSync(join(this.#cfg.dataDir, 'logs', 'pods', `${rp.namespace}_${rp.name}`), { recursive: true, force: true });
-    rmSync(join(this.#cfg.dataDir, 'pods', `${rp.namespace}_${rp.name}`), { recursive: true, force: true });
+    rmSync(this.#podDir(rp.namespace, rp.name), { recursive: true, force: true });
     this.#cfg.log.info({ pod: `${rp.namespace}/${rp.name}`, netns: rp.netns }, 'pod removed');
   }
 
@@ -591,6 +656,7 @@ export class PodRunner {
   async #syncDnsFiles(): Promise<void> {
     const names = serviceNames([...this.#services.items.values()]);
     for (const rp of this.#running.values()) {
+      if (rp.hostNetwork) continue;
       writeNetnsFile(rp.netns, 'hosts', renderHosts({ namespace: rp.namespace, name: rp.name, ip: rp.ip }, names, this.#cfg.layout.clusterDomain));
     }
   }

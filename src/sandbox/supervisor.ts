@@ -22,7 +22,7 @@ import { PodRunner } from './pod-runner.js';
 import { clusterPaths, layoutOf, readClusterRecord } from './cluster-state.js';
 import type { ClusterLayout } from './cluster-layout.js';
 import { POD_NETNS_ANNOTATION } from '../lib/mesh-contract.js';
-import { clusterKubeconfigPath, startKubeCluster, ztunnelTokenPath } from './kube/kube-cluster.js';
+import { clusterKubeconfigPath, startKubeCluster, waitForNodeComponents } from './kube/kube-cluster.js';
 import { installPrimaryNetwork, nodeCniOf } from './kube/cni-runtime.js';
 
 /** The control plane's TLS gRPC port (CA + xDS), as istiod's 15012. */
@@ -91,8 +91,13 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<Supervisor
   const main = ambitMainScript();
   const level = opts.logLevel ?? 'info';
   const always = () => true;
-  // Kubernetes mode: a real API server (and the sandbox as its kubelet); Ambit's roles take config from it.
-  const kube = record.kubernetes ? await startKubeCluster({ dataDir: opts.dataDir, layout, log: opts.log.child({ sub: 'kubernetes' }) }) : undefined;
+  // The CA + xDS port listens on the fabric address so every node netns (its ztunnel) reaches it.
+  const xdsAddress = `${layout.fabricIp}:${CONTROL_PLANE_GRPC_PORT}`;
+  // Kubernetes mode: a real API server (and the sandbox as its kubelet); Ambit's roles take config from it, and the
+  // node components are its DaemonSets' pods, not supervisor processes.
+  const kube = record.kubernetes
+    ? await startKubeCluster({ dataDir: opts.dataDir, layout, log: opts.log.child({ sub: 'kubernetes' }), xdsAddress, withoutZtunnel: record.withoutZtunnel })
+    : undefined;
   const kubeArgs = kube ? ['--kubeconfig', clusterKubeconfigPath(opts.dataDir)] : [];
   const role = (name: string, netns: string, args: string[], nodeFlags: readonly string[] = []) =>
     new ManagedProcess(
@@ -104,8 +109,6 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<Supervisor
       },
       always, () => undefined, opts.log,
     );
-  // The CA + xDS port listens on the fabric address so every node netns (its ztunnel) reaches it.
-  const xdsAddress = `${layout.fabricIp}:${CONTROL_PLANE_GRPC_PORT}`;
   const controlPlane = role('controlplane', layout.fabricNetns, ['controlplane', '--grpc-listen', xdsAddress]);
   controlPlane.start();
   const ambitApi = new ApiClient({ endpoint: { socketPath: paths.socket }, timeoutMs: 10_000 });
@@ -116,14 +119,12 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<Supervisor
   const roles = [controlPlane];
   const ztunnels: Array<{ proc: ManagedProcess; handover: string }> = [];
   for (const node of layout.nodes) {
-    // On Kubernetes, pods' networks come from each node's CNI chain and the node agent learns them from ambit-cni.
-    const cniArgs: string[] = [];
     if (kube) {
-      const cni = nodeCniOf(opts.dataDir, node);
-      installPrimaryNetwork(cni, opts.dataDir);
-      cniArgs.push('--cni-socket', cni.socketPath, '--cni-conf-dir', cni.confDir, '--cni-bin-dir', cni.binDir);
+      // On Kubernetes, pods' networks come from each node's CNI chain (the node agent pod chains ambit-cni into it).
+      installPrimaryNetwork(nodeCniOf(opts.dataDir, node), opts.dataDir);
+      continue;
     }
-    const agent = role(`nodeagent-${node.name}`, node.netns, ['nodeagent', '--node', node.name, ...cniArgs]);
+    const agent = role(`nodeagent-${node.name}`, node.netns, ['nodeagent', '--node', node.name]);
     agent.start();
     roles.push(agent);
     if (record.withoutZtunnel) continue;
@@ -132,8 +133,6 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<Supervisor
     const ztunnel = role(`ztunnel-${node.name}`, node.netns, [
       'ztunnel', '--node', node.name, '--xds-address', xdsAddress, '--node-ip', node.ip, '--handover-file', handover,
       ...(record.ztunnelGracePeriodSeconds === undefined ? [] : ['--termination-grace-period', String(record.ztunnelGracePeriodSeconds)]),
-      // On Kubernetes a ztunnel proves its node with its pod-bound service-account token (TokenReview), as in Istio.
-      ...(kube ? ['--token-file', ztunnelTokenPath(opts.dataDir, node.name)] : []),
     ], ZTUNNEL_NODE_FLAGS);
     ztunnel.start();
     roles.push(ztunnel);
@@ -164,7 +163,16 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<Supervisor
     api, layout, dataDir: opts.dataDir, log: opts.log.child({ sub: 'podrunner' }),
     cni: kube ? (node) => nodeCniOf(opts.dataDir, node) : undefined,
     selfCommand: [opts.nodeBinary, main],
+    apiServer: kube ? kube.apiServerInside : undefined,
   });
+  if (kube) {
+    try {
+      await waitForNodeComponents(kube.api, layout, record.withoutZtunnel === true, 120_000);
+    } catch (err) {
+      await podRunner.stop();
+      throw err;
+    }
+  }
   writeFileSync(paths.ready, `${new Date().toISOString()}\n`);
   opts.log.info({ cluster: layout.name, nodes: layout.nodes.length }, 'cluster ready');
   return {

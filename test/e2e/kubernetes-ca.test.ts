@@ -1,7 +1,8 @@
 // e2e (root): the CA on Kubernetes authenticates ztunnels by their pod-bound service-account tokens (TokenReview,
 // audience istio-ca) and issues only identities of pods on the token's node. Every token here is real: minted by the
 // API server's TokenRequest, or (the expired one) signed with the API server's own service-account key. Requests are
-// made from inside node1's netns, where ztunnel sits, to the control plane's gRPC port.
+// made from inside node1's netns to the control plane's gRPC port, with the very tokens the ztunnel DaemonSet's pods
+// hold (their projected istio-token volume, written by the sandbox kubelet).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPrivateKey, sign } from 'node:crypto';
@@ -50,17 +51,25 @@ test('Kubernetes mode: the CA takes pod-bound tokens for their own node only, an
   ] }) });
   await fx.waitFor('vault/secrets Running', async () => /Running/.test(await fx.kubectl(['get', 'pod', 'secrets', '-n', 'vault'])), 30_000, 300);
   const identity = 'spiffe://cluster.local/ns/vault/sa/secrets';
-  const node1Token = readFileSync(join(fx.dataDir, 'nodes', 'node1', 'istio-token'), 'utf8').trim();
-  const node2Token = readFileSync(join(fx.dataDir, 'nodes', 'node2', 'istio-token'), 'utf8').trim();
+  // The ztunnel DaemonSet's pod on each node, and the token in its projected volume.
+  const ztunnels = (JSON.parse(await fx.kubectl(['get', 'pods', '-n', 'istio-system', '-l', 'app=ztunnel', '-o', 'json'])) as { items: Array<{ metadata: { name: string; uid: string }; spec: { nodeName: string } }> }).items;
+  const ztunnelOn = (node: string) => {
+    const p = ztunnels.find((z) => z.spec.nodeName === node);
+    assert.ok(p, `a ztunnel pod on ${node}: ${JSON.stringify(ztunnels.map((z) => z.spec.nodeName))}`);
+    return p.metadata;
+  };
+  const tokenOf = (node: string) => readFileSync(join(fx.dataDir, 'pods', `istio-system_${ztunnelOn(node).name}`, 'volumes', 'istio-token', 'istio-token'), 'utf8').trim();
+  const node1Token = tokenOf('node1');
+  const node2Token = tokenOf('node2');
 
   // The token's pod runs on node2: node2's ztunnel may have the identity, node1's may not.
   assert.equal(await requestCertificate(fx, node2Token, identity), 'issued');
   assert.match(await requestCertificate(fx, node1Token, identity), /PERMISSION_DENIED: node 'node1' may not obtain spiffe:\/\/cluster\.local\/ns\/vault\/sa\/secrets: no running Pod/);
 
   // A real token for another audience.
-  const pod = JSON.parse(await fx.kubectl(['get', 'pod', 'ztunnel-node2', '-n', 'istio-system', '-o', 'json'])) as { metadata: { uid: string } };
+  const pod = { metadata: ztunnelOn('node2') };
   const otherAudience = JSON.parse(await fx.kubectl(['create', 'token', 'ztunnel', '-n', 'istio-system', '--audience=vault', '--bound-object-kind=Pod',
-    '--bound-object-name=ztunnel-node2', `--bound-object-uid=${pod.metadata.uid}`, '-o', 'json'])) as { status: { token: string } };
+    `--bound-object-name=${pod.metadata.name}`, `--bound-object-uid=${pod.metadata.uid}`, '-o', 'json'])) as { status: { token: string } };
   assert.match(await requestCertificate(fx, otherAudience.status.token, identity), /UNAUTHENTICATED: .*token audiences \["vault"\] is invalid for the target audiences \["istio-ca"\]/);
 
   // An expired token signed with the API server's own service-account key (so only its age is wrong).
@@ -71,7 +80,7 @@ test('Kubernetes mode: the CA takes pod-bound tokens for their own node only, an
   const claims = {
     iss: kubeconfig.clusters[0]!.cluster.server, aud: ['istio-ca'], sub: 'system:serviceaccount:istio-system:ztunnel',
     iat: now - 7200, nbf: now - 7200, exp: now - 3600,
-    'kubernetes.io': { namespace: 'istio-system', serviceaccount: { name: 'ztunnel', uid: sa.metadata.uid }, pod: { name: 'ztunnel-node2', uid: pod.metadata.uid } },
+    'kubernetes.io': { namespace: 'istio-system', serviceaccount: { name: 'ztunnel', uid: sa.metadata.uid }, pod: { name: pod.metadata.name, uid: pod.metadata.uid } },
   };
   const signingInput = `${base64url(header)}.${base64url(claims)}`;
   const key = createPrivateKey(readFileSync(join(fx.dataDir, 'kube', 'pki', 'sa.key'), 'utf8'));

@@ -3,7 +3,8 @@
 // here goes through the built kubectl: apps applied as a Deployment are scheduled by the real scheduler onto the
 // sandbox nodes, `kubectl label namespace` enrols them with no restart (mTLS on 15008, the client's pod IP kept),
 // an AuthorizationPolicy applied with kubectl is enforced and its status written back, deleting it restores traffic,
-// a deleted pod is stopped and its deletion confirmed, and `cluster delete` leaves nothing running.
+// a deleted pod is stopped and its deletion confirmed, and `cluster delete` leaves nothing running. The node agent and
+// ztunnel are the DaemonSets of `ambit install`, scheduled by the real controller manager and scheduler.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -48,6 +49,12 @@ function apps(node: string): string {
   return JSON.stringify({ apiVersion: 'v1', kind: 'List', items: docs });
 }
 
+interface MeshPod {
+  metadata: { name: string; labels?: Record<string, string>; ownerReferences?: Array<{ kind: string }> };
+  spec: { nodeName?: string };
+  status: { phase?: string; podIP?: string };
+}
+
 const DENY = JSON.stringify({
   apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'deny-client', namespace: 'shop' },
   spec: { selector: { matchLabels: { app: 'echo' } }, action: 'DENY', rules: [{ from: [{ source: { principals: ['cluster.local/ns/shop/sa/client'] } }] }] },
@@ -71,13 +78,30 @@ test('Kubernetes mode: kubectl drives the mesh on a real API server with the san
   const version = JSON.parse(await fx.kubectl(['version', '-o', 'json'])) as Record<string, { gitVersion: string }>;
   assert.equal(version.clientVersion?.gitVersion, KUBE_VERSION);
   assert.equal(version.serverVersion?.gitVersion, KUBE_VERSION);
-  const nodes = JSON.parse(await fx.kubectl(['get', 'nodes', '-o', 'json'])) as { items: Array<{ metadata: { name: string }; status: { conditions: Array<{ type: string; status: string }> } }> };
+  const nodes = JSON.parse(await fx.kubectl(['get', 'nodes', '-o', 'json'])) as { items: Array<{ metadata: { name: string }; status: { conditions: Array<{ type: string; status: string }>; addresses?: Array<{ type: string; address: string }> } }> };
   assert.deepEqual(nodes.items.map((n) => n.metadata.name).sort(), ['node1', 'node2']);
   for (const n of nodes.items) assert.equal(n.status.conditions.find((c) => c.type === 'Ready')?.status, 'True', `${n.metadata.name} is Ready`);
   // Every Istio and Gateway API kind Ambit serves has its CRD.
   const crds = await fx.kubectl(['get', 'crd', '-o', 'name']);
   for (const crd of ['authorizationpolicies.security.istio.io', 'peerauthentications.security.istio.io', 'httproutes.gateway.networking.k8s.io', 'gateways.gateway.networking.k8s.io']) {
     assert.match(crds, new RegExp(`customresourcedefinition.apiextensions.k8s.io/${crd.replace(/\./g, '\\.')}$`, 'm'));
+  }
+
+  // The node components are the DaemonSets of `ambit install`, placed by the real controller manager and scheduler: one
+  // pod of each per node, the node agent on the host network (the node's IP), ztunnel on the pod network.
+  const daemonSets = (JSON.parse(await fx.kubectl(['get', 'daemonsets', '-n', 'istio-system', '-o', 'json'])) as { items: Array<{ metadata: { name: string }; status: { desiredNumberScheduled: number; numberReady: number } }> }).items;
+  assert.deepEqual(daemonSets.map((d) => [d.metadata.name, d.status.desiredNumberScheduled, d.status.numberReady]).sort(), [['ambit-nodeagent', 2, 2], ['ztunnel', 2, 2]]);
+  const components = (JSON.parse(await fx.kubectl(['get', 'pods', '-n', 'istio-system', '-o', 'json'])) as { items: MeshPod[] }).items;
+  for (const app of ['ambit-nodeagent', 'ztunnel']) {
+    const placed = components.filter((p) => p.metadata.labels?.['app'] === app);
+    assert.deepEqual(placed.map((p) => p.spec.nodeName).sort(), ['node1', 'node2'], `${app}: one pod per node`);
+    for (const p of placed) {
+      assert.equal(p.metadata.ownerReferences?.[0]?.kind, 'DaemonSet', `${p.metadata.name} belongs to its DaemonSet`);
+      assert.equal(p.status.phase, 'Running');
+      const nodeIp = nodes.items.find((n) => n.metadata.name === p.spec.nodeName)!.status.addresses?.find((a) => a.type === 'InternalIP')?.address;
+      if (app === 'ambit-nodeagent') assert.equal(p.status.podIP, nodeIp, 'the node agent runs on the host network');
+      else assert.match(p.status.podIP ?? '', /^10\.244\./, 'ztunnel runs on the pod network');
+    }
   }
 
   await fx.kubectl(['apply', '-f', '-'], { input: apps(process.execPath) });
@@ -95,7 +119,8 @@ test('Kubernetes mode: kubectl drives the mesh on a real API server with the san
   const ipam = (p: Pod) => join(fx.dataDir, 'nodes', p.spec.nodeName!, 'cni', 'ipam', 'ambit-sandbox', p.status.podIP!);
   for (const p of all) assert.ok(existsSync(ipam(p)), `${p.metadata.name}'s IP ${p.status.podIP} is a host-local lease on ${p.spec.nodeName}`);
   for (const node of ['node1', 'node2']) {
-    const conflist = JSON.parse(readFileSync(join(fx.dataDir, 'nodes', node, 'cni', 'net.d', '10-ambit-sandbox.conflist'), 'utf8')) as { plugins: Array<{ type: string }> };
+    // The node's /etc/cni/net.d: the node agent pod's hostPath volume (node-files.ts).
+    const conflist = JSON.parse(readFileSync(join(fx.dataDir, 'nodes', node, 'root', 'etc', 'cni', 'net.d', '10-ambit-sandbox.conflist'), 'utf8')) as { plugins: Array<{ type: string }> };
     assert.deepEqual(conflist.plugins.map((x) => x.type), ['ptp', 'ambit-cni'], `${node}'s conflist chains ambit-cni after ptp`);
   }
   const curl = () => fx.cli(['exec', 'client', '-n', 'shop', '--', 'curl', '-sS', '--max-time', '3', 'http://echo.shop/'], { allowFail: true });
@@ -115,15 +140,15 @@ test('Kubernetes mode: kubectl drives the mesh on a real API server with the san
     return r.code === 0 ? r.stdout : undefined;
   });
   assert.match(meshed, new RegExp(`caller=(::ffff:)?${clientIp.replace(/\./g, '\\.')}:`), 'the server sees the client pod IP');
-  const metrics = (await Promise.all(['node1', 'node2'].map((n) =>
-    runCommand(['ip', 'netns', 'exec', `${fx.name}.${n}`, 'curl', '-s', 'localhost:15020/stats/prometheus']).then((r) => r.stdout)))).join('\n');
+  // Each ztunnel is its DaemonSet's pod on the pod network: scraped at its pod IP, as Prometheus would.
+  const meshPods = (JSON.parse(await fx.kubectl(['get', 'pods', '-n', 'istio-system', '-o', 'json'])) as { items: MeshPod[] }).items;
+  const ztunnels = meshPods.filter((p) => p.metadata.labels?.['app'] === 'ztunnel');
+  const metrics = (await Promise.all(ztunnels.map((z) =>
+    runCommand(['ip', 'netns', 'exec', `${fx.name}.${z.spec.nodeName}`, 'curl', '-s', `${z.status.podIP}:15020/stats/prometheus`]).then((r) => r.stdout)))).join('\n');
   assert.match(metrics, /istio_tcp_connections_opened_total\{[^}]*reporter="destination"[^}]*source_principal="spiffe:\/\/cluster\.local\/ns\/shop\/sa\/client"[^}]*\}/);
   assert.match(metrics, /connection_security_policy="mutual_tls"/);
   // On Kubernetes the ztunnels proved their node with their pods' service-account tokens: no bootstrap token exists.
-  for (const node of ['node1', 'node2']) {
-    assert.ok(!existsSync(join(fx.dataDir, 'nodes', node, 'token')), `no bootstrap token for ${node}`);
-    assert.ok(existsSync(join(fx.dataDir, 'nodes', node, 'istio-token')), `${node}'s ztunnel has its projected token`);
-  }
+  for (const node of ['node1', 'node2']) assert.ok(!existsSync(join(fx.dataDir, 'nodes', node, 'token')), `no bootstrap token for ${node}`);
 
   // An AuthorizationPolicy applied with kubectl: enforced, its status written back by the control plane; deleted → allowed.
   await fx.kubectl(['apply', '-f', '-'], { input: DENY });

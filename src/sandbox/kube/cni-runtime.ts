@@ -9,6 +9,7 @@ import { CNI_PLUGIN_TYPE } from '../../lib/cni-report.js';
 import { MeshError } from '../../lib/errors.js';
 import { NETNS_DIR, runIn } from '../../platform/index.js';
 import type { NodeLayout } from '../cluster-layout.js';
+import { inNodeRunView, nodeHostPath } from './node-files.js';
 
 /** Where Debian's containernetworking-plugins package puts ptp, host-local and loopback. */
 const DEBIAN_CNI_DIR = '/usr/lib/cni';
@@ -21,13 +22,12 @@ class CniError extends MeshError {
   }
 }
 
-/** A node's CNI directories under the data dir (a real node's /etc/cni/net.d and /opt/cni/bin). */
+/** A node's CNI directories: its /etc/cni/net.d and /opt/cni/bin among the node's own files (node-files.ts). */
 export interface NodeCni {
   node: NodeLayout;
+  dataDir: string;
   confDir: string;
   binDir: string;
-  /** The node agent's report socket. */
-  socketPath: string;
 }
 
 function ipamDir(dataDir: string, node: NodeLayout): string {
@@ -35,8 +35,7 @@ function ipamDir(dataDir: string, node: NodeLayout): string {
 }
 
 export function nodeCniOf(dataDir: string, node: NodeLayout): NodeCni {
-  const base = join(dataDir, 'nodes', node.name, 'cni');
-  return { node, confDir: join(base, 'net.d'), binDir: join(dataDir, 'cni', 'bin'), socketPath: join(base, 'report.sock') };
+  return { node, dataDir, confDir: nodeHostPath(dataDir, node.name, '/etc/cni/net.d'), binDir: nodeHostPath(dataDir, node.name, '/opt/cni/bin') };
 }
 
 /**
@@ -103,7 +102,9 @@ async function invoke(cni: NodeCni, command: 'ADD' | 'DEL', pod: CniPod, plugin:
   ];
   const input = JSON.stringify({ ...plugin, name: conf.name, cniVersion: conf.cniVersion, ...(prevResult ? { prevResult } : {}) });
   // The exit status goes to stderr so a failing plugin's error JSON (on stdout) is still read.
-  const r = await runIn(cni.node.netns, ['sh', '-c', '"$@"; echo "cni-exit=$?" >&2', 'sh', 'env', '-i', ...env, join(cni.binDir, plugin.type)], { input, timeoutMs: 30_000 });
+  // Plugins run on their node: its netns, and its /run (where the node agent's report socket is).
+  const argv = inNodeRunView(cni.dataDir, cni.node.name, ['sh', '-c', '"$@"; echo "cni-exit=$?" >&2', 'sh', 'env', '-i', ...env, join(cni.binDir, plugin.type)]);
+  const r = await runIn(cni.node.netns, argv, { input, timeoutMs: 30_000 });
   const exit = Number(/cni-exit=(\d+)\s*$/.exec(r.stderr)?.[1] ?? '1');
   if (exit !== 0) {
     let msg = r.stdout.trim() || r.stderr.trim();

@@ -5,19 +5,15 @@
 // their netns reach it the way pods reach a real API server), installs Ambit's CRDs, registers one Node per sandbox
 // node (capacity, Ready condition, a Lease renewed every 10 s as kubelets do), and writes two admin kubeconfigs:
 // `<data dir>/kubeconfig` for the user's kubectl on the host, `<data dir>/kube/cluster.kubeconfig` for Ambit's roles.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { dirname, join } from 'node:path';
-import { writeFileDurableSync } from '../../lib/durable-file.js';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { customResourceDefinitions, KINDS, type KubeObject } from '../../api/index.js';
-import { ApiClient, ClientError } from '../../controlplane/client/index.js';
+import { CONTROL_PLANE_NAME, customResourceDefinitions, DEFAULT_INSTALL, installObjects, KINDS, type KubeObject } from '../../api/index.js';
+import { ApiClient, ClientError, applyInstall } from '../../controlplane/client/index.js';
 import { describeError, MeshError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { POD_NETNS_ANNOTATION } from '../../lib/mesh-contract.js';
-
-/** Pods the supervisor runs itself (a node's ztunnel), recorded in the API so tokens can be bound to them. */
-export const STATIC_ROLE_ANNOTATION = 'sandbox.ambit.dev/static-role';
 import { listenInNetns, runCommand } from '../../platform/index.js';
 import type { ClusterLayout } from '../cluster-layout.js';
 import { KubeControlPlane, renderKubeconfig } from './kube-control-plane.js';
@@ -27,12 +23,15 @@ const SANDBOX_APISERVER_PORT = 6443;
 /** How often each sandbox node renews its Lease (the kubelet's default). */
 const LEASE_RENEW_MS = 10_000;
 const LEASE_DURATION_S = 40;
-/** Projected tokens are minted for an hour and replaced every 20 minutes (the kubelet refreshes at 80 % of life). */
-const TOKEN_EXPIRATION_S = 3600;
-const TOKEN_REFRESH_MS = 20 * 60_000;
-/** Namespace and service account of the ztunnels' pods (Istio's): the CA trusts their tokens to act for a node. */
-const ZTUNNEL_NAMESPACE = 'istio-system';
-const ZTUNNEL_SERVICE_ACCOUNT = 'ztunnel';
+/**
+ * The image of the node components' DaemonSets: the sandbox runs any `ambit/ambit` image as this very build (its
+ * only image), so the tag says only where it came from.
+ */
+const SANDBOX_IMAGE = 'ambit/ambit:sandbox';
+/** Namespace of the node components (Istio's). */
+const MESH_NAMESPACE = DEFAULT_INSTALL.namespace;
+/** The DaemonSets every node runs a pod of, by their pods' `app` label. */
+const NODE_COMPONENTS = ['ambit-nodeagent', 'ztunnel'];
 
 /** scripts/kube/build.sh, from dist/src/sandbox/kube/ (the compiled location of this file). */
 const BUILD_SCRIPT = fileURLToPath(new URL('../../../../scripts/kube/build.sh', import.meta.url));
@@ -53,11 +52,6 @@ export function clusterKubeconfigPath(dataDir: string): string {
   return join(dataDir, 'kube', 'cluster.kubeconfig');
 }
 
-/** The projected service-account token (audience istio-ca) a node's ztunnel authenticates with. */
-export function ztunnelTokenPath(dataDir: string, node: string): string {
-  return join(dataDir, 'nodes', node, 'istio-token');
-}
-
 /** The directory of the built Kubernetes binaries; fails with the build command when they are not built yet. */
 export async function kubeBinDir(): Promise<string> {
   const { stdout } = await runCommand([BUILD_SCRIPT, '--print-dir']);
@@ -72,11 +66,13 @@ interface KubeCluster {
   readonly cp: KubeControlPlane;
   /** An admin client for the host side (the pod runner, node registration). */
   readonly api: ApiClient;
+  /** Where pods reach the API server (the relay inside the sandbox). */
+  readonly apiServerInside: { host: string; port: number };
   stop(): Promise<void>;
 }
 
 /** Starts the Kubernetes side of a sandbox cluster; resolves once CRDs are served and Nodes are registered Ready. */
-export async function startKubeCluster(opts: { dataDir: string; layout: ClusterLayout; log: Logger }): Promise<KubeCluster> {
+export async function startKubeCluster(opts: { dataDir: string; layout: ClusterLayout; log: Logger; xdsAddress: string; withoutZtunnel?: boolean }): Promise<KubeCluster> {
   const { layout, log } = opts;
   const cp = await KubeControlPlane.start({
     binDir: await kubeBinDir(),
@@ -111,15 +107,9 @@ export async function startKubeCluster(opts: { dataDir: string; layout: ClusterL
       void renewLeases(api, layout).catch((err) => log.warn({ err: describeError(err) }, 'node lease renewal failed; retrying'));
     }, LEASE_RENEW_MS);
     stops.push(() => clearInterval(timer));
-    const ztunnelPods = await registerZtunnelPods(api, layout);
-    const mint = () => mintZtunnelTokens(api, ztunnelPods, opts.dataDir);
-    await mint();
-    const tokenTimer = setInterval(() => {
-      void mint().catch((err) => log.warn({ err: describeError(err) }, 'ztunnel token refresh failed; retrying'));
-    }, TOKEN_REFRESH_MS);
-    stops.push(() => clearInterval(tokenTimer));
+    await installNodeComponents(api, opts.xdsAddress, opts.withoutZtunnel === true);
     log.info({ apiServer: cp.apiServerUrl, inside: `${layout.fabricIp}:${SANDBOX_APISERVER_PORT}` }, 'kubernetes control plane ready');
-    return { cp, api, stop };
+    return { cp, api, stop, apiServerInside: { host: layout.fabricIp, port: SANDBOX_APISERVER_PORT } };
   } catch (err) {
     await stop();
     throw err;
@@ -204,56 +194,42 @@ async function renewLeases(api: ApiClient, layout: ClusterLayout): Promise<void>
   }
 }
 
+/**
+ * The node components exactly as `ambit install` (and the Helm chart) has them — their ServiceAccounts, RBAC and the
+ * node agent and ztunnel DaemonSets — for the real controller manager and scheduler to place on the sandbox nodes.
+ * The control plane stays a supervisor process in the fabric netns (an external control plane, as Istio allows), so
+ * ztunnel is pointed at its address instead of the in-cluster Service.
+ */
+async function installNodeComponents(api: ApiClient, xdsAddress: string, withoutZtunnel: boolean): Promise<void> {
+  const objects = installObjects({ ...DEFAULT_INSTALL, image: SANDBOX_IMAGE, xdsAddress })
+    .filter((o) => ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'DaemonSet'].includes(o.kind) && o.metadata.name !== CONTROL_PLANE_NAME)
+    .filter((o) => !(withoutZtunnel && o.kind === 'DaemonSet' && o.metadata.name === 'ztunnel'));
+  await applyInstall(api, MESH_NAMESPACE, objects);
+}
+
+/** Waits until every node runs a Ready pod of each node component DaemonSet (placed by the real scheduler). */
+export async function waitForNodeComponents(api: ApiClient, layout: ClusterLayout, withoutZtunnel: boolean, timeoutMs: number): Promise<void> {
+  const apps = NODE_COMPONENTS.filter((a) => !(withoutZtunnel && a === 'ztunnel'));
+  const deadline = Date.now() + timeoutMs;
+  let missing: string[] = [];
+  while (Date.now() < deadline) {
+    const list = (await api.requestJson('GET', `/api/v1/namespaces/${MESH_NAMESPACE}/pods`).catch(() => ({ items: [] }))) as { items: KubeObject[] };
+    const ready = new Set(list.items
+      .filter((p) => ((p.status as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'))
+      .map((p) => `${p.metadata.labels?.['app']}@${(p.spec as { nodeName?: string }).nodeName}`));
+    missing = layout.nodes.flatMap((n) => apps.filter((a) => !ready.has(`${a}@${n.name}`)).map((a) => `${a} on ${n.name}`));
+    if (!missing.length) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new KubeClusterError(`the node components' DaemonSet pods were not Ready within ${timeoutMs} ms: ${missing.join(', ')} (see kubectl get pods -n ${MESH_NAMESPACE} -o wide and <data dir>/logs/pods/)`);
+}
+
 /** POSTs an object; an existing one (409) is fine. */
 async function createIfMissing(api: ApiClient, path: string, obj: object): Promise<void> {
   try {
     await api.requestJson('POST', path, obj);
   } catch (err) {
     if (!(err instanceof ClientError && err.status === 409)) throw err;
-  }
-}
-
-/**
- * One pod per node standing for its ztunnel (host network, service account istio-system/ztunnel), reported
- * Running: the supervisor runs the process itself (the pod runner leaves pods marked with STATIC_ROLE_ANNOTATION
- * alone), and the pod is what the ztunnel's token is bound to, so the API server vouches for its node.
- */
-async function registerZtunnelPods(api: ApiClient, layout: ClusterLayout): Promise<Array<{ node: string; name: string; uid: string }>> {
-  await createIfMissing(api, '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ZTUNNEL_NAMESPACE } });
-  await createIfMissing(api, `/api/v1/namespaces/${ZTUNNEL_NAMESPACE}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: ZTUNNEL_SERVICE_ACCOUNT, namespace: ZTUNNEL_NAMESPACE } });
-  const out: Array<{ node: string; name: string; uid: string }> = [];
-  for (const node of layout.nodes) {
-    const name = `ztunnel-${node.name}`;
-    const path = `/api/v1/namespaces/${ZTUNNEL_NAMESPACE}/pods`;
-    // The service-account controller may not have made the namespace's default account yet: retry briefly.
-    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ZTUNNEL_NAMESPACE, labels: { app: 'ztunnel' }, annotations: { [STATIC_ROLE_ANNOTATION]: 'ztunnel' } },
-      spec: { nodeName: node.name, hostNetwork: true, serviceAccountName: ZTUNNEL_SERVICE_ACCOUNT, automountServiceAccountToken: false,
-        containers: [{ name: 'istio-proxy', image: 'ambit', command: ['ambit', 'ztunnel', '--node', node.name] }] } };
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await createIfMissing(api, path, pod);
-        break;
-      } catch (err) {
-        if (attempt >= 50) throw err;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-    const current = (await api.requestJson('GET', `${path}/${name}`)) as KubeObject;
-    await api.requestJson('PATCH', `${path}/${name}/status`, { status: {
-      phase: 'Running', podIP: node.ip, podIPs: [{ ip: node.ip }], hostIP: node.ip, hostIPs: [{ ip: node.ip }],
-      conditions: kubeletPodConditions(true),
-    } }, 'application/merge-patch+json');
-    out.push({ node: node.name, name, uid: current.metadata.uid! });
-  }
-  return out;
-}
-
-/** Mints each ztunnel a token bound to its pod (TokenRequest) and writes it where `ztunnel --token-file` reads it. */
-async function mintZtunnelTokens(api: ApiClient, pods: ReadonlyArray<{ node: string; name: string; uid: string }>, dataDir: string): Promise<void> {
-  for (const p of pods) {
-    const token = await requestPodToken(api, { namespace: ZTUNNEL_NAMESPACE, serviceAccount: ZTUNNEL_SERVICE_ACCOUNT, pod: p, audience: 'istio-ca', expirationSeconds: TOKEN_EXPIRATION_S });
-    mkdirSync(dirname(ztunnelTokenPath(dataDir, p.node)), { recursive: true, mode: 0o700 });
-    writeFileDurableSync(ztunnelTokenPath(dataDir, p.node), `${token}\n`, 0o600);
   }
 }
 

@@ -7,7 +7,13 @@
 // tokens, manages waypoint pods and services and publishes its trust bundle; ztunnel has no API access at all (it
 // authenticates to the control plane with a projected token, audience istio-ca) and gets the capabilities it needs
 // to open sockets inside pod network namespaces; the node agent is privileged and on the host network, as istio-cni.
-import { customResourceDefinitions, KINDS, type KubeObject } from '../api/index.js';
+//
+// Host directories are mounted under /var/run in the containers (the CNI dirs at /var/run/ambit-host/…, not Istio's
+// /host/…): the node agent takes them as flags, and the sandbox's kubelet, which runs these very objects, can only
+// mount under /run without touching the machine's filesystem.
+import { customResourceDefinitions } from './crd.js';
+import type { KubeObject } from './meta.js';
+import { KINDS } from './registry.js';
 import { PROXY_UID } from '../lib/mesh-contract.js';
 
 export interface InstallOptions {
@@ -17,15 +23,24 @@ export interface InstallOptions {
   image: string;
   trustDomain: string;
   logLevel: string;
+  /** Where ztunnel reaches the control plane's xDS + CA port; default the in-cluster Service (an external one otherwise). */
+  xdsAddress?: string;
 }
 
 export const DEFAULT_INSTALL: Omit<InstallOptions, 'image'> = { namespace: 'istio-system', trustDomain: 'cluster.local', logLevel: 'info' };
 
 const LABELS = { 'app.kubernetes.io/part-of': 'ambit' };
-const CONTROL_PLANE = 'ambit-controlplane';
+/** Name of the control plane's Deployment, Service, ServiceAccount and RBAC. */
+export const CONTROL_PLANE_NAME = 'ambit-controlplane';
+const CONTROL_PLANE = CONTROL_PLANE_NAME;
 const NODE_AGENT = 'ambit-nodeagent';
 /** Where ztunnel and the node agent meet on every node (the ZDS socket), as Istio's /var/run/ztunnel. */
 const ZDS_DIR = '/var/run/ztunnel';
+/** Where ambit-cni reports new pods to the node agent (host path = container path: the plugin runs on the host). */
+const CNI_SOCKET_DIR = '/var/run/ambit-cni';
+/** The node's CNI config and plugin directories, as the node agent sees them. */
+const HOST_CNI_CONF = '/var/run/ambit-host/etc/cni/net.d';
+const HOST_CNI_BIN = '/var/run/ambit-host/opt/cni/bin';
 
 function meta(name: string, namespace?: string, labels: Record<string, string> = {}): KubeObject['metadata'] {
   return { name, ...(namespace ? { namespace } : {}), labels: { ...LABELS, ...labels } };
@@ -65,6 +80,8 @@ export function installObjects(o: InstallOptions): KubeObject[] {
       apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: meta(NODE_AGENT),
       rules: [
         { apiGroups: [''], resources: ['pods', 'namespaces'], verbs: ['get', 'list', 'watch'] },
+        // Which pods must accept plaintext (PeerAuthentication mode PERMISSIVE/DISABLE) decides their capture rules.
+        { apiGroups: ['security.istio.io'], resources: ['peerauthentications'], verbs: ['get', 'list', 'watch'] },
         // The node agent records enrolment on the pod (annotation ambient.istio.io/redirection).
         { apiGroups: [''], resources: ['pods'], verbs: ['patch'] },
       ],
@@ -119,7 +136,7 @@ export function installObjects(o: InstallOptions): KubeObject[] {
             tolerations: [{ operator: 'Exists', effect: 'NoSchedule' }, { operator: 'Exists', effect: 'NoExecute' }],
             containers: [{
               name: 'istio-proxy', image: o.image,
-              args: ['ztunnel', '--node', '$(NODE_NAME)', '--xds-address', `${CONTROL_PLANE}.${ns}.svc:15012`,
+              args: ['ztunnel', '--node', '$(NODE_NAME)', '--xds-address', o.xdsAddress ?? `${CONTROL_PLANE}.${ns}.svc:15012`,
                 '--root-cert', '/var/run/secrets/istio/root-cert.pem', '--token-file', '/var/run/secrets/tokens/istio-token',
                 '--zds-socket', `${ZDS_DIR}/ztunnel.sock`, '--admin-socket', 'off', '--node-ip', '$(INSTANCE_IP)', '--log-level', o.logLevel],
               env: [fieldEnv('NODE_NAME', 'spec.nodeName'), fieldEnv('INSTANCE_IP', 'status.podIP')],
@@ -156,17 +173,24 @@ export function installObjects(o: InstallOptions): KubeObject[] {
             tolerations: [{ operator: 'Exists', effect: 'NoSchedule' }, { operator: 'Exists', effect: 'NoExecute' }],
             containers: [{
               name: 'nodeagent', image: o.image,
-              args: ['--in-cluster', 'nodeagent', '--node', '$(NODE_NAME)', '--zds-socket', `${ZDS_DIR}/ztunnel.sock`, '--log-level', o.logLevel],
+              args: ['--in-cluster', 'nodeagent', '--node', '$(NODE_NAME)', '--zds-socket', `${ZDS_DIR}/ztunnel.sock`,
+                '--cni-socket', `${CNI_SOCKET_DIR}/report.sock`, '--cni-conf-dir', HOST_CNI_CONF, '--cni-bin-dir', HOST_CNI_BIN, '--log-level', o.logLevel],
               env: [fieldEnv('NODE_NAME', 'spec.nodeName')],
               securityContext: { privileged: true, runAsUser: 0 },
               volumeMounts: [
                 { name: 'cni-ztunnel-sock-dir', mountPath: ZDS_DIR },
                 { name: 'cni-netns-dir', mountPath: '/var/run/netns', mountPropagation: 'HostToContainer' },
+                { name: 'cni-socket-dir', mountPath: CNI_SOCKET_DIR },
+                { name: 'cni-net-dir', mountPath: HOST_CNI_CONF },
+                { name: 'cni-bin-dir', mountPath: HOST_CNI_BIN },
               ],
             }],
             volumes: [
               { name: 'cni-ztunnel-sock-dir', hostPath: { path: ZDS_DIR, type: 'DirectoryOrCreate' } },
               { name: 'cni-netns-dir', hostPath: { path: '/var/run/netns', type: 'DirectoryOrCreate' } },
+              { name: 'cni-socket-dir', hostPath: { path: CNI_SOCKET_DIR, type: 'DirectoryOrCreate' } },
+              { name: 'cni-net-dir', hostPath: { path: '/etc/cni/net.d', type: 'DirectoryOrCreate' } },
+              { name: 'cni-bin-dir', hostPath: { path: '/opt/cni/bin', type: 'DirectoryOrCreate' } },
             ],
           },
         },

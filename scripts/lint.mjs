@@ -19,15 +19,17 @@ const ALLOWED = {
   lib: ['lib'],
   api: ['lib', 'api'],
   platform: ['lib', 'platform'],
-  cli: ['api', 'lib', 'cli', 'controlplane/client'],
+  cli: ['api', 'lib', 'cli', 'controlplane/client', 'authz'],
   'controlplane/client': ['api', 'lib', 'controlplane/client'],
   controlplane: ['api', 'lib', 'platform', 'routing', 'controlplane'],
   // The L7 routing engine (pure): the waypoint enforces it, the control plane reports its verdicts in route status.
   routing: ['api', 'lib', 'routing'],
+  // L7 AuthorizationPolicy (pure): the waypoint enforces it, `ambit x authz check` explains it.
+  authz: ['lib', 'authz'],
   // HBONE (protocol, client, server, pool, byte copy, data-path errors) is shared by the two proxies.
   hbone: ['lib', 'hbone'],
   ztunnel: ['api', 'lib', 'platform', 'hbone', 'ztunnel'],
-  waypoint: ['api', 'lib', 'platform', 'hbone', 'routing', 'waypoint'],
+  waypoint: ['api', 'lib', 'platform', 'hbone', 'routing', 'authz', 'waypoint'],
   nodeagent: ['api', 'lib', 'platform', 'nodeagent'],
   // The chained CNI plugin: talks to the node agent through the contract in lib only.
   cni: ['lib', 'cni'],

@@ -26,6 +26,8 @@ import type { PeerFacts } from './peer.js';
 import { destinationLabels, sourceLabels } from './peer.js';
 import { endpointKey, type Upstreams } from './upstream.js';
 import { h1Response, h2Response, type BodySink, type UpstreamResponse } from './upstream-response.js';
+import type { WaypointAuthorization } from './authorization.js';
+import { ACCESS_DENIED_BODY, authenticateRequest, type KeySource, type RequestAuth } from '../authz/index.js';
 
 const RETRY_BUFFER_LIMIT = 1024 * 1024;
 const NO_EDITS: HeaderEdits = { set: [], add: [], remove: [] };
@@ -33,6 +35,10 @@ const NO_EDITS: HeaderEdits = { set: [], add: [], remove: [] };
 /** What the waypoint knows about the downstream (per HBONE CONNECT stream). */
 export interface Downstream {
   peer: PeerFacts;
+  /** The HBONE peer's IP (the source pod's, as its ztunnel dials from it). */
+  sourceIp: string;
+  /** What the client dialled: the CONNECT authority (a service VIP or a pod IP, and the port). */
+  destination: { ip: string; port: number };
   /** The bound service and port the client dialled, or undefined for pod-addressed traffic. */
   target?: Target;
   /** Pod-addressed traffic: the workload and port dialled. */
@@ -43,6 +49,9 @@ export interface Downstream {
 
 interface HttpProxyDeps {
   table(): RouteTable;
+  authz(): WaypointAuthorization;
+  /** Issuers' keys for RequestAuthentication (inline, or fetched and cached). */
+  keys: KeySource;
   view(): MeshView;
   upstreams: Upstreams;
   metrics: WaypointMetrics;
@@ -179,6 +188,14 @@ export class HttpProxy {
     ex.body.on('data', (c: Buffer) => (outcome.requestBytes += c.length));
     let decision: HttpDecision | undefined;
     try {
+      // Authentication, then AuthorizationPolicy, before the router (Envoy's filter order): a refused request is never
+      // routed.
+      const auth = await this.#authenticate(ds, ex, grpc, outcome);
+      if (auth === false || !this.#authorized(ds, ex, grpc, outcome, auth)) {
+        ex.body.resume();
+        this.#record(ds, ex, grpc, undefined, outcome, performance.now() - started);
+        return;
+      }
       decision = this.#decide(ds, ex);
       if (decision.action === 'respond') {
         if (decision.faultDelayMs) await sleep(decision.faultDelayMs);
@@ -207,6 +224,42 @@ export class HttpProxy {
     ex.body.resume();
     if (ex.aborted && !outcome.flags.includes('DC')) outcome.flags.push('DC');
     this.#record(ds, ex, grpc, decision, outcome, performance.now() - started);
+  }
+
+  /**
+   * RequestAuthentication: the JWT's identity (undefined: no token, or no policy), or false once a refused token was
+   * answered here (401 with Envoy's reason, gRPC UNAUTHENTICATED). The token and spoofable claim headers are removed
+   * from what is forwarded, as the rule says.
+   */
+  async #authenticate(ds: Downstream, ex: Exchange, grpc: boolean, outcome: Outcome): Promise<RequestAuth | undefined | false> {
+    const policies = this.#d.authz().authnFor(ds);
+    if (!policies.length) return undefined;
+    const r = await authenticateRequest(policies, { path: ex.path, headers: ex.headers }, this.#d.keys);
+    if (r.kind === 'none') return undefined;
+    if (r.kind === 'refused') {
+      outcome.flags.push('-');
+      outcome.detail = `jwt_authn_access_denied{${r.reason}}${r.policy ? ` (${r.policy})` : ''}`;
+      const challenge = `Bearer realm="http://${ex.authority}${ex.path.split('?')[0]}", error="invalid_token"`;
+      this.#localReply(ex, grpc, 401, r.reason, outcome, undefined, { set: [{ name: 'www-authenticate', value: challenge }], add: [], remove: [] });
+      return false;
+    }
+    for (const h of r.removeHeaders) delete ex.headers[h];
+    Object.assign(ex.headers, r.setHeaders);
+    return r.auth;
+  }
+
+  /** Evaluates the policies that apply; a denial is answered here (403 `RBAC: access denied`, gRPC PERMISSION_DENIED). */
+  #authorized(ds: Downstream, ex: Exchange, grpc: boolean, outcome: Outcome, auth: RequestAuth | undefined): boolean {
+    const { decision, dryRun } = this.#d.authz().decide(ds, ex, auth);
+    const request = { 'src.identity': ds.peer.identity, method: ex.method, path: ex.path, authority: ex.authority };
+    if (dryRun) this.#d.accessLog.info({ ...request, wouldAllow: dryRun.allowed, policy: dryRun.policy, reason: dryRun.reason }, 'authorization dry run');
+    if (!decision) return true;
+    if (decision.audit.length) this.#d.accessLog.info({ ...request, audit: decision.audit, allowed: decision.allowed }, 'request audited');
+    if (decision.allowed) return true;
+    outcome.flags.push('-');
+    outcome.detail = `rbac_access_denied_matched_policy[${decision.policy ? `${decision.policy} rule ${decision.rule}` : 'none'}]: ${decision.reason}`;
+    this.#localReply(ex, grpc, 403, ACCESS_DENIED_BODY, outcome);
+    return false;
   }
 
   #decide(ds: Downstream, ex: Exchange): HttpDecision {

@@ -18,6 +18,7 @@ import { formatHostPort } from '../lib/ip-address.js';
 import { byteStream } from './byte-stream.js';
 import { H1Exchange, H2Exchange } from './exchange.js';
 import type { Downstream, HttpProxy } from './http-proxy.js';
+import type { WaypointAuthorization } from './authorization.js';
 import type { MeshView } from './mesh-view.js';
 import type { TcpLabels, WaypointMetrics } from './metrics.js';
 import { destinationLabels, peerFacts, sourceLabels } from './peer.js';
@@ -34,6 +35,7 @@ type Protocol = 'http1' | 'h2' | 'tcp';
 interface ListenerDeps {
   view(): MeshView;
   table(): RouteTable;
+  authz(): WaypointAuthorization;
   proxy: HttpProxy;
   upstreams: Upstreams;
   metrics: WaypointMetrics;
@@ -98,7 +100,7 @@ export class WaypointListener {
     const { host, port } = req.authority;
     const peer = peerFacts(req.peerIdentity, formatHostPort(req.peerAddress.ip, req.peerAddress.port), headerText(req.headers['baggage']));
     const bound = view.boundServiceByVip(host);
-    const ds: Downstream = { peer, downstreamProtocol: 'http1' };
+    const ds: Downstream = { peer, sourceIp: req.peerAddress.ip, destination: { ip: host, port }, downstreamProtocol: 'http1' };
     let declared: string | undefined;
     if (bound) {
       const p = bound.ports.find((x) => x.port === port);
@@ -156,6 +158,15 @@ export class WaypointListener {
 
   async #tcp(ds: Downstream, stream: Duplex): Promise<void> {
     const view = this.#d.view();
+    // A TCP stream is judged by the same policies: rules with HTTP fields fail an ALLOW and match a DENY.
+    const { decision, dryRun } = this.#d.authz().decide(ds);
+    const dst = formatHostPort(ds.destination.ip, ds.destination.port);
+    if (dryRun) this.#d.accessLog.info({ 'src.identity': ds.peer.identity, 'dst.addr': dst, wouldAllow: dryRun.allowed, policy: dryRun.policy, reason: dryRun.reason }, 'authorization dry run');
+    if (decision && !decision.allowed) {
+      this.#d.accessLog.warn({ 'src.identity': ds.peer.identity, 'dst.addr': dst, reason: decision.reason }, 'connection denied by authorization policy');
+      stream.destroy();
+      return;
+    }
     let ep;
     let labels: TcpLabels;
     let svcKey: string | undefined;

@@ -57,6 +57,16 @@ export class MeshView {
     return this.#services.get(key);
   }
 
+  /** The key of the mesh service named `host` (`name.ns.svc.<domain>`, or `name.ns` / `name` from `namespace`). */
+  serviceKeyByHost(host: string, namespace: string): string | undefined {
+    const h = host.toLowerCase().replace(/\.$/, '');
+    for (const s of this.#services.values()) {
+      const [name, ns] = [s.name, s.namespace];
+      if (s.hostname === h || h === `${name}.${ns}` || h === `${name}.${ns}.svc` || (h === name && ns === namespace)) return `${s.namespace}/${s.hostname}`;
+    }
+    return undefined;
+  }
+
   workloadByIp(ip: string): WorkloadRecord | undefined {
     return this.#workloadByIp.get(ip);
   }

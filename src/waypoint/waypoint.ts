@@ -25,6 +25,8 @@ import { WaypointListener } from './listener.js';
 import { MeshView } from './mesh-view.js';
 import { WaypointMetrics } from './metrics.js';
 import { compileRoutes, type RouteTable } from '../routing/index.js';
+import { WaypointAuthorization } from './authorization.js';
+import { JwksFetcher } from './jwks-fetcher.js';
 import { Upstreams } from './upstream.js';
 
 const VERSION = '0.1.0';
@@ -89,8 +91,10 @@ export async function runWaypoint(config: WaypointConfig): Promise<WaypointHandl
   let table: RouteTable = compileRoutes(emptyConfig(config));
   let configSeen = false;
   const upstreams = new Upstreams({ view: () => view, certs, identity, connectTimeoutMs: config.connectTimeoutMs, log });
-  const proxy = new HttpProxy({ table: () => table, view: () => view, upstreams, metrics, accessLog });
-  const listener = new WaypointListener({ view: () => view, table: () => table, proxy, upstreams, metrics, log, accessLog });
+  let authz = new WaypointAuthorization(undefined);
+  const jwks = new JwksFetcher({ view: () => view, upstreams, namespace: config.namespace, log });
+  const proxy = new HttpProxy({ table: () => table, authz: () => authz, keys: jwks.keys, view: () => view, upstreams, metrics, accessLog });
+  const listener = new WaypointListener({ view: () => view, table: () => table, authz: () => authz, proxy, upstreams, metrics, log, accessLog });
 
   const xds = new XdsClient({
     address: config.xdsAddress,
@@ -114,6 +118,7 @@ export async function runWaypoint(config: WaypointConfig): Promise<WaypointHandl
     if (own) {
       configSeen = true;
       table = compileRoutes(own);
+      authz = new WaypointAuthorization(own);
       if (table.problems.length) log.warn({ problems: table.problems.map((p) => `${p.kind}/${p.namespace}/${p.name}: ${p.field}: ${p.reason}`) }, 'config the waypoint cannot enforce');
     }
   });

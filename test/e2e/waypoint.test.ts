@@ -5,10 +5,14 @@
 // into ≥ 99% success, a 100% fault abort (VirtualService) answering its status, a request timeout firing within 10%
 // of its value; gRPC unary, error and server-streaming calls from a real @grpc/grpc-js client with metadata and
 // status intact. Killing the waypoint fails closed (no request bypasses it) and it comes back; `waypoint delete`
-// returns the namespace to L4 only (the echo sees the client's own IP again).
+// returns the namespace to L4 only (the echo sees the client's own IP again). L7 AuthorizationPolicy (targetRefs
+// Service) at the waypoint: GET 200 and DELETE 403 `RBAC: access denied` for the same client, a DENY on a header
+// value, an AUDIT policy logged without denying. RequestAuthentication with its JWKS served by a pod in the mesh: valid,
+// expired, wrong-issuer, wrong-audience and tampered tokens, a claim rule, a key rotation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand } from '../../src/platform/index.js';
@@ -239,6 +243,109 @@ test('waypoint: deploy, L7 routing and resilience with real requests, gRPC, metr
   assert.ok(viaWp.status === 200 || viaWp.status === 503, `service traffic still reaches echo-v1 through the waypoint: ${JSON.stringify(viaWp)}`);
   assert.ok(viaWp.body.includes('"version":"v1"') || viaWp.body.includes('echo v1'), viaWp.body);
   await fx.cli(['delete', 'authorizationpolicy', 'only-waypoint', '-n', NS]);
+
+  // 8b. L7 AuthorizationPolicy at the waypoint (targetRefs Service): the same client gets 200 for GET and 403 for
+  //     DELETE, a DENY on a header value refuses, an AUDIT policy logs without denying; deleting them restores DELETE.
+  const curl = async (method: string, path: string, headers: string[] = []) => {
+    const r = await fx.cli(['exec', 'client', '-n', NS, '--', 'curl', '-s', '-X', method, ...headers.flatMap((h) => ['-H', h]), '-w', '\n%{http_code}', '--max-time', '5', `http://echo${path}`], { allowFail: true });
+    const lines = r.stdout.split('\n');
+    return { status: Number(lines.pop()), body: lines.join('\n') };
+  };
+  const svcRef = [{ group: '', kind: 'Service', name: 'echo' }];
+  /** The waypoint pod's log (its container logs, as the sandbox keeps them). */
+  const wpText = (): string => {
+    const logDir = join(fx.dataDir, 'logs', 'pods', `${NS}_${wpPod.metadata.name}`);
+    return readdirSync(logDir).map((f) => readFileSync(join(logDir, f), 'utf8')).join('');
+  };
+  await fx.apply([
+    { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'echo-readers', namespace: NS },
+      spec: { targetRefs: svcRef, action: 'ALLOW', rules: [{ from: [{ source: { principals: [`cluster.local/ns/${NS}/sa/client`] } }], to: [{ operation: { methods: ['GET'] } }] }] } },
+    { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'echo-block', namespace: NS },
+      spec: { targetRefs: svcRef, action: 'DENY', rules: [{ when: [{ key: 'request.headers[x-block]', values: ['yes'] }] }] } },
+    { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'echo-audit', namespace: NS },
+      spec: { targetRefs: svcRef, action: 'AUDIT', rules: [{ to: [{ operation: { paths: ['/audit*'] } }] }] } },
+  ]);
+  const deniedDelete = await fx.waitFor('DELETE refused by the waypoint', async () => {
+    const r = await curl('DELETE', '/');
+    return r.status === 403 ? r : undefined;
+  }, 20_000, 300);
+  assert.equal(deniedDelete.body, 'RBAC: access denied');
+  assert.equal((await curl('GET', '/')).status, 200, 'GET from the client is allowed');
+  assert.equal((await curl('GET', '/', ['x-block: yes'])).status, 403, 'the DENY on a header value');
+  assert.equal((await curl('GET', '/audited')).status, 200, 'AUDIT does not deny');
+  const accepted = JSON.parse((await fx.cli(['get', 'authorizationpolicy', 'echo-readers', '-n', NS, '-o', 'json'])).stdout) as { status?: { conditions?: Array<{ type: string; status: string; message: string }> } };
+  assert.ok(accepted.status?.conditions?.some((c) => c.type === 'WaypointAccepted' && c.status === 'True' && /enforced by the waypoint/.test(c.message)), JSON.stringify(accepted.status));
+  const wpLog = await fx.waitFor('the audit and the denials in the waypoint log', async () => {
+    const text = wpText();
+    return text.includes('"request audited"') && text.includes('echo-block') ? text : undefined;
+  }, 10_000, 300);
+  assert.match(wpLog, /"audit":\["wp-e2e\/echo-audit"\]/);
+  assert.match(wpLog, /rbac_access_denied_matched_policy\[wp-e2e\/echo-block rule 0\]/);
+  for (const name of ['echo-readers', 'echo-block', 'echo-audit']) await fx.cli(['delete', 'authorizationpolicy', name, '-n', NS]);
+  await fx.waitFor('DELETE allowed again', async () => (await curl('DELETE', '/')).status === 200, 20_000, 300);
+
+  // 8c. RequestAuthentication: the issuer's keys are served by a pod in the mesh (jwksUri, fetched by the waypoint
+  //     through HBONE); valid tokens pass, expired / wrong-issuer / wrong-audience / tampered get 401, a missing token
+  //     is refused only where a policy requires a request principal, a claim rule decides, and a key rotation is
+  //     picked up.
+  const issuer = 'https://issuer.wp-e2e.test';
+  const jwksFile = join(dir, 'jwks.json');
+  const keyPair = async (kid: string) => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256');
+    return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } };
+  };
+  const publish = (...keys: Array<{ jwk: object }>) => writeFileSync(jwksFile, JSON.stringify({ keys: keys.map((k) => k.jwk) }));
+  const k1 = await keyPair('k1');
+  publish(k1);
+  const jwt = (key: Awaited<ReturnType<typeof keyPair>>, claims: Record<string, unknown>, o: { iss?: string; aud?: string; expIn?: number } = {}) =>
+    new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: key.kid }).setIssuer(o.iss ?? issuer).setSubject('alice').setAudience(o.aud ?? 'echo')
+      .setExpirationTime(Math.floor(Date.now() / 1000) + (o.expIn ?? 600)).sign(key.privateKey);
+  const jwksServer = join(dir, 'jwks-server.cjs');
+  writeFileSync(jwksServer, `require('node:http').createServer((req, res) => {
+  if (req.url !== '/keys') return res.writeHead(404).end();
+  res.writeHead(200, { 'content-type': 'application/json' }).end(require('node:fs').readFileSync(process.env.JWKS_FILE));
+}).listen(Number(process.env.PORT));\n`);
+  await fx.apply([
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'jwks', namespace: NS } },
+    pod('jwks', 'node2', { app: 'jwks' }, [process.execPath, jwksServer], { PORT: '8080', JWKS_FILE: jwksFile }),
+    service('jwks', { app: 'jwks' }, 80, 8080, 'http'),
+  ]);
+  await fx.running(NS, 'jwks');
+  await fx.apply([
+    { apiVersion: 'security.istio.io/v1', kind: 'RequestAuthentication', metadata: { name: 'echo-jwt', namespace: NS },
+      spec: { targetRefs: svcRef, jwtRules: [{ issuer, audiences: ['echo'], jwksUri: `http://jwks.${NS}.svc.cluster.local/keys` }] } },
+    { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'echo-secure', namespace: NS },
+      spec: { targetRefs: svcRef, rules: [
+        { to: [{ operation: { notPaths: ['/secure*'] } }] },
+        { from: [{ source: { requestPrincipals: [`${issuer}/*`] } }], when: [{ key: 'request.auth.claims[groups]', values: ['admins'] }] },
+      ] } },
+  ]);
+  const bearer = (token: string) => [`authorization: Bearer ${token}`];
+  const admin = await jwt(k1, { groups: ['admins'] });
+  await fx.waitFor('a valid token accepted through the waypoint', async () => (await curl('GET', '/secure', bearer(admin))).status === 200, 20_000, 300);
+  assert.equal((await curl('GET', '/secure')).status, 403, 'no token where a request principal is required');
+  assert.equal((await curl('GET', '/open')).status, 200, 'no token elsewhere: allowed');
+  assert.equal((await curl('GET', '/secure', bearer(await jwt(k1, { groups: ['dev'] })))).status, 403, 'the claim rule decides');
+  const refusedWith = async (token: string) => {
+    const r = await curl('GET', '/secure', bearer(token));
+    assert.equal(r.status, 401, `refused: ${JSON.stringify(r)}`);
+    return r.body;
+  };
+  assert.equal(await refusedWith(await jwt(k1, { groups: ['admins'] }, { expIn: -600 })), 'Jwt is expired');
+  assert.equal(await refusedWith(await jwt(k1, { groups: ['admins'] }, { iss: 'https://evil.test' })), 'Jwt issuer is not configured');
+  assert.equal(await refusedWith(await jwt(k1, { groups: ['admins'] }, { aud: 'other' })), 'Audiences in Jwt are not allowed');
+  const [h, , sig] = (await jwt(k1, { groups: ['dev'] })).split('.');
+  const tampered = `${h}.${Buffer.from(JSON.stringify({ iss: issuer, sub: 'alice', aud: 'echo', groups: ['admins'], exp: Math.floor(Date.now() / 1000) + 600 })).toString('base64url')}.${sig}`;
+  assert.equal(await refusedWith(tampered), 'Jwt verification fails');
+  // Rotation: the issuer now publishes only k2; a token signed with it is accepted once the waypoint refetches.
+  const k2 = await keyPair('k2');
+  publish(k2);
+  const rotated = await jwt(k2, { groups: ['admins'] });
+  await fx.waitFor('the rotated key picked up', async () => (await curl('GET', '/secure', bearer(rotated))).status === 200, 20_000, 500);
+  assert.match(wpText(), /"via":"mesh","kids":\["k1"\],"msg":"JWKS fetched"/, 'the keys came through the mesh');
+  assert.match(wpText(), /"via":"mesh","kids":\["k2"\],"msg":"JWKS fetched"/, 'and again after the rotation');
+  await fx.cli(['delete', 'requestauthentication', 'echo-jwt', '-n', NS]);
+  await fx.cli(['delete', 'authorizationpolicy', 'echo-secure', '-n', NS]);
 
   // 9. Kill the waypoint: requests fail while it is down (none bypasses it), then it is back.
   const loopP = run<Array<{ t: number; status: number; caller?: string; err?: string }>>([tool, 'loop', 'http://echo-v1/?format=json', '6000'], 60_000);

@@ -25,6 +25,10 @@ import { WaypointListener } from '../../src/waypoint/listener.js';
 import { WaypointMetrics } from '../../src/waypoint/metrics.js';
 import { Upstreams } from '../../src/waypoint/upstream.js';
 import { compileRoutes } from '../../src/routing/index.js';
+import { WaypointAuthorization } from '../../src/waypoint/authorization.js';
+import { JwksFetcher } from '../../src/waypoint/jwks-fetcher.js';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { pino } from 'pino';
 
 const TD = 'cluster.local';
 const NS = 'shop';
@@ -197,8 +201,15 @@ async function setup(t: TestContext) {
   const metrics = new WaypointMetrics('test');
   const upstreams = new Upstreams({ view: () => view, certs, identity: WAYPOINT_ID, connectTimeoutMs: 2000, hbonePort, log: silentLogger() });
   t.after(() => upstreams.close());
-  const proxy = new HttpProxy({ table: () => table, view: () => view, upstreams, metrics, accessLog: silentLogger() });
-  const listener = new WaypointListener({ view: () => view, table: () => table, proxy, upstreams, metrics, log: silentLogger(), accessLog: silentLogger() });
+  // Policies swap in as a config update does; the access log is kept for the test to read.
+  let authz = new WaypointAuthorization(config);
+  const setPolicies = (policies: WaypointConfigRecord['authorizationPolicies'], requestAuthentications: WaypointConfigRecord['requestAuthentications'] = []) =>
+    (authz = new WaypointAuthorization({ ...config, authorizationPolicies: policies, requestAuthentications }));
+  const jwks = new JwksFetcher({ view: () => view, upstreams, namespace: NS, log: silentLogger() });
+  const accessLines: Array<Record<string, unknown>> = [];
+  const accessLog = pino({ level: 'info' }, { write: (line: string) => void accessLines.push(JSON.parse(line) as Record<string, unknown>) });
+  const proxy = new HttpProxy({ table: () => table, authz: () => authz, keys: jwks.keys, view: () => view, upstreams, metrics, accessLog });
+  const listener = new WaypointListener({ view: () => view, table: () => table, authz: () => authz, proxy, upstreams, metrics, log: silentLogger(), accessLog });
   const hbone = new HboneServer({ certificate: await certs.fetch(WAYPOINT_ID), handler: listener.handle });
   t.after(() => hbone.destroy());
   const wpPort = await listen(t, '127.0.0.1', 0, (s) => hbone.handleConnection(s));
@@ -206,14 +217,14 @@ async function setup(t: TestContext) {
   const conn: HboneClientConnection = await connectHbone({ socket: net.connect(wpPort, '127.0.0.1'), certificate: clientCert, expectedIdentities: [WAYPOINT_ID], target: `127.0.0.1:${wpPort}` });
   t.after(() => conn.destroy());
   const tunnel = (authority: string): Promise<Duplex> => conn.openStream(authority, { baggage: `k8s.namespace.name=${NS},k8s.deployment.name=client,service.name=client,service.version=v1` });
-  return { seen, peersSeenByBackends, metrics, tunnel };
+  return { seen, peersSeenByBackends, metrics, tunnel, setPolicies, accessLines };
 }
 
 /** One HTTP/1.1 request through a fresh CONNECT to the echo VIP. */
-async function get(tunnel: (a: string) => Promise<Duplex>, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+async function get(tunnel: (a: string) => Promise<Duplex>, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   const stream = await tunnel(`${ECHO_VIP}:80`);
   return new Promise((resolve, reject) => {
-    const req = http.request({ method: 'GET', path, headers: { host: 'echo', ...headers }, createConnection: () => stream as net.Socket }, (res) => {
+    const req = http.request({ method, path, headers: { host: 'echo', ...headers }, createConnection: () => stream as net.Socket }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (c) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
     });
@@ -299,6 +310,79 @@ test('waypoint data path: HTTP routing, resilience, gRPC and telemetry over real
   assert.match(line, /source_workload="client"/);
   assert.ok(text.includes('response_code="504"') && text.includes('response_flags="UT"'), 'the timeout is counted with flag UT');
   assert.ok(text.split('\n').some((l) => l.startsWith('istio_requests_total{') && l.includes('request_protocol="grpc"') && l.includes('grpc_response_status="9"')), 'gRPC status recorded');
+});
+
+test('waypoint authorization: AuthorizationPolicy decides per request (methods, a header DENY, AUDIT, dry run, gRPC), and a policy change applies to the next request on the same connection', { timeout: 60_000 }, async (t) => {
+  const { tunnel, setPolicies, accessLines, metrics } = await setup(t);
+  const svc = [`${NS}/${HOST('echo')}`];
+  const attached = (name: string, spec: object, services = svc) => ({ kind: 'AuthorizationPolicy', namespace: NS, name, resourceVersion: '1', spec: spec as never, services });
+  assert.equal((await get(tunnel, '/', {}, 'DELETE')).status, 200, 'no policy: allowed');
+  setPolicies([
+    attached('readers', { rules: [{ from: [{ source: { principals: ['cluster.local/ns/shop/sa/client'] } }], to: [{ operation: { methods: ['GET', 'POST'] } }] }] }),
+    attached('block-header', { action: 'DENY', rules: [{ when: [{ key: 'request.headers[x-block]', values: ['yes'] }] }] }),
+    attached('audit-admin', { action: 'AUDIT', rules: [{ to: [{ operation: { paths: ['/admin*'] } }] }] }),
+  ]);
+  assert.equal((await get(tunnel, '/')).status, 200, 'GET is allowed');
+  const del = await get(tunnel, '/', {}, 'DELETE');
+  assert.equal(del.status, 403);
+  assert.equal(del.body, 'RBAC: access denied');
+  assert.equal((await get(tunnel, '/', { 'x-block': 'yes' })).status, 403, 'the DENY on a header value');
+  assert.equal((await get(tunnel, '/', { 'x-block': 'no' })).status, 200);
+  assert.equal((await get(tunnel, '/admin/panel')).status, 200, 'AUDIT does not deny');
+  assert.ok(accessLines.some((l) => l['msg'] === 'request audited' && JSON.stringify(l['audit']) === JSON.stringify([`${NS}/audit-admin`]) && l['path'] === '/admin/panel'), 'the audited request is logged with its policy');
+  const denied = accessLines.find((l) => l['msg'] === 'request complete' && l['response_code'] === 403 && String(l['detail']).includes('block-header'));
+  assert.ok(denied, `the denial names its policy: ${JSON.stringify(accessLines.filter((l) => l['response_code'] === 403))}`);
+  assert.match(String(denied['detail']), /^rbac_access_denied_matched_policy\[shop\/block-header rule 0\]: denied by DENY policy shop\/block-header rule 0$/);
+
+  // gRPC: a denial is PERMISSION_DENIED with the same text; only the service the policy is bound to is affected.
+  const stream = await tunnel(`${ECHO_VIP}:9000`);
+  const session = http2.connect('http://echo:9000', { createConnection: () => stream as net.Socket });
+  t.after(() => session.close());
+  setPolicies([attached('no-grpc', { action: 'DENY', rules: [{ to: [{ operation: { ports: ['9000'], paths: ['/echo.Echo/*'] } }] }] })]);
+  const refused = await grpcCall(session, '/echo.Echo/Say', Buffer.from('hi'), {});
+  assert.equal(refused.grpcStatus, String(grpc.status.PERMISSION_DENIED));
+  assert.equal(refused.grpcMessage, 'RBAC: access denied');
+  assert.equal((await get(tunnel, '/', {}, 'DELETE')).status, 200, 'port 80 is not covered by that policy');
+  // A policy for another service does not apply here; a waypoint-wide one (no services) does.
+  setPolicies([attached('other-svc', { rules: [] }, [`${NS}/${HOST('other')}`])]);
+  assert.equal((await grpcCall(session, '/echo.Echo/Say', Buffer.from('hi'), {})).grpcStatus, '0', 'the same h2 session, the next request: allowed again');
+  // A dry-run policy (istio.io/dry-run) is evaluated and logged, never enforced.
+  setPolicies([{ ...attached('would-deny', { action: 'DENY', rules: [{ to: [{ operation: { methods: ['GET'] } }] }] }), dryRun: true }]);
+  assert.equal((await get(tunnel, '/dry')).status, 200, 'a dry-run DENY does not deny');
+  assert.ok(accessLines.some((l) => l['msg'] === 'authorization dry run' && l['wouldAllow'] === false && l['policy'] === `${NS}/would-deny` && l['path'] === '/dry'), 'what it would have done is logged');
+  setPolicies([attached('deny-all', {}, [])]);
+  assert.equal((await get(tunnel, '/')).status, 403, 'an ALLOW policy with no rules for the whole waypoint denies everything');
+  const text = (await metrics.render()).body;
+  assert.ok(text.split('\n').some((l) => l.startsWith('istio_requests_total{') && l.includes('response_code="403"') && l.includes('reporter="waypoint"')), 'denials are counted with 403');
+});
+
+test('waypoint RequestAuthentication: a valid JWT gives the request its principal, a bad one gets 401, none is judged by AuthorizationPolicy', { timeout: 60_000 }, async (t) => {
+  const { tunnel, setPolicies, seen } = await setup(t);
+  const { publicKey, privateKey } = await generateKeyPair('ES256');
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' };
+  const issuer = 'https://issuer.test';
+  const token = (claims: Record<string, unknown>, expIn = 600) => new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(issuer).setSubject('alice')
+    .setAudience('shop').setExpirationTime(Math.floor(Date.now() / 1000) + expIn).sign(privateKey);
+  const svc = [`${NS}/${HOST('echo')}`];
+  const attached = (kind: string, name: string, spec: object) => ({ kind, namespace: NS, name, resourceVersion: '1', spec: spec as never, services: svc });
+  setPolicies([
+    attached('AuthorizationPolicy', 'need-jwt', { rules: [{ to: [{ operation: { notPaths: ['/secure*'] } }] }, { from: [{ source: { requestPrincipals: [`${issuer}/*`] } }], when: [{ key: 'request.auth.claims[groups]', values: ['admins'] }] }] }),
+  ], [attached('RequestAuthentication', 'jwt', { jwtRules: [{ issuer, audiences: ['shop'], jwks: JSON.stringify({ keys: [jwk] }), outputClaimToHeaders: [{ header: 'x-user', claim: 'sub' }] }] })]);
+  const bearer = (tk: string) => ({ authorization: `Bearer ${tk}` });
+  assert.equal((await get(tunnel, '/open')).status, 200, 'no token: passes authentication, allowed by the path rule');
+  assert.equal((await get(tunnel, '/secure')).status, 403, 'no token where a request principal is required');
+  const before = seen.length;
+  assert.equal((await get(tunnel, '/secure', bearer(await token({ groups: ['admins'] })))).status, 200, 'a valid token of an admin');
+  const atBackend = seen.slice(before).find((x) => x.path === '/secure');
+  assert.ok(atBackend, 'the request reached the backend');
+  assert.equal(atBackend.headers['authorization'], undefined, 'the token is not forwarded');
+  assert.equal(atBackend.headers['x-user'], 'alice', 'the claim copied to a header');
+  assert.equal((await get(tunnel, '/secure', bearer(await token({ groups: ['dev'] })))).status, 403, 'the claim rule decides');
+  const expired = await get(tunnel, '/secure', bearer(await token({ groups: ['admins'] }, -600)));
+  assert.equal(expired.status, 401);
+  assert.equal(expired.body, 'Jwt is expired');
+  assert.match(String(expired.headers['www-authenticate']), /^Bearer realm="http:\/\/echo\/secure", error="invalid_token"$/);
+  assert.equal((await get(tunnel, '/open', bearer('garbage'))).status, 401, 'a bad token is refused even where no principal is needed');
 });
 
 /** A raw gRPC call over an h2 session: length-prefixed message out, messages, headers and trailers back. */

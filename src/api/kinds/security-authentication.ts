@@ -37,9 +37,6 @@ defineKind('PeerAuthentication', {
 // --- Fields Ambit stores but does not act on in its first release (shrink as features land) ---
 const RA_IGNORED = {
   selector: 'JWTs are validated by waypoints, which only honour targetRefs policies; ztunnel never validates JWTs',
-  outputPayloadToHeader: 'forwarding the JWT payload in a header is not implemented',
-  outputClaimToHeaders: 'copying claims to headers is not implemented',
-  fromCookies: 'reading tokens from cookies is not implemented',
   oidcDiscovery: 'OIDC discovery is not implemented: without jwksUri or jwks no token can be verified',
 };
 
@@ -63,10 +60,10 @@ const jwtRule = obj(
     }),
     fromHeaders: arr(obj({ name: req(str({ check: checkHeaderName })), prefix: str() })),
     fromParams: strings({ nonEmpty: true }),
-    fromCookies: ignored(strings({ nonEmpty: true }), RA_IGNORED.fromCookies),
-    outputPayloadToHeader: ignored(str({ check: checkHeaderName }), RA_IGNORED.outputPayloadToHeader),
+    fromCookies: strings({ nonEmpty: true }),
+    outputPayloadToHeader: str({ check: checkHeaderName }),
     forwardOriginalToken: bool(),
-    outputClaimToHeaders: ignored(arr(obj({ header: req(str({ check: checkHeaderName })), claim: req(str({ nonEmpty: true })) })), RA_IGNORED.outputClaimToHeaders),
+    outputClaimToHeaders: arr(obj({ header: req(str({ check: checkHeaderName })), claim: req(str({ nonEmpty: true })) })),
     timeout: str({ check: checkPositiveIstioDuration }),
     spaceDelimitedClaims: strings({ nonEmpty: true }),
   },

@@ -262,7 +262,12 @@ function waypointAcceptance(r: IndexReader, ap: KubeObject, refs: Json[]): Polic
       message: `${problems.join('; ')}. ztunnel never enforces targetRefs policies, so traffic not passing a waypoint is not checked by this policy.`,
     };
   }
-  return { type: WAYPOINT_ACCEPTED_CONDITION, status: 'True', reason: 'Accepted', message: `enforced by the waypoint of ${bound.join(', ')}` };
+  // No external authorizer exists yet: the waypoint denies what a CUSTOM policy matches, and says so here.
+  const custom = str(specOf(ap), 'action') === 'CUSTOM'
+    ? ' The CUSTOM action has no external authorization provider in Ambit yet: every request it matches is denied (fail closed).'
+    : '';
+  const dry = annotationsOf(ap)['istio.io/dry-run'] === 'true' ? ' It is a dry run (istio.io/dry-run): the waypoint logs what it would decide and enforces nothing.' : '';
+  return { type: WAYPOINT_ACCEPTED_CONDITION, status: 'True', reason: 'Accepted', message: `enforced by the waypoint of ${bound.join(', ')}${custom || dry ? `.${custom}${dry}` : ''}` };
 }
 
 // ---- PeerAuthentication ----

@@ -41,6 +41,7 @@ function attachedOf(o: KubeObject, services: string[]): AttachedResourceRecord {
     resourceVersion: o.metadata.resourceVersion ?? '',
     spec: (o.spec ?? {}) as JsonObject,
     services,
+    ...(o.kind === 'AuthorizationPolicy' && o.metadata.annotations?.['istio.io/dry-run'] === 'true' ? { dryRun: true } : {}),
   };
 }
 

@@ -22,6 +22,8 @@ export interface AttachedResourceRecord {
   spec: JsonObject;
   /** `namespace/hostname` of the bound services it applies to; empty = the whole waypoint. */
   services: string[];
+  /** An AuthorizationPolicy annotated `istio.io/dry-run: "true"`: evaluated and logged, never enforced. */
+  dryRun?: boolean;
 }
 
 export interface WaypointConfigRecord {
@@ -53,7 +55,7 @@ export function decodeWaypointConfig(bytes: Uint8Array): Decoded<WaypointConfigR
   try {
     const m = fromBinary(WaypointConfigSchema, bytes);
     const attached = (list: typeof m.routes): AttachedResourceRecord[] =>
-      list.map((a) => ({ kind: a.kind, namespace: a.namespace, name: a.name, resourceVersion: a.resourceVersion, spec: (a.spec ?? {}) as JsonObject, services: [...a.services] }));
+      list.map((a) => ({ kind: a.kind, namespace: a.namespace, name: a.name, resourceVersion: a.resourceVersion, spec: (a.spec ?? {}) as JsonObject, services: [...a.services], ...(a.dryRun ? { dryRun: true } : {}) }));
     for (const svc of m.services) {
       if (!svc.key) return { ok: false, reason: `service ${svc.namespace}/${svc.name}: empty key` };
       const bad = svc.vips.find((v) => !/^[0-9a-fA-F:.]+$/.test(v));

@@ -105,3 +105,18 @@ test('RequestAuthentication: a rotated key is fetched again; an unreachable JWKS
   assert.deepEqual(r, { kind: 'refused', reason: 'Jwks remote fetch is failed: connect ECONNREFUSED', policy: 'shop/jwt' });
   assert.deepEqual(await authenticateRequest([policy()], { path: '/', headers: {} }, down), { kind: 'none' });
 });
+
+test('RequestAuthentication claims-only (x authz check with remote keys): issuer, audience and expiry checked, signature not', async () => {
+  const k1 = await keyPair('k1');
+  const stranger = await keyPair('k9');
+  const bearer = (t: string) => ({ path: '/', headers: { authorization: `Bearer ${t}` } });
+  const remote = [policy({ audiences: ['shop'] })];
+  assert.equal((await authenticateRequest(remote, bearer(await sign(stranger, { aud: 'shop' })), 'claims-only')).kind, 'authenticated', 'an unknown key cannot be told offline');
+  assert.deepEqual(await authenticateRequest(remote, bearer(await sign(k1, { aud: 'shop' }, { expIn: -600 })), 'claims-only'), { kind: 'refused', reason: 'Jwt is expired', policy: 'shop/jwt' });
+  assert.deepEqual(await authenticateRequest(remote, bearer(await sign(k1, { aud: 'web' })), 'claims-only'), { kind: 'refused', reason: 'Audiences in Jwt are not allowed', policy: 'shop/jwt' });
+  assert.deepEqual(await authenticateRequest(remote, bearer(await sign(k1, {}, { iss: 'https://other.test' })), 'claims-only'), { kind: 'refused', reason: 'Jwt issuer is not configured' });
+  // Inline keys are verified in full even offline.
+  const inline = [policy({ jwksUri: undefined, jwks: JSON.stringify(keysOf(k1)) })];
+  assert.equal((await authenticateRequest(inline, bearer(await sign(stranger, {})), 'claims-only')).kind, 'refused');
+  assert.equal((await authenticateRequest(inline, bearer(await sign(k1, {})), 'claims-only')).kind, 'authenticated');
+});

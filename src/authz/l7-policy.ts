@@ -274,6 +274,11 @@ function matchingRule(p: L7Policy, f: RequestFacts, mode: Mode): number {
 
 const keyOf = (p: L7Policy) => `${p.namespace}/${p.name}`;
 
+/** Index of the first rule of `p` that matches (as its action judges unjudgeable fields), or -1: for explanations. */
+export function policyMatch(p: L7Policy, f: RequestFacts): number {
+  return matchingRule(p, f, (p.spec.action ?? 'ALLOW') === 'ALLOW' ? 'allow' : 'deny');
+}
+
 /** Decides one request against the policies that apply to its destination. */
 export function evaluateL7(policies: readonly L7Policy[], f: RequestFacts): L7Decision {
   const audit = policies.filter((p) => p.spec.action === 'AUDIT' && matchingRule(p, f, 'deny') >= 0).map(keyOf);

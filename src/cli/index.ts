@@ -12,6 +12,7 @@ import * as proxyStatus from './proxy-status.js';
 import * as version from './version.js';
 import * as waypoint from './waypoint.js';
 import * as xDescribe from './x-describe.js';
+import * as xAuthz from './x-authz.js';
 import * as ztunnelConfig from './ztunnel-config.js';
 
 interface Verb {
@@ -19,7 +20,7 @@ interface Verb {
 }
 
 /** In help order. */
-export const VERBS: readonly Verb[] = [apply, get, describe, del, label, proxyStatus, ztunnelConfig, waypoint, xDescribe, ca, install, version];
+export const VERBS: readonly Verb[] = [apply, get, describe, del, label, proxyStatus, ztunnelConfig, waypoint, xDescribe, xAuthz, ca, install, version];
 
 export { globalsOf, writeError } from './cli-context.js';
 export type { CliContext } from './cli-context.js';

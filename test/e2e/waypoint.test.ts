@@ -281,6 +281,17 @@ test('waypoint: deploy, L7 routing and resilience with real requests, gRPC, metr
   }, 10_000, 300);
   assert.match(wpLog, /"audit":\["wp-e2e\/echo-audit"\]/);
   assert.match(wpLog, /rbac_access_denied_matched_policy\[wp-e2e\/echo-block rule 0\]/);
+  // `ambit x authz check` evaluates the same engine offline and agrees with the live waypoint on each case.
+  const authzCheck = async (args: string[]) => (await fx.cli(['x', 'authz', 'check', 'echo-v1', '-n', NS, '--service', 'echo', '--from', 'client', ...args])).stdout;
+  const deleteCheck = await authzCheck(['--method', 'DELETE']);
+  t.diagnostic(`ambit x authz check echo-v1 -n ${NS} --service echo --from client --method DELETE:\n${deleteCheck}`);
+  assert.match(deleteCheck, new RegExp(`^decision: DENY \\(403 RBAC: access denied\\) — no rule of the ALLOW policies ${NS}/echo-readers matched: denied$`, 'm'));
+  assert.match(await authzCheck(['--method', 'GET']), new RegExp(`^decision: ALLOW — allowed by ALLOW policy ${NS}/echo-readers rule 0$`, 'm'));
+  assert.match(await authzCheck(['--header', 'x-block=yes']), new RegExp(`^decision: DENY \\(403 RBAC: access denied\\) — denied by DENY policy ${NS}/echo-block rule 0$`, 'm'));
+  const audited = await authzCheck(['--path', '/audited']);
+  assert.match(audited, /^decision: ALLOW/m);
+  assert.match(audited, new RegExp(`^audited by: ${NS}/echo-audit$`, 'm'));
+  assert.match(audited, new RegExp(`^pod ${NS}/echo-v1 · service ${NS}/echo:80 · waypoint ${NS}/waypoint$`, 'm'));
   for (const name of ['echo-readers', 'echo-block', 'echo-audit']) await fx.cli(['delete', 'authorizationpolicy', name, '-n', NS]);
   await fx.waitFor('DELETE allowed again', async () => (await curl('DELETE', '/')).status === 200, 20_000, 300);
 
@@ -337,6 +348,16 @@ test('waypoint: deploy, L7 routing and resilience with real requests, gRPC, metr
   const [h, , sig] = (await jwt(k1, { groups: ['dev'] })).split('.');
   const tampered = `${h}.${Buffer.from(JSON.stringify({ iss: issuer, sub: 'alice', aud: 'echo', groups: ['admins'], exp: Math.floor(Date.now() / 1000) + 600 })).toString('base64url')}.${sig}`;
   assert.equal(await refusedWith(tampered), 'Jwt verification fails');
+  // The offline check agrees: a valid admin token, an expired one, none where a principal is required.
+  const tokenFile = (name: string, token: string) => {
+    const f = join(dir, `${name}.jwt`);
+    writeFileSync(f, token);
+    return f;
+  };
+  const jwtCheck = async (args: string[]) => (await fx.cli(['x', 'authz', 'check', 'echo-v1', '-n', NS, '--service', 'echo', '--from', 'client', '--path', '/secure', ...args])).stdout;
+  assert.match(await jwtCheck(['--jwt', tokenFile('admin', admin)]), new RegExp(`^decision: ALLOW — allowed by ALLOW policy ${NS}/echo-secure rule 1$`, 'm'));
+  assert.match(await jwtCheck(['--jwt', tokenFile('expired', await jwt(k1, { groups: ['admins'] }, { expIn: -600 }))]), new RegExp(`^decision: DENY \\(401 Jwt is expired\\) — RequestAuthentication ${NS}/echo-jwt$`, 'm'));
+  assert.match(await jwtCheck([]), /^decision: DENY \(403 RBAC: access denied\)/m);
   // Rotation: the issuer now publishes only k2; a token signed with it is accepted once the waypoint refetches.
   const k2 = await keyPair('k2');
   publish(k2);

@@ -14,7 +14,7 @@
 import { customResourceDefinitions } from './crd.js';
 import type { KubeObject } from './meta.js';
 import { KINDS } from './registry.js';
-import { PROXY_UID } from '../lib/mesh-contract.js';
+import { PROXY_UID, ROOT_NAMESPACE } from '../lib/mesh-contract.js';
 
 export interface InstallOptions {
   /** Namespace of the control plane, ztunnel and node agent (Istio's: istio-system). */
@@ -27,7 +27,7 @@ export interface InstallOptions {
   xdsAddress?: string;
 }
 
-export const DEFAULT_INSTALL: Omit<InstallOptions, 'image'> = { namespace: 'istio-system', trustDomain: 'cluster.local', logLevel: 'info' };
+export const DEFAULT_INSTALL: Omit<InstallOptions, 'image'> = { namespace: ROOT_NAMESPACE, trustDomain: 'cluster.local', logLevel: 'info' };
 
 const LABELS = { 'app.kubernetes.io/part-of': 'ambit' };
 /** Name of the control plane's Deployment, Service, ServiceAccount and RBAC. */
@@ -65,9 +65,11 @@ export function installObjects(o: InstallOptions): KubeObject[] {
         { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: istioGroups, resources: istioPlurals, verbs: ['get', 'list', 'watch'] },
         { apiGroups: istioGroups, resources: istioPlurals.map((p) => `${p}/status`), verbs: ['get', 'update', 'patch'] },
-        // Waypoints: the controller deploys a pod and a service per waypoint Gateway.
+        // Waypoints: the controller deploys a Deployment and a Service per waypoint Gateway (and removes pods an older
+        // Ambit made directly).
         { apiGroups: [''], resources: ['pods', 'services'], verbs: ['create', 'update', 'patch', 'delete'] },
-        { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'create', 'update', 'patch'] },
+        { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'create', 'update', 'patch', 'delete'] },
+        { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] },
         { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
       ],
     },

@@ -279,10 +279,21 @@ export function policyMatch(p: L7Policy, f: RequestFacts): number {
   return matchingRule(p, f, (p.spec.action ?? 'ALLOW') === 'ALLOW' ? 'allow' : 'deny');
 }
 
-/** Decides one request against the policies that apply to its destination. */
-export function evaluateL7(policies: readonly L7Policy[], f: RequestFacts): L7Decision {
+/** The CUSTOM policies whose rules match: their provider (the external authorizer) must be asked first. */
+export function customMatches(policies: readonly L7Policy[], f: RequestFacts): Array<{ policy: string; provider: string; rule: number }> {
+  return policies.filter((p) => p.spec.action === 'CUSTOM').flatMap((p) => {
+    const rule = matchingRule(p, f, 'deny');
+    return rule >= 0 ? [{ policy: keyOf(p), provider: p.spec.provider?.name ?? '', rule }] : [];
+  });
+}
+
+/**
+ * Decides one request against the policies that apply to its destination. `customChecked`: the external authorizer
+ * of the matching CUSTOM policies was asked and allowed; without it a matching CUSTOM policy denies (fail closed).
+ */
+export function evaluateL7(policies: readonly L7Policy[], f: RequestFacts, opts: { customChecked?: boolean } = {}): L7Decision {
   const audit = policies.filter((p) => p.spec.action === 'AUDIT' && matchingRule(p, f, 'deny') >= 0).map(keyOf);
-  for (const p of policies.filter((x) => x.spec.action === 'CUSTOM')) {
+  for (const p of opts.customChecked ? [] : policies.filter((x) => x.spec.action === 'CUSTOM')) {
     const rule = matchingRule(p, f, 'deny');
     if (rule >= 0) {
       return { allowed: false, policy: keyOf(p), rule, audit, reason: `CUSTOM policy ${keyOf(p)} (provider ${p.spec.provider?.name ?? 'none'}) matched rule ${rule}: external authorization is not available, denied (fail closed)` };

@@ -12,14 +12,13 @@ import { kindByName, type KubeObject } from '../api/index.js';
 import { authenticateRequest, evaluateL7, policyMatch, type L7Policy, type RequestAuth, type RequestAuthnPolicy, type RequestFacts } from '../authz/index.js';
 import type { ApiClient } from '../controlplane/client/index.js';
 import { formatSpiffeId } from '../lib/certs/spiffe-id.js';
-import { WAYPOINT_GATEWAY_CLASS } from '../lib/mesh-contract.js';
+import { ROOT_NAMESPACE, WAYPOINT_GATEWAY_CLASS } from '../lib/mesh-contract.js';
 import { CliError, namespaceOf, type CliContext } from './cli-context.js';
 
 const POD = kindByName('Pod')!;
 const SERVICE = kindByName('Service')!;
 const AUTHZ = kindByName('AuthorizationPolicy')!;
 const AUTHN = kindByName('RequestAuthentication')!;
-const ROOT_NAMESPACE = 'istio-system';
 
 interface CheckFlags {
   from: string;

@@ -9,7 +9,7 @@ import { isNotFound, type ApiClient } from '../controlplane/client/index.js';
 import { describeError } from '../lib/errors.js';
 import type { IpPrefixRecord, MatchRecord, ServiceAccountMatchRecord, StringMatchRecord } from '../lib/xds/workload-records.js';
 import { CliError, globalsOf, namespaceOf, type CliContext } from './cli-context.js';
-import { DATAPLANE_MODE_LABEL, REDIRECTION_ANNOTATION, USE_WAYPOINT_LABEL, USE_WAYPOINT_NAMESPACE_LABEL, WAYPOINT_FOR_LABEL, WAYPOINT_GATEWAY_CLASS, isAmbientEnrolled } from '../lib/mesh-contract.js';
+import { DATAPLANE_MODE_LABEL, REDIRECTION_ANNOTATION, ROOT_NAMESPACE, USE_WAYPOINT_LABEL, USE_WAYPOINT_NAMESPACE_LABEL, WAYPOINT_FOR_LABEL, WAYPOINT_GATEWAY_CLASS, isAmbientEnrolled } from '../lib/mesh-contract.js';
 import { formatSpiffeId } from '../lib/certs/spiffe-id.js';
 
 const WAYPOINT_BOUND = 'istio.io/WaypointBound';
@@ -265,7 +265,7 @@ export function explainPod(f: PodFacts, ambit = 'ambit'): Explanation {
   // Policies ztunnel enforces for this pod: GLOBAL from the root namespace, NAMESPACE in its namespace, and
   // WORKLOAD_SELECTOR ones the control plane attached to its workload record.
   out.lines.push('');
-  const root = f.ambient?.config?.rootNamespace ?? 'istio-system';
+  const root = f.ambient?.config?.rootNamespace ?? ROOT_NAMESPACE;
   const attached = new Set(w?.authorizationPolicies ?? []);
   const records = (f.ambient?.authorizations ?? []).map((a) => a.resource as unknown as AuthzRecord).filter((p) =>
     (p.scope === 'GLOBAL' && p.namespace === root) || (p.scope === 'NAMESPACE' && p.namespace === ns) || attached.has(`${p.namespace}/${p.name}`));
@@ -392,7 +392,7 @@ export async function gatherPodFacts(api: ApiClient, ns: string, name: string, a
   } catch (err) {
     facts.ambientError = `the control plane's ambient index is not available (${describeError(err)})`;
   }
-  const root = facts.ambient?.config?.rootNamespace ?? 'istio-system';
+  const root = facts.ambient?.config?.rootNamespace ?? ROOT_NAMESPACE;
   for (const n of new Set([ns, root])) facts.policies.push(...(await api.list(AUTHZ, { namespace: n })).items);
   facts.gateways = (await api.list(GATEWAY)).items;
   const node = rec(pod.spec)['nodeName'];

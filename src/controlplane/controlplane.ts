@@ -26,6 +26,7 @@ import { startCaServer, caRoutes, type CaServer } from './ca/index.js';
 import { startXdsServer, type XdsServer } from './xds/xds-server.js';
 import { xdsDebugRoutes } from './xds/debug-routes.js';
 import { ROOT_CERT_CONFIGMAP, WaypointController } from './waypoint-controller/waypoint-controller.js';
+import { ROOT_NAMESPACE } from '../lib/mesh-contract.js';
 
 /** The image of waypoint pods on Kubernetes unless told otherwise (the repository's Dockerfile builds it). */
 const DEFAULT_WAYPOINT_IMAGE = 'ambit/ambit:0.1.0';
@@ -171,7 +172,7 @@ export async function runControlPlane(cfg: ControlPlaneConfig): Promise<ControlP
   collectDefaultMetrics({ register: metrics });
   const kubeApi = cfg.kube ? new ApiClient({ endpoint: { kube: cfg.kube }, userAgent: 'ambit-controlplane' }) : undefined;
   const store: Store = kubeApi
-    ? await KubeSource.start({ api: kubeApi, kinds: KINDS, log: log.child({ sub: 'kube' }) })
+    ? await KubeSource.start({ api: kubeApi, kinds: KINDS, namespaceOf: { ConfigMap: ROOT_NAMESPACE }, log: log.child({ sub: 'kube' }) })
     : await openFileStore(join(cfg.dataDir, 'store'), { log: log.child({ sub: 'store' }) });
   // Everything started so far, stopped in reverse order on failure or close.
   const stops: Array<() => Promise<void>> = [async () => kubeApi?.close(), () => store.close()];
@@ -232,7 +233,7 @@ export async function runControlPlane(cfg: ControlPlaneConfig): Promise<ControlP
         dataDir: cfg.dataDir,
         xdsAddress: cfg.waypoints.xdsAddress ?? `${cfg.grpc.host}:${ca.port}`,
         trustDomain: cfg.trustDomain ?? 'cluster.local',
-        kubernetes: kubeApi ? { image: cfg.waypoints.image ?? DEFAULT_WAYPOINT_IMAGE } : undefined,
+        kubernetes: kubeApi ? { image: cfg.waypoints.image ?? DEFAULT_WAYPOINT_IMAGE, api: kubeApi } : undefined,
       });
       controller.start();
       stops.push(() => controller.stop());

@@ -30,6 +30,9 @@ export const POD_NETNS_ANNOTATION = 'sandbox.ambit.io/netns';
 /** `gatewayClassName` of waypoint Gateways. */
 export const WAYPOINT_GATEWAY_CLASS = 'istio-waypoint';
 
+/** Istio's root namespace: mesh-wide policies, the mesh config (ConfigMap `istio`). */
+export const ROOT_NAMESPACE = 'istio-system';
+
 // --- ports inside an enrolled pod's netns ---
 /** ztunnel's outbound listener: the pod's outgoing TCP is redirected here. */
 export const PORT_OUTBOUND = 15001;

@@ -6,10 +6,10 @@
 // pod wins, with its port-level overrides; without one the namespace's (oldest, no selector) mode applies, else the
 // root namespace's, else PERMISSIVE. UNSET inherits; DISABLE counts as PERMISSIVE.
 // The control plane has its own copy of this logic (components do not share code); keep them in step.
+import { ROOT_NAMESPACE } from '../lib/mesh-contract.js';
 import { matchLabels, type KubeObject } from '../api/index.js';
 
 /** The mesh root namespace (Istio's default), whose PeerAuthentication without selector applies mesh-wide. */
-const ROOT_NAMESPACE = 'istio-system';
 
 interface PlaintextPolicy {
   /** Plaintext is refused on every port but `exceptPorts` (STRICT), or accepted on every port but them. */

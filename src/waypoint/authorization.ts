@@ -3,8 +3,8 @@
 // the verdict. Rebuilt on every config update and swapped in: the next request, or the next stream, sees the new
 // policies while open connections stay up. Dry-run policies (`istio.io/dry-run: "true"`) are evaluated alongside
 // and only reported: what the decision would have been with them enforced.
-import { evaluateL7, type L7Decision, type L7Policy, type RequestAuth, type RequestAuthnPolicy, type RequestFacts } from '../authz/index.js';
-import type { AttachedResourceRecord, WaypointConfigRecord } from '../lib/xds/waypoint-records.js';
+import { customMatches, evaluateL7, type L7Decision, type L7Policy, type RequestAuth, type RequestAuthnPolicy, type RequestFacts } from '../authz/index.js';
+import type { AttachedResourceRecord, ExtensionProviderRecord, WaypointConfigRecord } from '../lib/xds/waypoint-records.js';
 import type { Exchange } from './exchange.js';
 import type { Downstream } from './http-proxy.js';
 
@@ -40,12 +40,25 @@ export class WaypointAuthorization {
   readonly #enforced: Scoped<L7Policy>;
   readonly #dryRun: Scoped<L7Policy>;
   readonly #authn: Scoped<RequestAuthnPolicy>;
+  readonly #providers: Map<string, ExtensionProviderRecord>;
 
   constructor(config: WaypointConfigRecord | undefined) {
     const all = config?.authorizationPolicies ?? [];
     this.#enforced = index(all.filter((a) => !a.dryRun));
     this.#dryRun = index(all.filter((a) => a.dryRun));
     this.#authn = index(config?.requestAuthentications ?? []);
+    this.#providers = new Map((config?.extensionProviders ?? []).map((p) => [p.name, p]));
+  }
+
+  /**
+   * The first matching CUSTOM policy's provider, whose external authorizer must allow the request before the other
+   * policies are evaluated; undefined when none matches.
+   */
+  customFor(ds: Downstream, ex: Exchange, auth?: RequestAuth): { name: string; provider: ExtensionProviderRecord | undefined; policy: string } | undefined {
+    const enforced = applicable(this.#enforced, ds);
+    if (!enforced.some((p) => p.spec.action === 'CUSTOM')) return undefined;
+    const m = customMatches(enforced, { ...requestFacts(ds, ex), ...(auth ? { auth } : {}) })[0];
+    return m ? { name: m.provider, provider: this.#providers.get(m.provider), policy: m.policy } : undefined;
   }
 
   /** The RequestAuthentications for what the client dialled. */
@@ -53,15 +66,18 @@ export class WaypointAuthorization {
     return applicable(this.#authn, ds);
   }
 
-  /** Judges a request (`ex`, with the identity its JWT gave it) or, without one, a TCP stream. */
-  decide(ds: Downstream, ex?: Exchange, auth?: RequestAuth): AuthorizationVerdict {
+  /**
+   * Judges a request (`ex`, with the identity its JWT gave it) or, without one, a TCP stream. `customChecked`: the
+   * external authorizer of the matching CUSTOM policy allowed it (else a matching CUSTOM policy denies).
+   */
+  decide(ds: Downstream, ex?: Exchange, auth?: RequestAuth, customChecked = false): AuthorizationVerdict {
     const enforced = applicable(this.#enforced, ds);
     const dry = applicable(this.#dryRun, ds);
     if (!enforced.length && !dry.length) return {};
     const facts = { ...requestFacts(ds, ex), ...(auth ? { auth } : {}) };
     return {
-      ...(enforced.length ? { decision: evaluateL7(enforced, facts) } : {}),
-      ...(dry.length ? { dryRun: evaluateL7([...enforced, ...dry], facts) } : {}),
+      ...(enforced.length ? { decision: evaluateL7(enforced, facts, { customChecked }) } : {}),
+      ...(dry.length ? { dryRun: evaluateL7([...enforced, ...dry], facts, { customChecked }) } : {}),
     };
   }
 }

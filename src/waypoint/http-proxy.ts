@@ -27,6 +27,7 @@ import { destinationLabels, sourceLabels } from './peer.js';
 import { endpointKey, type Upstreams } from './upstream.js';
 import { h1Response, h2Response, type BodySink, type UpstreamResponse } from './upstream-response.js';
 import type { WaypointAuthorization } from './authorization.js';
+import type { ExtAuthz } from './ext-authz.js';
 import { ACCESS_DENIED_BODY, authenticateRequest, type KeySource, type RequestAuth } from '../authz/index.js';
 
 const RETRY_BUFFER_LIMIT = 1024 * 1024;
@@ -52,6 +53,8 @@ interface HttpProxyDeps {
   authz(): WaypointAuthorization;
   /** Issuers' keys for RequestAuthentication (inline, or fetched and cached). */
   keys: KeySource;
+  /** The external authorizers of CUSTOM policies. */
+  extAuthz: ExtAuthz;
   view(): MeshView;
   upstreams: Upstreams;
   metrics: WaypointMetrics;
@@ -191,7 +194,7 @@ export class HttpProxy {
       // Authentication, then AuthorizationPolicy, before the router (Envoy's filter order): a refused request is never
       // routed.
       const auth = await this.#authenticate(ds, ex, grpc, outcome);
-      if (auth === false || !this.#authorized(ds, ex, grpc, outcome, auth)) {
+      if (auth === false || !(await this.#authorized(ds, ex, grpc, outcome, auth))) {
         ex.body.resume();
         this.#record(ds, ex, grpc, undefined, outcome, performance.now() - started);
         return;
@@ -248,9 +251,24 @@ export class HttpProxy {
     return r.auth;
   }
 
-  /** Evaluates the policies that apply; a denial is answered here (403 `RBAC: access denied`, gRPC PERMISSION_DENIED). */
-  #authorized(ds: Downstream, ex: Exchange, grpc: boolean, outcome: Outcome, auth: RequestAuth | undefined): boolean {
-    const { decision, dryRun } = this.#d.authz().decide(ds, ex, auth);
+  /**
+   * Evaluates the policies that apply — a matching CUSTOM policy's external authorizer first — and answers a denial
+   * here (403 `RBAC: access denied`, gRPC PERMISSION_DENIED; or the authorizer's own answer).
+   */
+  async #authorized(ds: Downstream, ex: Exchange, grpc: boolean, outcome: Outcome, auth: RequestAuth | undefined): Promise<boolean> {
+    const authz = this.#d.authz();
+    const custom = authz.customFor(ds, ex, auth);
+    if (custom) {
+      const v = await this.#d.extAuthz.check(custom.name, custom.provider, ex);
+      if (!v.allowed) {
+        outcome.flags.push('UAEX');
+        outcome.detail = `ext_authz_denied: ${v.reason} (policy ${custom.policy})`;
+        this.#localReply(ex, grpc, v.status, v.body, outcome, undefined, { set: Object.entries(v.headers).map(([name, value]) => ({ name, value })), add: [], remove: [] });
+        return false;
+      }
+      Object.assign(ex.headers, v.upstreamHeaders);
+    }
+    const { decision, dryRun } = authz.decide(ds, ex, auth, custom !== undefined);
     const request = { 'src.identity': ds.peer.identity, method: ex.method, path: ex.path, authority: ex.authority };
     if (dryRun) this.#d.accessLog.info({ ...request, wouldAllow: dryRun.allowed, policy: dryRun.policy, reason: dryRun.reason }, 'authorization dry run');
     if (!decision) return true;

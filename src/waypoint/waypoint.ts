@@ -27,6 +27,7 @@ import { WaypointMetrics } from './metrics.js';
 import { compileRoutes, type RouteTable } from '../routing/index.js';
 import { WaypointAuthorization } from './authorization.js';
 import { JwksFetcher } from './jwks-fetcher.js';
+import { ExtAuthz } from './ext-authz.js';
 import { Upstreams } from './upstream.js';
 
 const VERSION = '0.1.0';
@@ -93,7 +94,8 @@ export async function runWaypoint(config: WaypointConfig): Promise<WaypointHandl
   const upstreams = new Upstreams({ view: () => view, certs, identity, connectTimeoutMs: config.connectTimeoutMs, log });
   let authz = new WaypointAuthorization(undefined);
   const jwks = new JwksFetcher({ view: () => view, upstreams, namespace: config.namespace, log });
-  const proxy = new HttpProxy({ table: () => table, authz: () => authz, keys: jwks.keys, view: () => view, upstreams, metrics, accessLog });
+  const extAuthz = new ExtAuthz({ view: () => view, upstreams, namespace: config.namespace, log });
+  const proxy = new HttpProxy({ table: () => table, authz: () => authz, keys: jwks.keys, extAuthz, view: () => view, upstreams, metrics, accessLog });
   const listener = new WaypointListener({ view: () => view, table: () => table, authz: () => authz, proxy, upstreams, metrics, log, accessLog });
 
   const xds = new XdsClient({

@@ -38,7 +38,7 @@ import type { SocketEndpoint, SocketFactory } from './proxy/socket-factory.js';
 import { workloadIdentity } from './proxy/route.js';
 import { ProxyState } from './state/proxy-state.js';
 import { applyXdsUpdate } from './xds-adapter.js';
-import { ZTUNNEL_MARK } from '../lib/mesh-contract.js';
+import { ROOT_NAMESPACE, ZTUNNEL_MARK } from '../lib/mesh-contract.js';
 
 interface ZtunnelConfig {
   node: string;
@@ -158,7 +158,7 @@ export async function runZtunnel(config: ZtunnelConfig): Promise<ZtunnelHandle> 
     clusterId: config.clusterId,
     node: {
       id: `ztunnel~${config.nodeIp ?? '1.1.1.1'}~ztunnel-${config.node}.istio-system~istio-system.svc.cluster.local`,
-      metadata: { NAME: `ztunnel-${config.node}`, NAMESPACE: 'istio-system', NODE_NAME: config.node, ...(config.nodeIp ? { INSTANCE_IPS: config.nodeIp } : {}) },
+      metadata: { NAME: `ztunnel-${config.node}`, NAMESPACE: ROOT_NAMESPACE, NODE_NAME: config.node, ...(config.nodeIp ? { INSTANCE_IPS: config.nodeIp } : {}) },
     },
     types: [
       { typeUrl: ADDRESS_TYPE_URL, decode: decodeAddress },

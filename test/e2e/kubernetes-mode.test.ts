@@ -158,7 +158,7 @@ test('Kubernetes mode: kubectl drives the mesh on a real API server with the san
   await fx.kubectl(['delete', 'authorizationpolicy', 'deny-client', '-n', 'shop']);
   await fx.waitFor('the client allowed again', async () => (await curl()).code === 0, 20_000, 300);
 
-  // A waypoint applied with kubectl: the control plane deploys its pod (the Ambit image, its own service account,
+  // A waypoint applied with kubectl: the control plane deploys it (a Deployment of the Ambit image, its own service account,
   // a projected token and the root ConfigMap, as on a real cluster), the Gateway turns Programmed, and once the
   // namespace uses it an HTTPRoute's L7 filter shows on the answers.
   await fx.kubectl(['apply', '-f', '-'], { input: WAYPOINT });
@@ -171,7 +171,12 @@ test('Kubernetes mode: kubectl drives the mesh on a real API server with the san
   const ambitKube = (args: string[]) => runCommand([process.execPath, fx.mainScript, '--kubeconfig', join(fx.dataDir, 'kubeconfig'), ...args]);
   assert.match((await ambitKube(['waypoint', 'status', '-n', 'shop'])).stdout, /^waypoint +True +Programmed +Programmed /m);
   assert.match((await ambitKube(['get', 'pods', '-n', 'shop'])).stdout, /^client +1\/1 +Running /m);
-  const wpPod = (JSON.parse(await fx.kubectl(['get', 'pods', '-n', 'shop', '-l', 'gateway.networking.k8s.io/gateway-name=waypoint', '-o', 'json'])) as { items: Array<{ spec: { serviceAccountName: string; containers: Array<{ image: string; command?: string[] }> } }> }).items[0]!;
+  // The waypoint is a Deployment named after the Gateway (as Istio makes it): its ReplicaSet made the pod.
+  const deployment = JSON.parse(await fx.kubectl(['get', 'deployment', 'waypoint', '-n', 'shop', '-o', 'json'])) as { metadata: { ownerReferences?: Array<{ kind: string; name: string }> }; status: { readyReplicas?: number } };
+  assert.deepEqual(deployment.metadata.ownerReferences?.map((r) => [r.kind, r.name]), [['Gateway', 'waypoint']]);
+  assert.equal(deployment.status.readyReplicas, 1);
+  const wpPod = (JSON.parse(await fx.kubectl(['get', 'pods', '-n', 'shop', '-l', 'gateway.networking.k8s.io/gateway-name=waypoint', '-o', 'json'])) as { items: Array<{ metadata: { ownerReferences?: Array<{ kind: string }> }; spec: { serviceAccountName: string; containers: Array<{ image: string; command?: string[] }> } }> }).items[0]!;
+  assert.equal(wpPod.metadata.ownerReferences?.[0]?.kind, 'ReplicaSet', 'the pod belongs to the Deployment\'s ReplicaSet');
   assert.equal(wpPod.spec.serviceAccountName, 'waypoint');
   assert.equal(wpPod.spec.containers[0]!.image, 'ambit/ambit:0.1.0');
   assert.equal(wpPod.spec.containers[0]!.command, undefined, 'the image entry point, as on a real cluster');
@@ -183,7 +188,9 @@ test('Kubernetes mode: kubectl drives the mesh on a real API server with the san
   assert.match(viaWaypoint, /^HTTP\/1\.1 200/m);
   await fx.kubectl(['label', 'namespace', 'shop', 'istio.io/use-waypoint-']);
   await fx.kubectl(['delete', 'gateway', 'waypoint', '-n', 'shop']);
-  await fx.waitFor('the waypoint pod removed', async () => (await fx.kubectl(['get', 'pods', '-n', 'shop', '-l', 'gateway.networking.k8s.io/gateway-name=waypoint', '-o', 'name'])).trim() === '', 30_000, 500);
+  // The garbage collector removes the Deployment (owned by the Gateway), its ReplicaSet and its pod.
+  await fx.waitFor('the waypoint Deployment and pod removed', async () =>
+    (await fx.kubectl(['get', 'deployments,pods', '-n', 'shop', '-l', 'gateway.networking.k8s.io/gateway-name=waypoint', '-o', 'name'])).trim() === '', 60_000, 500);
 
   // kubectl delete waits for the kubelet: the sandbox stops the pod and confirms, the ReplicaSet replaces it.
   const victimPod = all.find((p) => p.metadata.labels?.['app'] === 'echo')!;

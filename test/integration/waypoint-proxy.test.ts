@@ -27,6 +27,7 @@ import { Upstreams } from '../../src/waypoint/upstream.js';
 import { compileRoutes } from '../../src/routing/index.js';
 import { WaypointAuthorization } from '../../src/waypoint/authorization.js';
 import { JwksFetcher } from '../../src/waypoint/jwks-fetcher.js';
+import { ExtAuthz } from '../../src/waypoint/ext-authz.js';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { pino } from 'pino';
 
@@ -203,12 +204,13 @@ async function setup(t: TestContext) {
   t.after(() => upstreams.close());
   // Policies swap in as a config update does; the access log is kept for the test to read.
   let authz = new WaypointAuthorization(config);
-  const setPolicies = (policies: WaypointConfigRecord['authorizationPolicies'], requestAuthentications: WaypointConfigRecord['requestAuthentications'] = []) =>
-    (authz = new WaypointAuthorization({ ...config, authorizationPolicies: policies, requestAuthentications }));
+  const setPolicies = (policies: WaypointConfigRecord['authorizationPolicies'], requestAuthentications: WaypointConfigRecord['requestAuthentications'] = [], extensionProviders: WaypointConfigRecord['extensionProviders'] = []) =>
+    (authz = new WaypointAuthorization({ ...config, authorizationPolicies: policies, requestAuthentications, extensionProviders }));
   const jwks = new JwksFetcher({ view: () => view, upstreams, namespace: NS, log: silentLogger() });
   const accessLines: Array<Record<string, unknown>> = [];
   const accessLog = pino({ level: 'info' }, { write: (line: string) => void accessLines.push(JSON.parse(line) as Record<string, unknown>) });
-  const proxy = new HttpProxy({ table: () => table, authz: () => authz, keys: jwks.keys, view: () => view, upstreams, metrics, accessLog });
+  const extAuthz = new ExtAuthz({ view: () => view, upstreams, namespace: NS, log: silentLogger() });
+  const proxy = new HttpProxy({ table: () => table, authz: () => authz, keys: jwks.keys, extAuthz, view: () => view, upstreams, metrics, accessLog });
   const listener = new WaypointListener({ view: () => view, table: () => table, authz: () => authz, proxy, upstreams, metrics, log: silentLogger(), accessLog });
   const hbone = new HboneServer({ certificate: await certs.fetch(WAYPOINT_ID), handler: listener.handle });
   t.after(() => hbone.destroy());
@@ -383,6 +385,52 @@ test('waypoint RequestAuthentication: a valid JWT gives the request its principa
   assert.equal(expired.body, 'Jwt is expired');
   assert.match(String(expired.headers['www-authenticate']), /^Bearer realm="http:\/\/echo\/secure", error="invalid_token"$/);
   assert.equal((await get(tunnel, '/open', bearer('garbage'))).status, 401, 'a bad token is refused even where no principal is needed');
+});
+
+test('waypoint CUSTOM policy: an HTTP external authorizer allows and denies by header, its headers pass on, and when it cannot answer fail-closed denies and fail-open allows', { timeout: 60_000 }, async (t) => {
+  const { tunnel, setPolicies, seen } = await setup(t);
+  // The authorizer: allows `x-ext-authz: allow`, else 403 with its own body and a header for the caller.
+  const checks: Array<{ method?: string; url?: string; headers: http.IncomingHttpHeaders }> = [];
+  const authorizer = http.createServer((req, res) => {
+    checks.push({ method: req.method, url: req.url, headers: req.headers });
+    if (req.headers['x-ext-authz'] === 'allow') res.writeHead(200, { 'x-ext-authz-user': 'alice', 'x-other': 'no' }).end();
+    else res.writeHead(403, { 'x-ext-authz-reason': 'not allowed', 'content-type': 'text/plain' }).end('denied by the authorizer');
+  });
+  await new Promise<void>((r) => authorizer.listen(0, '127.0.0.1', r));
+  t.after(() => authorizer.close());
+  const port = (authorizer.address() as net.AddressInfo).port;
+  const svc = [`${NS}/${HOST('echo')}`];
+  const custom = { kind: 'AuthorizationPolicy', namespace: NS, name: 'ext', resourceVersion: '1', services: svc,
+    spec: { action: 'CUSTOM', provider: { name: 'checker' }, rules: [{ to: [{ operation: { paths: ['/ext*'] } }] }] } as never };
+  const provider = (over: object = {}) => [{ name: 'checker', envoyExtAuthzHttp: { service: '127.0.0.1', port, pathPrefix: '/check', timeout: '2s',
+    includeRequestHeadersInCheck: ['x-ext-*'], includeAdditionalHeadersInCheck: { 'x-from-waypoint': 'yes' },
+    headersToUpstreamOnAllow: ['x-ext-authz-user'], headersToDownstreamOnDeny: ['x-ext-authz-reason'], ...over } as never }];
+  setPolicies([custom], [], provider());
+  assert.equal((await get(tunnel, '/open')).status, 200, 'the CUSTOM policy does not match: the authorizer is not asked');
+  assert.equal(checks.length, 0);
+  const before = seen.length;
+  assert.equal((await get(tunnel, '/ext/page', { 'x-ext-authz': 'allow', 'x-secret': 's' })).status, 200);
+  assert.deepEqual([checks[0]?.method, checks[0]?.url], ['GET', '/check/ext/page']);
+  assert.equal(checks[0]?.headers['x-ext-authz'], 'allow', 'a listed header is sent');
+  assert.equal(checks[0]?.headers['x-secret'], undefined, 'an unlisted one is not');
+  assert.equal(checks[0]?.headers['x-from-waypoint'], 'yes');
+  const atBackend = seen.slice(before).find((x) => x.path === '/ext/page');
+  assert.equal(atBackend?.headers['x-ext-authz-user'], 'alice', 'the authorizer\'s header reaches the upstream');
+  assert.equal(atBackend?.headers['x-other'], undefined);
+  const denied = await get(tunnel, '/ext/page', { 'x-ext-authz': 'deny' });
+  assert.equal(denied.status, 403);
+  assert.equal(denied.body, 'denied by the authorizer');
+  assert.equal(denied.headers['x-ext-authz-reason'], 'not allowed');
+  // The authorizer gone: fail closed (statusOnError), then fail open.
+  await new Promise<void>((r) => authorizer.close(() => r()));
+  authorizer.closeAllConnections();
+  setPolicies([custom], [], provider({ statusOnError: '503' }));
+  assert.equal((await get(tunnel, '/ext/page', { 'x-ext-authz': 'allow' })).status, 503, 'fail closed with statusOnError');
+  setPolicies([custom], [], provider({ failOpen: true }));
+  assert.equal((await get(tunnel, '/ext/page')).status, 200, 'fail open');
+  // A provider the mesh config does not define: every match is denied.
+  setPolicies([custom], [], []);
+  assert.equal((await get(tunnel, '/ext/page', { 'x-ext-authz': 'allow' })).status, 403);
 });
 
 /** A raw gRPC call over an h2 session: length-prefixed message out, messages, headers and trailers back. */

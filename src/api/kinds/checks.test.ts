@@ -95,11 +95,11 @@ test('HTTP-only attributes in a ztunnel-enforced ALLOW policy are reported as ig
   assert.deepEqual(wp.ignored, []);
 });
 
-test('the dry-run annotation is validated and reported', () => {
+test('the dry-run annotation is validated (ztunnel and waypoints both honour it: nothing ignored)', () => {
   const ap = (v: string) => ({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace: 'ns', annotations: { 'istio.io/dry-run': v } }, spec: {} });
   const yes = validateObject(ap('true'));
   assert.ok(yes.ok);
-  assert.deepEqual(yes.ignored.map((i) => i.path), ['metadata.annotations.istio.io/dry-run']);
+  assert.deepEqual(yes.ignored, []);
   const bad = validateObject(ap('yes'));
   assert.deepEqual(bad.ok ? [] : bad.errors, ['AuthorizationPolicy/ns/p: metadata.annotations.istio.io/dry-run: unknown value "yes" (accepted: true, false)']);
 });
@@ -109,4 +109,22 @@ test('validation never mutates its input', () => {
   const before = JSON.stringify(input);
   validateObject(input);
   assert.equal(JSON.stringify(input), before);
+});
+
+test('AUDIT, CUSTOM and trustDomains are ignored only where ztunnel enforces the policy (no targetRefs)', () => {
+  const ap = (spec: object) => validateObject({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace: 'ns' }, spec });
+  const targetRefs = [{ group: '', kind: 'Service', name: 'web' }];
+  const custom = { action: 'CUSTOM', provider: { name: 'opa' }, rules: [{ from: [{ source: { trustDomains: ['td'] } }] }] };
+  const atZtunnel = ap(custom);
+  assert.ok(atZtunnel.ok);
+  assert.deepEqual(atZtunnel.ignored.map((i) => `${i.path}: ${i.reason}`), [
+    'spec.action: ztunnel does not support the CUSTOM action (only waypoints do): without targetRefs this policy is not enforced',
+    'spec.rules[0].from[0].source.trustDomains: trust-domain matching is only done by waypoints: without targetRefs it is not enforced',
+  ]);
+  const atWaypoint = ap({ ...custom, targetRefs });
+  assert.ok(atWaypoint.ok);
+  assert.deepEqual(atWaypoint.ignored, []);
+  const audit = ap({ action: 'AUDIT', rules: [{}] });
+  assert.ok(audit.ok);
+  assert.deepEqual(audit.ignored.map((i) => i.path), ['spec.action']);
 });

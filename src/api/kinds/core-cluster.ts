@@ -1,6 +1,9 @@
-// Cluster-level core kinds: Namespace (ambient enrolment labels), ServiceAccount (identity only) and Node (pod CIDR, addresses).
+// Cluster-level core kinds: Namespace (ambient enrolment labels), ServiceAccount (identity only), ConfigMap (the mesh
+// config, Istio's `istio` ConfigMap) and Node (pod CIDR, addresses).
+import { MESH_CONFIG_KEY, MESH_CONFIG_NAME, parseMeshConfig } from '../mesh-config.js';
+import { ROOT_NAMESPACE } from '../../lib/mesh-contract.js';
 import { checkCidr } from './checks.js';
-import { any, arr, bool, defineKind, enumOf, ignored, obj, req, statusSchema, str, strings } from './schema.js';
+import { any, arr, bool, defineKind, enumOf, ignored, map, obj, req, statusSchema, str, strings } from './schema.js';
 
 defineKind('Namespace', {
   spec: obj({ finalizers: ignored(strings(), 'Ambit has no namespace finalizers') }),
@@ -12,6 +15,21 @@ defineKind('ServiceAccount', {
     secrets: ignored(arr(any()), 'Ambit issues no service account token secrets'),
     imagePullSecrets: ignored(arr(any()), 'the sandbox pulls no images'),
     automountServiceAccountToken: ignored(bool(), 'no service account token is mounted'),
+  },
+});
+
+// Any ConfigMap may be stored; the mesh config (`istio` in the root namespace, key `mesh`) is checked as a MeshConfig.
+defineKind('ConfigMap', {
+  topLevel: {
+    data: map(str()),
+    binaryData: ignored(map(str()), 'Ambit reads no binary ConfigMap data'),
+    immutable: bool(),
+  },
+  check: (o, { p }) => {
+    if (o.metadata.name !== MESH_CONFIG_NAME || o.metadata.namespace !== ROOT_NAMESPACE) return;
+    const text = (o as { data?: Record<string, string> }).data?.[MESH_CONFIG_KEY];
+    if (text === undefined) return;
+    for (const problem of parseMeshConfig(text).problems) p.error(`data.${MESH_CONFIG_KEY}: ${problem.split(':')[0]}`, problem.slice(problem.indexOf(':') + 1).trim());
   },
 });
 

@@ -64,11 +64,9 @@ const L4_CONDITION_KEYS = ['source.ip', 'source.namespace', 'source.principal', 
 
 // --- Fields Ambit stores but does not act on in its first release (shrink as features land) ---
 const AP_IGNORED = {
-  audit: 'AUDIT policies are not evaluated (no audit sink)',
-  custom: 'CUSTOM (external authorization) is not implemented; the policy is not enforced',
+  ztunnelAction: (action: string) => `ztunnel does not support the ${action} action (only waypoints do): without targetRefs this policy is not enforced`,
   remoteIpBlocks: 'remote IPs need trusted X-Forwarded-For hops, which are not implemented',
-  trustDomains: 'trust-domain matching is not implemented',
-  dryRun: 'dry-run is not implemented: the policy is enforced as written',
+  trustDomains: 'trust-domain matching is only done by waypoints: without targetRefs it is not enforced',
 };
 
 // --- Value rules ---
@@ -181,6 +179,11 @@ function checkCondition(c: Record<string, unknown>, path: string, ctx: Ctx): voi
 // --- Schema ---
 
 /** Ignore rule for fields ztunnel cannot enforce when the policy has no targetRefs. */
+/** Ignored only in a policy ztunnel enforces (no targetRefs): waypoints act on it. */
+function ztunnelOnly(reason: string): (value: unknown, ctx: Ctx) => string | undefined {
+  return (_v, { obj: o }) => (hasTargetRefs(o.spec as Record<string, unknown> | undefined) ? undefined : reason);
+}
+
 function httpOnly(notImplemented?: string): (value: unknown, ctx: Ctx) => string | undefined {
   return (_v, { obj: o }) => {
     const spec = o.spec as AuthorizationPolicySpec | undefined;
@@ -211,8 +214,8 @@ const source = obj(
     notIpBlocks: strings({ check: checkIpOrCidr }),
     remoteIpBlocks: ignored(strings({ check: checkIpOrCidr }), httpOnly(AP_IGNORED.remoteIpBlocks)),
     notRemoteIpBlocks: ignored(strings({ check: checkIpOrCidr }), httpOnly(AP_IGNORED.remoteIpBlocks)),
-    trustDomains: ignored(wildcardStrings, AP_IGNORED.trustDomains),
-    notTrustDomains: ignored(wildcardStrings, AP_IGNORED.trustDomains),
+    trustDomains: ignored(wildcardStrings, ztunnelOnly(AP_IGNORED.trustDomains)),
+    notTrustDomains: ignored(wildcardStrings, ztunnelOnly(AP_IGNORED.trustDomains)),
   },
   {
     check: (s, path, ctx) => {
@@ -274,7 +277,7 @@ defineKind('AuthorizationPolicy', {
     {
       ...targetingFields(),
       action: enumOf(AUTHORIZATION_ACTIONS, {
-        ignore: (v) => (v === 'AUDIT' ? AP_IGNORED.audit : v === 'CUSTOM' ? AP_IGNORED.custom : undefined),
+        ignore: (v, { obj: o }) => ((v === 'AUDIT' || v === 'CUSTOM') && !hasTargetRefs(o.spec as Record<string, unknown> | undefined) ? AP_IGNORED.ztunnelAction(v) : undefined),
       }),
       provider: obj({ name: req(str({ nonEmpty: true })) }),
       rules: arr(rule, { maxItems: 512 }),
@@ -293,7 +296,6 @@ defineKind('AuthorizationPolicy', {
     const dryRun = o.metadata.annotations?.['istio.io/dry-run'];
     if (dryRun !== undefined) {
       if (dryRun !== 'true' && dryRun !== 'false') p.error('metadata.annotations.istio.io/dry-run', `unknown value ${JSON.stringify(dryRun)} (accepted: true, false)`);
-      else if (dryRun === 'true') p.ignore('metadata.annotations.istio.io/dry-run', AP_IGNORED.dryRun);
     }
   },
 });

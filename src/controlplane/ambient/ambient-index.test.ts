@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../../api/meta.js';
-import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL } from '../../lib/xds/type-urls.js';
+import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, WAYPOINT_TYPE_URL } from '../../lib/xds/type-urls.js';
+import type { WaypointConfigRecord } from '../../lib/xds/waypoint-records.js';
 import type { AddressRecord, AuthorizationRecord } from '../../lib/xds/workload-records.js';
 import { AmbientIndex } from './ambient-index.js';
 
@@ -110,4 +111,24 @@ test('versions are content hashes: an unchanged recomputation keeps the version'
   assert.deepEqual(index.stats().lastBatch, ['Pod/default/p1']);
   assert.deepEqual(changes, []);
   assert.equal(index.resources(ADDRESS_TYPE_URL).get('Kubernetes//Pod/default/p1')!.version, before);
+});
+
+test('a change of the mesh config (ConfigMap data) reaches the waypoint config of a CUSTOM policy', () => {
+  const index = new AmbientIndex();
+  const cm = (failOpen: boolean): KubeObject => ({
+    apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' },
+    data: { mesh: `extensionProviders:\n- name: opa\n  envoyExtAuthzHttp: { service: opa.p.svc.cluster.local, port: 8181, failOpen: ${failOpen} }\n` },
+  } as KubeObject);
+  index.apply([
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop', labels: { 'istio.io/dataplane-mode': 'ambient', 'istio.io/use-waypoint': 'waypoint' } } },
+    { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'waypoint', namespace: 'shop' },
+      spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] }, status: { addresses: [{ type: 'IPAddress', value: '10.96.0.9' }] } },
+    { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'ext', namespace: 'shop' },
+      spec: { targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'waypoint' }], action: 'CUSTOM', provider: { name: 'opa' }, rules: [{}] } },
+    cm(false),
+  ].map((object) => ({ type: 'ADDED' as const, object: object as KubeObject })));
+  const providers = () => [...index.resources(WAYPOINT_TYPE_URL).values()].map((r) => (r.record as WaypointConfigRecord).extensionProviders);
+  assert.deepEqual(providers(), [[{ name: 'opa', envoyExtAuthzHttp: { service: 'opa.p.svc.cluster.local', port: 8181, failOpen: false } }]]);
+  assert.ok(index.apply([{ type: 'MODIFIED', object: cm(true) }]).length > 0, 'a data change is a change');
+  assert.deepEqual(providers(), [[{ name: 'opa', envoyExtAuthzHttp: { service: 'opa.p.svc.cluster.local', port: 8181, failOpen: true } }]]);
 });

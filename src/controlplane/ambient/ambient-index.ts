@@ -39,6 +39,8 @@ export const INDEXED_KINDS = [
   'TCPRoute',
   'VirtualService',
   'DestinationRule',
+  // The mesh config (ConfigMap istio in the root namespace): the CUSTOM policies' extension providers.
+  'ConfigMap',
 ] as const;
 
 // Kinds whose status feeds the translation (pod phase/IP/readiness, waypoint addresses); for the others a
@@ -114,6 +116,8 @@ function fingerprint(o: KubeObject): string {
     m.creationTimestamp ?? null,
     o.spec ?? null,
     STATUS_MATTERS.has(o.kind) ? o.status ?? null : null,
+    // A ConfigMap's content is its `data` (the mesh config).
+    (o as { data?: unknown }).data ?? null,
   ]);
 }
 

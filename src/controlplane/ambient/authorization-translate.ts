@@ -18,6 +18,8 @@ import { bindWaypoint, bindingTargetOf } from './waypoint-binding.js';
 import { annotationsOf, isRecord, matchLabelsOf, nsOf, oldestFirst, rec, recs, specOf, str, strs, type IndexReader, type Json } from './index-reader.js';
 import { WAYPOINT_GATEWAY_CLASS } from '../../lib/mesh-contract.js';
 import { SPIFFE_SCHEME } from '../../lib/certs/spiffe-id.js';
+import { MESH_CONFIG_KEY, MESH_CONFIG_NAME } from '../../api/mesh-config.js';
+import { meshProviders } from './mesh-providers.js';
 
 export const ZTUNNEL_ACCEPTED_CONDITION = 'ZtunnelAccepted';
 export const WAYPOINT_ACCEPTED_CONDITION = 'WaypointAccepted';
@@ -228,6 +230,17 @@ export function translateAuthorizationPolicy(r: IndexReader, ap: KubeObject): Po
   return { authorization, condition: { type: ZTUNNEL_ACCEPTED_CONDITION, status: 'False', reason: 'UnsupportedValue', message } };
 }
 
+/** What the waypoint does with a CUSTOM policy: which authorizer it asks, or why every match is denied. */
+function customProviderNote(r: IndexReader, ap: KubeObject): string {
+  const name = str(specOf(ap)['provider'] as Json | undefined, 'name') ?? '';
+  const where = `the mesh config (ConfigMap ${r.config.rootNamespace}/${MESH_CONFIG_NAME}, key ${MESH_CONFIG_KEY}, extensionProviders)`;
+  const p = meshProviders(r).find((x) => x.name === name);
+  if (!p) return `Provider ${JSON.stringify(name)} is not defined in ${where}: every request this policy matches is denied (fail closed).`;
+  if (p.unsupported) return `Provider ${JSON.stringify(name)} is ${p.unsupported}, which Ambit does not support yet (only envoyExtAuthzHttp): every request this policy matches is denied (fail closed).`;
+  const h = p.envoyExtAuthzHttp as { service?: string; port?: number; failOpen?: boolean } | undefined;
+  return `Matching requests are checked by ${JSON.stringify(name)} (HTTP ${h?.service}:${h?.port}; ${h?.failOpen ? 'fail open' : 'fail closed'} when it cannot answer).`;
+}
+
 /** For targetRefs policies: whether each target reaches a waypoint (they are never sent to ztunnel). */
 function waypointAcceptance(r: IndexReader, ap: KubeObject, refs: Json[]): PolicyCondition {
   const ns = nsOf(ap);
@@ -262,10 +275,7 @@ function waypointAcceptance(r: IndexReader, ap: KubeObject, refs: Json[]): Polic
       message: `${problems.join('; ')}. ztunnel never enforces targetRefs policies, so traffic not passing a waypoint is not checked by this policy.`,
     };
   }
-  // No external authorizer exists yet: the waypoint denies what a CUSTOM policy matches, and says so here.
-  const custom = str(specOf(ap), 'action') === 'CUSTOM'
-    ? ' The CUSTOM action has no external authorization provider in Ambit yet: every request it matches is denied (fail closed).'
-    : '';
+  const custom = str(specOf(ap), 'action') === 'CUSTOM' ? ` ${customProviderNote(r, ap)}` : '';
   const dry = annotationsOf(ap)['istio.io/dry-run'] === 'true' ? ' It is a dry run (istio.io/dry-run): the waypoint logs what it would decide and enforces nothing.' : '';
   return { type: WAYPOINT_ACCEPTED_CONDITION, status: 'True', reason: 'Accepted', message: `enforced by the waypoint of ${bound.join(', ')}${custom || dry ? `.${custom}${dry}` : ''}` };
 }

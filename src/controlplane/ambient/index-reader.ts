@@ -1,5 +1,6 @@
 // What a translation step may read: objects by kind through a dependency-recording reader, the mesh settings,
 // and small accessors for raw spec fields (the api kinds' typed interfaces are narrowed here, never trusted blindly).
+import { ROOT_NAMESPACE } from '../../lib/mesh-contract.js';
 import type { KubeObject } from '../../api/meta.js';
 
 /** Mesh-wide settings of the index. */
@@ -15,7 +16,7 @@ export interface IndexConfig {
 }
 
 export const DEFAULT_INDEX_CONFIG: IndexConfig = {
-  rootNamespace: 'istio-system',
+  rootNamespace: ROOT_NAMESPACE,
   trustDomain: 'cluster.local',
   clusterId: 'Kubernetes',
   network: '',

@@ -4,6 +4,7 @@
 import type { JsonObject } from '@bufbuild/protobuf';
 import type { KubeObject } from '../../api/meta.js';
 import type { AttachedResourceRecord, BoundServiceRecord, WaypointConfigRecord } from '../../lib/xds/waypoint-records.js';
+import { meshProviders } from './mesh-providers.js';
 import { serviceHostname } from './address-translate.js';
 import { targetRefsOf } from './authorization-translate.js';
 import { labelsOf, nsOf, num, recs, specOf, str, strs, type IndexReader } from './index-reader.js';
@@ -156,6 +157,10 @@ export function translateWaypointConfig(r: IndexReader, gw: KubeObject): Waypoin
     }
     return out;
   };
+  const authorizationPolicies = attachedPolicies('AuthorizationPolicy');
+  // The external authorizers the CUSTOM policies name, from the mesh config.
+  const wanted = new Set(authorizationPolicies.filter((a) => a.spec['action'] === 'CUSTOM').map((a) => str(a.spec['provider'] as Record<string, unknown> | undefined, 'name') ?? ''));
+  const extensionProviders = wanted.size ? meshProviders(r).filter((p) => wanted.has(p.name)) : [];
   return {
     name: gwName,
     namespace: gwNs,
@@ -165,7 +170,8 @@ export function translateWaypointConfig(r: IndexReader, gw: KubeObject): Waypoin
     services,
     workloadUids,
     routes,
-    authorizationPolicies: attachedPolicies('AuthorizationPolicy'),
+    authorizationPolicies,
     requestAuthentications: attachedPolicies('RequestAuthentication'),
+    ...(extensionProviders.length ? { extensionProviders } : {}),
   };
 }

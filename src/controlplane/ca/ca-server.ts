@@ -11,6 +11,7 @@
 //   INVALID_ARGUMENT naming the problem. Every refusal is logged and counted.
 // - Trust domain default `cluster.local`; leaf TTL = requested validity_duration capped at `maxTtlSeconds`
 //   (default 86 400 s = 24 h; 0 or absent requests the maximum).
+import { ROOT_NAMESPACE } from '../../lib/mesh-contract.js';
 import type tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
@@ -33,7 +34,7 @@ import { registerCaMetrics } from './ca-metrics.js';
 
 const DEFAULT_MAX_TTL_SECONDS = 24 * 3600;
 /** The control plane's own identity (its serving certificate). */
-const CONTROL_PLANE_NAMESPACE = 'istio-system';
+const CONTROL_PLANE_NAMESPACE = ROOT_NAMESPACE;
 const CONTROL_PLANE_SERVICE_ACCOUNT = 'ambit-controlplane';
 
 /** Who a bearer token stands for (a node or a workload), undefined when unknown; throws with the reason when refused. */

@@ -30,6 +30,8 @@ interface KubeSourceOptions {
   api: ApiClient;
   /** The kinds to mirror; each must be served by the API server (built in, or a CRD from `ambit install --print-crds`). */
   kinds: readonly KindInfo[];
+  /** Kinds mirrored from one namespace only (ConfigMap: the mesh config in the root namespace, not every ConfigMap). */
+  namespaceOf?: Readonly<Record<string, string>>;
   log: Logger;
   /** Bound on the first full list of every kind (default 60 s). */
   syncTimeoutMs?: number;
@@ -106,14 +108,14 @@ export class KubeSource implements Store {
     while (!this.#closed) {
       try {
         if (rv === undefined) {
-          const list = await api.list(kind);
+          const list = await api.list(kind, { namespace: this.#opts.namespaceOf?.[kind.kind] });
           if (this.#closed) return;
           this.stats.lists++;
           this.#replaceKind(kind, list.items);
           this.#synced.add(kind.kind);
           rv = list.metadata.resourceVersion;
         }
-        const stream = api.watch(kind, { resourceVersion: rv });
+        const stream = api.watch(kind, { resourceVersion: rv, namespace: this.#opts.namespaceOf?.[kind.kind] });
         this.#streams.add(stream);
         try {
           for await (const ev of stream) {

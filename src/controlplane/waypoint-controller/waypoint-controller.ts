@@ -1,5 +1,6 @@
 // The waypoint controller: mesh route status (route-status.ts), and each Gateway of class istio-waypoint gets a waypoint Pod (running `ambit waypoint run`,
-// service account = Gateway name) and a Service named after the Gateway, and Gateway status as Istio writes it
+// service account = Gateway name) — on Kubernetes a Deployment named after the Gateway, as Istio makes, so it can be
+// scaled and is rolled on changes — and a Service named after the Gateway, and Gateway status as Istio writes it
 // (Accepted; Programmed once the Service has an address and a waypoint pod is ready; status.addresses = the
 // Service's ClusterIP). Level-triggered over Gateways, Pods and Services; objects it made whose Gateway is gone
 // (by owner uid) are deleted. A crashed waypoint process is restarted by its pod's restartPolicy (Always); a deleted
@@ -13,6 +14,7 @@ import {
   GATEWAY_NAME_LABEL, PORT_HBONE, WAYPOINT_GATEWAY_CLASS, WAYPOINT_MANAGED_BY_MESH, WAYPOINT_MANAGED_LABEL,
 } from '../../lib/mesh-contract.js';
 import type { Store, Watch } from '../store/store.js';
+import { installObjectPath, type ApiClient } from '../client/index.js';
 import { ROUTE_KINDS, routeParentsStatus } from './route-status.js';
 
 const GATEWAY_API_VERSION = 'gateway.networking.k8s.io/v1';
@@ -38,7 +40,7 @@ interface WaypointControllerOptions {
    * with a projected token (audience istio-ca) and trust the root from ConfigMap istio-ca-root-cert, as Istio's
    * waypoints do; no data dir is shared.
    */
-  kubernetes?: { image: string };
+  kubernetes?: { image: string; api: ApiClient };
 }
 
 type Json = Record<string, unknown>;
@@ -79,6 +81,8 @@ export class WaypointController {
   readonly #o: WaypointControllerOptions;
   readonly #loop: ReconcileLoop;
   readonly #watches: Watch[] = [];
+  /** Gateway uid → the Deployment last applied for it (Kubernetes): applied again only when it changes. */
+  readonly #applied = new Map<string, string>();
 
   constructor(opts: WaypointControllerOptions) {
     this.#o = opts;
@@ -191,6 +195,10 @@ export class WaypointController {
       await store.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: gw.metadata.name, namespace: ns, labels: managedLabels(gw), ownerReferences: [ownerRef(gw)] as never } })
         .catch((err: unknown) => this.#o.log.debug({ error: describeError(err) }, 'service account exists already'));
     }
+    if (this.#o.kubernetes) {
+      await this.#writeStatus(gw, svc, await this.#reconcileDeployment(gw, wantPod, ownedBy));
+      return;
+    }
     const pods = store.list({ ...kindOf('Pod'), namespace: ns }).items.filter((p) => p.metadata.labels?.[GATEWAY_NAME_LABEL] === gw.metadata.name && ownedBy(p));
     const runSpec = (pod: KubeObject) => {
       const c = (rec(pod.spec)['containers'] as Json[] | undefined)?.[0] ?? {};
@@ -207,6 +215,32 @@ export class WaypointController {
     if (pod && !ownedBy(pod)) pod = undefined;
     if (!pod && !store.get(keyOf('Pod', ns, wantPod.metadata.name))) pod = await store.create(wantPod);
     await this.#writeStatus(gw, svc, pod);
+  }
+
+  /**
+   * Kubernetes: the waypoint's Deployment (server-side applied; `replicas` left to the user or an autoscaler), whose
+   * ReplicaSet makes the pods; a pod this controller made directly (an older Ambit) goes. Resolves with the pod whose
+   * readiness the Gateway reports: a ready one if any.
+   */
+  async #reconcileDeployment(gw: KubeObject, wantPod: KubeObject, ownedBy: (o: KubeObject | undefined) => boolean): Promise<KubeObject | undefined> {
+    const { store } = this.#o;
+    const ns = gw.metadata.namespace ?? 'default';
+    const deployment: KubeObject = {
+      apiVersion: 'apps/v1', kind: 'Deployment',
+      metadata: { name: gw.metadata.name, namespace: ns, labels: managedLabels(gw), ownerReferences: [ownerRef(gw)] as never },
+      spec: { selector: { matchLabels: { [GATEWAY_NAME_LABEL]: gw.metadata.name } }, template: { metadata: { labels: managedLabels(gw) }, spec: wantPod.spec } },
+    };
+    const json = JSON.stringify(deployment);
+    const uid = gw.metadata.uid ?? gw.metadata.name;
+    if (this.#applied.get(uid) !== json) {
+      await this.#o.kubernetes!.api.requestJson('PATCH', `${installObjectPath(deployment)}?fieldManager=ambit-waypoint&force=true`, deployment, 'application/apply-patch+yaml');
+      this.#applied.set(uid, json);
+    }
+    const pods = store.list({ ...kindOf('Pod'), namespace: ns }).items.filter((p) => p.metadata.labels?.[GATEWAY_NAME_LABEL] === gw.metadata.name
+      && p.metadata.labels?.[WAYPOINT_MANAGED_LABEL] === WAYPOINT_MANAGED_BY_MESH);
+    for (const p of pods.filter((x) => ownedBy(x))) await store.delete(keyOf('Pod', ns, p.metadata.name)).catch(() => undefined);
+    const fromDeployment = pods.filter((x) => !ownedBy(x) && !x.metadata.deletionTimestamp);
+    return fromDeployment.find(isReady) ?? fromDeployment[0];
   }
 
   /** status.parents of every mesh route (Accepted, ResolvedRefs), written only when it changed. */

@@ -26,6 +26,14 @@ export interface AttachedResourceRecord {
   dryRun?: boolean;
 }
 
+export interface ExtensionProviderRecord {
+  name: string;
+  /** `envoyExtAuthzHttp` as written in the mesh config (see src/api/mesh-config.ts). */
+  envoyExtAuthzHttp?: JsonObject;
+  /** The provider type when Ambit cannot use it. */
+  unsupported?: string;
+}
+
 export interface WaypointConfigRecord {
   name: string;
   namespace: string;
@@ -37,6 +45,8 @@ export interface WaypointConfigRecord {
   routes: AttachedResourceRecord[];
   authorizationPolicies: AttachedResourceRecord[];
   requestAuthentications: AttachedResourceRecord[];
+  /** Providers of the CUSTOM policies above; optional so records built before it existed stay valid. */
+  extensionProviders?: ExtensionProviderRecord[];
 }
 
 export function waypointResourceName(w: WaypointConfigRecord): string {
@@ -77,6 +87,11 @@ export function decodeWaypointConfig(bytes: Uint8Array): Decoded<WaypointConfigR
         routes: attached(m.routes),
         authorizationPolicies: attached(m.authorizationPolicies),
         requestAuthentications: attached(m.requestAuthentications),
+        ...(m.extensionProviders.length ? {
+          extensionProviders: m.extensionProviders.map((p) => ({
+            name: p.name, ...(p.envoyExtAuthzHttp ? { envoyExtAuthzHttp: p.envoyExtAuthzHttp as JsonObject } : {}), ...(p.unsupported ? { unsupported: p.unsupported } : {}),
+          })),
+        } : {}),
       },
     };
   } catch (err) {

@@ -16,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file ambit/waypoint/v1/waypoint.proto.
  */
 export const file_ambit_waypoint_v1_waypoint: GenFile = /*@__PURE__*/
-  fileDesc("CiBhbWJpdC93YXlwb2ludC92MS93YXlwb2ludC5wcm90bxIRYW1iaXQud2F5cG9pbnQudjEi+wIKDldheXBvaW50Q29uZmlnEgwKBG5hbWUYASABKAkSEQoJbmFtZXNwYWNlGAIgASgJEhQKDHRyYWZmaWNfdHlwZRgDIAEoCRIUCgx0cnVzdF9kb21haW4YBCABKAkSEgoKaGJvbmVfcG9ydBgFIAEoDRIxCghzZXJ2aWNlcxgGIAMoCzIfLmFtYml0LndheXBvaW50LnYxLkJvdW5kU2VydmljZRIVCg13b3JrbG9hZF91aWRzGAcgAygJEjMKBnJvdXRlcxgIIAMoCzIjLmFtYml0LndheXBvaW50LnYxLkF0dGFjaGVkUmVzb3VyY2USQwoWYXV0aG9yaXphdGlvbl9wb2xpY2llcxgJIAMoCzIjLmFtYml0LndheXBvaW50LnYxLkF0dGFjaGVkUmVzb3VyY2USRAoXcmVxdWVzdF9hdXRoZW50aWNhdGlvbnMYCiADKAsyIy5hbWJpdC53YXlwb2ludC52MS5BdHRhY2hlZFJlc291cmNlIpkBCgxCb3VuZFNlcnZpY2USCwoDa2V5GAEgASgJEgwKBG5hbWUYAiABKAkSEQoJbmFtZXNwYWNlGAMgASgJEhAKCGhvc3RuYW1lGAQgASgJEgwKBHZpcHMYBSADKAkSLQoFcG9ydHMYBiADKAsyHi5hbWJpdC53YXlwb2ludC52MS5TZXJ2aWNlUG9ydBIMCgRraW5kGAcgASgJIlAKC1NlcnZpY2VQb3J0EgwKBHBvcnQYASABKA0SEwoLdGFyZ2V0X3BvcnQYAiABKA0SDAoEbmFtZRgDIAEoCRIQCghwcm90b2NvbBgEIAEoCSKlAQoQQXR0YWNoZWRSZXNvdXJjZRIMCgRraW5kGAEgASgJEhEKCW5hbWVzcGFjZRgCIAEoCRIMCgRuYW1lGAMgASgJEhgKEHJlc291cmNlX3ZlcnNpb24YBCABKAkSJQoEc3BlYxgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEAoIc2VydmljZXMYBiADKAkSDwoHZHJ5X3J1bhgHIAEoCGIGcHJvdG8z", [file_google_protobuf_struct]);
+  fileDesc("CiBhbWJpdC93YXlwb2ludC92MS93YXlwb2ludC5wcm90bxIRYW1iaXQud2F5cG9pbnQudjEivgMKDldheXBvaW50Q29uZmlnEgwKBG5hbWUYASABKAkSEQoJbmFtZXNwYWNlGAIgASgJEhQKDHRyYWZmaWNfdHlwZRgDIAEoCRIUCgx0cnVzdF9kb21haW4YBCABKAkSEgoKaGJvbmVfcG9ydBgFIAEoDRIxCghzZXJ2aWNlcxgGIAMoCzIfLmFtYml0LndheXBvaW50LnYxLkJvdW5kU2VydmljZRIVCg13b3JrbG9hZF91aWRzGAcgAygJEjMKBnJvdXRlcxgIIAMoCzIjLmFtYml0LndheXBvaW50LnYxLkF0dGFjaGVkUmVzb3VyY2USQwoWYXV0aG9yaXphdGlvbl9wb2xpY2llcxgJIAMoCzIjLmFtYml0LndheXBvaW50LnYxLkF0dGFjaGVkUmVzb3VyY2USRAoXcmVxdWVzdF9hdXRoZW50aWNhdGlvbnMYCiADKAsyIy5hbWJpdC53YXlwb2ludC52MS5BdHRhY2hlZFJlc291cmNlEkEKE2V4dGVuc2lvbl9wcm92aWRlcnMYCyADKAsyJC5hbWJpdC53YXlwb2ludC52MS5FeHRlbnNpb25Qcm92aWRlciKZAQoMQm91bmRTZXJ2aWNlEgsKA2tleRgBIAEoCRIMCgRuYW1lGAIgASgJEhEKCW5hbWVzcGFjZRgDIAEoCRIQCghob3N0bmFtZRgEIAEoCRIMCgR2aXBzGAUgAygJEi0KBXBvcnRzGAYgAygLMh4uYW1iaXQud2F5cG9pbnQudjEuU2VydmljZVBvcnQSDAoEa2luZBgHIAEoCSJQCgtTZXJ2aWNlUG9ydBIMCgRwb3J0GAEgASgNEhMKC3RhcmdldF9wb3J0GAIgASgNEgwKBG5hbWUYAyABKAkSEAoIcHJvdG9jb2wYBCABKAkipQEKEEF0dGFjaGVkUmVzb3VyY2USDAoEa2luZBgBIAEoCRIRCgluYW1lc3BhY2UYAiABKAkSDAoEbmFtZRgDIAEoCRIYChByZXNvdXJjZV92ZXJzaW9uGAQgASgJEiUKBHNwZWMYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhAKCHNlcnZpY2VzGAYgAygJEg8KB2RyeV9ydW4YByABKAgibQoRRXh0ZW5zaW9uUHJvdmlkZXISDAoEbmFtZRgBIAEoCRI1ChRlbnZveV9leHRfYXV0aHpfaHR0cBgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEwoLdW5zdXBwb3J0ZWQYAyABKAliBnByb3RvMw", [file_google_protobuf_struct]);
 
 /**
  * Everything one waypoint needs that the workload API does not carry.
@@ -91,6 +91,13 @@ export type WaypointConfig = Message<"ambit.waypoint.v1.WaypointConfig"> & {
    * @generated from field: repeated ambit.waypoint.v1.AttachedResource request_authentications = 10;
    */
   requestAuthentications: AttachedResource[];
+
+  /**
+   * The mesh config's extension providers the CUSTOM policies above name (ConfigMap istio, key mesh).
+   *
+   * @generated from field: repeated ambit.waypoint.v1.ExtensionProvider extension_providers = 11;
+   */
+  extensionProviders: ExtensionProvider[];
 };
 
 /**
@@ -247,4 +254,37 @@ export type AttachedResource = Message<"ambit.waypoint.v1.AttachedResource"> & {
  */
 export const AttachedResourceSchema: GenMessage<AttachedResource> = /*@__PURE__*/
   messageDesc(file_ambit_waypoint_v1_waypoint, 3);
+
+/**
+ * One `extensionProviders` entry of the mesh config.
+ *
+ * @generated from message ambit.waypoint.v1.ExtensionProvider
+ */
+export type ExtensionProvider = Message<"ambit.waypoint.v1.ExtensionProvider"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * `envoyExtAuthzHttp`, as written.
+   *
+   * @generated from field: google.protobuf.Struct envoy_ext_authz_http = 2;
+   */
+  envoyExtAuthzHttp?: JsonObject | undefined;
+
+  /**
+   * The provider's type when Ambit cannot use it (e.g. envoyExtAuthzGrpc): CUSTOM policies naming it deny.
+   *
+   * @generated from field: string unsupported = 3;
+   */
+  unsupported: string;
+};
+
+/**
+ * Describes the message ambit.waypoint.v1.ExtensionProvider.
+ * Use `create(ExtensionProviderSchema)` to create a new message.
+ */
+export const ExtensionProviderSchema: GenMessage<ExtensionProvider> = /*@__PURE__*/
+  messageDesc(file_ambit_waypoint_v1_waypoint, 4);
 

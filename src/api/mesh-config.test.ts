@@ -1,0 +1,68 @@
+// The mesh config (ConfigMap istio, key mesh): extension providers parsed, other provider types kept as unsupported,
+// and every mistake refused by field with its reason — at apply time for the ConfigMap itself.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseMeshConfig } from './mesh-config.js';
+import { validateObject } from './index.js';
+
+test('extensionProviders: HTTP authorizers parsed, other types kept as unsupported', () => {
+  const { providers, problems } = parseMeshConfig(`
+defaultConfig: {}
+extensionProviders:
+- name: opa
+  envoyExtAuthzHttp:
+    service: opa.policy.svc.cluster.local
+    port: 8181
+    timeout: 500ms
+    failOpen: true
+    includeRequestHeadersInCheck: [authorization, "x-ext-*"]
+    headersToUpstreamOnAllow: [x-user]
+- name: grpc-authz
+  envoyExtAuthzGrpc:
+    service: authz.policy.svc.cluster.local
+    port: 9000
+`);
+  assert.deepEqual(problems, []);
+  assert.deepEqual(providers, [
+    { name: 'opa', envoyExtAuthzHttp: { service: 'opa.policy.svc.cluster.local', port: 8181, timeout: '500ms', failOpen: true, includeRequestHeadersInCheck: ['authorization', 'x-ext-*'], headersToUpstreamOnAllow: ['x-user'] } },
+    { name: 'grpc-authz', unsupported: 'envoyExtAuthzGrpc' },
+  ]);
+  assert.deepEqual(parseMeshConfig(''), { providers: [], problems: [] });
+});
+
+test('mistakes are named by field', () => {
+  const problems = parseMeshConfig(`
+extensionProviders:
+- name: a
+  envoyExtAuthzHttp: { service: "", port: 70000, timeout: soon, statusOnError: 403, pathPrefix: check, bogus: 1 }
+- name: a
+  envoyExtAuthzHttp: { service: x, port: 1 }
+- envoyExtAuthzHttp: { service: x, port: 1 }
+- name: c
+  envoyExtAuthzHttp: { service: x, port: 1 }
+  zipkin: { service: z, port: 9411 }
+- name: d
+  telepathy: {}
+`).problems;
+  assert.deepEqual(problems, [
+    'extensionProviders[0].envoyExtAuthzHttp.bogus: unknown field',
+    'extensionProviders[0].envoyExtAuthzHttp.service: required (the authorizer\'s host, e.g. ext-authz.foo.svc.cluster.local)',
+    'extensionProviders[0].envoyExtAuthzHttp.port: required, a port number',
+    'extensionProviders[0].envoyExtAuthzHttp.timeout: expected a duration like 500ms or 1s',
+    'extensionProviders[0].envoyExtAuthzHttp.statusOnError: expected an HTTP status code as a string, e.g. "503"',
+    'extensionProviders[0].envoyExtAuthzHttp.pathPrefix: must start with /',
+    'extensionProviders[2].name: required',
+    'extensionProviders[3]: exactly one provider type is required, got envoyExtAuthzHttp, zipkin',
+    'extensionProviders[4]: unknown provider type telepathy (known: envoyExtAuthzHttp, envoyExtAuthzGrpc, zipkin, datadog, stackdriver, opencensus, skywalking, opentelemetry, prometheus, envoyFileAccessLog, envoyHttpAls, envoyTcpAls, envoyOtelAls, sds, lightstep)',
+  ]);
+  assert.deepEqual(parseMeshConfig('extensionProviders: [').problems.length, 1);
+});
+
+test('the istio ConfigMap in the root namespace is refused with its mesh config\'s problems; other ConfigMaps are free-form', () => {
+  const cm = (namespace: string, mesh: string) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace }, data: { mesh } });
+  const bad = validateObject(cm('istio-system', 'extensionProviders:\n- name: x\n  envoyExtAuthzHttp: { port: 1 }\n'));
+  assert.deepEqual(bad.ok ? [] : bad.errors, [
+    'ConfigMap/istio-system/istio: data.mesh: extensionProviders[0].envoyExtAuthzHttp.service: required (the authorizer\'s host, e.g. ext-authz.foo.svc.cluster.local)',
+  ]);
+  assert.ok(validateObject(cm('default', 'not: [valid')).ok, 'only the root namespace\'s istio ConfigMap is a mesh config');
+});

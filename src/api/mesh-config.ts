@@ -1,0 +1,103 @@
+// The mesh config, as Istio keeps it: ConfigMap `istio` in the root namespace, key `mesh`, a YAML MeshConfig. Ambit
+// reads its `extensionProviders` (external authorizers for CUSTOM AuthorizationPolicies); other MeshConfig fields are
+// listed as not read. Parsing returns problems by field path, so an apply is refused with the reason and the control
+// plane can say why a provider is missing.
+import { parse } from 'yaml';
+
+export const MESH_CONFIG_NAME = 'istio';
+export const MESH_CONFIG_KEY = 'mesh';
+
+/** `envoyExtAuthzHttp`: an HTTP authorization service (Istio's fields). */
+export interface HttpExtAuthzProvider {
+  service: string;
+  port: number;
+  /** Istio duration; default 600ms (Istio's). */
+  timeout?: string;
+  pathPrefix?: string;
+  failOpen?: boolean;
+  /** HTTP status for a failed or timed-out check when not failing open; default 403. */
+  statusOnError?: string;
+  includeRequestHeadersInCheck?: string[];
+  includeAdditionalHeadersInCheck?: Record<string, string>;
+  headersToUpstreamOnAllow?: string[];
+  headersToDownstreamOnDeny?: string[];
+}
+
+interface ExtensionProvider {
+  name: string;
+  envoyExtAuthzHttp?: HttpExtAuthzProvider;
+  /** The provider's type when Ambit cannot use it yet (`envoyExtAuthzGrpc`, `opentelemetry`, …). */
+  unsupported?: string;
+}
+
+const PROVIDER_TYPES = ['envoyExtAuthzHttp', 'envoyExtAuthzGrpc', 'zipkin', 'datadog', 'stackdriver', 'opencensus', 'skywalking', 'opentelemetry', 'prometheus', 'envoyFileAccessLog', 'envoyHttpAls', 'envoyTcpAls', 'envoyOtelAls', 'sds', 'lightstep'];
+const HTTP_FIELDS = ['service', 'port', 'timeout', 'pathPrefix', 'failOpen', 'statusOnError', 'includeRequestHeadersInCheck', 'includeAdditionalHeadersInCheck', 'headersToUpstreamOnAllow', 'headersToDownstreamOnDeny', 'includeHeadersInCheck', 'includeRequestBodyInCheck'];
+
+const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string' && x !== '');
+
+/** Providers and problems (`extensionProviders[i].field: reason`) of a `mesh` YAML text. */
+export function parseMeshConfig(text: string): { providers: ExtensionProvider[]; problems: string[] } {
+  const problems: string[] = [];
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (err) {
+    return { providers: [], problems: [`not YAML: ${(err as Error).message.split('\n')[0]}`] };
+  }
+  if (doc === null || doc === undefined) return { providers: [], problems: [] };
+  if (typeof doc !== 'object' || Array.isArray(doc)) return { providers: [], problems: ['expected a MeshConfig mapping'] };
+  const list = (doc as Record<string, unknown>)['extensionProviders'];
+  if (list === undefined) return { providers: [], problems: [] };
+  if (!Array.isArray(list)) return { providers: [], problems: ['extensionProviders: expected a list'] };
+  const providers: ExtensionProvider[] = [];
+  list.forEach((raw, i) => {
+    const at = `extensionProviders[${i}]`;
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return void problems.push(`${at}: expected a mapping`);
+    const p = raw as Record<string, unknown>;
+    const name = p['name'];
+    if (typeof name !== 'string' || !name) return void problems.push(`${at}.name: required`);
+    if (providers.some((x) => x.name === name)) return void problems.push(`${at}.name: ${JSON.stringify(name)} is defined twice`);
+    const types = Object.keys(p).filter((k) => k !== 'name');
+    const unknown = types.filter((k) => !PROVIDER_TYPES.includes(k));
+    if (unknown.length) return void problems.push(`${at}: unknown provider type ${unknown.join(', ')} (known: ${PROVIDER_TYPES.join(', ')})`);
+    if (types.length !== 1) return void problems.push(`${at}: exactly one provider type is required, got ${types.length ? types.join(', ') : 'none'}`);
+    const type = types[0]!;
+    if (type !== 'envoyExtAuthzHttp') return void providers.push({ name, unsupported: type });
+    const h = p[type];
+    if (!h || typeof h !== 'object' || Array.isArray(h)) return void problems.push(`${at}.${type}: expected a mapping`);
+    const f = h as Record<string, unknown>;
+    const before = problems.length;
+    for (const k of Object.keys(f)) if (!HTTP_FIELDS.includes(k)) problems.push(`${at}.${type}.${k}: unknown field`);
+    if (typeof f['service'] !== 'string' || !f['service']) problems.push(`${at}.${type}.service: required (the authorizer's host, e.g. ext-authz.foo.svc.cluster.local)`);
+    if (typeof f['port'] !== 'number' || !Number.isInteger(f['port']) || f['port'] < 1 || f['port'] > 65535) problems.push(`${at}.${type}.port: required, a port number`);
+    if (f['timeout'] !== undefined && !(typeof f['timeout'] === 'string' && /^\d+(\.\d+)?(ms|s|m|h)$/.test(f['timeout']))) problems.push(`${at}.${type}.timeout: expected a duration like 500ms or 1s`);
+    if (f['failOpen'] !== undefined && typeof f['failOpen'] !== 'boolean') problems.push(`${at}.${type}.failOpen: expected true or false`);
+    if (f['statusOnError'] !== undefined && !(typeof f['statusOnError'] === 'string' && /^[1-5]\d\d$/.test(f['statusOnError']))) problems.push(`${at}.${type}.statusOnError: expected an HTTP status code as a string, e.g. "503"`);
+    if (f['pathPrefix'] !== undefined && !(typeof f['pathPrefix'] === 'string' && f['pathPrefix'].startsWith('/'))) problems.push(`${at}.${type}.pathPrefix: must start with /`);
+    for (const k of ['includeRequestHeadersInCheck', 'headersToUpstreamOnAllow', 'headersToDownstreamOnDeny', 'includeHeadersInCheck']) {
+      if (f[k] !== undefined && !isStringList(f[k])) problems.push(`${at}.${type}.${k}: expected a list of header names`);
+    }
+    const extra = f['includeAdditionalHeadersInCheck'];
+    if (extra !== undefined && (!extra || typeof extra !== 'object' || Array.isArray(extra) || !Object.values(extra).every((v) => typeof v === 'string'))) {
+      problems.push(`${at}.${type}.includeAdditionalHeadersInCheck: expected a map of header name to value`);
+    }
+    if (f['includeRequestBodyInCheck'] !== undefined) problems.push(`${at}.${type}.includeRequestBodyInCheck: sending the body to the authorizer is not supported`);
+    if (problems.length > before) return;
+    const includes = [...((f['includeRequestHeadersInCheck'] as string[] | undefined) ?? []), ...((f['includeHeadersInCheck'] as string[] | undefined) ?? [])];
+    providers.push({
+      name,
+      envoyExtAuthzHttp: {
+        service: f['service'] as string, port: f['port'] as number,
+        ...(f['timeout'] ? { timeout: f['timeout'] as string } : {}),
+        ...(f['pathPrefix'] ? { pathPrefix: f['pathPrefix'] as string } : {}),
+        ...(f['failOpen'] !== undefined ? { failOpen: f['failOpen'] as boolean } : {}),
+        ...(f['statusOnError'] ? { statusOnError: f['statusOnError'] as string } : {}),
+        ...(includes.length ? { includeRequestHeadersInCheck: includes } : {}),
+        ...(extra ? { includeAdditionalHeadersInCheck: extra as Record<string, string> } : {}),
+        ...(f['headersToUpstreamOnAllow'] ? { headersToUpstreamOnAllow: f['headersToUpstreamOnAllow'] as string[] } : {}),
+        ...(f['headersToDownstreamOnDeny'] ? { headersToDownstreamOnDeny: f['headersToDownstreamOnDeny'] as string[] } : {}),
+      },
+    });
+  });
+  return { providers, problems };
+}

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { parseMeshConfig } from './mesh-config.js';
 import { validateObject } from './index.js';
 
-test('extensionProviders: HTTP authorizers parsed, other types kept as unsupported', () => {
+test('extensionProviders: HTTP and gRPC authorizers parsed', () => {
   const { providers, problems } = parseMeshConfig(`
 defaultConfig: {}
 extensionProviders:
@@ -25,7 +25,7 @@ extensionProviders:
   assert.deepEqual(problems, []);
   assert.deepEqual(providers, [
     { name: 'opa', envoyExtAuthzHttp: { service: 'opa.policy.svc.cluster.local', port: 8181, timeout: '500ms', failOpen: true, includeRequestHeadersInCheck: ['authorization', 'x-ext-*'], headersToUpstreamOnAllow: ['x-user'] } },
-    { name: 'grpc-authz', unsupported: 'envoyExtAuthzGrpc' },
+    { name: 'grpc-authz', envoyExtAuthzGrpc: { service: 'authz.policy.svc.cluster.local', port: 9000 } },
   ]);
   assert.deepEqual(parseMeshConfig(''), { providers: [], problems: [] });
 });

@@ -1,6 +1,6 @@
 // The mesh config, as Istio keeps it: ConfigMap `istio` in the root namespace, key `mesh`, a YAML MeshConfig. Ambit
-// reads its `extensionProviders` (external authorizers for CUSTOM AuthorizationPolicies); other MeshConfig fields are
-// listed as not read. Parsing returns problems by field path, so an apply is refused with the reason and the control
+// reads its `extensionProviders` of types `envoyExtAuthzHttp` and `envoyExtAuthzGrpc` (external authorizers for
+// CUSTOM AuthorizationPolicies); other provider types are kept as unsupported, other MeshConfig fields are not read. Parsing returns problems by field path, so an apply is refused with the reason and the control
 // plane can say why a provider is missing.
 import { parse } from 'yaml';
 
@@ -23,14 +23,25 @@ export interface HttpExtAuthzProvider {
   headersToDownstreamOnDeny?: string[];
 }
 
+/** `envoyExtAuthzGrpc`: a gRPC authorizer (envoy.service.auth.v3.Authorization/Check). */
+export interface GrpcExtAuthzProvider {
+  service: string;
+  port: number;
+  timeout?: string;
+  failOpen?: boolean;
+  statusOnError?: string;
+}
+
 interface ExtensionProvider {
   name: string;
   envoyExtAuthzHttp?: HttpExtAuthzProvider;
+  envoyExtAuthzGrpc?: GrpcExtAuthzProvider;
   /** The provider's type when Ambit cannot use it yet (`envoyExtAuthzGrpc`, `opentelemetry`, …). */
   unsupported?: string;
 }
 
 const PROVIDER_TYPES = ['envoyExtAuthzHttp', 'envoyExtAuthzGrpc', 'zipkin', 'datadog', 'stackdriver', 'opencensus', 'skywalking', 'opentelemetry', 'prometheus', 'envoyFileAccessLog', 'envoyHttpAls', 'envoyTcpAls', 'envoyOtelAls', 'sds', 'lightstep'];
+const GRPC_FIELDS = ['service', 'port', 'timeout', 'failOpen', 'statusOnError', 'includeRequestBodyInCheck'];
 const HTTP_FIELDS = ['service', 'port', 'timeout', 'pathPrefix', 'failOpen', 'statusOnError', 'includeRequestHeadersInCheck', 'includeAdditionalHeadersInCheck', 'headersToUpstreamOnAllow', 'headersToDownstreamOnDeny', 'includeHeadersInCheck', 'includeRequestBodyInCheck'];
 
 const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string' && x !== '');
@@ -62,12 +73,12 @@ export function parseMeshConfig(text: string): { providers: ExtensionProvider[];
     if (unknown.length) return void problems.push(`${at}: unknown provider type ${unknown.join(', ')} (known: ${PROVIDER_TYPES.join(', ')})`);
     if (types.length !== 1) return void problems.push(`${at}: exactly one provider type is required, got ${types.length ? types.join(', ') : 'none'}`);
     const type = types[0]!;
-    if (type !== 'envoyExtAuthzHttp') return void providers.push({ name, unsupported: type });
+    if (type !== 'envoyExtAuthzHttp' && type !== 'envoyExtAuthzGrpc') return void providers.push({ name, unsupported: type });
     const h = p[type];
     if (!h || typeof h !== 'object' || Array.isArray(h)) return void problems.push(`${at}.${type}: expected a mapping`);
     const f = h as Record<string, unknown>;
     const before = problems.length;
-    for (const k of Object.keys(f)) if (!HTTP_FIELDS.includes(k)) problems.push(`${at}.${type}.${k}: unknown field`);
+    for (const k of Object.keys(f)) if (!(type === 'envoyExtAuthzHttp' ? HTTP_FIELDS : GRPC_FIELDS).includes(k)) problems.push(`${at}.${type}.${k}: unknown field`);
     if (typeof f['service'] !== 'string' || !f['service']) problems.push(`${at}.${type}.service: required (the authorizer's host, e.g. ext-authz.foo.svc.cluster.local)`);
     if (typeof f['port'] !== 'number' || !Number.isInteger(f['port']) || f['port'] < 1 || f['port'] > 65535) problems.push(`${at}.${type}.port: required, a port number`);
     if (f['timeout'] !== undefined && !(typeof f['timeout'] === 'string' && /^\d+(\.\d+)?(ms|s|m|h)$/.test(f['timeout']))) problems.push(`${at}.${type}.timeout: expected a duration like 500ms or 1s`);
@@ -83,15 +94,19 @@ export function parseMeshConfig(text: string): { providers: ExtensionProvider[];
     }
     if (f['includeRequestBodyInCheck'] !== undefined) problems.push(`${at}.${type}.includeRequestBodyInCheck: sending the body to the authorizer is not supported`);
     if (problems.length > before) return;
+    const common = {
+      service: f['service'] as string, port: f['port'] as number,
+      ...(f['timeout'] ? { timeout: f['timeout'] as string } : {}),
+      ...(f['failOpen'] !== undefined ? { failOpen: f['failOpen'] as boolean } : {}),
+      ...(f['statusOnError'] ? { statusOnError: f['statusOnError'] as string } : {}),
+    };
+    if (type === 'envoyExtAuthzGrpc') return void providers.push({ name, envoyExtAuthzGrpc: common });
     const includes = [...((f['includeRequestHeadersInCheck'] as string[] | undefined) ?? []), ...((f['includeHeadersInCheck'] as string[] | undefined) ?? [])];
     providers.push({
       name,
       envoyExtAuthzHttp: {
-        service: f['service'] as string, port: f['port'] as number,
-        ...(f['timeout'] ? { timeout: f['timeout'] as string } : {}),
+        ...common,
         ...(f['pathPrefix'] ? { pathPrefix: f['pathPrefix'] as string } : {}),
-        ...(f['failOpen'] !== undefined ? { failOpen: f['failOpen'] as boolean } : {}),
-        ...(f['statusOnError'] ? { statusOnError: f['statusOnError'] as string } : {}),
         ...(includes.length ? { includeRequestHeadersInCheck: includes } : {}),
         ...(extra ? { includeAdditionalHeadersInCheck: extra as Record<string, string> } : {}),
         ...(f['headersToUpstreamOnAllow'] ? { headersToUpstreamOnAllow: f['headersToUpstreamOnAllow'] as string[] } : {}),

@@ -259,13 +259,14 @@ export class HttpProxy {
     const authz = this.#d.authz();
     const custom = authz.customFor(ds, ex, auth);
     if (custom) {
-      const v = await this.#d.extAuthz.check(custom.name, custom.provider, ex);
+      const v = await this.#d.extAuthz.check(custom.name, custom.provider, ex, { sourceIdentity: ds.peer.identity, sourceIp: ds.sourceIp, destination: ds.destination });
       if (!v.allowed) {
         outcome.flags.push('UAEX');
         outcome.detail = `ext_authz_denied: ${v.reason} (policy ${custom.policy})`;
         this.#localReply(ex, grpc, v.status, v.body, outcome, undefined, { set: Object.entries(v.headers).map(([name, value]) => ({ name, value })), add: [], remove: [] });
         return false;
       }
+      for (const h of v.removeHeaders) delete ex.headers[h];
       Object.assign(ex.headers, v.upstreamHeaders);
     }
     const { decision, dryRun } = authz.decide(ds, ex, auth, custom !== undefined);

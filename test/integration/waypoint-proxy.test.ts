@@ -29,6 +29,8 @@ import { WaypointAuthorization } from '../../src/waypoint/authorization.js';
 import { JwksFetcher } from '../../src/waypoint/jwks-fetcher.js';
 import { ExtAuthz } from '../../src/waypoint/ext-authz.js';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { CheckRequestSchema, CheckResponseSchema, type CheckRequest, type CheckResponse } from '../../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
 import { pino } from 'pino';
 
 const TD = 'cluster.local';
@@ -387,7 +389,7 @@ test('waypoint RequestAuthentication: a valid JWT gives the request its principa
   assert.equal((await get(tunnel, '/open', bearer('garbage'))).status, 401, 'a bad token is refused even where no principal is needed');
 });
 
-test('waypoint CUSTOM policy: an HTTP external authorizer allows and denies by header, its headers pass on, and when it cannot answer fail-closed denies and fail-open allows', { timeout: 60_000 }, async (t) => {
+test('waypoint CUSTOM policy: HTTP and gRPC external authorizers allow and deny by header, its headers pass on, and when it cannot answer fail-closed denies and fail-open allows', { timeout: 60_000 }, async (t) => {
   const { tunnel, setPolicies, seen } = await setup(t);
   // The authorizer: allows `x-ext-authz: allow`, else 403 with its own body and a header for the caller.
   const checks: Array<{ method?: string; url?: string; headers: http.IncomingHttpHeaders }> = [];
@@ -431,6 +433,42 @@ test('waypoint CUSTOM policy: an HTTP external authorizer allows and denies by h
   // A provider the mesh config does not define: every match is denied.
   setPolicies([custom], [], []);
   assert.equal((await get(tunnel, '/ext/page', { 'x-ext-authz': 'allow' })).status, 403);
+
+  // envoyExtAuthzGrpc: a real @grpc/grpc-js server implementing envoy.service.auth.v3.Authorization/Check.
+  const seenChecks: CheckRequest[] = [];
+  const server = new grpc.Server();
+  server.addService({
+    Check: {
+      path: '/envoy.service.auth.v3.Authorization/Check', requestStream: false, responseStream: false,
+      requestSerialize: (m: CheckRequest) => Buffer.from(toBinary(CheckRequestSchema, m)), requestDeserialize: (b: Buffer) => fromBinary(CheckRequestSchema, b),
+      responseSerialize: (m: CheckResponse) => Buffer.from(toBinary(CheckResponseSchema, m)), responseDeserialize: (b: Buffer) => fromBinary(CheckResponseSchema, b),
+    },
+  }, {
+    Check: (call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>, cb: grpc.sendUnaryData<CheckResponse>) => {
+      seenChecks.push(call.request);
+      const allow = call.request.attributes?.request?.http?.headers['x-ext-authz'] === 'allow';
+      cb(null, create(CheckResponseSchema, allow
+        ? { status: { code: 0 }, httpResponse: { case: 'okResponse', value: { headers: [{ header: { key: 'x-grpc-user', value: 'bob' } }], headersToRemove: ['x-ext-authz'] } } }
+        : { status: { code: 7, message: 'no' }, httpResponse: { case: 'deniedResponse', value: { status: { code: 401 }, body: 'grpc says no', headers: [{ header: { key: 'x-why', value: 'header' } }] } } }));
+    },
+  });
+  const grpcPort = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  t.after(() => server.forceShutdown());
+  setPolicies([custom], [], [{ name: 'checker', envoyExtAuthzGrpc: { service: '127.0.0.1', port: grpcPort, timeout: '2s' } as never }]);
+  const grpcBefore = seen.length;
+  assert.equal((await get(tunnel, '/ext/grpc', { 'x-ext-authz': 'allow' })).status, 200);
+  const viaGrpc = seen.slice(grpcBefore).find((x) => x.path === '/ext/grpc');
+  assert.equal(viaGrpc?.headers['x-grpc-user'], 'bob', 'ok_response headers reach the upstream');
+  assert.equal(viaGrpc?.headers['x-ext-authz'], undefined, 'headers_to_remove are removed');
+  const attrs = seenChecks[0]?.attributes;
+  assert.deepEqual([attrs?.request?.http?.method, attrs?.request?.http?.path, attrs?.request?.http?.host], ['GET', '/ext/grpc', 'echo']);
+  assert.equal(attrs?.source?.principal, CLIENT_ID, 'the caller\'s SPIFFE identity');
+  assert.equal(attrs?.destination?.address?.socketAddress?.portValue, 80);
+  const grpcDenied = await get(tunnel, '/ext/grpc');
+  assert.deepEqual([grpcDenied.status, grpcDenied.body, grpcDenied.headers['x-why']], [401, 'grpc says no', 'header']);
+  server.forceShutdown();
+  setPolicies([custom], [], [{ name: 'checker', envoyExtAuthzGrpc: { service: '127.0.0.1', port: grpcPort, timeout: '1s', failOpen: true } as never }]);
+  assert.equal((await get(tunnel, '/ext/grpc')).status, 200, 'the gRPC authorizer gone: fail open');
 });
 
 /** A raw gRPC call over an h2 session: length-prefixed message out, messages, headers and trailers back. */

@@ -236,9 +236,9 @@ function customProviderNote(r: IndexReader, ap: KubeObject): string {
   const where = `the mesh config (ConfigMap ${r.config.rootNamespace}/${MESH_CONFIG_NAME}, key ${MESH_CONFIG_KEY}, extensionProviders)`;
   const p = meshProviders(r).find((x) => x.name === name);
   if (!p) return `Provider ${JSON.stringify(name)} is not defined in ${where}: every request this policy matches is denied (fail closed).`;
-  if (p.unsupported) return `Provider ${JSON.stringify(name)} is ${p.unsupported}, which Ambit does not support yet (only envoyExtAuthzHttp): every request this policy matches is denied (fail closed).`;
-  const h = p.envoyExtAuthzHttp as { service?: string; port?: number; failOpen?: boolean } | undefined;
-  return `Matching requests are checked by ${JSON.stringify(name)} (HTTP ${h?.service}:${h?.port}; ${h?.failOpen ? 'fail open' : 'fail closed'} when it cannot answer).`;
+  if (p.unsupported) return `Provider ${JSON.stringify(name)} is ${p.unsupported}, which is not an authorizer (envoyExtAuthzHttp or envoyExtAuthzGrpc): every request this policy matches is denied (fail closed).`;
+  const h = (p.envoyExtAuthzHttp ?? p.envoyExtAuthzGrpc) as { service?: string; port?: number; failOpen?: boolean } | undefined;
+  return `Matching requests are checked by ${JSON.stringify(name)} (${p.envoyExtAuthzHttp ? 'HTTP' : 'gRPC'} ${h?.service}:${h?.port}; ${h?.failOpen ? 'fail open' : 'fail closed'} when it cannot answer).`;
 }
 
 /** For targetRefs policies: whether each target reaches a waypoint (they are never sent to ztunnel). */

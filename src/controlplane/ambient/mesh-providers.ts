@@ -13,6 +13,7 @@ export function meshProviders(r: IndexReader): ExtensionProviderRecord[] {
   return parseMeshConfig(text).providers.map((p) => ({
     name: p.name,
     ...(p.envoyExtAuthzHttp ? { envoyExtAuthzHttp: p.envoyExtAuthzHttp as unknown as JsonObject } : {}),
+    ...(p.envoyExtAuthzGrpc ? { envoyExtAuthzGrpc: p.envoyExtAuthzGrpc as unknown as JsonObject } : {}),
     ...(p.unsupported ? { unsupported: p.unsupported } : {}),
   }));
 }

@@ -30,6 +30,8 @@ export interface ExtensionProviderRecord {
   name: string;
   /** `envoyExtAuthzHttp` as written in the mesh config (see src/api/mesh-config.ts). */
   envoyExtAuthzHttp?: JsonObject;
+  /** `envoyExtAuthzGrpc` as written in the mesh config. */
+  envoyExtAuthzGrpc?: JsonObject;
   /** The provider type when Ambit cannot use it. */
   unsupported?: string;
 }
@@ -89,7 +91,8 @@ export function decodeWaypointConfig(bytes: Uint8Array): Decoded<WaypointConfigR
         requestAuthentications: attached(m.requestAuthentications),
         ...(m.extensionProviders.length ? {
           extensionProviders: m.extensionProviders.map((p) => ({
-            name: p.name, ...(p.envoyExtAuthzHttp ? { envoyExtAuthzHttp: p.envoyExtAuthzHttp as JsonObject } : {}), ...(p.unsupported ? { unsupported: p.unsupported } : {}),
+            name: p.name, ...(p.envoyExtAuthzHttp ? { envoyExtAuthzHttp: p.envoyExtAuthzHttp as JsonObject } : {}),
+            ...(p.envoyExtAuthzGrpc ? { envoyExtAuthzGrpc: p.envoyExtAuthzGrpc as JsonObject } : {}), ...(p.unsupported ? { unsupported: p.unsupported } : {}),
           })),
         } : {}),
       },

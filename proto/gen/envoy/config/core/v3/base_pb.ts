@@ -7,14 +7,14 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import { file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_struct, file_google_protobuf_wrappers } from "@bufbuild/protobuf/wkt";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file envoy/config/core/v3/base.proto.
  */
 export const file_envoy_config_core_v3_base: GenFile = /*@__PURE__*/
-  fileDesc("Ch9lbnZveS9jb25maWcvY29yZS92My9iYXNlLnByb3RvEhRlbnZveS5jb25maWcuY29yZS52MyI6CghMb2NhbGl0eRIOCgZyZWdpb24YASABKAkSDAoEem9uZRgCIAEoCRIQCghzdWJfem9uZRgDIAEoCSLrAQoETm9kZRIKCgJpZBgBIAEoCRIPCgdjbHVzdGVyGAIgASgJEikKCG1ldGFkYXRhGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIwCghsb2NhbGl0eRgEIAEoCzIeLmVudm95LmNvbmZpZy5jb3JlLnYzLkxvY2FsaXR5EhcKD3VzZXJfYWdlbnRfbmFtZRgGIAEoCRIcChJ1c2VyX2FnZW50X3ZlcnNpb24YByABKAlIABIXCg9jbGllbnRfZmVhdHVyZXMYCiADKAlCGQoXdXNlcl9hZ2VudF92ZXJzaW9uX3R5cGViBnByb3RvMw", [file_google_protobuf_struct]);
+  fileDesc("Ch9lbnZveS9jb25maWcvY29yZS92My9iYXNlLnByb3RvEhRlbnZveS5jb25maWcuY29yZS52MyI6CghMb2NhbGl0eRIOCgZyZWdpb24YASABKAkSDAoEem9uZRgCIAEoCRIQCghzdWJfem9uZRgDIAEoCSLrAQoETm9kZRIKCgJpZBgBIAEoCRIPCgdjbHVzdGVyGAIgASgJEikKCG1ldGFkYXRhGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIwCghsb2NhbGl0eRgEIAEoCzIeLmVudm95LmNvbmZpZy5jb3JlLnYzLkxvY2FsaXR5EhcKD3VzZXJfYWdlbnRfbmFtZRgGIAEoCRIcChJ1c2VyX2FnZW50X3ZlcnNpb24YByABKAlIABIXCg9jbGllbnRfZmVhdHVyZXMYCiADKAlCGQoXdXNlcl9hZ2VudF92ZXJzaW9uX3R5cGUiKQoLSGVhZGVyVmFsdWUSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJInIKEUhlYWRlclZhbHVlT3B0aW9uEjEKBmhlYWRlchgBIAEoCzIhLmVudm95LmNvbmZpZy5jb3JlLnYzLkhlYWRlclZhbHVlEioKBmFwcGVuZBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5Cb29sVmFsdWViBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_wrappers]);
 
 /**
  * Where a node runs.
@@ -100,4 +100,52 @@ export type Node = Message<"envoy.config.core.v3.Node"> & {
  */
 export const NodeSchema: GenMessage<Node> = /*@__PURE__*/
   messageDesc(file_envoy_config_core_v3_base, 1);
+
+/**
+ * One header (external authorization answers).
+ *
+ * @generated from message envoy.config.core.v3.HeaderValue
+ */
+export type HeaderValue = Message<"envoy.config.core.v3.HeaderValue"> & {
+  /**
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * @generated from field: string value = 2;
+   */
+  value: string;
+};
+
+/**
+ * Describes the message envoy.config.core.v3.HeaderValue.
+ * Use `create(HeaderValueSchema)` to create a new message.
+ */
+export const HeaderValueSchema: GenMessage<HeaderValue> = /*@__PURE__*/
+  messageDesc(file_envoy_config_core_v3_base, 2);
+
+/**
+ * A header to set or append (external authorization answers).
+ *
+ * @generated from message envoy.config.core.v3.HeaderValueOption
+ */
+export type HeaderValueOption = Message<"envoy.config.core.v3.HeaderValueOption"> & {
+  /**
+   * @generated from field: envoy.config.core.v3.HeaderValue header = 1;
+   */
+  header?: HeaderValue | undefined;
+
+  /**
+   * @generated from field: google.protobuf.BoolValue append = 2;
+   */
+  append?: boolean | undefined;
+};
+
+/**
+ * Describes the message envoy.config.core.v3.HeaderValueOption.
+ * Use `create(HeaderValueOptionSchema)` to create a new message.
+ */
+export const HeaderValueOptionSchema: GenMessage<HeaderValueOption> = /*@__PURE__*/
+  messageDesc(file_envoy_config_core_v3_base, 3);
 

@@ -5,11 +5,12 @@
 // the service, the waypoint's Gateway, or the `istio-waypoint` GatewayClass from the root namespace.
 //
 // A token given with --jwt is checked for issuer, audiences and expiry; its signature only when the rule's keys are
-// inline (remote keys are the waypoint's to fetch), which the output says.
+// inline (remote keys are the waypoint's to fetch), which the output says. A matching CUSTOM policy's authorizer
+// answers at request time: the output names it and gives the decision should it allow.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { kindByName, type KubeObject } from '../api/index.js';
-import { authenticateRequest, evaluateL7, policyMatch, type L7Policy, type RequestAuth, type RequestAuthnPolicy, type RequestFacts } from '../authz/index.js';
+import { authenticateRequest, customMatches, evaluateL7, policyMatch, type L7Policy, type RequestAuth, type RequestAuthnPolicy, type RequestFacts } from '../authz/index.js';
 import type { ApiClient } from '../controlplane/client/index.js';
 import { formatSpiffeId } from '../lib/certs/spiffe-id.js';
 import { ROOT_NAMESPACE, WAYPOINT_GATEWAY_CLASS } from '../lib/mesh-contract.js';
@@ -130,7 +131,10 @@ async function check(api: ApiClient, ns: string, podName: string, f: CheckFlags)
     const rule = policyMatch(p, facts);
     lines.push(`  ${(p.spec.action ?? 'ALLOW').padEnd(6)} ${`${p.namespace}/${p.name}`.padEnd(32)} ${rule >= 0 ? `rule ${rule} matches` : 'no rule matches'}${dry ? ' (dry run: not enforced)' : ''}`);
   }
-  const d = evaluateL7(enforced, facts);
+  // A matching CUSTOM policy hands the request to its external authorizer first: its answer cannot be known offline.
+  const custom = customMatches(enforced, facts)[0];
+  if (custom) lines.push(`external authorization: CUSTOM policy ${custom.policy} rule ${custom.rule} matches, so provider ${JSON.stringify(custom.provider)} decides first; if it allows:`);
+  const d = evaluateL7(enforced, facts, { customChecked: custom !== undefined });
   lines.push(d.allowed ? `decision: ALLOW — ${d.reason}` : `decision: DENY (403 RBAC: access denied) — ${d.reason}`);
   if (d.audit.length) lines.push(`audited by: ${d.audit.join(', ')}`);
   return `${lines.join('\n')}\n`;

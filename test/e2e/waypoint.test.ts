@@ -395,6 +395,9 @@ test('waypoint: deploy, L7 routing and resilience with real requests, gRPC, metr
   assert.equal((await curl('GET', '/plain')).status, 200, 'paths the CUSTOM policy does not match are not checked');
   const extStatus = JSON.parse((await fx.cli(['get', 'authorizationpolicy', 'echo-ext', '-n', NS, '-o', 'json'])).stdout) as { status?: { conditions?: Array<{ type: string; message: string }> } };
   assert.match(extStatus.status?.conditions?.find((c) => c.type === 'WaypointAccepted')?.message ?? '', /Matching requests are checked by "sample-authz" \(HTTP ext-authz\.wp-e2e\.svc\.cluster\.local:8000; fail closed/);
+  const extCheck = await authzCheck(['--path', '/ext']);
+  assert.match(extCheck, new RegExp(`^external authorization: CUSTOM policy ${NS}/echo-ext rule 0 matches, so provider "sample-authz" decides first; if it allows:$`, 'm'));
+  assert.match(extCheck, /^decision: ALLOW — no ALLOW policy applies: allowed$/m);
   await fx.cli(['delete', 'pod', 'ext-authz', '-n', NS]);
   await fx.waitFor('fail closed without the authorizer', async () => (await curl('GET', '/ext', ['x-ext-authz: allow'])).status === 403, 20_000, 300);
   await fx.apply([meshConfig(true)]);

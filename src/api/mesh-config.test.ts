@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { parseMeshConfig } from './mesh-config.js';
 import { validateObject } from './index.js';
 
-test('extensionProviders: HTTP and gRPC authorizers parsed', () => {
+test('extensionProviders: HTTP and gRPC authorizers and OTLP/HTTP tracers parsed', () => {
   const { providers, problems } = parseMeshConfig(`
 defaultConfig: {}
 extensionProviders:
@@ -21,11 +21,20 @@ extensionProviders:
   envoyExtAuthzGrpc:
     service: authz.policy.svc.cluster.local
     port: 9000
+- name: otel
+  opentelemetry:
+    service: otel.obs.svc.cluster.local
+    port: 4318
+    http: { path: /otlp/v1/traces, timeout: 5s, headers: [{ name: x-tenant, value: a }] }
+- name: otel-grpc
+  opentelemetry: { service: otel.obs, port: 4317 }
 `);
   assert.deepEqual(problems, []);
   assert.deepEqual(providers, [
     { name: 'opa', envoyExtAuthzHttp: { service: 'opa.policy.svc.cluster.local', port: 8181, timeout: '500ms', failOpen: true, includeRequestHeadersInCheck: ['authorization', 'x-ext-*'], headersToUpstreamOnAllow: ['x-user'] } },
     { name: 'grpc-authz', envoyExtAuthzGrpc: { service: 'authz.policy.svc.cluster.local', port: 9000 } },
+    { name: 'otel', opentelemetry: { service: 'otel.obs.svc.cluster.local', port: 4318, path: '/otlp/v1/traces', timeout: '5s', headers: { 'x-tenant': 'a' } } },
+    { name: 'otel-grpc', unsupported: 'opentelemetry over OTLP/gRPC (set http: {path: /v1/traces} for OTLP/HTTP)' },
   ]);
   assert.deepEqual(parseMeshConfig(''), { providers: [], problems: [] });
 });

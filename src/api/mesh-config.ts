@@ -32,8 +32,19 @@ export interface GrpcExtAuthzProvider {
   statusOnError?: string;
 }
 
+/** `opentelemetry` with `http`: an OTLP/HTTP (protobuf) trace collector. */
+export interface OtelTracingProvider {
+  service: string;
+  port: number;
+  /** The collector's traces path; default /v1/traces. */
+  path: string;
+  timeout?: string;
+  headers?: Record<string, string>;
+}
+
 interface ExtensionProvider {
   name: string;
+  opentelemetry?: OtelTracingProvider;
   envoyExtAuthzHttp?: HttpExtAuthzProvider;
   envoyExtAuthzGrpc?: GrpcExtAuthzProvider;
   /** The provider's type when Ambit cannot use it yet (`envoyExtAuthzGrpc`, `opentelemetry`, …). */
@@ -73,6 +84,7 @@ export function parseMeshConfig(text: string): { providers: ExtensionProvider[];
     if (unknown.length) return void problems.push(`${at}: unknown provider type ${unknown.join(', ')} (known: ${PROVIDER_TYPES.join(', ')})`);
     if (types.length !== 1) return void problems.push(`${at}: exactly one provider type is required, got ${types.length ? types.join(', ') : 'none'}`);
     const type = types[0]!;
+    if (type === 'opentelemetry') return void parseOtel(name, p[type], `${at}.${type}`, providers, problems);
     if (type !== 'envoyExtAuthzHttp' && type !== 'envoyExtAuthzGrpc') return void providers.push({ name, unsupported: type });
     const h = p[type];
     if (!h || typeof h !== 'object' || Array.isArray(h)) return void problems.push(`${at}.${type}: expected a mapping`);
@@ -115,4 +127,35 @@ export function parseMeshConfig(text: string): { providers: ExtensionProvider[];
     });
   });
   return { providers, problems };
+}
+
+/** `opentelemetry`: OTLP/HTTP when `http` is set (Ambit's exporter); OTLP/gRPC otherwise, which is kept as unsupported. */
+function parseOtel(name: string, raw: unknown, at: string, providers: ExtensionProvider[], problems: string[]): void {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return void problems.push(`${at}: expected a mapping`);
+  const f = raw as Record<string, unknown>;
+  const before = problems.length;
+  for (const k of Object.keys(f)) if (!['service', 'port', 'maxTagLength', 'http', 'resourceDetectors', 'dynatraceSampler'].includes(k)) problems.push(`${at}.${k}: unknown field`);
+  if (typeof f['service'] !== 'string' || !f['service']) problems.push(`${at}.service: required (the collector's host)`);
+  if (typeof f['port'] !== 'number' || !Number.isInteger(f['port']) || f['port'] < 1 || f['port'] > 65535) problems.push(`${at}.port: required, a port number`);
+  const http = f['http'] as Record<string, unknown> | undefined;
+  if (http !== undefined && (!http || typeof http !== 'object' || Array.isArray(http))) problems.push(`${at}.http: expected a mapping`);
+  else if (http) {
+    if (http['path'] !== undefined && !(typeof http['path'] === 'string' && http['path'].startsWith('/'))) problems.push(`${at}.http.path: must start with /`);
+    if (http['timeout'] !== undefined && !(typeof http['timeout'] === 'string' && /^\d+(\.\d+)?(ms|s|m|h)$/.test(http['timeout']))) problems.push(`${at}.http.timeout: expected a duration like 500ms or 1s`);
+    const headers = http['headers'];
+    if (headers !== undefined && !(Array.isArray(headers) && headers.every((h) => h && typeof h === 'object' && typeof (h as Record<string, unknown>)['name'] === 'string' && typeof (h as Record<string, unknown>)['value'] === 'string'))) {
+      problems.push(`${at}.http.headers: expected a list of {name, value}`);
+    }
+  }
+  if (problems.length > before) return;
+  if (!http) return void providers.push({ name, unsupported: 'opentelemetry over OTLP/gRPC (set http: {path: /v1/traces} for OTLP/HTTP)' });
+  const headers = (http['headers'] as Array<{ name: string; value: string }> | undefined) ?? [];
+  providers.push({
+    name,
+    opentelemetry: {
+      service: f['service'] as string, port: f['port'] as number, path: (http['path'] as string | undefined) ?? '/v1/traces',
+      ...(http['timeout'] ? { timeout: http['timeout'] as string } : {}),
+      ...(headers.length ? { headers: Object.fromEntries(headers.map((h) => [h.name, h.value])) } : {}),
+    },
+  });
 }

@@ -28,6 +28,7 @@ import { endpointKey, type Upstreams } from './upstream.js';
 import { h1Response, h2Response, type BodySink, type UpstreamResponse } from './upstream-response.js';
 import type { WaypointAuthorization } from './authorization.js';
 import type { ExtAuthz } from './ext-authz.js';
+import type { RequestTrace, WaypointTracing } from './tracing.js';
 import { ACCESS_DENIED_BODY, authenticateRequest, type KeySource, type RequestAuth } from '../authz/index.js';
 
 const RETRY_BUFFER_LIMIT = 1024 * 1024;
@@ -55,6 +56,8 @@ interface HttpProxyDeps {
   keys: KeySource;
   /** The external authorizers of CUSTOM policies. */
   extAuthz: ExtAuthz;
+  /** Spans per request (off unless a Telemetry turns tracing on). */
+  tracing: WaypointTracing;
   view(): MeshView;
   upstreams: Upstreams;
   metrics: WaypointMetrics;
@@ -169,6 +172,7 @@ interface Outcome {
   attempts: number;
   detail?: string;
   requestBytes: number;
+  trace?: RequestTrace;
 }
 
 export class HttpProxy {
@@ -184,7 +188,7 @@ export class HttpProxy {
   async handle(ds: Downstream, ex: Exchange): Promise<void> {
     const started = performance.now();
     const grpc = isGrpc(ex.headers);
-    const outcome: Outcome = { status: 0, flags: [], attempts: 0, requestBytes: 0 };
+    const outcome: Outcome = { status: 0, flags: [], attempts: 0, requestBytes: 0, trace: this.#d.tracing.start(ex) };
     const body = new RequestBody(ex.body);
     body.detach();
     ex.body.pause();
@@ -197,6 +201,7 @@ export class HttpProxy {
       if (auth === false || !(await this.#authorized(ds, ex, grpc, outcome, auth))) {
         ex.body.resume();
         this.#record(ds, ex, grpc, undefined, outcome, performance.now() - started);
+        outcome.trace?.end(outcome.status);
         return;
       }
       decision = this.#decide(ds, ex);
@@ -227,6 +232,7 @@ export class HttpProxy {
     ex.body.resume();
     if (ex.aborted && !outcome.flags.includes('DC')) outcome.flags.push('DC');
     this.#record(ds, ex, grpc, decision, outcome, performance.now() - started);
+    outcome.trace?.end(outcome.status, outcome.flags.some((f) => f !== '-') ? outcome.detail : undefined);
   }
 
   /**
@@ -299,6 +305,7 @@ export class HttpProxy {
     applyHeaderEdits(headers, d.requestHeaders);
     if (!headers['x-request-id']) headers['x-request-id'] = randomUUID();
     headers['x-forwarded-proto'] ??= 'http';
+    outcome.trace?.injectUpstream(headers);
     const path = d.rewritePath ?? ex.path;
     const authority = d.rewriteHost ?? ex.authority;
     const requestTimeout = minDefined(d.timeouts.requestMs || undefined, grpc ? grpcTimeoutMs(ex.headers['grpc-timeout']) : undefined);

@@ -28,6 +28,7 @@ import { compileRoutes, type RouteTable } from '../routing/index.js';
 import { WaypointAuthorization } from './authorization.js';
 import { JwksFetcher } from './jwks-fetcher.js';
 import { ExtAuthz } from './ext-authz.js';
+import { WaypointTracing } from './tracing.js';
 import { Upstreams } from './upstream.js';
 
 const VERSION = '0.1.0';
@@ -95,7 +96,8 @@ export async function runWaypoint(config: WaypointConfig): Promise<WaypointHandl
   let authz = new WaypointAuthorization(undefined);
   const jwks = new JwksFetcher({ view: () => view, upstreams, namespace: config.namespace, log });
   const extAuthz = new ExtAuthz({ view: () => view, upstreams, namespace: config.namespace, log });
-  const proxy = new HttpProxy({ table: () => table, authz: () => authz, keys: jwks.keys, extAuthz, view: () => view, upstreams, metrics, accessLog });
+  const tracing = new WaypointTracing({ name: config.name, namespace: config.namespace, log });
+  const proxy = new HttpProxy({ table: () => table, authz: () => authz, keys: jwks.keys, extAuthz, tracing, view: () => view, upstreams, metrics, accessLog });
   const listener = new WaypointListener({ view: () => view, table: () => table, authz: () => authz, proxy, upstreams, metrics, log, accessLog });
 
   const xds = new XdsClient({
@@ -121,6 +123,7 @@ export async function runWaypoint(config: WaypointConfig): Promise<WaypointHandl
       configSeen = true;
       table = compileRoutes(own);
       authz = new WaypointAuthorization(own);
+      tracing.configure(own.tracing);
       if (table.problems.length) log.warn({ problems: table.problems.map((p) => `${p.kind}/${p.namespace}/${p.name}: ${p.field}: ${p.reason}`) }, 'config the waypoint cannot enforce');
     }
   });
@@ -197,6 +200,8 @@ export async function runWaypoint(config: WaypointConfig): Promise<WaypointHandl
           s.closeAllConnections();
         }
         await hbone.close(config.terminationGraceMs);
+        // Spans still batched go out before the process ends (bounded by the exporter's timeout).
+        await tracing.close().catch(() => undefined);
         upstreams.close();
         xds.close();
         certs.close();

@@ -11,7 +11,9 @@
 // expired, wrong-issuer, wrong-audience and tampered tokens, a claim rule, a key rotation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fromBinary } from '@bufbuild/protobuf';
+import { ExportTraceServiceRequestSchema } from '../../proto/gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.js';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -377,7 +379,8 @@ test('waypoint: deploy, L7 routing and resilience with real requests, gRPC, metr
 }).listen(Number(process.env.PORT));\n`);
   const meshConfig = (failOpen: boolean) => ({
     apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' },
-    data: { mesh: `extensionProviders:\n- name: sample-authz\n  envoyExtAuthzHttp:\n    service: ext-authz.${NS}.svc.cluster.local\n    port: 8000\n    timeout: 2s\n    failOpen: ${failOpen}\n    includeRequestHeadersInCheck: [x-ext-authz]\n` },
+    data: { mesh: `extensionProviders:\n- name: sample-authz\n  envoyExtAuthzHttp:\n    service: ext-authz.${NS}.svc.cluster.local\n    port: 8000\n    timeout: 2s\n    failOpen: ${failOpen}\n    includeRequestHeadersInCheck: [x-ext-authz]\n`
+      + `- name: otel\n  opentelemetry:\n    service: otel.${NS}.svc.cluster.local\n    port: 4318\n    http: { path: /v1/traces }\n` },
   });
   await fx.apply([
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'ext-authz', namespace: NS } },
@@ -403,6 +406,47 @@ test('waypoint: deploy, L7 routing and resilience with real requests, gRPC, metr
   await fx.apply([meshConfig(true)]);
   await fx.waitFor('fail open without the authorizer', async () => (await curl('GET', '/ext', ['x-ext-authz: allow'])).status === 200, 20_000, 300);
   await fx.cli(['delete', 'authorizationpolicy', 'echo-ext', '-n', NS]);
+
+  // 8e. Tracing: a Telemetry turns spans on for the namespace with the mesh config's OTLP/HTTP collector (a pod here,
+  //     which stores what it receives); a request with a W3C traceparent gives a server and a client span in the
+  //     caller's trace, decoded with the OTLP protos, and the app sees the client span as its parent.
+  const otlpDir = join(dir, 'otlp');
+  mkdirSync(otlpDir);
+  const receiverScript = join(dir, 'otlp-receiver.cjs');
+  writeFileSync(receiverScript, `const fs = require('node:fs'); let n = 0;
+require('node:http').createServer((req, res) => {
+  const chunks = []; req.on('data', (c) => chunks.push(c)).on('end', () => {
+    if (req.url === '/v1/traces') { const f = process.env.OUT + '/' + (n++) + '.bin'; fs.writeFileSync(f + '.tmp', Buffer.concat(chunks)); fs.renameSync(f + '.tmp', f); }
+    res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+  });
+}).listen(Number(process.env.PORT));\n`);
+  await fx.apply([
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'otel', namespace: NS } },
+    pod('otel', 'node2', { app: 'otel' }, [process.execPath, receiverScript], { PORT: '4318', OUT: otlpDir }),
+    service('otel', { app: 'otel' }, 4318, 4318, 'http'),
+    { apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', metadata: { name: 'tracing', namespace: NS }, spec: { tracing: [{ providers: [{ name: 'otel' }], randomSamplingPercentage: 100 }] } },
+  ]);
+  await fx.running(NS, 'otel');
+  const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const callerSpan = '00f067aa0ba902b7';
+  const decodeSpans = () => readdirSync(otlpDir).filter((f) => f.endsWith('.bin')).flatMap((f) =>
+    fromBinary(ExportTraceServiceRequestSchema, readFileSync(join(otlpDir, f))).resourceSpans.flatMap((rs) => {
+      const service = rs.resource?.attributes.find((a) => a.key === 'service.name')?.value?.value.value;
+      return rs.scopeSpans.flatMap((ss) => ss.spans.map((sp) => ({ sp, service })));
+    }));
+  const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+  const traced = await fx.waitFor('spans of the caller\'s trace at the collector', async () => {
+    const r = await curl('GET', '/traced?format=json', [`traceparent: 00-${traceId}-${callerSpan}-01`]);
+    const spans = decodeSpans().filter((x) => hex(x.sp.traceId) === traceId);
+    const server = spans.find((x) => x.sp.kind === 2);
+    const client = spans.find((x) => x.sp.kind === 3 && server && hex(x.sp.parentSpanId) === hex(server.sp.spanId));
+    return server && client && r.status === 200 ? { server, client, body: r.body } : undefined;
+  }, 30_000, 1000);
+  assert.equal(hex(traced.server.sp.parentSpanId), callerSpan, 'the waypoint\'s server span continues the caller\'s span');
+  assert.equal(traced.server.service, `waypoint.${NS}`);
+  const seenByApp = (JSON.parse(traced.body) as { headers: Record<string, string> }).headers['traceparent'];
+  assert.match(seenByApp ?? '', new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`), 'the app got the trace with the waypoint\'s client span as its parent');
+  await fx.cli(['delete', 'telemetry', 'tracing', '-n', NS]);
 
   // 9. Kill the waypoint: requests fail while it is down (none bypasses it), then it is back.
   const loopP = run<Array<{ t: number; status: number; caller?: string; err?: string }>>([tool, 'loop', 'http://echo-v1/?format=json', '6000'], 60_000);

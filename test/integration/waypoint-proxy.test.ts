@@ -28,6 +28,8 @@ import { compileRoutes } from '../../src/routing/index.js';
 import { WaypointAuthorization } from '../../src/waypoint/authorization.js';
 import { JwksFetcher } from '../../src/waypoint/jwks-fetcher.js';
 import { ExtAuthz } from '../../src/waypoint/ext-authz.js';
+import { WaypointTracing } from '../../src/waypoint/tracing.js';
+import { ExportTraceServiceRequestSchema, type Span } from '../../proto/gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.js';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { CheckRequestSchema, CheckResponseSchema, type CheckRequest, type CheckResponse } from '../../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
@@ -212,7 +214,9 @@ async function setup(t: TestContext) {
   const accessLines: Array<Record<string, unknown>> = [];
   const accessLog = pino({ level: 'info' }, { write: (line: string) => void accessLines.push(JSON.parse(line) as Record<string, unknown>) });
   const extAuthz = new ExtAuthz({ view: () => view, upstreams, namespace: NS, log: silentLogger() });
-  const proxy = new HttpProxy({ table: () => table, authz: () => authz, keys: jwks.keys, extAuthz, view: () => view, upstreams, metrics, accessLog });
+  const tracing = new WaypointTracing({ name: 'waypoint', namespace: NS, log: silentLogger() });
+  t.after(() => tracing.close());
+  const proxy = new HttpProxy({ table: () => table, authz: () => authz, keys: jwks.keys, extAuthz, tracing, view: () => view, upstreams, metrics, accessLog });
   const listener = new WaypointListener({ view: () => view, table: () => table, authz: () => authz, proxy, upstreams, metrics, log: silentLogger(), accessLog });
   const hbone = new HboneServer({ certificate: await certs.fetch(WAYPOINT_ID), handler: listener.handle });
   t.after(() => hbone.destroy());
@@ -221,7 +225,7 @@ async function setup(t: TestContext) {
   const conn: HboneClientConnection = await connectHbone({ socket: net.connect(wpPort, '127.0.0.1'), certificate: clientCert, expectedIdentities: [WAYPOINT_ID], target: `127.0.0.1:${wpPort}` });
   t.after(() => conn.destroy());
   const tunnel = (authority: string): Promise<Duplex> => conn.openStream(authority, { baggage: `k8s.namespace.name=${NS},k8s.deployment.name=client,service.name=client,service.version=v1` });
-  return { seen, peersSeenByBackends, metrics, tunnel, setPolicies, accessLines };
+  return { seen, peersSeenByBackends, metrics, tunnel, setPolicies, accessLines, tracing };
 }
 
 /** One HTTP/1.1 request through a fresh CONNECT to the echo VIP. */
@@ -469,6 +473,56 @@ test('waypoint CUSTOM policy: HTTP and gRPC external authorizers allow and deny 
   server.forceShutdown();
   setPolicies([custom], [], [{ name: 'checker', envoyExtAuthzGrpc: { service: '127.0.0.1', port: grpcPort, timeout: '1s', failOpen: true } as never }]);
   assert.equal((await get(tunnel, '/ext/grpc')).status, 200, 'the gRPC authorizer gone: fail open');
+});
+
+test('waypoint tracing: the caller\'s W3C context continues through a server and a client span, exported over OTLP/HTTP (decoded here with the OTLP protos), and the upstream gets the client span as its parent (W3C and B3)', { timeout: 60_000 }, async (t) => {
+  const { tunnel, tracing, seen } = await setup(t);
+  const bodies: Buffer[] = [];
+  const receiver = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c)).on('end', () => {
+      if (req.url === '/v1/traces' && req.headers['content-type'] === 'application/x-protobuf') bodies.push(Buffer.concat(chunks));
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  t.after(() => receiver.close());
+  const port = (receiver.address() as net.AddressInfo).port;
+  tracing.configure({ provider: { name: 'otel', opentelemetry: { service: '127.0.0.1', port, path: '/v1/traces' } as never }, randomSamplingPercentage: 100, telemetry: `${NS}/tracing` });
+  const traceId = '0af7651916cd43dd8448eb211c80319c';
+  const callerSpan = 'b7ad6b7169203331';
+  const before = seen.length;
+  assert.equal((await get(tunnel, '/traced', { traceparent: `00-${traceId}-${callerSpan}-01` })).status, 200);
+  await get(tunnel, '/untraced-b3', { 'x-b3-traceid': '463ac35c9f6413ad48485a3953bb6124', 'x-b3-spanid': 'a2fb4a1d1a96d312', 'x-b3-sampled': '1' });
+  await tracing.flush();
+  const spans: Array<Span & { service: string }> = [];
+  for (const b of bodies) {
+    for (const rs of fromBinary(ExportTraceServiceRequestSchema, b).resourceSpans) {
+      const service = rs.resource?.attributes.find((a) => a.key === 'service.name')?.value?.value.value as string;
+      for (const ss of rs.scopeSpans) for (const sp of ss.spans) spans.push(Object.assign(sp, { service }));
+    }
+  }
+  const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+  const ours = spans.filter((sp) => hex(sp.traceId) === traceId);
+  const server = ours.find((sp) => sp.kind === 2);
+  const client = ours.find((sp) => sp.kind === 3);
+  assert.ok(server && client, `a server and a client span in trace ${traceId}: ${JSON.stringify(spans.map((sp) => [hex(sp.traceId), sp.kind, sp.name]))}`);
+  assert.equal(hex(server.parentSpanId), callerSpan, 'the server span continues the caller\'s span');
+  assert.equal(hex(client.parentSpanId), hex(server.spanId), 'the client span is the server span\'s child');
+  assert.equal(server.service, `waypoint.${NS}`);
+  assert.equal(server.name, 'echo/traced');
+  assert.equal(server.attributes.find((a) => a.key === 'http.status_code')?.value?.value.value, 200n);
+  const atBackend = seen.slice(before).find((x) => x.path === '/traced');
+  assert.equal(atBackend?.headers['traceparent'], `00-${traceId}-${hex(client.spanId)}-01`, 'the upstream\'s parent is the client span');
+  assert.equal(atBackend?.headers['x-b3-traceid'], traceId);
+  assert.equal(atBackend?.headers['x-b3-spanid'], hex(client.spanId));
+  assert.ok(spans.some((sp) => hex(sp.traceId) === '463ac35c9f6413ad48485a3953bb6124' && sp.kind === 2 && hex(sp.parentSpanId) === 'a2fb4a1d1a96d312'), 'a B3 caller is continued too');
+  // Tracing off: no more spans.
+  tracing.configure(undefined);
+  const count = bodies.length;
+  await get(tunnel, '/after', { traceparent: `00-${traceId}-${callerSpan}-01` });
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(bodies.length, count);
 });
 
 /** A raw gRPC call over an h2 session: length-prefixed message out, messages, headers and trailers back. */

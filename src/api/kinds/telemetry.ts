@@ -8,6 +8,9 @@ const TELEMETRY_IGNORED = {
   metricsOverrides: 'metric overrides (disabling metrics, tag overrides) are not implemented',
   reportingInterval: 'metrics are scraped on demand; the reporting interval is not used',
   customTags: 'custom span tags are not implemented',
+  useRequestIdForTraceSampling: 'sampling is by trace id (parent based), not by x-request-id',
+  enableIstioTags: 'Istio\'s own span tags are not added',
+  disableContextPropagation: 'the waypoint always propagates trace context (W3C and B3)',
   filter: 'CEL access-log filters are not implemented: every request is logged',
   clientMode: 'waypoints only report server-side telemetry; match.mode CLIENT selects nothing',
 };
@@ -54,9 +57,9 @@ defineKind('Telemetry', {
           randomSamplingPercentage: num({ min: 0, max: 100 }),
           disableSpanReporting: bool(),
           customTags: ignored(map(customTag), TELEMETRY_IGNORED.customTags),
-          useRequestIdForTraceSampling: bool(),
-          enableIstioTags: bool(),
-          disableContextPropagation: bool(),
+          useRequestIdForTraceSampling: ignored(bool(), TELEMETRY_IGNORED.useRequestIdForTraceSampling),
+          enableIstioTags: ignored(bool(), TELEMETRY_IGNORED.enableIstioTags),
+          disableContextPropagation: ignored(bool(), TELEMETRY_IGNORED.disableContextPropagation),
         }),
       ),
       metrics: arr(

@@ -132,3 +132,27 @@ test('a change of the mesh config (ConfigMap data) reaches the waypoint config o
   assert.ok(index.apply([{ type: 'MODIFIED', object: cm(true) }]).length > 0, 'a data change is a change');
   assert.deepEqual(providers(), [[{ name: 'opa', envoyExtAuthzHttp: { service: 'opa.p.svc.cluster.local', port: 8181, failOpen: true } }]]);
 });
+
+test('tracing reaches a waypoint from the most specific Telemetry (waypoint, then namespace, then root) with an OTLP/HTTP provider', () => {
+  const index = new AmbientIndex();
+  const mesh = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' },
+    data: { mesh: 'extensionProviders:\n- name: otel\n  opentelemetry: { service: otel.obs.svc.cluster.local, port: 4318, http: { path: /v1/traces } }\n- name: otel-grpc\n  opentelemetry: { service: otel.obs, port: 4317 }\n' } };
+  const telemetry = (name: string, namespace: string, tracing: object, targetRefs?: object[]) =>
+    ({ apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', metadata: { name, namespace }, spec: { ...(targetRefs ? { targetRefs } : {}), tracing: [tracing] } });
+  index.apply([
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop', labels: { 'istio.io/dataplane-mode': 'ambient', 'istio.io/use-waypoint': 'waypoint' } } },
+    { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'waypoint', namespace: 'shop' },
+      spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] }, status: { addresses: [{ type: 'IPAddress', value: '10.96.0.9' }] } },
+    mesh,
+    telemetry('mesh-default', 'istio-system', { providers: [{ name: 'otel' }] }),
+  ].map((object) => ({ type: 'ADDED' as const, object: object as KubeObject })));
+  const tracing = () => [...index.resources(WAYPOINT_TYPE_URL).values()].map((r) => (r.record as WaypointConfigRecord).tracing)[0];
+  assert.deepEqual(tracing(), { provider: { name: 'otel', opentelemetry: { service: 'otel.obs.svc.cluster.local', port: 4318, path: '/v1/traces' } }, randomSamplingPercentage: 1, telemetry: 'istio-system/mesh-default' });
+  index.apply([{ type: 'ADDED', object: telemetry('ns', 'shop', { providers: [{ name: 'otel' }], randomSamplingPercentage: 25 }) as KubeObject }]);
+  assert.equal(tracing()?.telemetry, 'shop/ns');
+  assert.equal(tracing()?.randomSamplingPercentage, 25);
+  index.apply([{ type: 'ADDED', object: telemetry('wp', 'shop', { providers: [{ name: 'otel' }], disableSpanReporting: true }, [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'waypoint' }]) as KubeObject }]);
+  assert.equal(tracing(), undefined, 'the waypoint\'s own Telemetry turns spans off');
+  index.apply([{ type: 'MODIFIED', object: telemetry('wp', 'shop', { providers: [{ name: 'otel-grpc' }] }, [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'waypoint' }]) as KubeObject }]);
+  assert.equal(tracing(), undefined, 'an OTLP/gRPC provider is not one the waypoint can export to');
+});

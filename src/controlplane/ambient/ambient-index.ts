@@ -41,6 +41,8 @@ export const INDEXED_KINDS = [
   'DestinationRule',
   // The mesh config (ConfigMap istio in the root namespace): the CUSTOM policies' extension providers.
   'ConfigMap',
+  // Tracing for waypoints (Telemetry `tracing`).
+  'Telemetry',
 ] as const;
 
 // Kinds whose status feeds the translation (pod phase/IP/readiness, waypoint addresses); for the others a

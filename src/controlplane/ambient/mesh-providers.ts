@@ -14,6 +14,7 @@ export function meshProviders(r: IndexReader): ExtensionProviderRecord[] {
     name: p.name,
     ...(p.envoyExtAuthzHttp ? { envoyExtAuthzHttp: p.envoyExtAuthzHttp as unknown as JsonObject } : {}),
     ...(p.envoyExtAuthzGrpc ? { envoyExtAuthzGrpc: p.envoyExtAuthzGrpc as unknown as JsonObject } : {}),
+    ...(p.opentelemetry ? { opentelemetry: p.opentelemetry as unknown as JsonObject } : {}),
     ...(p.unsupported ? { unsupported: p.unsupported } : {}),
   }));
 }

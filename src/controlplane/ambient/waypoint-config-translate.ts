@@ -34,6 +34,30 @@ function mayBind(r: IndexReader, o: KubeObject, gwNs: string, gwName: string, la
   return nsLabels[USE_WAYPOINT_LABEL] === gwName && (nsLabels[USE_WAYPOINT_NAMESPACE_LABEL] || nsOf(o)) === gwNs;
 }
 
+/**
+ * The tracing of a waypoint, from the most specific Telemetry with `tracing`: one targeting the waypoint's Gateway,
+ * else its namespace's (no selector, no targetRefs), else the root namespace's. Istio's default sampling (1%) unless
+ * `randomSamplingPercentage`; none when `disableSpanReporting` or the provider is not an OTLP/HTTP collector.
+ */
+function waypointTracing(r: IndexReader, gwNs: string, gwName: string): WaypointConfigRecord['tracing'] {
+  const wide = (o: KubeObject) => !specOf(o)['selector'] && targetRefsOf(specOf(o)).length === 0;
+  const hasTracing = (o: KubeObject) => recs(specOf(o), 'tracing').length > 0;
+  const candidates = [
+    ...r.list('Telemetry', gwNs, (o) => hasTracing(o) && targetRefsOf(specOf(o)).some((ref) => ref['kind'] === 'Gateway' && ref['name'] === gwName)),
+    ...r.list('Telemetry', gwNs, (o) => hasTracing(o) && wide(o)),
+    ...r.list('Telemetry', r.config.rootNamespace, (o) => hasTracing(o) && wide(o)),
+  ];
+  const t = candidates[0];
+  if (!t) return undefined;
+  const tr = recs(specOf(t), 'tracing')[0]!;
+  if (tr['disableSpanReporting'] === true) return undefined;
+  const name = str(recs(tr, 'providers')[0], 'name');
+  const provider = meshProviders(r).find((p) => p.name === name);
+  if (!provider?.opentelemetry) return undefined;
+  const pct = typeof tr['randomSamplingPercentage'] === 'number' ? tr['randomSamplingPercentage'] : 1;
+  return { provider, randomSamplingPercentage: pct, telemetry: `${nsOf(t)}/${t.metadata.name}` };
+}
+
 function attachedOf(o: KubeObject, services: string[]): AttachedResourceRecord {
   return {
     kind: o.kind,
@@ -161,6 +185,7 @@ export function translateWaypointConfig(r: IndexReader, gw: KubeObject): Waypoin
   // The external authorizers the CUSTOM policies name, from the mesh config.
   const wanted = new Set(authorizationPolicies.filter((a) => a.spec['action'] === 'CUSTOM').map((a) => str(a.spec['provider'] as Record<string, unknown> | undefined, 'name') ?? ''));
   const extensionProviders = wanted.size ? meshProviders(r).filter((p) => wanted.has(p.name)) : [];
+  const tracing = waypointTracing(r, gwNs, gwName);
   return {
     name: gwName,
     namespace: gwNs,
@@ -173,5 +198,6 @@ export function translateWaypointConfig(r: IndexReader, gw: KubeObject): Waypoin
     authorizationPolicies,
     requestAuthentications: attachedPolicies('RequestAuthentication'),
     ...(extensionProviders.length ? { extensionProviders } : {}),
+    ...(tracing ? { tracing } : {}),
   };
 }

@@ -30,6 +30,8 @@ export interface ExtensionProviderRecord {
   name: string;
   /** `envoyExtAuthzHttp` as written in the mesh config (see src/api/mesh-config.ts). */
   envoyExtAuthzHttp?: JsonObject;
+  /** `opentelemetry` (OTLP/HTTP) as parsed from the mesh config. */
+  opentelemetry?: JsonObject;
   /** `envoyExtAuthzGrpc` as written in the mesh config. */
   envoyExtAuthzGrpc?: JsonObject;
   /** The provider type when Ambit cannot use it. */
@@ -49,6 +51,8 @@ export interface WaypointConfigRecord {
   requestAuthentications: AttachedResourceRecord[];
   /** Providers of the CUSTOM policies above; optional so records built before it existed stay valid. */
   extensionProviders?: ExtensionProviderRecord[];
+  /** Tracing from the Telemetry that applies to this waypoint; absent = no spans. */
+  tracing?: { provider: ExtensionProviderRecord; randomSamplingPercentage: number; telemetry: string };
 }
 
 export function waypointResourceName(w: WaypointConfigRecord): string {
@@ -94,6 +98,12 @@ export function decodeWaypointConfig(bytes: Uint8Array): Decoded<WaypointConfigR
             name: p.name, ...(p.envoyExtAuthzHttp ? { envoyExtAuthzHttp: p.envoyExtAuthzHttp as JsonObject } : {}),
             ...(p.envoyExtAuthzGrpc ? { envoyExtAuthzGrpc: p.envoyExtAuthzGrpc as JsonObject } : {}), ...(p.unsupported ? { unsupported: p.unsupported } : {}),
           })),
+        } : {}),
+        ...(m.tracing?.provider ? {
+          tracing: {
+            provider: { name: m.tracing.provider.name, ...(m.tracing.provider.opentelemetry ? { opentelemetry: m.tracing.provider.opentelemetry as JsonObject } : {}) },
+            randomSamplingPercentage: m.tracing.randomSamplingPercentage, telemetry: m.tracing.telemetry,
+          },
         } : {}),
       },
     };

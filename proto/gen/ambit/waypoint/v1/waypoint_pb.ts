@@ -16,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file ambit/waypoint/v1/waypoint.proto.
  */
 export const file_ambit_waypoint_v1_waypoint: GenFile = /*@__PURE__*/
-  fileDesc("CiBhbWJpdC93YXlwb2ludC92MS93YXlwb2ludC5wcm90bxIRYW1iaXQud2F5cG9pbnQudjEivgMKDldheXBvaW50Q29uZmlnEgwKBG5hbWUYASABKAkSEQoJbmFtZXNwYWNlGAIgASgJEhQKDHRyYWZmaWNfdHlwZRgDIAEoCRIUCgx0cnVzdF9kb21haW4YBCABKAkSEgoKaGJvbmVfcG9ydBgFIAEoDRIxCghzZXJ2aWNlcxgGIAMoCzIfLmFtYml0LndheXBvaW50LnYxLkJvdW5kU2VydmljZRIVCg13b3JrbG9hZF91aWRzGAcgAygJEjMKBnJvdXRlcxgIIAMoCzIjLmFtYml0LndheXBvaW50LnYxLkF0dGFjaGVkUmVzb3VyY2USQwoWYXV0aG9yaXphdGlvbl9wb2xpY2llcxgJIAMoCzIjLmFtYml0LndheXBvaW50LnYxLkF0dGFjaGVkUmVzb3VyY2USRAoXcmVxdWVzdF9hdXRoZW50aWNhdGlvbnMYCiADKAsyIy5hbWJpdC53YXlwb2ludC52MS5BdHRhY2hlZFJlc291cmNlEkEKE2V4dGVuc2lvbl9wcm92aWRlcnMYCyADKAsyJC5hbWJpdC53YXlwb2ludC52MS5FeHRlbnNpb25Qcm92aWRlciKZAQoMQm91bmRTZXJ2aWNlEgsKA2tleRgBIAEoCRIMCgRuYW1lGAIgASgJEhEKCW5hbWVzcGFjZRgDIAEoCRIQCghob3N0bmFtZRgEIAEoCRIMCgR2aXBzGAUgAygJEi0KBXBvcnRzGAYgAygLMh4uYW1iaXQud2F5cG9pbnQudjEuU2VydmljZVBvcnQSDAoEa2luZBgHIAEoCSJQCgtTZXJ2aWNlUG9ydBIMCgRwb3J0GAEgASgNEhMKC3RhcmdldF9wb3J0GAIgASgNEgwKBG5hbWUYAyABKAkSEAoIcHJvdG9jb2wYBCABKAkipQEKEEF0dGFjaGVkUmVzb3VyY2USDAoEa2luZBgBIAEoCRIRCgluYW1lc3BhY2UYAiABKAkSDAoEbmFtZRgDIAEoCRIYChByZXNvdXJjZV92ZXJzaW9uGAQgASgJEiUKBHNwZWMYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhAKCHNlcnZpY2VzGAYgAygJEg8KB2RyeV9ydW4YByABKAgipAEKEUV4dGVuc2lvblByb3ZpZGVyEgwKBG5hbWUYASABKAkSNQoUZW52b3lfZXh0X2F1dGh6X2h0dHAYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhMKC3Vuc3VwcG9ydGVkGAMgASgJEjUKFGVudm95X2V4dF9hdXRoel9ncnBjGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdGIGcHJvdG8z", [file_google_protobuf_struct]);
+  fileDesc("CiBhbWJpdC93YXlwb2ludC92MS93YXlwb2ludC5wcm90bxIRYW1iaXQud2F5cG9pbnQudjEi6wMKDldheXBvaW50Q29uZmlnEgwKBG5hbWUYASABKAkSEQoJbmFtZXNwYWNlGAIgASgJEhQKDHRyYWZmaWNfdHlwZRgDIAEoCRIUCgx0cnVzdF9kb21haW4YBCABKAkSEgoKaGJvbmVfcG9ydBgFIAEoDRIxCghzZXJ2aWNlcxgGIAMoCzIfLmFtYml0LndheXBvaW50LnYxLkJvdW5kU2VydmljZRIVCg13b3JrbG9hZF91aWRzGAcgAygJEjMKBnJvdXRlcxgIIAMoCzIjLmFtYml0LndheXBvaW50LnYxLkF0dGFjaGVkUmVzb3VyY2USQwoWYXV0aG9yaXphdGlvbl9wb2xpY2llcxgJIAMoCzIjLmFtYml0LndheXBvaW50LnYxLkF0dGFjaGVkUmVzb3VyY2USRAoXcmVxdWVzdF9hdXRoZW50aWNhdGlvbnMYCiADKAsyIy5hbWJpdC53YXlwb2ludC52MS5BdHRhY2hlZFJlc291cmNlEkEKE2V4dGVuc2lvbl9wcm92aWRlcnMYCyADKAsyJC5hbWJpdC53YXlwb2ludC52MS5FeHRlbnNpb25Qcm92aWRlchIrCgd0cmFjaW5nGAwgASgLMhouYW1iaXQud2F5cG9pbnQudjEuVHJhY2luZyKZAQoMQm91bmRTZXJ2aWNlEgsKA2tleRgBIAEoCRIMCgRuYW1lGAIgASgJEhEKCW5hbWVzcGFjZRgDIAEoCRIQCghob3N0bmFtZRgEIAEoCRIMCgR2aXBzGAUgAygJEi0KBXBvcnRzGAYgAygLMh4uYW1iaXQud2F5cG9pbnQudjEuU2VydmljZVBvcnQSDAoEa2luZBgHIAEoCSJQCgtTZXJ2aWNlUG9ydBIMCgRwb3J0GAEgASgNEhMKC3RhcmdldF9wb3J0GAIgASgNEgwKBG5hbWUYAyABKAkSEAoIcHJvdG9jb2wYBCABKAkipQEKEEF0dGFjaGVkUmVzb3VyY2USDAoEa2luZBgBIAEoCRIRCgluYW1lc3BhY2UYAiABKAkSDAoEbmFtZRgDIAEoCRIYChByZXNvdXJjZV92ZXJzaW9uGAQgASgJEiUKBHNwZWMYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhAKCHNlcnZpY2VzGAYgAygJEg8KB2RyeV9ydW4YByABKAgi1AEKEUV4dGVuc2lvblByb3ZpZGVyEgwKBG5hbWUYASABKAkSNQoUZW52b3lfZXh0X2F1dGh6X2h0dHAYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhMKC3Vuc3VwcG9ydGVkGAMgASgJEjUKFGVudm95X2V4dF9hdXRoel9ncnBjGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIuCg1vcGVudGVsZW1ldHJ5GAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJ4CgdUcmFjaW5nEjYKCHByb3ZpZGVyGAEgASgLMiQuYW1iaXQud2F5cG9pbnQudjEuRXh0ZW5zaW9uUHJvdmlkZXISIgoacmFuZG9tX3NhbXBsaW5nX3BlcmNlbnRhZ2UYAiABKAESEQoJdGVsZW1ldHJ5GAMgASgJYgZwcm90bzM", [file_google_protobuf_struct]);
 
 /**
  * Everything one waypoint needs that the workload API does not carry.
@@ -98,6 +98,13 @@ export type WaypointConfig = Message<"ambit.waypoint.v1.WaypointConfig"> & {
    * @generated from field: repeated ambit.waypoint.v1.ExtensionProvider extension_providers = 11;
    */
   extensionProviders: ExtensionProvider[];
+
+  /**
+   * Tracing, from the Telemetry that applies to this waypoint (absent: no spans).
+   *
+   * @generated from field: ambit.waypoint.v1.Tracing tracing = 12;
+   */
+  tracing?: Tracing | undefined;
 };
 
 /**
@@ -286,6 +293,13 @@ export type ExtensionProvider = Message<"ambit.waypoint.v1.ExtensionProvider"> &
    * @generated from field: google.protobuf.Struct envoy_ext_authz_grpc = 4;
    */
   envoyExtAuthzGrpc?: JsonObject | undefined;
+
+  /**
+   * `opentelemetry` with OTLP/HTTP: {service, port, path, timeout, headers}.
+   *
+   * @generated from field: google.protobuf.Struct opentelemetry = 5;
+   */
+  opentelemetry?: JsonObject | undefined;
 };
 
 /**
@@ -294,4 +308,35 @@ export type ExtensionProvider = Message<"ambit.waypoint.v1.ExtensionProvider"> &
  */
 export const ExtensionProviderSchema: GenMessage<ExtensionProvider> = /*@__PURE__*/
   messageDesc(file_ambit_waypoint_v1_waypoint, 4);
+
+/**
+ * Where spans go and how many requests get them.
+ *
+ * @generated from message ambit.waypoint.v1.Tracing
+ */
+export type Tracing = Message<"ambit.waypoint.v1.Tracing"> & {
+  /**
+   * @generated from field: ambit.waypoint.v1.ExtensionProvider provider = 1;
+   */
+  provider?: ExtensionProvider | undefined;
+
+  /**
+   * @generated from field: double random_sampling_percentage = 2;
+   */
+  randomSamplingPercentage: number;
+
+  /**
+   * The Telemetry object that decided (`namespace/name`), for logs and config dumps.
+   *
+   * @generated from field: string telemetry = 3;
+   */
+  telemetry: string;
+};
+
+/**
+ * Describes the message ambit.waypoint.v1.Tracing.
+ * Use `create(TracingSchema)` to create a new message.
+ */
+export const TracingSchema: GenMessage<Tracing> = /*@__PURE__*/
+  messageDesc(file_ambit_waypoint_v1_waypoint, 5);
 

@@ -77,6 +77,28 @@ export class WaypointMetrics {
     build.set({ component: 'waypoint', tag: buildTag }, 1);
   }
 
+  /**
+   * Telemetry metrics overrides: the Istio metrics named (REQUEST_COUNT, …, ALL_METRICS) are no longer reported; a
+   * metric enabled again starts from zero, as a new series would.
+   */
+  setDisabled(names: readonly string[]): void {
+    const all = names.includes('ALL_METRICS');
+    const byName: Array<[string, Counter<string> | Histogram<string>]> = [
+      ['REQUEST_COUNT', this.requests], ['REQUEST_DURATION', this.duration], ['REQUEST_SIZE', this.requestBytes], ['RESPONSE_SIZE', this.responseBytes],
+      ['TCP_OPENED_CONNECTIONS', this.tcpOpened], ['TCP_CLOSED_CONNECTIONS', this.tcpClosed], ['TCP_SENT_BYTES', this.tcpSent], ['TCP_RECEIVED_BYTES', this.tcpReceived],
+    ];
+    for (const [istioName, metric] of byName) {
+      const off = all || names.includes(istioName);
+      const name = (metric as unknown as { name: string }).name;
+      const registered = this.registry.getSingleMetric(name) !== undefined;
+      if (off && registered) this.registry.removeSingleMetric(name);
+      else if (!off && !registered) {
+        metric.reset();
+        this.registry.registerMetric(metric);
+      }
+    }
+  }
+
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }

@@ -74,6 +74,7 @@ interface WaypointHandle {
 export async function runWaypoint(config: WaypointConfig): Promise<WaypointHandle> {
   const log = config.log;
   const accessLog = log.child({ scope: 'access' });
+  let accessLevel = accessLog.level;
   const key = `${config.namespace}/${config.name}`;
   const readRoots = (): string => {
     try {
@@ -124,6 +125,12 @@ export async function runWaypoint(config: WaypointConfig): Promise<WaypointHandl
       table = compileRoutes(own);
       authz = new WaypointAuthorization(own);
       tracing.configure(own.tracing);
+      metrics.setDisabled(own.disabledMetrics ?? []);
+      // Telemetry `accessLogging: [{disabled: true}]` silences the access log; its level comes back when re-enabled.
+      if (own.accessLoggingDisabled && accessLog.level !== 'silent') {
+        accessLevel = accessLog.level;
+        accessLog.level = 'silent';
+      } else if (!own.accessLoggingDisabled && accessLog.level === 'silent') accessLog.level = accessLevel;
       if (table.problems.length) log.warn({ problems: table.problems.map((p) => `${p.kind}/${p.namespace}/${p.name}: ${p.field}: ${p.reason}`) }, 'config the waypoint cannot enforce');
     }
   });

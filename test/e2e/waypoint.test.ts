@@ -447,6 +447,21 @@ require('node:http').createServer((req, res) => {
   const seenByApp = (JSON.parse(traced.body) as { headers: Record<string, string> }).headers['traceparent'];
   assert.match(seenByApp ?? '', new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`), 'the app got the trace with the waypoint\'s client span as its parent');
   await fx.cli(['delete', 'telemetry', 'tracing', '-n', NS]);
+  // Access logging off for the namespace (Telemetry accessLogging disabled), then on again once it is deleted.
+  const logged = async (on: boolean) => {
+    const marker = `/access-${on ? 'on' : 'off'}-${Date.now()}`;
+    await curl('GET', marker);
+    await new Promise((r) => setTimeout(r, 300));
+    return wpText().includes(marker) === on;
+  };
+  const requestCount = async () => (await fx.cli(['exec', wpPod.metadata.name, '-n', NS, '--', 'curl', '-s', 'localhost:15020/stats/prometheus'])).stdout.includes('# TYPE istio_requests_total ');
+  await fx.apply([{ apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', metadata: { name: 'quiet', namespace: NS },
+    spec: { accessLogging: [{ disabled: true }], metrics: [{ overrides: [{ match: { metric: 'REQUEST_COUNT' }, disabled: true }] }] } }]);
+  await fx.waitFor('the access log off', () => logged(false), 20_000, 300);
+  assert.equal(await requestCount(), false, 'istio_requests_total is not reported while disabled');
+  await fx.cli(['delete', 'telemetry', 'quiet', '-n', NS]);
+  await fx.waitFor('the access log on again', () => logged(true), 20_000, 300);
+  assert.equal(await requestCount(), true, 'and is reported again');
 
   // 9. Kill the waypoint: requests fail while it is down (none bypasses it), then it is back.
   const loopP = run<Array<{ t: number; status: number; caller?: string; err?: string }>>([tool, 'loop', 'http://echo-v1/?format=json', '6000'], 60_000);

@@ -1,17 +1,20 @@
-// Telemetry: access logging and tracing sampling for waypoints (targetRefs); metric overrides are stored only.
+// Telemetry: tracing (provider, sampling, off) and access logging on/off for waypoints — the waypoint's own Gateway
+// (targetRefs), its namespace, or mesh-wide from the root namespace; metrics `disabled` overrides (tag overrides
+// are stored only).
 import { checkIstioDuration, isSet } from './checks.js';
 import { checkTargeting, targetingFields } from './istio-common.js';
 import { arr, bool, defineKind, enumOf, ignored, map, num, obj, req, str, type ObjectSchema } from './schema.js';
 
 // --- Fields Ambit stores but does not act on in its first release (shrink as features land) ---
 const TELEMETRY_IGNORED = {
-  metricsOverrides: 'metric overrides (disabling metrics, tag overrides) are not implemented',
+  tagOverrides: 'metric tag overrides (CEL values) are not implemented; only `disabled` overrides are',
   reportingInterval: 'metrics are scraped on demand; the reporting interval is not used',
   customTags: 'custom span tags are not implemented',
   useRequestIdForTraceSampling: 'sampling is by trace id (parent based), not by x-request-id',
   enableIstioTags: 'Istio\'s own span tags are not added',
   disableContextPropagation: 'the waypoint always propagates trace context (W3C and B3)',
   filter: 'CEL access-log filters are not implemented: every request is logged',
+  accessLogProviders: 'the waypoint writes its access log to its own output; access-log providers are not used',
   clientMode: 'waypoints only report server-side telemetry; match.mode CLIENT selects nothing',
 };
 
@@ -65,15 +68,12 @@ defineKind('Telemetry', {
       metrics: arr(
         obj({
           providers,
-          overrides: ignored(
-            arr(
-              obj({
-                match: obj({ metric: enumOf(METRICS), customMetric: str({ nonEmpty: true }), mode: enumOf(MODES) }),
-                disabled: bool(),
-                tagOverrides: map(obj({ operation: enumOf(['UPSERT', 'REMOVE']), value: str() })),
-              }),
-            ),
-            TELEMETRY_IGNORED.metricsOverrides,
+          overrides: arr(
+            obj({
+              match: obj({ metric: enumOf(METRICS), customMetric: str({ nonEmpty: true }), mode: enumOf(MODES) }),
+              disabled: bool(),
+              tagOverrides: ignored(map(obj({ operation: enumOf(['UPSERT', 'REMOVE']), value: str() })), TELEMETRY_IGNORED.tagOverrides),
+            }),
           ),
           reportingInterval: ignored(str({ check: checkIstioDuration }), TELEMETRY_IGNORED.reportingInterval),
         }),
@@ -81,7 +81,7 @@ defineKind('Telemetry', {
       accessLogging: arr(
         obj({
           match: match(),
-          providers,
+          providers: ignored(providers, TELEMETRY_IGNORED.accessLogProviders),
           disabled: bool(),
           filter: ignored(obj({ expression: req(str({ nonEmpty: true })) }), TELEMETRY_IGNORED.filter),
         }),

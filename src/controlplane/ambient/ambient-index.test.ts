@@ -156,3 +156,23 @@ test('tracing reaches a waypoint from the most specific Telemetry (waypoint, the
   index.apply([{ type: 'MODIFIED', object: telemetry('wp', 'shop', { providers: [{ name: 'otel-grpc' }] }, [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'waypoint' }]) as KubeObject }]);
   assert.equal(tracing(), undefined, 'an OTLP/gRPC provider is not one the waypoint can export to');
 });
+
+test('a Telemetry turns the waypoint\'s access log and metrics off; deleting it turns them back on', () => {
+  const index = new AmbientIndex();
+  index.apply([
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop', labels: { 'istio.io/dataplane-mode': 'ambient' } } },
+    { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'waypoint', namespace: 'shop' },
+      spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] }, status: { addresses: [{ type: 'IPAddress', value: '10.96.0.9' }] } },
+  ].map((object) => ({ type: 'ADDED' as const, object: object as KubeObject })));
+  const off = () => [...index.resources(WAYPOINT_TYPE_URL).values()].map((r) => (r.record as WaypointConfigRecord).accessLoggingDisabled)[0];
+  assert.equal(off(), undefined);
+  const quiet = { apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', metadata: { name: 'quiet', namespace: 'shop' }, spec: {
+    accessLogging: [{ disabled: true }],
+    metrics: [{ overrides: [{ match: { metric: 'REQUEST_COUNT' }, disabled: true }, { match: { metric: 'TCP_SENT_BYTES', mode: 'CLIENT' }, disabled: true }] }],
+  } } as KubeObject;
+  index.apply([{ type: 'ADDED', object: quiet }]);
+  assert.equal(off(), true);
+  assert.deepEqual([...index.resources(WAYPOINT_TYPE_URL).values()].map((r) => (r.record as WaypointConfigRecord).disabledMetrics)[0], ['REQUEST_COUNT'], 'CLIENT-only overrides do not concern a waypoint');
+  index.apply([{ type: 'DELETED', object: quiet }]);
+  assert.equal(off(), undefined);
+});

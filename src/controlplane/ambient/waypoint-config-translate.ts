@@ -7,7 +7,7 @@ import type { AttachedResourceRecord, BoundServiceRecord, WaypointConfigRecord }
 import { meshProviders } from './mesh-providers.js';
 import { serviceHostname } from './address-translate.js';
 import { targetRefsOf } from './authorization-translate.js';
-import { labelsOf, nsOf, num, recs, specOf, str, strs, type IndexReader } from './index-reader.js';
+import { labelsOf, nsOf, num, recs, specOf, str, strs, type IndexReader, type Json } from './index-reader.js';
 import { bindWaypoint, bindingTargetOf, gatewayTrafficType, hboneListener, isWaypointGateway } from './waypoint-binding.js';
 import { appProtocolOf, workloadEntryLabels, workloadUid } from './address-translate.js';
 import { PORT_HBONE, USE_WAYPOINT_LABEL, USE_WAYPOINT_NAMESPACE_LABEL } from '../../lib/mesh-contract.js';
@@ -34,20 +34,22 @@ function mayBind(r: IndexReader, o: KubeObject, gwNs: string, gwName: string, la
   return nsLabels[USE_WAYPOINT_LABEL] === gwName && (nsLabels[USE_WAYPOINT_NAMESPACE_LABEL] || nsOf(o)) === gwNs;
 }
 
+/** The most specific Telemetry setting `field` for a waypoint: its Gateway's, else its namespace's, else the root's. */
+function mostSpecificTelemetry(r: IndexReader, gwNs: string, gwName: string, field: 'tracing' | 'accessLogging' | 'metrics'): KubeObject | undefined {
+  const wide = (o: KubeObject) => !specOf(o)['selector'] && targetRefsOf(specOf(o)).length === 0;
+  const sets = (o: KubeObject) => recs(specOf(o), field).length > 0;
+  return r.list('Telemetry', gwNs, (o) => sets(o) && targetRefsOf(specOf(o)).some((ref) => ref['kind'] === 'Gateway' && ref['name'] === gwName))[0]
+    ?? r.list('Telemetry', gwNs, (o) => sets(o) && wide(o))[0]
+    ?? r.list('Telemetry', r.config.rootNamespace, (o) => sets(o) && wide(o))[0];
+}
+
 /**
  * The tracing of a waypoint, from the most specific Telemetry with `tracing`: one targeting the waypoint's Gateway,
  * else its namespace's (no selector, no targetRefs), else the root namespace's. Istio's default sampling (1%) unless
  * `randomSamplingPercentage`; none when `disableSpanReporting` or the provider is not an OTLP/HTTP collector.
  */
 function waypointTracing(r: IndexReader, gwNs: string, gwName: string): WaypointConfigRecord['tracing'] {
-  const wide = (o: KubeObject) => !specOf(o)['selector'] && targetRefsOf(specOf(o)).length === 0;
-  const hasTracing = (o: KubeObject) => recs(specOf(o), 'tracing').length > 0;
-  const candidates = [
-    ...r.list('Telemetry', gwNs, (o) => hasTracing(o) && targetRefsOf(specOf(o)).some((ref) => ref['kind'] === 'Gateway' && ref['name'] === gwName)),
-    ...r.list('Telemetry', gwNs, (o) => hasTracing(o) && wide(o)),
-    ...r.list('Telemetry', r.config.rootNamespace, (o) => hasTracing(o) && wide(o)),
-  ];
-  const t = candidates[0];
+  const t = mostSpecificTelemetry(r, gwNs, gwName, 'tracing');
   if (!t) return undefined;
   const tr = recs(specOf(t), 'tracing')[0]!;
   if (tr['disableSpanReporting'] === true) return undefined;
@@ -186,6 +188,13 @@ export function translateWaypointConfig(r: IndexReader, gw: KubeObject): Waypoin
   const wanted = new Set(authorizationPolicies.filter((a) => a.spec['action'] === 'CUSTOM').map((a) => str(a.spec['provider'] as Record<string, unknown> | undefined, 'name') ?? ''));
   const extensionProviders = wanted.size ? meshProviders(r).filter((p) => wanted.has(p.name)) : [];
   const tracing = waypointTracing(r, gwNs, gwName);
+  const accessLog = mostSpecificTelemetry(r, gwNs, gwName, 'accessLogging');
+  const accessLoggingDisabled = accessLog !== undefined && recs(specOf(accessLog), 'accessLogging')[0]?.['disabled'] === true;
+  const metricsTelemetry = mostSpecificTelemetry(r, gwNs, gwName, 'metrics');
+  // Overrides that turn metrics off (server side or both; CLIENT-only ones concern client proxies, not waypoints).
+  const disabledMetrics = metricsTelemetry ? [...new Set(recs(specOf(metricsTelemetry), 'metrics').flatMap((m) => recs(m, 'overrides'))
+    .filter((o) => o['disabled'] === true && str(o['match'] as Json | undefined, 'mode') !== 'CLIENT')
+    .map((o) => str(o['match'] as Json | undefined, 'metric') ?? 'ALL_METRICS'))].sort() : [];
   return {
     name: gwName,
     namespace: gwNs,
@@ -199,5 +208,7 @@ export function translateWaypointConfig(r: IndexReader, gw: KubeObject): Waypoin
     requestAuthentications: attachedPolicies('RequestAuthentication'),
     ...(extensionProviders.length ? { extensionProviders } : {}),
     ...(tracing ? { tracing } : {}),
+    ...(accessLoggingDisabled ? { accessLoggingDisabled } : {}),
+    ...(disabledMetrics.length ? { disabledMetrics } : {}),
   };
 }

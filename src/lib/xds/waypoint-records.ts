@@ -53,6 +53,10 @@ export interface WaypointConfigRecord {
   extensionProviders?: ExtensionProviderRecord[];
   /** Tracing from the Telemetry that applies to this waypoint; absent = no spans. */
   tracing?: { provider: ExtensionProviderRecord; randomSamplingPercentage: number; telemetry: string };
+  /** A Telemetry turned the per-request access log off. */
+  accessLoggingDisabled?: boolean;
+  /** Istio metric names (REQUEST_COUNT, …) a Telemetry's metrics overrides disabled. */
+  disabledMetrics?: string[];
 }
 
 export function waypointResourceName(w: WaypointConfigRecord): string {
@@ -99,6 +103,8 @@ export function decodeWaypointConfig(bytes: Uint8Array): Decoded<WaypointConfigR
             ...(p.envoyExtAuthzGrpc ? { envoyExtAuthzGrpc: p.envoyExtAuthzGrpc as JsonObject } : {}), ...(p.unsupported ? { unsupported: p.unsupported } : {}),
           })),
         } : {}),
+        ...(m.accessLoggingDisabled ? { accessLoggingDisabled: true } : {}),
+        ...(m.disabledMetrics.length ? { disabledMetrics: [...m.disabledMetrics] } : {}),
         ...(m.tracing?.provider ? {
           tracing: {
             provider: { name: m.tracing.provider.name, ...(m.tracing.provider.opentelemetry ? { opentelemetry: m.tracing.provider.opentelemetry as JsonObject } : {}) },

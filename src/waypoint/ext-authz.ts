@@ -16,6 +16,7 @@ import { CheckRequestSchema, CheckResponseSchema } from '../../proto/gen/envoy/s
 import type { Logger } from 'pino';
 import { describeError } from '../lib/errors.js';
 import type { GrpcExtAuthzProvider, HttpExtAuthzProvider } from '../api/mesh-config.js';
+import { parseIstioDurationMs } from '../api/kinds/checks.js';
 import type { ExtensionProviderRecord } from '../lib/xds/waypoint-records.js';
 import type { Exchange } from './exchange.js';
 import type { MeshView } from './mesh-view.js';
@@ -36,8 +37,7 @@ type ExtAuthzVerdict =
   | { allowed: false; status: number; body: string; headers: Record<string, string>; reason: string };
 
 function durationMs(text: string | undefined): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text ?? '');
-  return m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms'] : DEFAULT_TIMEOUT_MS;
+  return parseIstioDurationMs(text ?? '') ?? DEFAULT_TIMEOUT_MS;
 }
 
 /** Header-name patterns as Istio writes them: exact, `prefix*`, `*suffix` (case-insensitive). */

@@ -8,6 +8,7 @@ import type { JSONWebKeySet } from 'jose';
 import type { Logger } from 'pino';
 import { describeError } from '../lib/errors.js';
 import { KeyFetchError, type JwtRuleSpec, type KeySource } from '../authz/index.js';
+import { parseIstioDurationMs } from '../api/kinds/checks.js';
 import type { MeshView } from './mesh-view.js';
 import type { Upstreams } from './upstream.js';
 
@@ -24,9 +25,7 @@ interface Cached {
 
 /** `5s`, `250ms`, `1m` (Istio durations) → ms. */
 function durationMs(text: string | undefined): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text ?? '');
-  if (!m) return DEFAULT_TIMEOUT_MS;
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms'];
+  return parseIstioDurationMs(text ?? '') ?? DEFAULT_TIMEOUT_MS;
 }
 
 function asKeySet(body: string, uri: string): JSONWebKeySet {

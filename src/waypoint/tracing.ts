@@ -12,6 +12,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from 'pino';
 import type { OtelTracingProvider } from '../api/mesh-config.js';
+import { parseIstioDurationMs } from '../api/kinds/checks.js';
 import { describeError } from '../lib/errors.js';
 import type { WaypointConfigRecord } from '../lib/xds/waypoint-records.js';
 import type { Exchange, Headers } from './exchange.js';
@@ -59,7 +60,7 @@ export class WaypointTracing {
     if (old) void old.shutdown().catch((err: unknown) => this.#log.debug({ error: describeError(err) }, 'tracer shutdown failed'));
     if (!otel) return;
     const url = `http://${otel.service}:${otel.port}${otel.path}`;
-    const exporter = new OTLPTraceExporter({ url, headers: otel.headers ?? {}, timeoutMillis: otel.timeout ? durationMs(otel.timeout) : 10_000 });
+    const exporter = new OTLPTraceExporter({ url, headers: otel.headers ?? {}, timeoutMillis: parseIstioDurationMs(otel.timeout ?? '') ?? 10_000 });
     this.#provider = new BasicTracerProvider({
       resource: resourceFromAttributes({ 'service.name': this.#service }),
       sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(tracing!.randomSamplingPercentage / 100) }),
@@ -107,8 +108,4 @@ export class WaypointTracing {
   }
 }
 
-function durationMs(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text);
-  return m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms'] : 10_000;
-}
 

@@ -3,6 +3,7 @@
 // CUSTOM AuthorizationPolicies); other provider types are kept as unsupported, other MeshConfig fields are not read. Parsing returns problems by field path, so an apply is refused with the reason and the control
 // plane can say why a provider is missing.
 import { parse } from 'yaml';
+import { parseIstioDurationMs } from './kinds/checks.js';
 
 export const MESH_CONFIG_NAME = 'istio';
 export const MESH_CONFIG_KEY = 'mesh';
@@ -55,6 +56,8 @@ const PROVIDER_TYPES = ['envoyExtAuthzHttp', 'envoyExtAuthzGrpc', 'zipkin', 'dat
 const GRPC_FIELDS = ['service', 'port', 'timeout', 'failOpen', 'statusOnError', 'includeRequestBodyInCheck'];
 const HTTP_FIELDS = ['service', 'port', 'timeout', 'pathPrefix', 'failOpen', 'statusOnError', 'includeRequestHeadersInCheck', 'includeAdditionalHeadersInCheck', 'headersToUpstreamOnAllow', 'headersToDownstreamOnDeny', 'includeHeadersInCheck', 'includeRequestBodyInCheck'];
 
+/** An Istio duration the rest of Ambit reads the same way (parseIstioDurationMs). */
+const isDuration = (v: unknown): boolean => typeof v === 'string' && parseIstioDurationMs(v) !== undefined;
 const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string' && x !== '');
 
 /** Providers and problems (`extensionProviders[i].field: reason`) of a `mesh` YAML text. */
@@ -93,7 +96,7 @@ export function parseMeshConfig(text: string): { providers: ExtensionProvider[];
     for (const k of Object.keys(f)) if (!(type === 'envoyExtAuthzHttp' ? HTTP_FIELDS : GRPC_FIELDS).includes(k)) problems.push(`${at}.${type}.${k}: unknown field`);
     if (typeof f['service'] !== 'string' || !f['service']) problems.push(`${at}.${type}.service: required (the authorizer's host, e.g. ext-authz.foo.svc.cluster.local)`);
     if (typeof f['port'] !== 'number' || !Number.isInteger(f['port']) || f['port'] < 1 || f['port'] > 65535) problems.push(`${at}.${type}.port: required, a port number`);
-    if (f['timeout'] !== undefined && !(typeof f['timeout'] === 'string' && /^\d+(\.\d+)?(ms|s|m|h)$/.test(f['timeout']))) problems.push(`${at}.${type}.timeout: expected a duration like 500ms or 1s`);
+    if (f['timeout'] !== undefined && !isDuration(f['timeout'])) problems.push(`${at}.${type}.timeout: expected a duration like 500ms or 1s`);
     if (f['failOpen'] !== undefined && typeof f['failOpen'] !== 'boolean') problems.push(`${at}.${type}.failOpen: expected true or false`);
     if (f['statusOnError'] !== undefined && !(typeof f['statusOnError'] === 'string' && /^[1-5]\d\d$/.test(f['statusOnError']))) problems.push(`${at}.${type}.statusOnError: expected an HTTP status code as a string, e.g. "503"`);
     if (f['pathPrefix'] !== undefined && !(typeof f['pathPrefix'] === 'string' && f['pathPrefix'].startsWith('/'))) problems.push(`${at}.${type}.pathPrefix: must start with /`);
@@ -141,7 +144,7 @@ function parseOtel(name: string, raw: unknown, at: string, providers: ExtensionP
   if (http !== undefined && (!http || typeof http !== 'object' || Array.isArray(http))) problems.push(`${at}.http: expected a mapping`);
   else if (http) {
     if (http['path'] !== undefined && !(typeof http['path'] === 'string' && http['path'].startsWith('/'))) problems.push(`${at}.http.path: must start with /`);
-    if (http['timeout'] !== undefined && !(typeof http['timeout'] === 'string' && /^\d+(\.\d+)?(ms|s|m|h)$/.test(http['timeout']))) problems.push(`${at}.http.timeout: expected a duration like 500ms or 1s`);
+    if (http['timeout'] !== undefined && !isDuration(http['timeout'])) problems.push(`${at}.http.timeout: expected a duration like 500ms or 1s`);
     const headers = http['headers'];
     if (headers !== undefined && !(Array.isArray(headers) && headers.every((h) => h && typeof h === 'object' && typeof (h as Record<string, unknown>)['name'] === 'string' && typeof (h as Record<string, unknown>)['value'] === 'string'))) {
       problems.push(`${at}.http.headers: expected a list of {name, value}`);

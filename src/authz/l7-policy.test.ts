@@ -22,7 +22,7 @@ const policy = (spec: AuthorizationPolicySpec, name = 'p', namespace = 'shop'): 
 const allowFrom = (source: object) => policy({ rules: [{ from: [{ source }] }] });
 const allowTo = (operation: object) => policy({ rules: [{ to: [{ operation }] }] });
 const allowWhen = (key: string, values?: string[], notValues?: string[]) => policy({ rules: [{ when: [{ key, ...(values ? { values } : {}), ...(notValues ? { notValues } : {}) }] }] });
-const JWT = { principal: 'https://issuer.test/alice', audiences: ['shop', 'web'], presenter: 'web-app', claims: { iss: 'https://issuer.test', sub: 'alice', groups: ['admins', 'dev'], scope: 'read write', org: { team: 'payments', level: 3 } } };
+const JWT = { principal: 'https://issuer.test/alice', audiences: ['shop', 'web'], presenter: 'web-app', claims: { iss: 'https://issuer.test', sub: 'alice', groups: ['admins', 'dev'], scope: ['read', 'write'], org: { team: 'payments', level: 3 } } };
 
 interface Vector {
   name: string;
@@ -133,7 +133,7 @@ const V: Vector[] = [
   { name: 'request.auth.claims without a token', policies: [allowWhen('request.auth.claims[groups]', ['admins'])], facts: req(), allowed: false },
   { name: 'request.auth.claims nested', policies: [allowWhen('request.auth.claims[org][team]', ['payments'])], facts: req({ auth: JWT }), allowed: true },
   { name: 'request.auth.claims nested number', policies: [allowWhen('request.auth.claims[org][level]', ['3'])], facts: req({ auth: JWT }), allowed: true },
-  { name: 'request.auth.claims scope is space-delimited', policies: [allowWhen('request.auth.claims[scope]', ['write'])], facts: req({ auth: JWT }), allowed: true },
+  { name: 'request.auth.claims scope (split on spaces by RequestAuthentication)', policies: [allowWhen('request.auth.claims[scope]', ['write'])], facts: req({ auth: JWT }), allowed: true },
   { name: 'request.auth.claims notValues', policies: [allowWhen('request.auth.claims[groups]', undefined, ['dev'])], facts: req({ auth: JWT }), allowed: false },
 
   // Fail closed.

@@ -98,8 +98,8 @@ export const ACCESS_DENIED_BODY = 'RBAC: access denied';
 /** Whether an ALLOW or a DENY is judging: decides which way an unjudgeable field falls (fail closed). */
 type Mode = 'allow' | 'deny';
 
-/** Exact, `prefix*`, `*suffix` or `*` (present and non-empty). */
-function stringMatches(pattern: string, value: string | undefined, caseInsensitive = false): boolean {
+/** Istio's string match: exact, `prefix*`, `*suffix` or `*` (present and non-empty). */
+export function stringMatches(pattern: string, value: string | undefined, caseInsensitive = false): boolean {
   if (value === undefined) return false;
   const p = caseInsensitive ? pattern.toLowerCase() : pattern;
   const v = caseInsensitive ? value.toLowerCase() : value;
@@ -174,7 +174,10 @@ function headerValues(headers: Record<string, string | string[] | undefined>, na
   return v === undefined ? [] : Array.isArray(v) ? v : [v];
 }
 
-/** `request.auth.claims[a][b]` → the claim's values as strings (arrays flattened; `scope`/`permission` split on spaces). */
+/**
+ * `request.auth.claims[a][b]` → the claim's values as strings (arrays flattened). Space-delimited claims (`scope`,
+ * `permission`, a rule's `spaceDelimitedClaims`) arrive split already: RequestAuthentication splits them.
+ */
 function claimValues(auth: RequestAuth | undefined, path: string[]): string[] | undefined {
   if (!auth) return undefined;
   let v: unknown = auth.claims;
@@ -182,8 +185,7 @@ function claimValues(auth: RequestAuth | undefined, path: string[]): string[] | 
     if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
     v = (v as Record<string, unknown>)[p];
   }
-  const leaf = path[path.length - 1];
-  const flat = (x: unknown): string[] => (Array.isArray(x) ? x.flatMap(flat) : typeof x === 'string' ? (leaf === 'scope' || leaf === 'permission' ? x.split(' ').filter(Boolean) : [x]) : typeof x === 'number' || typeof x === 'boolean' ? [String(x)] : []);
+  const flat = (x: unknown): string[] => (Array.isArray(x) ? x.flatMap(flat) : typeof x === 'string' ? [x] : typeof x === 'number' || typeof x === 'boolean' ? [String(x)] : []);
   return v === undefined ? undefined : flat(v);
 }
 

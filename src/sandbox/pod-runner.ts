@@ -168,11 +168,7 @@ export function containerEnvironment(
     PATH: DEFAULT_PATH, HOME: '/root', HOSTNAME: pod.name,
     POD_NAME: pod.name, POD_NAMESPACE: pod.namespace, POD_IP: pod.ip, NODE_NAME: pod.node,
   };
-  // The downward API's fields a kubelet resolves (`valueFrom.fieldRef`).
-  const fields: Record<string, string> = {
-    'metadata.name': pod.name, 'metadata.namespace': pod.namespace, 'spec.nodeName': pod.node, 'status.podIP': pod.ip,
-    'spec.serviceAccountName': pod.serviceAccount ?? 'default',
-  };
+  const fields = downwardApiFields(pod);
   for (const e of container?.env ?? []) {
     if (e.value !== undefined) env[e.name] = e.value;
     else if (e.valueFrom?.fieldRef?.fieldPath && fields[e.valueFrom.fieldRef.fieldPath] !== undefined) env[e.name] = fields[e.valueFrom.fieldRef.fieldPath]!;
@@ -183,6 +179,15 @@ export function containerEnvironment(
 /** Images the sandbox runs as this very build of Ambit (its only image): `ambit/ambit:<tag>`, any registry. */
 function isAmbitImage(image: string | undefined): boolean {
   return /(^|\/)ambit\/ambit(:[\w.-]+)?(@sha256:[0-9a-f]+)?$/.test(image ?? '');
+}
+
+/** The downward API's fields a kubelet resolves (env `valueFrom.fieldRef`, projected `downwardAPI` items). */
+function downwardApiFields(pod: { namespace: string; name: string; node: string; ip?: string; uid?: string; serviceAccount?: string }): Record<string, string> {
+  return {
+    'metadata.name': pod.name, 'metadata.namespace': pod.namespace, 'spec.nodeName': pod.node, 'spec.serviceAccountName': pod.serviceAccount ?? 'default',
+    ...(pod.ip !== undefined ? { 'status.podIP': pod.ip } : {}),
+    ...(pod.uid !== undefined ? { 'metadata.uid': pod.uid } : {}),
+  };
 }
 
 /** Kubernetes' `$(VAR)` references in command and args, from the container's environment (`$$` escapes). */
@@ -475,7 +480,7 @@ export class PodRunner {
         if (!/^\/(var\/)?run\//.test(m.mountPath)) throw new PodRunnerError(`container ${c.name}: volume ${m.name} at ${m.mountPath}: the sandbox mounts volumes only under /run or /var/run`);
       }
     }
-    const fields: Record<string, string> = { 'metadata.name': name, 'metadata.namespace': namespace, 'metadata.uid': pod.metadata.uid ?? '', 'spec.nodeName': node.name, 'spec.serviceAccountName': spec.serviceAccountName ?? 'default' };
+    const fields = downwardApiFields({ namespace, name, uid: pod.metadata.uid, node: node.name, serviceAccount: spec.serviceAccountName });
     const configMapKeys = async (cmName: string, items: KeyToPath[] | undefined): Promise<Array<[string, string]>> => {
       const cm = (await this.#cfg.api.requestJson('GET', `/api/v1/namespaces/${namespace}/configmaps/${cmName}`)) as { data?: Record<string, string> };
       const data = cm.data ?? {};

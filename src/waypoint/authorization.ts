@@ -41,6 +41,8 @@ export class WaypointAuthorization {
   readonly #dryRun: Scoped<L7Policy>;
   readonly #authn: Scoped<RequestAuthnPolicy>;
   readonly #providers: Map<string, ExtensionProviderRecord>;
+  /** No AuthorizationPolicy and no RequestAuthentication: nothing to evaluate for any request. */
+  readonly empty: boolean;
 
   constructor(config: WaypointConfigRecord | undefined) {
     const all = config?.authorizationPolicies ?? [];
@@ -48,6 +50,7 @@ export class WaypointAuthorization {
     this.#dryRun = index(all.filter((a) => a.dryRun));
     this.#authn = index(config?.requestAuthentications ?? []);
     this.#providers = new Map((config?.extensionProviders ?? []).map((p) => [p.name, p]));
+    this.empty = !config?.authorizationPolicies.length && !config?.requestAuthentications.length;
   }
 
   /**

@@ -19,8 +19,9 @@ import type { GrpcExtAuthzProvider, HttpExtAuthzProvider } from '../api/mesh-con
 import { parseIstioDurationMs } from '../api/kinds/checks.js';
 import type { ExtensionProviderRecord } from '../lib/xds/waypoint-records.js';
 import type { Exchange } from './exchange.js';
-import type { MeshView } from './mesh-view.js';
 import type { Upstreams } from './upstream.js';
+import { sideRequest, type SideAnswer } from './side-request.js';
+import { stringMatches } from '../authz/index.js';
 
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 const MAX_DENIAL_BODY = 64 * 1024;
@@ -42,22 +43,15 @@ function durationMs(text: string | undefined): number {
 
 /** Header-name patterns as Istio writes them: exact, `prefix*`, `*suffix` (case-insensitive). */
 function nameMatches(patterns: readonly string[] | undefined, name: string): boolean {
-  return (patterns ?? []).some((raw) => {
-    const p = raw.toLowerCase();
-    if (p.endsWith('*')) return name.startsWith(p.slice(0, -1));
-    if (p.startsWith('*')) return name.endsWith(p.slice(1));
-    return name === p;
-  });
+  return (patterns ?? []).some((p) => stringMatches(p, name, true));
 }
 
 export class ExtAuthz {
-  readonly #view: () => MeshView;
   readonly #upstreams: Upstreams;
   readonly #namespace: string;
   readonly #log: Logger;
 
-  constructor(opts: { view: () => MeshView; upstreams: Upstreams; namespace: string; log: Logger }) {
-    this.#view = opts.view;
+  constructor(opts: { upstreams: Upstreams; namespace: string; log: Logger }) {
     this.#upstreams = opts.upstreams;
     this.#namespace = opts.namespace;
     this.#log = opts.log;
@@ -109,13 +103,9 @@ export class ExtAuthz {
     let session: http2.ClientHttp2Session | undefined;
     let owned = false;
     try {
-      const key = this.#view().serviceKeyByHost(p.service, this.#namespace);
-      if (key) {
-        const slash = key.indexOf('/');
-        const ep = this.#upstreams.pick({ namespace: key.slice(0, slash), hostname: key.slice(slash + 1), port: p.port }, undefined, undefined, new Set());
-        if ('flag' in ep) throw new Error(ep.reason);
-        session = await this.#upstreams.h2Session(ep);
-      } else {
+      const ep = this.#upstreams.endpointForHost(p.service, p.port, this.#namespace);
+      if (ep) session = await this.#upstreams.h2Session(ep);
+      else {
         session = http2.connect(`http://${p.service}:${p.port}`);
         // Its failure reaches the call (the stream closes without a status); the session's own error is noise.
         session.on('error', (err) => this.#log.debug({ provider: name, error: describeError(err) }, 'authorizer connection failed'));
@@ -137,32 +127,14 @@ export class ExtAuthz {
     }
   }
 
-  #ask(p: HttpExtAuthzProvider, method: string, path: string, headers: http.OutgoingHttpHeaders): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
-    const timeoutMs = durationMs(p.timeout);
-    const key = this.#view().serviceKeyByHost(p.service, this.#namespace);
-    let agent: http.Agent | undefined;
-    if (key) {
-      const slash = key.indexOf('/');
-      const ep = this.#upstreams.pick({ namespace: key.slice(0, slash), hostname: key.slice(slash + 1), port: p.port }, undefined, undefined, new Set());
-      if ('flag' in ep) return Promise.reject(new Error(ep.reason));
-      agent = this.#upstreams.h1Agent(ep);
-    }
-    return new Promise((resolve, reject) => {
-      const req = http.request({ method, path, headers, setHost: false, ...(agent ? { agent } : { host: p.service, port: p.port }) }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size <= MAX_DENIAL_BODY) chunks.push(c);
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 500, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      });
-      req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-      req.on('error', reject);
-      req.end();
+  #ask(p: HttpExtAuthzProvider, method: string, path: string, headers: http.OutgoingHttpHeaders): Promise<SideAnswer> {
+    const ep = this.#upstreams.endpointForHost(p.service, p.port, this.#namespace);
+    return sideRequest({
+      method, path, headers, timeoutMs: durationMs(p.timeout), maxBytes: MAX_DENIAL_BODY,
+      ...(ep ? { agent: this.#upstreams.h1Agent(ep) } : { host: p.service, port: p.port }),
     });
   }
+
 }
 
 /** One unary gRPC call on an h2 session: the answer's message bytes, or a rejection (a non-OK grpc-status too). */

@@ -196,13 +196,15 @@ export class HttpProxy {
     let decision: HttpDecision | undefined;
     try {
       // Authentication, then AuthorizationPolicy, before the router (Envoy's filter order): a refused request is never
-      // routed.
-      const auth = await this.#authenticate(ds, ex, grpc, outcome);
-      if (auth === false || !(await this.#authorized(ds, ex, grpc, outcome, auth))) {
-        ex.body.resume();
-        this.#record(ds, ex, grpc, undefined, outcome, performance.now() - started);
-        outcome.trace?.end(outcome.status);
-        return;
+      // routed. A waypoint without any policy skips both.
+      if (!this.#d.authz().empty) {
+        const auth = await this.#authenticate(ds, ex, grpc, outcome);
+        if (auth === false || !(await this.#authorized(ds, ex, grpc, outcome, auth))) {
+          ex.body.resume();
+          this.#record(ds, ex, grpc, undefined, outcome, performance.now() - started);
+          outcome.trace?.end(outcome.status);
+          return;
+        }
       }
       decision = this.#decide(ds, ex);
       if (decision.action === 'respond') {

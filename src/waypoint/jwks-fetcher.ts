@@ -3,14 +3,13 @@
 // identity, so a STRICT JWKS pod accepts it); any other URI directly. Every fetch is bounded (the rule's `timeout`,
 // 5 s by default; 256 KiB); a set is kept for 5 minutes, and fetched again early — at most once per 5 s — when a token
 // names a key it does not have (a rotation). A failed fetch keeps serving the last good set.
-import http from 'node:http';
 import type { JSONWebKeySet } from 'jose';
 import type { Logger } from 'pino';
 import { describeError } from '../lib/errors.js';
 import { KeyFetchError, type JwtRuleSpec, type KeySource } from '../authz/index.js';
 import { parseIstioDurationMs } from '../api/kinds/checks.js';
-import type { MeshView } from './mesh-view.js';
 import type { Upstreams } from './upstream.js';
+import { sideRequest } from './side-request.js';
 
 const MAX_JWKS_BYTES = 256 * 1024;
 const DEFAULT_TIMEOUT_MS = 5000;
@@ -41,15 +40,13 @@ function asKeySet(body: string, uri: string): JSONWebKeySet {
 
 export class JwksFetcher {
   readonly #cache = new Map<string, Cached>();
-  readonly #view: () => MeshView;
   readonly #upstreams: Upstreams;
   readonly #namespace: string;
   readonly #now: () => number;
   readonly #log: Logger;
 
-  constructor(opts: { view: () => MeshView; upstreams: Upstreams; namespace: string; log: Logger; now?: () => number }) {
+  constructor(opts: { upstreams: Upstreams; namespace: string; log: Logger; now?: () => number }) {
     this.#log = opts.log;
-    this.#view = opts.view;
     this.#upstreams = opts.upstreams;
     this.#namespace = opts.namespace;
     this.#now = opts.now ?? Date.now;
@@ -83,33 +80,20 @@ export class JwksFetcher {
   async #fetch(uri: string, timeoutMs: number): Promise<{ keys: JSONWebKeySet; via: 'mesh' | 'direct' }> {
     const url = new URL(uri);
     const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
-    const key = url.protocol === 'http:' ? this.#view().serviceKeyByHost(url.hostname, this.#namespace) : undefined;
-    if (!key) {
+    const ep = url.protocol === 'http:' ? this.#upstreams.endpointForHost(url.hostname, port, this.#namespace) : undefined;
+    if (!ep) {
       const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
       if (!res.ok) throw new KeyFetchError(`${uri} answered ${res.status}`);
       const body = await res.text();
       if (body.length > MAX_JWKS_BYTES) throw new KeyFetchError(`${uri} answered more than ${MAX_JWKS_BYTES} bytes`);
       return { keys: asKeySet(body, uri), via: 'direct' };
     }
-    const [namespace, hostname] = [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)];
-    const ep = this.#upstreams.pick({ namespace, hostname, port }, undefined, undefined, new Set());
-    if ('flag' in ep) throw new KeyFetchError(`${uri}: ${ep.reason}`);
-    const body = await new Promise<string>((resolve, reject) => {
-      const req = http.request({ method: 'GET', path: `${url.pathname}${url.search}`, headers: { host: url.host, accept: 'application/json' }, agent: this.#upstreams.h1Agent(ep), setHost: false }, (res) => {
-        let size = 0;
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > MAX_JWKS_BYTES) req.destroy(new KeyFetchError(`${uri} answered more than ${MAX_JWKS_BYTES} bytes`));
-          else chunks.push(c);
-        });
-        res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString('utf8')) : reject(new KeyFetchError(`${uri} answered ${res.statusCode}`))));
-        res.on('error', reject);
-      });
-      req.setTimeout(timeoutMs, () => req.destroy(new KeyFetchError(`${uri} did not answer within ${timeoutMs} ms`)));
-      req.on('error', reject);
-      req.end();
+    const res = await sideRequest({
+      method: 'GET', path: `${url.pathname}${url.search}`, headers: { host: url.host, accept: 'application/json' },
+      agent: this.#upstreams.h1Agent(ep), timeoutMs, maxBytes: MAX_JWKS_BYTES, failOverMax: true,
     });
+    if (res.status !== 200) throw new KeyFetchError(`${uri} answered ${res.status}`);
+    const body = res.body;
     return { keys: asKeySet(body, uri), via: 'mesh' };
   }
 }

@@ -201,6 +201,20 @@ export class Upstreams {
     return dial(ep.ip, ep.port, this.#opts.connectTimeoutMs);
   }
 
+  /**
+   * For the waypoint's own requests (JWKS, external authorizers): an endpoint of the mesh service named `host` (see
+   * MeshView.serviceKeyByHost) taking `port`, or undefined when `host` names no mesh service (then it is dialled
+   * directly). Throws when the service has no endpoint to take it.
+   */
+  endpointForHost(host: string, port: number, namespace: string): Endpoint | undefined {
+    const key = this.#opts.view().serviceKeyByHost(host, namespace);
+    if (!key) return undefined;
+    const slash = key.indexOf('/');
+    const ep = this.pick({ namespace: key.slice(0, slash), hostname: key.slice(slash + 1), port }, undefined, undefined, new Set());
+    if ('flag' in ep) throw new Error(ep.reason);
+    return ep;
+  }
+
   /** The HTTP/2 (h2c) session to `ep`, opened over one stream from `open()` and shared by concurrent requests. */
   h2Session(ep: Endpoint): Promise<http2.ClientHttp2Session> {
     const k = endpointKey(ep);

@@ -95,8 +95,8 @@ export async function runWaypoint(config: WaypointConfig): Promise<WaypointHandl
   let configSeen = false;
   const upstreams = new Upstreams({ view: () => view, certs, identity, connectTimeoutMs: config.connectTimeoutMs, log });
   let authz = new WaypointAuthorization(undefined);
-  const jwks = new JwksFetcher({ view: () => view, upstreams, namespace: config.namespace, log });
-  const extAuthz = new ExtAuthz({ view: () => view, upstreams, namespace: config.namespace, log });
+  const jwks = new JwksFetcher({ upstreams, namespace: config.namespace, log });
+  const extAuthz = new ExtAuthz({ upstreams, namespace: config.namespace, log });
   const tracing = new WaypointTracing({ name: config.name, namespace: config.namespace, log });
   const proxy = new HttpProxy({ table: () => table, authz: () => authz, keys: jwks.keys, extAuthz, tracing, view: () => view, upstreams, metrics, accessLog });
   const listener = new WaypointListener({ view: () => view, table: () => table, authz: () => authz, proxy, upstreams, metrics, log, accessLog });

@@ -210,10 +210,10 @@ async function setup(t: TestContext) {
   let authz = new WaypointAuthorization(config);
   const setPolicies = (policies: WaypointConfigRecord['authorizationPolicies'], requestAuthentications: WaypointConfigRecord['requestAuthentications'] = [], extensionProviders: WaypointConfigRecord['extensionProviders'] = []) =>
     (authz = new WaypointAuthorization({ ...config, authorizationPolicies: policies, requestAuthentications, extensionProviders }));
-  const jwks = new JwksFetcher({ view: () => view, upstreams, namespace: NS, log: silentLogger() });
+  const jwks = new JwksFetcher({ upstreams, namespace: NS, log: silentLogger() });
   const accessLines: Array<Record<string, unknown>> = [];
   const accessLog = pino({ level: 'info' }, { write: (line: string) => void accessLines.push(JSON.parse(line) as Record<string, unknown>) });
-  const extAuthz = new ExtAuthz({ view: () => view, upstreams, namespace: NS, log: silentLogger() });
+  const extAuthz = new ExtAuthz({ upstreams, namespace: NS, log: silentLogger() });
   const tracing = new WaypointTracing({ name: 'waypoint', namespace: NS, log: silentLogger() });
   t.after(() => tracing.close());
   const proxy = new HttpProxy({ table: () => table, authz: () => authz, keys: jwks.keys, extAuthz, tracing, view: () => view, upstreams, metrics, accessLog });

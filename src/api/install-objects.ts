@@ -14,7 +14,7 @@
 import { customResourceDefinitions } from './crd.js';
 import type { KubeObject } from './meta.js';
 import { KINDS } from './registry.js';
-import { PROXY_UID, ROOT_NAMESPACE } from '../lib/mesh-contract.js';
+import { PORT_CONTROL_PLANE_MONITORING, PROXY_UID, ROOT_NAMESPACE } from '../lib/mesh-contract.js';
 
 export interface InstallOptions {
   /** Namespace of the control plane, ztunnel and node agent (Istio's: istio-system). */
@@ -97,7 +97,7 @@ export function installObjects(o: InstallOptions): KubeObject[] {
       apiVersion: 'v1', kind: 'Service', metadata: meta(CONTROL_PLANE, ns, { app: CONTROL_PLANE }),
       spec: {
         selector: { app: CONTROL_PLANE },
-        ports: [{ name: 'grpc-xds-ca', port: 15012, targetPort: 15012, protocol: 'TCP' }, { name: 'http-monitoring', port: 15014, targetPort: 15014, protocol: 'TCP' }],
+        ports: [{ name: 'grpc-xds-ca', port: 15012, targetPort: 15012, protocol: 'TCP' }, { name: 'http-monitoring', port: PORT_CONTROL_PLANE_MONITORING, targetPort: PORT_CONTROL_PLANE_MONITORING, protocol: 'TCP' }],
       },
     },
     {
@@ -111,10 +111,10 @@ export function installObjects(o: InstallOptions): KubeObject[] {
             serviceAccountName: CONTROL_PLANE,
             containers: [{
               name: 'controlplane', image: o.image,
-              args: ['--in-cluster', '--data-dir', '/var/lib/ambit', 'controlplane', '--grpc-listen', '0.0.0.0:15012', '--metrics-listen', '0.0.0.0:15014',
+              args: ['--in-cluster', '--data-dir', '/var/lib/ambit', 'controlplane', '--grpc-listen', '0.0.0.0:15012', '--metrics-listen', `0.0.0.0:${PORT_CONTROL_PLANE_MONITORING}`,
                 '--trust-domain', o.trustDomain, '--log-level', o.logLevel],
               env: [fieldEnv('POD_NAMESPACE', 'metadata.namespace')],
-              ports: [{ name: 'grpc-xds-ca', containerPort: 15012 }, { name: 'http-monitoring', containerPort: 15014 }],
+              ports: [{ name: 'grpc-xds-ca', containerPort: 15012 }, { name: 'http-monitoring', containerPort: PORT_CONTROL_PLANE_MONITORING }],
               readinessProbe: { tcpSocket: { port: 15012 }, periodSeconds: 5 },
               securityContext: { runAsNonRoot: true, runAsUser: PROXY_UID, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true },
               volumeMounts: [{ name: 'data', mountPath: '/var/lib/ambit' }],

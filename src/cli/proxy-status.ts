@@ -1,10 +1,12 @@
 // `ambit proxy-status`: every client connected to the control plane's xDS server (ztunnels and waypoints) with
 // resource counts per type, the last ACKed nonce, NACKs and the time since the last push, and the node agents
-// holding watches on its API. Reads GET /debug/xds/clients and GET /debug/api/watchers from the control plane.
+// holding watches on its API. Reads GET /debug/xds/clients and GET /debug/api/watchers from the control plane
+// (mesh-state.ts says how). On Kubernetes node agents watch the API server, not the control plane: no watcher rows.
 import type { Command } from 'commander';
 import { CliError, type CliContext } from './cli-context.js';
 import { humanDuration } from './age.js';
 import { renderTable } from './table.js';
+import { meshStateOf } from './mesh-state.js';
 import { NODE_AGENT_USER_AGENT, WATCH_CLIENTS_PATH, type WatchClientStatus } from '../lib/watch-clients.js';
 
 /** The shape served at /debug/xds/clients (see controlplane/xds/xds-server.ts XdsClientStatus). */
@@ -71,9 +73,10 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-o, --output <format>', 'wide (adds the last NACK) or json', '')
     .action(async (opts: { output: string }, cmd: Command) => {
       if (opts.output && !['wide', 'json'].includes(opts.output)) throw new CliError(`--output: unknown format '${opts.output}' (use wide or json)`);
-      const body = (await ctx.client(cmd).requestJson('GET', '/debug/xds/clients')) as { items?: unknown } | null;
+      const state = meshStateOf(ctx, cmd);
+      const body = (await state.controlPlane('/debug/xds/clients')) as { items?: unknown } | null;
       if (!body || !Array.isArray(body.items)) throw new CliError('the control plane answered /debug/xds/clients without an items list (is its xDS server running?)');
-      const watchers = (await ctx.client(cmd).requestJson('GET', WATCH_CLIENTS_PATH)) as { items?: unknown } | null;
+      const watchers = ctx.client(cmd).isKube ? null : (await state.controlPlane(WATCH_CLIENTS_PATH)) as { items?: unknown } | null;
       const items = [...(body.items as ClientRow[]), ...nodeAgentRows(Array.isArray(watchers?.items) ? (watchers.items as WatchClientStatus[]) : [])];
       if (opts.output === 'json') {
         ctx.stdout.write(`${JSON.stringify(items, null, 2)}\n`);

@@ -1,24 +1,18 @@
 // `ambit x describe pod NAME -n NS`: one page that explains a pod's place in the mesh — enrolment and why, identity,
 // node, certificate (from the node's ztunnel admin when reachable), the policies ztunnel enforces for it and what
 // they allow or deny, which waypoint fronts it (or why none does), and hints a newcomer can act on.
-import http from 'node:http';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { kindByName, type KubeObject } from '../api/index.js';
 import { isNotFound, type ApiClient } from '../controlplane/client/index.js';
 import { describeError } from '../lib/errors.js';
 import type { IpPrefixRecord, MatchRecord, ServiceAccountMatchRecord, StringMatchRecord } from '../lib/xds/workload-records.js';
 import { CliError, globalsOf, namespaceOf, type CliContext } from './cli-context.js';
+import { meshStateOf, type MeshState } from './mesh-state.js';
 import { DATAPLANE_MODE_LABEL, REDIRECTION_ANNOTATION, ROOT_NAMESPACE, USE_WAYPOINT_LABEL, USE_WAYPOINT_NAMESPACE_LABEL, WAYPOINT_FOR_LABEL, WAYPOINT_GATEWAY_CLASS, isAmbientEnrolled } from '../lib/mesh-contract.js';
 import { formatSpiffeId } from '../lib/certs/spiffe-id.js';
 
 const WAYPOINT_BOUND = 'istio.io/WaypointBound';
 const ZTUNNEL_ACCEPTED = 'ZtunnelAccepted';
-
-/** Reads a node's ztunnel `/config_dump` (the composition root may supply one; else the admin Unix socket is used). */
-export interface ZtunnelAdminReader {
-  configDump(node: string): Promise<unknown>;
-}
 
 /** What `x describe pod` gathers; every part but the pod is optional (its absence is explained). */
 export interface PodFacts {
@@ -343,41 +337,12 @@ export function renderPodExplanation(f: PodFacts, ambit = 'ambit'): string {
 
 // --- gathering ---
 
-/** GET /config_dump over the node's ztunnel admin Unix socket (`<dataDir>/nodes/<node>/ztunnel-admin.sock`). */
-export function adminSocketReader(dataDir: string, timeoutMs = 3000): ZtunnelAdminReader {
-  return {
-    configDump(node: string): Promise<unknown> {
-      const socketPath = join(dataDir, 'nodes', node, 'ztunnel-admin.sock');
-      return new Promise((resolve, reject) => {
-        const req = http.request({ socketPath, path: '/config_dump', method: 'GET', timeout: timeoutMs }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            if (res.statusCode !== 200) return reject(new Error(`ztunnel admin on ${node} answered ${res.statusCode}`));
-            try {
-              resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-            } catch (err) {
-              reject(new Error(`ztunnel admin on ${node} sent invalid JSON: ${describeError(err)}`));
-            }
-          });
-        });
-        req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-        req.on('error', (err: NodeJS.ErrnoException) => reject(new Error(
-          err.code === 'ENOENT' || err.code === 'ECONNREFUSED'
-            ? `ztunnel admin for node ${node} is not reachable (${socketPath}: ${err.code}): is ztunnel running on ${node}?`
-            : `ztunnel admin for node ${node}: ${err.message}`)));
-        req.end();
-      });
-    },
-  };
-}
-
 const POD = kindByName('Pod')!;
 const NAMESPACE = kindByName('Namespace')!;
 const AUTHZ = kindByName('AuthorizationPolicy')!;
 const GATEWAY = kindByName('Gateway')!;
 
-export async function gatherPodFacts(api: ApiClient, ns: string, name: string, admin: ZtunnelAdminReader | undefined, adminMissing: string): Promise<PodFacts> {
+export async function gatherPodFacts(api: ApiClient, state: MeshState, ns: string, name: string): Promise<PodFacts> {
   let pod: KubeObject;
   try {
     pod = await api.get(POD, ns, name);
@@ -388,7 +353,7 @@ export async function gatherPodFacts(api: ApiClient, ns: string, name: string, a
   const namespace = await api.get(NAMESPACE, undefined, ns).catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)));
   const facts: PodFacts = { pod, namespace, policies: [], gateways: [] };
   try {
-    facts.ambient = (await api.requestJson('GET', '/debug/ambient')) as AmbientSnapshot;
+    facts.ambient = (await state.controlPlane('/debug/ambient')) as AmbientSnapshot;
   } catch (err) {
     facts.ambientError = `the control plane's ambient index is not available (${describeError(err)})`;
   }
@@ -397,10 +362,9 @@ export async function gatherPodFacts(api: ApiClient, ns: string, name: string, a
   facts.gateways = (await api.list(GATEWAY)).items;
   const node = rec(pod.spec)['nodeName'];
   if (typeof node !== 'string') facts.ztunnelError = 'the pod is not scheduled on a node yet';
-  else if (!admin) facts.ztunnelError = adminMissing;
   else {
     try {
-      facts.ztunnelDump = (await admin.configDump(node)) as PodFacts['ztunnelDump'];
+      facts.ztunnelDump = (await state.ztunnelConfigDump(node)) as PodFacts['ztunnelDump'];
     } catch (err) {
       facts.ztunnelError = describeError(err);
     }
@@ -418,11 +382,8 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (name: string, _opts: unknown, cmd: Command) => {
       const g = globalsOf(cmd);
       const ns = namespaceOf(cmd);
-      // The composition root may attach a reader; else the node's admin Unix socket under the data dir is used.
-      const hooked = (ctx as CliContext & { ztunnelAdmin?: ZtunnelAdminReader }).ztunnelAdmin;
-      const admin = hooked ?? (g.server ? undefined : adminSocketReader(ctx.dataDir(cmd)));
-      const facts = await gatherPodFacts(ctx.client(cmd), ns, name, admin, 'ztunnel admin is not reachable over --server (run this on the cluster host)');
-      const ambit = g.dataDir ? `ambit --data-dir ${g.dataDir}` : 'ambit';
+      const facts = await gatherPodFacts(ctx.client(cmd), meshStateOf(ctx, cmd), ns, name);
+      const ambit = g.kubeconfig ? `ambit --kubeconfig ${g.kubeconfig}` : g.dataDir ? `ambit --data-dir ${g.dataDir}` : 'ambit';
       ctx.stdout.write(renderPodExplanation(facts, ambit));
     });
 }

@@ -1,14 +1,12 @@
 // `ambit ztunnel-config workloads|services|policies|certificates|connections|all [--node N] [-o json]`: a node
-// ztunnel's view (istioctl's columns, ISTIO-API.md §7), read from its admin `/config_dump`. ztunnels run inside node
-// network namespaces, so each also serves its admin on `<dataDir>/nodes/<node>/ztunnel-admin.sock`; that socket
-// is how this verb reaches them. Workloads, services and policies are the same mesh view on every node (the first
-// node answering is shown); certificates and connections are per node.
-import { existsSync, readdirSync } from 'node:fs';
-import http from 'node:http';
-import { join } from 'node:path';
+// ztunnel's view (istioctl's columns, ISTIO-API.md §7), read from its admin `/config_dump` (mesh-state.ts says how:
+// the admin sockets under the data dir in the sandbox, a port-forward to the ztunnel pod on Kubernetes). Workloads,
+// services and policies are the same mesh view on every node (the first node answering is shown); certificates and
+// connections are per node.
 import type { Command } from 'commander';
 import { CliError, type CliContext } from './cli-context.js';
 import { renderTable } from './table.js';
+import { meshStateOf, type MeshState } from './mesh-state.js';
 
 const SECTIONS = ['workloads', 'services', 'policies', 'certificates', 'connections', 'all'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -49,42 +47,9 @@ export interface NodeDump {
   dump: ZtunnelConfigDump;
 }
 
-/** `<dataDir>/nodes/<node>/ztunnel-admin.sock` (written by `ambit ztunnel`). */
-export function adminSocketPath(dataDir: string, node: string): string {
-  return join(dataDir, 'nodes', node, 'ztunnel-admin.sock');
-}
-
-function fetchDump(socketPath: string, node: string): Promise<ZtunnelConfigDump> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, path: '/config_dump', method: 'GET' }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => {
-        if (res.statusCode !== 200) return reject(new CliError(`ztunnel on node ${node} answered ${res.statusCode}: ${body.trim()}`));
-        try {
-          resolve(JSON.parse(body) as ZtunnelConfigDump);
-        } catch {
-          reject(new CliError(`ztunnel on node ${node} sent a config dump that is not JSON`));
-        }
-      });
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
-    req.on('error', (err: NodeJS.ErrnoException) => reject(new CliError(`cannot reach the ztunnel of node ${node} at ${socketPath}: ${err.code ?? err.message}`)));
-    req.end();
-  });
-}
-
-async function collect(dataDir: string, node: string | undefined): Promise<NodeDump[]> {
-  if (node !== undefined) {
-    const path = adminSocketPath(dataDir, node);
-    if (!existsSync(path)) throw new CliError(`no ztunnel admin socket for node ${node} (${path}); is the cluster running and is ${node} one of its nodes?`);
-    return [{ node, dump: await fetchDump(path, node) }];
-  }
-  const nodesDir = join(dataDir, 'nodes');
-  const nodes = existsSync(nodesDir) ? readdirSync(nodesDir).filter((n) => existsSync(adminSocketPath(dataDir, n))).sort() : [];
-  if (nodes.length === 0) throw new CliError(`no ztunnel admin sockets under ${nodesDir}; is a sandbox cluster running with this --data-dir?`);
-  return Promise.all(nodes.map(async (n) => ({ node: n, dump: await fetchDump(adminSocketPath(dataDir, n), n) })));
+async function collect(state: MeshState, node: string | undefined): Promise<NodeDump[]> {
+  const nodes = node !== undefined ? [node] : await state.ztunnelNodes();
+  return Promise.all(nodes.map(async (n) => ({ node: n, dump: (await state.ztunnelConfigDump(n)) as ZtunnelConfigDump })));
 }
 
 /** `network/ip[/len]` → `ip[/len]`. */
@@ -216,7 +181,7 @@ export function register(program: Command, ctx: CliContext): void {
       if (!section) throw new CliError(`unknown section '${sectionArg}': use one of ${SECTIONS.join(', ')}`);
       if (opts.output !== 'short' && opts.output !== 'json') throw new CliError(`--output: unknown format '${opts.output}' (use short or json)`);
       if (opts.node !== undefined && !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(opts.node)) throw new CliError(`--node must be a node name, got "${opts.node}"`);
-      const dumps = await collect(ctx.dataDir(cmd), opts.node);
+      const dumps = await collect(meshStateOf(ctx, cmd), opts.node);
       if (opts.output === 'json') ctx.stdout.write(`${JSON.stringify(sectionJson(section, dumps), null, 2)}\n`);
       else ctx.stdout.write(renderSection(section, dumps, ctx.now()));
     });

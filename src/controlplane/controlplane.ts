@@ -6,7 +6,7 @@
 // file store; only the REST API writes through the full Store.
 import { mkdir, stat } from 'node:fs/promises';
 import { writeFileDurable } from '../lib/durable-file.js';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '../lib/log.js';
@@ -25,6 +25,7 @@ import { startApiServer, type ApiServer } from './apiserver/api-server.js';
 import { startCaServer, caRoutes, type CaServer } from './ca/index.js';
 import { startXdsServer, type XdsServer } from './xds/xds-server.js';
 import { xdsDebugRoutes } from './xds/debug-routes.js';
+import { startMonitoringServer } from './monitoring-server.js';
 import { ROOT_CERT_CONFIGMAP, WaypointController } from './waypoint-controller/waypoint-controller.js';
 import { ROOT_NAMESPACE } from '../lib/mesh-contract.js';
 
@@ -101,25 +102,6 @@ async function ensureDataDir(dir: string): Promise<void> {
   } catch (err) {
     throw new ControlPlaneError(`cannot create the data dir ${dir}: ${(err as Error).message}`, { cause: err });
   }
-}
-
-/** Serves the registry's text exposition on `/metrics` and `/stats/prometheus` (Istio's path). */
-function startMetricsServer(registry: Registry, listen: { host: string; port: number }): Promise<Server> {
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' || (path !== '/metrics' && path !== '/stats/prometheus')) {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics\n');
-      return;
-    }
-    registry.metrics().then(
-      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
-      (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${err.message}\n`),
-    );
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', (err) => reject(new ControlPlaneError(`cannot serve metrics on ${listen.host}:${listen.port}: ${err.message}`, { cause: err })));
-    server.listen(listen.port, listen.host, () => resolve(server));
-  });
 }
 
 /** Writes the bound endpoints for other processes (sandbox, tests) to read; atomic so readers never see half. */
@@ -239,7 +221,7 @@ export async function runControlPlane(cfg: ControlPlaneConfig): Promise<ControlP
       stops.push(() => controller.stop());
     }
     if (cfg.metrics) {
-      const server = await startMetricsServer(metrics, cfg.metrics);
+      const server = await startMonitoringServer(metrics, cfg.metrics, xdsDebugRoutes(xds));
       metricsServer = server;
       stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
     }

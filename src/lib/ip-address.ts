@@ -65,6 +65,12 @@ export function formatHostPort(ip: string, port: number): string {
   return net.isIPv6(ip) ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
+/** Whether `ip` is a loopback address (127.0.0.0/8, ::1, or 127.x mapped into IPv6). */
+export function isLoopbackIp(ip: string): boolean {
+  const v = canonicalIp(ip);
+  return v.startsWith('127.') || v === '::1';
+}
+
 /** Strips an IPv4-mapped IPv6 prefix (`::ffff:1.2.3.4` → `1.2.3.4`), as Node reports dual-stack peers. */
 export function canonicalIp(ip: string): string {
   return ip.startsWith('::ffff:') && net.isIPv4(ip.slice(7)) ? ip.slice(7) : ip;

@@ -42,6 +42,10 @@ export const PORT_INBOUND_PLAINTEXT = 15006;
 export const PORT_HBONE = 15008;
 /** ztunnel's DNS proxy (UDP and TCP) on 127.0.0.1. */
 export const PORT_DNS = 15053;
+/** Admin (config_dump, logging) of ztunnels and waypoints, on their loopback only. */
+export const PORT_PROXY_ADMIN = 15000;
+/** The control plane's monitoring port: metrics, and its debug endpoints for loopback callers. */
+export const PORT_CONTROL_PLANE_MONITORING = 15014;
 
 // --- packet marks (Istio's in-pod values) ---
 /** ztunnel marks every socket it opens in a pod netns with this (low 12 bits): the pod's rules skip it. */

@@ -7,7 +7,7 @@ import { applyNft } from './nftables.js';
 import { createSocketInNetns } from './netns-sockets.js';
 import { loadNativeAddon, nativeAddon } from './native-addon.js';
 import { describeError } from '../lib/errors.js';
-import { CONNMARK, MARK_MASK, PORT_OUTBOUND, ZTUNNEL_MARK } from '../lib/mesh-contract.js';
+import { CONNMARK, MARK_MASK, PORT_CONTROL_PLANE_MONITORING, PORT_OUTBOUND, ZTUNNEL_MARK } from '../lib/mesh-contract.js';
 
 /** `fail` blocks the sandbox; `warn` matters only for some uses (named in the detail); `skip` could not be checked. */
 type CheckStatus = 'pass' | 'fail' | 'warn' | 'skip';
@@ -195,7 +195,7 @@ interface PrecheckOptions {
 
 const DEFAULT_HOST_PORTS = [
   { host: '127.0.0.1', port: 15012, purpose: 'control plane CA/xDS' },
-  { host: '127.0.0.1', port: 15014, purpose: 'control plane metrics' },
+  { host: '127.0.0.1', port: PORT_CONTROL_PLANE_MONITORING, purpose: 'control plane metrics' },
 ];
 
 /** Runs every check, in order; never throws (a probe that cannot run is reported as a failed or skipped check). */

@@ -2,9 +2,9 @@
 // Prometheus `/stats/prometheus` on :15020, both inside the node's netns; plus pure readers of what they return.
 import http from 'node:http';
 import { describeError, MeshError } from '../lib/errors.js';
+import { PORT_PROXY_ADMIN } from '../lib/mesh-contract.js';
 import { connectFromNetns } from '../platform/index.js';
 
-const ZTUNNEL_ADMIN_PORT = 15000;
 const ZTUNNEL_STATS_PORT = 15020;
 const REQUEST_TIMEOUT_MS = 3000;
 
@@ -45,7 +45,7 @@ async function httpGetInNetns(netns: string, port: number, path: string, timeout
 
 /** ztunnel's `/config_dump` of the node whose netns is `netns`, parsed. */
 export async function fetchConfigDump(netns: string): Promise<ZtunnelConfigDump> {
-  const text = await httpGetInNetns(netns, ZTUNNEL_ADMIN_PORT, '/config_dump');
+  const text = await httpGetInNetns(netns, PORT_PROXY_ADMIN, '/config_dump');
   try {
     return JSON.parse(text) as ZtunnelConfigDump;
   } catch (err) {

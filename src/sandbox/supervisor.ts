@@ -18,7 +18,7 @@ import { describeError, MeshError } from '../lib/errors.js';
 import { readHandover, writeHandover } from '../lib/handover-file.js';
 import type { Logger } from '../lib/log.js';
 import { ManagedProcess } from './managed-process.js';
-import { PodRunner } from './pod-runner.js';
+import { containerLogPath, PodRunner } from './pod-runner.js';
 import { clusterPaths, layoutOf, readClusterRecord } from './cluster-state.js';
 import type { ClusterLayout } from './cluster-layout.js';
 import { POD_NETNS_ANNOTATION } from '../lib/mesh-contract.js';
@@ -167,6 +167,10 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<Supervisor
   });
   if (kube) {
     try {
+      await kube.serveKubelets({
+        findPod: (namespace, name) => podRunner.snapshot().find((p) => p.namespace === namespace && p.name === name),
+        logPath: (pod, container) => containerLogPath(opts.dataDir, pod.namespace, pod.name, container),
+      });
       await waitForNodeComponents(kube.api, layout, record.withoutZtunnel === true, 120_000);
     } catch (err) {
       await podRunner.stop();

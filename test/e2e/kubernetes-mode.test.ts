@@ -150,6 +150,26 @@ test('Kubernetes mode: kubectl drives the mesh on a real API server with the san
   // On Kubernetes the ztunnels proved their node with their pods' service-account tokens: no bootstrap token exists.
   for (const node of ['node1', 'node2']) assert.ok(!existsSync(join(fx.dataDir, 'nodes', node, 'token')), `no bootstrap token for ${node}`);
 
+  // The verbs that read mesh state, through the API server as istioctl's do: ztunnel admin (its pod's loopback) by
+  // port-forward, which the API server relays to the sandbox kubelet over its cluster egress. The control plane runs
+  // outside the cluster here, so proxy-status and x describe read it from the data dir's socket.
+  const ambitKube = (args: string[]) => runCommand([process.execPath, fx.mainScript, '--kubeconfig', join(fx.dataDir, 'kubeconfig'), ...args]);
+  const clientNode = all.find((p) => p.metadata.name === 'client')!.spec.nodeName!;
+  const workloads = (await ambitKube(['ztunnel-config', 'workloads'])).stdout;
+  assert.match(workloads, new RegExp(`^shop +client +${clientIp.replace(/\./g, '\\.')} +${clientNode} +None +HBONE`, 'm'));
+  const certs = (await ambitKube(['ztunnel-config', 'certificates', '--node', clientNode])).stdout;
+  assert.match(certs, /^spiffe:\/\/cluster\.local\/ns\/shop\/sa\/client +Leaf +Available +true /m);
+  const status = JSON.parse((await ambitKube(['--data-dir', fx.dataDir, 'proxy-status', '-o', 'json'])).stdout) as Array<{ kind: string; caller: string }>;
+  assert.deepEqual(status.filter((r) => r.kind === 'ztunnel').map((r) => r.caller).sort(), ['node/node1', 'node/node2']);
+  const described = (await ambitKube(['--data-dir', fx.dataDir, 'x', 'describe', 'pod', 'client', '-n', 'shop'])).stdout;
+  assert.match(described, new RegExp(`^Certificate: +Available.* \\(ztunnel on ${clientNode}\\)$`, 'm'));
+  // kubectl logs and the API server's pod proxy take the same way in (kubelet API, cluster egress).
+  const echoPod = all.find((p) => p.metadata.labels?.['app'] === 'echo')!;
+  assert.match(await fx.kubectl(['logs', '-n', 'shop', echoPod.metadata.name]), /^echo \S+ listening on :8080$/m);
+  const proxied = JSON.parse(await fx.kubectl(['get', '--raw', `/api/v1/namespaces/shop/pods/${echoPod.metadata.name}:8080/proxy/`])) as { pod: string; headers: Record<string, string> };
+  assert.equal(proxied.pod, echoPod.metadata.name, 'the API server reached the pod itself');
+  assert.equal(proxied.headers['x-forwarded-uri'], `/api/v1/namespaces/shop/pods/${echoPod.metadata.name}:8080/proxy/`);
+
   // An AuthorizationPolicy applied with kubectl: enforced, its status written back by the control plane; deleted → allowed.
   await fx.kubectl(['apply', '-f', '-'], { input: DENY });
   await fx.waitFor('the client refused', async () => (await curl()).code !== 0, 20_000, 300);
@@ -168,7 +188,6 @@ test('Kubernetes mode: kubectl drives the mesh on a real API server with the san
   }, 60_000, 500);
   assert.ok(programmed.status?.addresses?.[0]?.value, 'the Gateway has its Service address');
   // Ambit's own CLI verbs talk to the API server directly with --kubeconfig.
-  const ambitKube = (args: string[]) => runCommand([process.execPath, fx.mainScript, '--kubeconfig', join(fx.dataDir, 'kubeconfig'), ...args]);
   assert.match((await ambitKube(['waypoint', 'status', '-n', 'shop'])).stdout, /^waypoint +True +Programmed +Programmed /m);
   assert.match((await ambitKube(['get', 'pods', '-n', 'shop'])).stdout, /^client +1\/1 +Running /m);
   // The waypoint is a Deployment named after the Gateway (as Istio makes it): its ReplicaSet made the pod.

@@ -6,6 +6,7 @@ import type { KubeObject } from '../../api/meta.js';
 import { kindByName } from '../../api/registry.js';
 import { ClientError, type ApiStatus } from './client-error.js';
 import { NdjsonLines } from './ndjson-lines.js';
+import { httpGetOver, openPortForward } from './port-forward.js';
 import { resourcePath, versionOf, type ResourceType } from '../../api/resource-path.js';
 
 /**
@@ -114,6 +115,25 @@ export class ApiClient {
   /** @internal `http.request` or `https.request`, whichever the endpoint needs. */
   get transport(): typeof http.request {
     return 'kube' in this.#endpoint ? https.request : http.request;
+  }
+
+  /**
+   * GETs `path` from `port` of pod `namespace/name` through the API server's port-forward (Kubernetes only) and
+   * parses the JSON answer: how admin endpoints that listen on a pod's loopback are read.
+   */
+  async podPortGetJson(namespace: string, name: string, port: number, path: string): Promise<unknown> {
+    if (!('kube' in this.#endpoint)) throw new ClientError('CLIENT_UNREACHABLE', `port-forward needs a Kubernetes API server (--kubeconfig); ${this.target} is not one`);
+    const label = `pod ${namespace}/${name} port ${port}`;
+    const stream = await openPortForward(this.#endpoint.kube, namespace, name, port, this.#timeoutMs);
+    const { status, body } = await httpGetOver(stream, path, this.#timeoutMs).catch((err: Error) => {
+      throw new ClientError('CLIENT_UNREACHABLE', `GET ${path} from ${label}: ${err.message}`, { cause: err });
+    });
+    if (status !== 200) throw new ClientError('CLIENT_API_ERROR', `GET ${path} from ${label} answered ${status}: ${body.trim().split('\n')[0] ?? ''}`, { status });
+    try {
+      return JSON.parse(body) as unknown;
+    } catch {
+      throw new ClientError('CLIENT_BAD_RESPONSE', `GET ${path} from ${label} did not answer JSON`);
+    }
   }
 
   /** The server's version document (`{ ambit: "0.1.0" }`). */

@@ -1,9 +1,9 @@
-// HTTP debug endpoints of the xDS server, for the API server's `addRoute`: `/debug/ambient` (the computed index as
-// JSON) and `/debug/xds/clients` (connected clients, what `ambit proxy-status` prints).
+// HTTP debug endpoints of the xDS server, for the API server's `addRoute` and the monitoring port: `/debug/ambient`
+// (the computed index as JSON) and `/debug/xds/clients` (connected clients, what `ambit proxy-status` prints).
 import type { IncomingMessage } from 'node:http';
 import type { XdsServer } from './xds-server.js';
 
-interface DebugRoute {
+export interface DebugRoute {
   method: string;
   path: string;
   handler: (req: IncomingMessage, body: Buffer) => Promise<{ status: number; body: unknown }>;

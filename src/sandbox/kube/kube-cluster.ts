@@ -5,7 +5,7 @@
 // their netns reach it the way pods reach a real API server), installs Ambit's CRDs, registers one Node per sandbox
 // node (capacity, Ready condition, a Lease renewed every 10 s as kubelets do), and writes two admin kubeconfigs:
 // `<data dir>/kubeconfig` for the user's kubectl on the host, `<data dir>/kube/cluster.kubeconfig` for Ambit's roles.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,9 +14,11 @@ import { ApiClient, ClientError, applyInstall } from '../../controlplane/client/
 import { describeError, MeshError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { POD_NETNS_ANNOTATION } from '../../lib/mesh-contract.js';
-import { listenInNetns, runCommand } from '../../platform/index.js';
+import { connectFromNetns, listenInNetns, runCommand } from '../../platform/index.js';
 import type { ClusterLayout } from '../cluster-layout.js';
+import { startClusterEgress } from './cluster-egress.js';
 import { KubeControlPlane, renderKubeconfig } from './kube-control-plane.js';
+import { createKubeletApi, KUBELET_PORT, type KubeletPod } from './kubelet-server.js';
 
 /** The port the API server is reached at inside the sandbox (Kubernetes' usual secure port). */
 const SANDBOX_APISERVER_PORT = 6443;
@@ -68,22 +70,42 @@ interface KubeCluster {
   readonly api: ApiClient;
   /** Where pods reach the API server (the relay inside the sandbox). */
   readonly apiServerInside: { host: string; port: number };
+  /**
+   * Serves each node's kubelet API (logs, port-forward) at `<node IP>:10250` inside its netns, for the pods the
+   * runner reports; stopped with the cluster.
+   */
+  serveKubelets(pods: { findPod(namespace: string, name: string): KubeletPod | undefined; logPath(pod: KubeletPod, container: string): string }): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** How long the kubelet waits for a pod's port to accept a forwarded connection. */
+const PORT_FORWARD_DIAL_MS = 5_000;
 
 /** Starts the Kubernetes side of a sandbox cluster; resolves once CRDs are served and Nodes are registered Ready. */
 export async function startKubeCluster(opts: { dataDir: string; layout: ClusterLayout; log: Logger; xdsAddress: string; withoutZtunnel?: boolean }): Promise<KubeCluster> {
   const { layout, log } = opts;
-  const cp = await KubeControlPlane.start({
-    binDir: await kubeBinDir(),
-    workDir: join(opts.dataDir, 'kube'),
-    serviceClusterIpRange: layout.serviceCidr,
-    extraAddresses: [layout.fabricIp],
-  });
-  const stops: Array<() => Promise<void> | void> = [() => cp.stop()];
+  const workDir = join(opts.dataDir, 'kube');
+  mkdirSync(workDir, { recursive: true, mode: 0o700 });
+  // The API server's way to kubelets and pods (logs, port-forward, pod proxy): before it starts, so it never lacks it.
+  const egress = await startClusterEgress(join(workDir, 'cluster-egress.sock'), layout, log.child({ sub: 'egress' }));
+  const stops: Array<() => Promise<void> | void> = [() => egress.close()];
   const stop = async () => {
     for (const s of stops.reverse()) await Promise.resolve(s()).catch((err) => log.warn({ err: describeError(err) }, 'kubernetes shutdown step failed'));
   };
+  let cp: KubeControlPlane;
+  try {
+    cp = await KubeControlPlane.start({
+      binDir: await kubeBinDir(),
+      workDir,
+      serviceClusterIpRange: layout.serviceCidr,
+      extraAddresses: [layout.fabricIp],
+      kubelets: { addresses: layout.nodes.map((n) => n.ip), egressSocket: egress.socketPath },
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  stops.push(() => cp.stop());
   try {
     const relay = await listenInNetns(layout.fabricNetns, { host: layout.fabricIp, port: SANDBOX_APISERVER_PORT }, (inside) => {
       const url = new URL(cp.apiServerUrl);
@@ -109,7 +131,24 @@ export async function startKubeCluster(opts: { dataDir: string; layout: ClusterL
     stops.push(() => clearInterval(timer));
     await installNodeComponents(api, opts.xdsAddress, opts.withoutZtunnel === true);
     log.info({ apiServer: cp.apiServerUrl, inside: `${layout.fabricIp}:${SANDBOX_APISERVER_PORT}` }, 'kubernetes control plane ready');
-    return { cp, api, stop, apiServerInside: { host: layout.fabricIp, port: SANDBOX_APISERVER_PORT } };
+    const serveKubelets: KubeCluster['serveKubelets'] = async (pods) => {
+      for (const node of layout.nodes) {
+        const server = createKubeletApi({
+          node: node.name,
+          findPod: pods.findPod,
+          logPath: pods.logPath,
+          dialPod: (pod, port) => connectFromNetns(pod.netns, { host: '127.0.0.1', port, timeoutMs: PORT_FORWARD_DIAL_MS }),
+          tls: { caPem: cp.caCertPem, ...cp.kubeletServing },
+          log: log.child({ sub: 'kubelet', node: node.name }),
+        });
+        const listener = await listenInNetns(node.netns, { host: node.ip, port: KUBELET_PORT }, (sock) => server.emit('connection', sock));
+        stops.push(() => new Promise<void>((r) => {
+          server.closeAllConnections();
+          listener.close(() => r());
+        }));
+      }
+    };
+    return { cp, api, stop, serveKubelets, apiServerInside: { host: layout.fabricIp, port: SANDBOX_APISERVER_PORT } };
   } catch (err) {
     await stop();
     throw err;
@@ -163,6 +202,8 @@ async function postNodeStatus(api: ApiClient, name: string, ip: string): Promise
   await api.requestJson('PATCH', `/api/v1/nodes/${name}/status`, {
     status: {
       addresses: [{ type: 'InternalIP', address: ip }, { type: 'Hostname', address: name }],
+      // The API server calls the kubelet here (logs, port-forward); the field's JSON name is capitalised.
+      daemonEndpoints: { kubeletEndpoint: { Port: KUBELET_PORT } },
       capacity: resources,
       allocatable: resources,
       conditions: [

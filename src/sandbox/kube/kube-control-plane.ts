@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { MeshError } from '../../lib/errors.js';
+import { isLoopbackIp } from '../../lib/ip-address.js';
 import { ProcessGroup } from '../../platform/index.js';
 import { createKubePki, renderTokenFile, type KubePki } from './kube-pki.js';
 
@@ -31,6 +32,12 @@ interface KubeControlPlaneOptions {
   extraAddresses?: readonly string[];
   /** Bound for the whole start (every component ready); default 120 s. */
   startTimeoutMs?: number;
+  /**
+   * Kubelets the API server calls (logs, port-forward, pod proxy): the addresses they serve at, for their serving
+   * certificate, and a Unix socket speaking HTTP CONNECT into the cluster network, which the API server's `cluster`
+   * egress goes through (the Konnectivity arrangement: the API server is on the host, nodes and pods are not).
+   */
+  kubelets?: { addresses: readonly string[]; egressSocket: string };
 }
 
 class KubeStartError extends MeshError {
@@ -68,6 +75,7 @@ export class KubeControlPlane {
   #ownsWorkDir: boolean;
   #serviceRange: string;
   #extraAddresses: readonly string[];
+  #kubelets: KubeControlPlaneOptions['kubelets'];
   #procs: Array<{ part: Part; group: ProcessGroup; args: string[] }> = [];
   #stopped = false;
 
@@ -78,6 +86,7 @@ export class KubeControlPlane {
     this.host = opts.host ?? '127.0.0.1';
     this.#serviceRange = opts.serviceClusterIpRange ?? DEFAULT_SERVICE_RANGE;
     this.#extraAddresses = opts.extraAddresses ?? [];
+    this.#kubelets = opts.kubelets;
     this.kubeconfig = join(this.workDir, 'admin.kubeconfig');
   }
 
@@ -102,6 +111,11 @@ export class KubeControlPlane {
   /** The CA that signed the API server's certificate (PEM). */
   get caCertPem(): string {
     return this.#requirePki().caCertPem;
+  }
+
+  /** The kubelets' serving certificate and key (one for every kubelet address of the `kubelets` option). */
+  get kubeletServing(): KubePki['kubeletServing'] {
+    return this.#requirePki().kubeletServing;
   }
 
   /** The admin's bearer token (system:masters). */
@@ -144,7 +158,7 @@ export class KubeControlPlane {
     };
     const pkiDir = dir('pki');
     dir('logs');
-    const pki = await createKubePki([this.host, firstServiceIp(this.#serviceRange), ...this.#extraAddresses]);
+    const pki = await createKubePki([this.host, firstServiceIp(this.#serviceRange), ...this.#extraAddresses], this.#kubelets?.addresses ?? []);
     this.#pki = pki;
     const file = (name: string, text: string) => {
       const p = join(pkiDir, name);
@@ -157,6 +171,14 @@ export class KubeControlPlane {
     const saKey = file('sa.key', pki.serviceAccountKeyPem);
     const saPub = file('sa.pub', pki.serviceAccountPubPem);
     const tokenFile = file('tokens.csv', renderTokenFile(pki.tokens));
+    const kubeletFlags = this.#kubelets ? [
+      `--kubelet-certificate-authority=${caFile}`,
+      `--kubelet-client-certificate=${file('kubelet-client.crt', pki.kubeletClient.certPem)}`,
+      `--kubelet-client-key=${file('kubelet-client.key', pki.kubeletClient.keyPem)}`,
+      // Nodes are reached at their InternalIP only: the egress proxy dials addresses, not host names.
+      '--kubelet-preferred-address-types=InternalIP',
+      `--egress-selector-config-file=${file('egress-selector.yaml', renderEgressSelector(this.#kubelets.egressSocket))}`,
+    ] : [];
 
     const [etcdClient, etcdPeer, apiPort, kcmPort, schedPort] = await freePorts(this.host, 5);
     const etcdUrl = `http://${this.host}:${etcdClient}`;
@@ -176,7 +198,7 @@ export class KubeControlPlane {
       `--client-ca-file=${caFile}`, `--token-auth-file=${tokenFile}`, '--authorization-mode=RBAC',
       `--service-account-issuer=${this.apiServerUrl}`, `--service-account-key-file=${saPub}`,
       `--service-account-signing-key-file=${saKey}`, `--service-cluster-ip-range=${this.#serviceRange}`,
-      '--allow-privileged=true', '--shutdown-delay-duration=0s', '--v=1',
+      '--allow-privileged=true', '--shutdown-delay-duration=0s', '--v=1', ...kubeletFlags,
       // The endpoint reconciler refuses a loopback advertise address ("may not be in the loopback range"); on
       // loopback nothing in-cluster could reach it anyway, so the `kubernetes` Service simply has no endpoints.
       ...(isLoopback(this.host) ? ['--endpoint-reconciler-type=none'] : []),
@@ -252,6 +274,18 @@ export class KubeControlPlane {
   }
 }
 
+/**
+ * The API server's EgressSelectorConfiguration: traffic to the cluster (kubelets, pods, services) goes through an
+ * HTTP CONNECT proxy on a Unix socket; control-plane and etcd traffic stays direct.
+ */
+function renderEgressSelector(socket: string): string {
+  return stringify({
+    apiVersion: 'apiserver.k8s.io/v1beta1',
+    kind: 'EgressSelectorConfiguration',
+    egressSelections: [{ name: 'cluster', connection: { proxyProtocol: 'HTTPConnect', transport: { uds: { udsName: socket } } } }],
+  });
+}
+
 /** A kubeconfig with one cluster (`ambit`), one token user and one current context. */
 export function renderKubeconfig(server: string, caCertPem: string, user: string, token: string): string {
   return stringify({
@@ -274,7 +308,7 @@ export function firstServiceIp(cidr: string): string {
 }
 
 function isLoopback(host: string): boolean {
-  return host.startsWith('127.') || host === '::1' || host === 'localhost';
+  return isLoopbackIp(host) || host === 'localhost';
 }
 
 function urlHost(host: string): string {

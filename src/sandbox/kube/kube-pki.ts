@@ -1,5 +1,6 @@
 // The key material a throwaway Kubernetes control plane needs: a local CA, the API server's serving cert, the
-// service-account signing key, and bearer tokens for the admin and the controller manager and scheduler.
+// service-account signing key, bearer tokens for the admin and the controller manager and scheduler, and the pair
+// of certificates between the API server and kubelets (its client certificate, the kubelets' serving one).
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { ECDSA_SHA256, generateP256KeyPair, privateKeyToPem, randomSerialHex, x509 } from '../../lib/certs/x509.js';
@@ -16,7 +17,22 @@ export interface KubePki {
   serviceAccountPubPem: string;
   /** Bearer tokens, one per identity in the token file. */
   tokens: { admin: string; controllerManager: string; scheduler: string };
+  /** The API server's client certificate towards kubelets (`--kubelet-client-certificate`), CN KUBELET_CLIENT_NAME. */
+  kubeletClient: CertAndKey;
+  /**
+   * The kubelets' serving certificate, naming every kubelet address given: the sandbox runs one kubelet for all its
+   * nodes, so one certificate serves them all. The API server checks it against the CA (`--kubelet-certificate-authority`).
+   */
+  kubeletServing: CertAndKey;
 }
+
+interface CertAndKey {
+  certPem: string;
+  keyPem: string;
+}
+
+/** The API server's identity towards kubelets (kubeadm's name); kubelets accept no other client. */
+export const KUBELET_CLIENT_NAME = 'kube-apiserver-kubelet-client';
 
 /** Names the serving certificate carries besides the given addresses, as kubeadm's does (in-cluster clients use them). */
 const API_SERVER_DNS_NAMES = ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'];
@@ -25,8 +41,11 @@ const VALIDITY_MS = 7 * 24 * 3600 * 1000;
 /** Backdating covers small clock differences between the generator and the verifier. */
 const BACKDATE_MS = 3600 * 1000;
 
-/** Generates a fresh PKI; `addresses` are the IPs the API server is reached at (e.g. 127.0.0.1 and its service IP). */
-export async function createKubePki(addresses: readonly string[]): Promise<KubePki> {
+/**
+ * Generates a fresh PKI; `addresses` are the IPs the API server is reached at (e.g. 127.0.0.1 and its service IP),
+ * `kubeletAddresses` those its kubelets serve at.
+ */
+export async function createKubePki(addresses: readonly string[], kubeletAddresses: readonly string[] = []): Promise<KubePki> {
   const notBefore = new Date(Date.now() - BACKDATE_MS);
   const notAfter = new Date(Date.now() + VALIDITY_MS);
   const caKeys = await generateP256KeyPair();
@@ -43,36 +62,45 @@ export async function createKubePki(addresses: readonly string[]): Promise<KubeP
       await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
     ],
   });
-  const servingKeys = await generateP256KeyPair();
-  const sans = [
+  const leaf = async (subject: string, usage: string, sans: Array<{ type: 'dns' | 'ip'; value: string }>): Promise<CertAndKey> => {
+    const keys = await generateP256KeyPair();
+    const cert = await x509.X509CertificateGenerator.create({
+      serialNumber: randomSerialHex(),
+      subject,
+      issuer: ca.subject,
+      notBefore,
+      notAfter,
+      publicKey: keys.publicKey,
+      signingKey: caKeys.privateKey,
+      signingAlgorithm: ECDSA_SHA256,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([usage]),
+        ...(sans.length ? [new x509.SubjectAlternativeNameExtension(sans)] : []),
+        await x509.AuthorityKeyIdentifierExtension.create(caKeys.publicKey),
+      ],
+    });
+    return { certPem: cert.toString('pem') + '\n', keyPem: await privateKeyToPem(keys.privateKey) };
+  };
+  const ips = (list: readonly string[]) => list.filter((a) => isIP(a) !== 0).map((value) => ({ type: 'ip' as const, value }));
+  const serving = await leaf('CN=kube-apiserver', x509.ExtendedKeyUsage.serverAuth, [
     ...API_SERVER_DNS_NAMES.map((value) => ({ type: 'dns' as const, value })),
-    ...addresses.filter((a) => isIP(a) !== 0).map((value) => ({ type: 'ip' as const, value })),
-  ];
-  const serving = await x509.X509CertificateGenerator.create({
-    serialNumber: randomSerialHex(),
-    subject: 'CN=kube-apiserver',
-    issuer: ca.subject,
-    notBefore,
-    notAfter,
-    publicKey: servingKeys.publicKey,
-    signingKey: caKeys.privateKey,
-    signingAlgorithm: ECDSA_SHA256,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension(sans),
-      await x509.AuthorityKeyIdentifierExtension.create(caKeys.publicKey),
-    ],
-  });
+    ...ips(addresses),
+  ]);
+  // Organization system:masters, as kubeadm's: the name kubelets' authorizers grant everything.
+  const kubeletClient = await leaf(`CN=${KUBELET_CLIENT_NAME}, O=system:masters`, x509.ExtendedKeyUsage.clientAuth, []);
+  const kubeletServing = await leaf('CN=ambit-sandbox-kubelet', x509.ExtendedKeyUsage.serverAuth, ips(kubeletAddresses));
   const sa = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   return {
     caCertPem: ca.toString('pem') + '\n',
-    servingCertPem: serving.toString('pem') + '\n',
-    servingKeyPem: await privateKeyToPem(servingKeys.privateKey),
+    servingCertPem: serving.certPem,
+    servingKeyPem: serving.keyPem,
     serviceAccountKeyPem: sa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     serviceAccountPubPem: sa.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
     tokens: { admin: newToken(), controllerManager: newToken(), scheduler: newToken() },
+    kubeletClient,
+    kubeletServing,
   };
 }
 

@@ -9,12 +9,8 @@ import { HbonePool, type PoolKey } from '../../hbone/pool.js';
 import { HboneConnectTimeoutError, IdentityError, RoutingError, UpstreamConnectError } from '../../hbone/proxy-errors.js';
 import type { LocalPod, ProxyInputs } from './proxy-inputs.js';
 import { ILLEGAL_PORTS, routeOutbound, workloadIdentity, type Target } from './route.js';
-import { canonicalIp, formatHostPort } from '../../lib/ip-address.js';
+import { canonicalIp, formatHostPort, isLoopbackIp } from '../../lib/ip-address.js';
 import { baggageOf, relay } from './relay.js';
-
-function isLoopback(ip: string): boolean {
-  return ip.startsWith('127.') || ip === '::1';
-}
 
 /** A pool whose connections are dialled from the pod (source IP = the pod's) and present the pod's certificate. */
 export function createPodPool(inputs: ProxyInputs, opts: { idleTimeoutMs?: number; maxStreamsPerConnection?: number } = {}): HbonePool {
@@ -69,7 +65,7 @@ export async function handleOutbound(inputs: ProxyInputs, pod: LocalPod, pool: H
     return;
   }
   const dstAddr = formatHostPort(dst.ip, dst.port);
-  if (isLoopback(dst.ip) && ILLEGAL_PORTS.has(dst.port)) {
+  if (isLoopbackIp(dst.ip) && ILLEGAL_PORTS.has(dst.port)) {
     logEarlyFailure(inputs.accessLog, { srcAddr, dstAddr, direction: 'outbound' }, new RoutingError(`refusing to proxy to ${dstAddr}: a ztunnel port`));
     app.destroy();
     return;

@@ -221,6 +221,26 @@ test('Kubernetes mode: kubectl drives the mesh on a real API server with the san
   }, 60_000, 500);
   assert.ok(!existsSync(ipam(victimPod)), 'CNI DEL released the deleted pod\'s IP');
 
+  // A control plane that runs in the cluster (as `ambit install` puts it) is read through its pod: port-forward to
+  // its monitoring port, where the debug endpoints answer the pod's loopback only. A second control plane with its
+  // own empty embedded store (so it changes nothing in this mesh) stands in for it, run as a pod of the Ambit image.
+  await fx.kubectl(['apply', '-f', '-'], { input: JSON.stringify({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: 'controlplane-probe', namespace: 'istio-system', labels: { app: 'ambit-controlplane' } },
+    spec: { containers: [{ name: 'controlplane', image: 'ambit/ambit:sandbox', args: ['--data-dir', join(fx.dataDir, 'probe-controlplane'), 'controlplane', '--grpc-listen', '127.0.0.1:0', '--metrics-listen', '0.0.0.0:15014'] }] },
+  }) });
+  const inCluster = await fx.waitFor('proxy-status read from the control plane pod', async () => {
+    try {
+      return (await ambitKube(['proxy-status'])).stdout;
+    } catch {
+      return undefined;
+    }
+  }, 30_000, 500);
+  assert.equal(inCluster, 'No ztunnel, waypoint or node agent is connected.\n', 'the empty stand-in answered, not the sandbox\'s control plane');
+  const probe = (JSON.parse(await fx.kubectl(['get', 'pod', 'controlplane-probe', '-n', 'istio-system', '-o', 'json'])) as Pod);
+  const fromNode = (path: string) => runCommand(['ip', 'netns', 'exec', `${fx.name}.${probe.spec.nodeName}`, 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', `${probe.status.podIP}:15014${path}`]).then((r) => r.stdout);
+  assert.equal(await fromNode('/debug/xds/clients'), '403', 'debug endpoints refuse callers on the pod network');
+  assert.equal(await fromNode('/metrics'), '200', 'metrics stay open to Prometheus');
+
   const left = await fx.deleteAndFindLeftovers();
   assert.deepEqual(left, { netns: [], processes: [], files: [], etcNetns: [] }, 'cluster delete stops the Kubernetes parts too');
 });

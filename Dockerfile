@@ -19,5 +19,7 @@ WORKDIR /opt/ambit
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/native/build/Release/ambit_net.node ./native/build/Release/ambit_net.node
+# The static ambit-cni plugin executable, which the node agent copies into each node's CNI bin dir.
+COPY --from=build /src/native/build/Release/ambit-cni ./native/build/Release/ambit-cni
 COPY --from=build /src/dist ./dist
 ENTRYPOINT ["node", "/opt/ambit/dist/src/main.js"]

@@ -14,7 +14,7 @@ import { join, dirname, relative, resolve, sep } from 'node:path';
 import ts from 'typescript';
 
 const SRC = resolve('src');
-const COMPONENTS = ['controlplane', 'ztunnel', 'waypoint', 'nodeagent', 'sandbox', 'cni'];
+const COMPONENTS = ['controlplane', 'ztunnel', 'waypoint', 'nodeagent', 'sandbox'];
 const ALLOWED = {
   lib: ['lib'],
   api: ['lib', 'api'],
@@ -31,8 +31,6 @@ const ALLOWED = {
   ztunnel: ['api', 'lib', 'platform', 'hbone', 'ztunnel'],
   waypoint: ['api', 'lib', 'platform', 'hbone', 'routing', 'authz', 'waypoint'],
   nodeagent: ['api', 'lib', 'platform', 'nodeagent'],
-  // The chained CNI plugin: talks to the node agent through the contract in lib only.
-  cni: ['lib', 'cni'],
   sandbox: ['api', 'lib', 'platform', 'sandbox', 'controlplane/client'],
   proto: ['proto'],
 };

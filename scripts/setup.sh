@@ -18,6 +18,7 @@ npm_failure=''
 npm ci --no-audit --no-fund >"$npm_log" 2>&1 || npm_failure="npm ci exited with status $?"
 [ -n "$npm_failure" ] || [ -d node_modules/typescript ] || npm_failure='node_modules/typescript is missing after npm ci'
 [ -n "$npm_failure" ] || [ -f native/build/Release/ambit_net.node ] || npm_failure='the native addon native/build/Release/ambit_net.node was not built'
+[ -n "$npm_failure" ] || [ -x native/build/Release/ambit-cni ] || npm_failure='the CNI plugin executable native/build/Release/ambit-cni was not built (static linking needs libc6-dev)'
 if [ -n "$npm_failure" ]; then
   grep -v 'Unknown user config' "$npm_log" >&2 || true
   echo "setup: $npm_failure (its output is above)" >&2

@@ -13,7 +13,6 @@ import { registerZtunnelVerb } from './ztunnel/command.js';
 import { registerWaypointVerb } from './waypoint/command.js';
 import { parseHostPort, readTokenFile } from './lib/flags.js';
 import { registerControlPlaneVerb } from './controlplane/command.js';
-import { registerCniPluginVerb } from './cni/command.js';
 
 function packageVersion(): string {
   try {
@@ -90,17 +89,7 @@ function buildProgram(ctx: CliContext): Command {
   });
   registerSandboxVerbs(program, ctx);
   registerDemoVerbs(program, ctx);
-  registerNodeAgentVerb(program, { dataDir: ctx.dataDir, client: (cmd) => ctx.client(cmd), selfCommand: [process.execPath, process.argv[1] ?? ''] });
-  registerCniPluginVerb(program, {
-    env: process.env,
-    readStdin: async () => {
-      const chunks: Buffer[] = [];
-      for await (const c of process.stdin) chunks.push(c as Buffer);
-      return Buffer.concat(chunks).toString('utf8');
-    },
-    write: (text) => process.stdout.write(text),
-    setExitCode: (code) => (ctx.exitCode = code),
-  });
+  registerNodeAgentVerb(program, { dataDir: ctx.dataDir, client: (cmd) => ctx.client(cmd) });
   registerZtunnelVerb(program, ctx);
   registerWaypointVerb(program, {
     dataDir: ctx.dataDir,

@@ -1,6 +1,8 @@
-// The contract between Ambit's chained CNI plugin (src/cni) and the node agent: after the primary plugin has built a
-// new pod's network, the plugin reports the pod and its netns to the node agent over a Unix stream socket, one JSON
-// line each way, and the agent captures the pod from there (as istio-cni's plugin reports to its node agent).
+// The contract between Ambit's chained CNI plugin and the node agent. The plugin's executable (native/ambit_cni.c, a
+// static program, since a node's host has no Node.js) forwards each invocation over the agent's Unix stream socket
+// as one JSON line, a CniInvocation; the agent decides (src/nodeagent/cni-plugin.ts), records the pod's netns
+// (a CniReport) and answers `<exit code>\n<stdout bytes>`, then closes. The agent captures the pod from there, as
+// istio-cni's plugin reports to its node agent.
 //
 // Why a report and not the agent discovering netns on its own: on a real node the netns is created by the container
 // runtime under a name nobody else knows (/var/run/netns/cni-<uuid>); the CNI ADD is the one moment it is named.
@@ -26,7 +28,12 @@ export interface CniReport {
   ips: string[];
 }
 
-/** The node agent's answer. */
+/** What the executable sends: its CNI_* environment and the network config it read on stdin. */
+export interface CniInvocation {
+  invoke: { env: Record<string, string>; stdin: string };
+}
+
+/** Whether the agent accepts a report (a refusal fails the ADD with the reason). */
 export interface CniReply {
   ok: boolean;
   error?: string;

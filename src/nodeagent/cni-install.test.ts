@@ -1,5 +1,5 @@
 // Chaining ambit-cni into a node's primary conflist: after the primary plugins, once, idempotent, waiting while
-// there is no conflist; the shim runs this build's `cni-plugin`.
+// there is no conflist; the executable is copied into the bin dir, replaced (by rename) only when it changed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -7,19 +7,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { installCniPlugin } from './cni-install.js';
 
-test('installs the shim and chains the plugin after the primary one, idempotently', (t) => {
+test('installs the executable and chains the plugin after the primary one, idempotently', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ambit-cni-install-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const confDir = join(dir, 'net.d');
   const binDir = join(dir, 'bin');
   mkdirSync(confDir);
   mkdirSync(binDir);
-  const cfg = { confDir, binDir, socketPath: '/run/ambit/cni.sock', selfCommand: ['/usr/bin/node', "/opt/it's/main.js"] };
+  const pluginExecutable = join(dir, 'built-ambit-cni');
+  writeFileSync(pluginExecutable, 'build 1', { mode: 0o600 });
+  const cfg = { confDir, binDir, socketPath: '/run/ambit/cni.sock', pluginExecutable };
   assert.equal(installCniPlugin(cfg), undefined, 'no conflist yet: nothing to chain into');
-  const shim = readFileSync(join(binDir, 'ambit-cni'), 'utf8');
-  assert.match(shim, /^#!\/bin\/sh\n/);
-  assert.match(shim, /exec '\/usr\/bin\/node' '\/opt\/it'\\''s\/main\.js' cni-plugin\n$/);
-  assert.equal(statSync(join(binDir, 'ambit-cni')).mode & 0o777, 0o755);
+  const installed = join(binDir, 'ambit-cni');
+  assert.equal(readFileSync(installed, 'utf8'), 'build 1');
+  assert.equal(statSync(installed).mode & 0o777, 0o755);
+  const inode = statSync(installed).ino;
+  installCniPlugin(cfg);
+  assert.equal(statSync(installed).ino, inode, 'the same executable is left alone');
+  writeFileSync(pluginExecutable, 'build 2');
+  installCniPlugin(cfg);
+  assert.equal(readFileSync(installed, 'utf8'), 'build 2', 'a new build replaces it');
+  assert.notEqual(statSync(installed).ino, inode, 'by rename: a running copy keeps its file');
 
   writeFileSync(join(confDir, '20-other.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'other', plugins: [{ type: 'bridge' }] }));
   writeFileSync(join(confDir, '10-primary.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'primary', plugins: [{ type: 'ptp' }, { type: 'portmap' }] }));

@@ -1,17 +1,19 @@
-// The node agent's side of the CNI report (src/lib/cni-report.ts): a Unix socket (0600) where the chained plugin
-// says "pod X's netns is N" on ADD and "pod X is gone" on DEL. The agent then captures pods by these netns instead
-// of the sandbox's annotation. Only netns under the system's netns directory are accepted (that is where runtimes
-// create them, and where the agent's nft and socket calls find them by name).
+// The node agent's side of the CNI plugin (src/lib/cni-report.ts): a Unix socket (0600) where the plugin's
+// executable forwards each invocation; the agent decides it (cni-plugin.ts), which records "pod X's netns is N" on
+// ADD and "pod X is gone" on DEL. The agent then captures pods by these netns instead of the sandbox's annotation.
+// Only netns under the system's netns directory are accepted (that is where runtimes create them, and where the
+// agent's nft and socket calls find them by name).
 import { chmodSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { basename, dirname, resolve } from 'node:path';
-import type { CniReply, CniReport } from '../lib/cni-report.js';
+import type { CniInvocation, CniReply, CniReport } from '../lib/cni-report.js';
+import { runCniPlugin, type PluginOutcome } from './cni-plugin.js';
 import { describeError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { NETNS_DIR } from '../platform/index.js';
 
-/** Largest report line accepted (a pod's report is a few hundred bytes). */
-const MAX_LINE = 64 * 1024;
+/** Largest invocation line accepted (the plugin reads at most 1 MiB of config; escaping can grow it). */
+const MAX_LINE = 8 * 1024 * 1024;
 
 export class CniReportServer {
   readonly #byPod = new Map<string, string>();
@@ -51,20 +53,23 @@ export class CniReportServer {
 
   #serve(sock: net.Socket): void {
     let buf = '';
+    const answer = (o: PluginOutcome) => sock.end(`${o.code}\n${o.stdout}`);
     sock.setEncoding('utf8');
     sock.on('error', () => undefined);
     sock.on('data', (d: string) => {
       buf += d;
-      if (buf.length > MAX_LINE) return void sock.end(`${JSON.stringify({ ok: false, error: 'report too large' } satisfies CniReply)}\n`);
+      if (buf.length > MAX_LINE) return answer({ code: 1, stdout: `${JSON.stringify({ cniVersion: '1.0.0', code: 7, msg: 'ambit-cni: the invocation is too large' })}\n` });
       const nl = buf.indexOf('\n');
       if (nl < 0) return;
-      let reply: CniReply;
+      sock.removeAllListeners('data');
+      let call: CniInvocation['invoke'];
       try {
-        reply = this.#handle(JSON.parse(buf.slice(0, nl)) as CniReport);
+        call = (JSON.parse(buf.slice(0, nl)) as CniInvocation).invoke;
+        if (typeof call?.stdin !== 'string' || typeof call.env !== 'object' || call.env === null) throw new Error('expected {"invoke":{"env":{...},"stdin":"..."}}');
       } catch (err) {
-        reply = { ok: false, error: `malformed report: ${describeError(err)}` };
+        return answer({ code: 1, stdout: `${JSON.stringify({ cniVersion: '1.0.0', code: 7, msg: `ambit-cni: malformed invocation: ${describeError(err)}` })}\n` });
       }
-      sock.end(`${JSON.stringify(reply)}\n`);
+      answer(runCniPlugin({ env: call.env, stdin: call.stdin, report: (r) => this.#handle(r) }));
     });
   }
 
@@ -78,7 +83,8 @@ export class CniReportServer {
     }
     if (r.command !== 'ADD') return { ok: false, error: `unknown command ${String(r.command)}` };
     const path = resolve(String(r.netns ?? ''));
-    if (dirname(path) !== resolve(NETNS_DIR) && dirname(path) !== resolve('/var/run/netns')) {
+    // /var/run is /run on every current distribution; runtimes name either.
+    if (![resolve(NETNS_DIR), '/var/run/netns', '/run/netns'].includes(dirname(path))) {
       return { ok: false, error: `netns ${r.netns} is not under ${NETNS_DIR}: the node agent captures only named network namespaces` };
     }
     this.#byPod.set(pod, basename(path));

@@ -8,6 +8,7 @@ import { NODE_AGENT_USER_AGENT } from '../lib/watch-clients.js';
 import { untilSignal } from '../lib/signals.js';
 import { defaultZdsSocketPath } from '../lib/mesh-contract.js';
 import { LOG_LEVELS, checkLogLevel } from '../lib/flags.js';
+import { cniPluginExecutable } from '../platform/index.js';
 
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
@@ -15,8 +16,6 @@ const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 interface NodeAgentVerbContext {
   dataDir(cmd: Command): string;
   client(cmd: Command): NodeAgentApi & { identifyAs(userAgent: string): void };
-  /** argv that runs this `ambit` build: the command of the CNI plugin shim it installs. */
-  selfCommand: readonly string[];
 }
 
 export function registerNodeAgentVerb(program: Command, ctx: NodeAgentVerbContext): void {
@@ -45,7 +44,7 @@ export function registerNodeAgentVerb(program: Command, ctx: NodeAgentVerbContex
       const api = ctx.client(cmd);
       // Named so the control plane can list this agent's watches (`ambit proxy-status`).
       api.identifyAs(`${NODE_AGENT_USER_AGENT}${opts.node}`);
-      const cni = opts.cniSocket ? { socketPath: opts.cniSocket, confDir: opts.cniConfDir, binDir: opts.cniBinDir, selfCommand: ctx.selfCommand } : undefined;
+      const cni = opts.cniSocket ? { socketPath: opts.cniSocket, confDir: opts.cniConfDir, binDir: opts.cniBinDir, pluginExecutable: cniPluginExecutable() } : undefined;
       const agent = new NodeAgent({ nodeName: opts.node, api, zdsSocketPath, log, repairIntervalMs: Math.round(seconds * 1000), cni });
       const sig = await stop;
       log.info({ signal: sig }, 'stopping');

@@ -15,5 +15,5 @@ export {
   type SeqpacketOptions, type SeqpacketMessage,
 } from './seqpacket.js';
 export { FdWatcher, type FdWatcherHandlers } from './fd-watcher.js';
-export { loadNativeAddon, nativeAddon } from './native-addon.js';
+export { cniPluginExecutable, loadNativeAddon, nativeAddon } from './native-addon.js';
 export { ProcessGroup, type ProcessGroupSpec, type ProcessExit } from './process-group.js';

@@ -67,28 +67,41 @@ interface AmbitNetAddon {
   pollClose(handle: NativePollHandle): void;
 }
 
-const ADDON_RELATIVE_PATH = join('native', 'build', 'Release', 'ambit_net.node');
+/** Where node-gyp puts what native/binding.gyp builds: the addon and the ambit-cni executable. */
+const NATIVE_BUILD_DIR = join('native', 'build', 'Release');
+const ADDON_RELATIVE_PATH = join(NATIVE_BUILD_DIR, 'ambit_net.node');
 
 /**
- * Finds and loads the addon, searching `startDir` and its parents for native/build/Release/ambit_net.node
- * (this module runs from src/platform or from <outDir>/src/platform, so the repo root is a few levels up).
+ * The first `native/build/Release/<file>` in `startDir` or its parents (this module runs from src/platform or from
+ * <outDir>/src/platform, so the repo root is a few levels up).
  */
-export function loadNativeAddon(startDir: string = dirname(fileURLToPath(import.meta.url))): AmbitNetAddon {
+function findNativeBuild(file: string, startDir: string): string | undefined {
   let dir = resolve(startDir);
   for (;;) {
-    const candidate = join(dir, ADDON_RELATIVE_PATH);
-    if (existsSync(candidate)) {
-      try {
-        return createRequire(import.meta.url)(candidate) as AmbitNetAddon;
-      } catch (err) {
-        throw new NativeAddonMissingError(`${candidate} could not be loaded: ${(err as Error).message}`, { cause: err });
-      }
-    }
+    const candidate = join(dir, NATIVE_BUILD_DIR, file);
+    if (existsSync(candidate)) return candidate;
     const parent = dirname(dir);
-    if (parent === dir) break;
+    if (parent === dir) return undefined;
     dir = parent;
   }
-  throw new NativeAddonMissingError(`${ADDON_RELATIVE_PATH} not found above ${resolve(startDir)}`);
+}
+
+/** Finds and loads the addon, searching `startDir` and its parents for native/build/Release/ambit_net.node. */
+export function loadNativeAddon(startDir: string = dirname(fileURLToPath(import.meta.url))): AmbitNetAddon {
+  const candidate = findNativeBuild('ambit_net.node', startDir);
+  if (!candidate) throw new NativeAddonMissingError(`${ADDON_RELATIVE_PATH} not found above ${resolve(startDir)}`);
+  try {
+    return createRequire(import.meta.url)(candidate) as AmbitNetAddon;
+  } catch (err) {
+    throw new NativeAddonMissingError(`${candidate} could not be loaded: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** The path of the static ambit-cni plugin executable this build made (native/ambit_cni.c). */
+export function cniPluginExecutable(): string {
+  const found = findNativeBuild('ambit-cni', dirname(fileURLToPath(import.meta.url)));
+  if (!found) throw new NativeAddonMissingError(`${join(NATIVE_BUILD_DIR, 'ambit-cni')} not found: npm install builds it (native/binding.gyp)`);
+  return found;
 }
 
 let cached: AmbitNetAddon | undefined;

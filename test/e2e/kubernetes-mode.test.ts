@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SandboxFixture } from '../../src/sandbox/testing/sandbox-fixture.js';
-import { runCommand } from '../../src/platform/index.js';
+import { cniPluginExecutable, runCommand } from '../../src/platform/index.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const KUBE_VERSION = 'v1.37.2';
@@ -122,6 +122,8 @@ test('Kubernetes mode: kubectl drives the mesh on a real API server with the san
     // The node's /etc/cni/net.d: the node agent pod's hostPath volume (node-files.ts).
     const conflist = JSON.parse(readFileSync(join(fx.dataDir, 'nodes', node, 'root', 'etc', 'cni', 'net.d', '10-ambit-sandbox.conflist'), 'utf8')) as { plugins: Array<{ type: string }> };
     assert.deepEqual(conflist.plugins.map((x) => x.type), ['ptp', 'ambit-cni'], `${node}'s conflist chains ambit-cni after ptp`);
+    // The executable the runtime runs is the static one this build made (a node's host has no Node.js).
+    assert.ok(readFileSync(join(fx.dataDir, 'nodes', node, 'root', 'opt', 'cni', 'bin', 'ambit-cni')).equals(readFileSync(cniPluginExecutable())), `${node} runs the static ambit-cni`);
   }
   const curl = () => fx.cli(['exec', 'client', '-n', 'shop', '--', 'curl', '-sS', '--max-time', '3', 'http://echo.shop/'], { allowFail: true });
 

@@ -32,6 +32,8 @@ export const DEFAULT_INSTALL: Omit<InstallOptions, 'image'> = { namespace: ROOT_
 const LABELS = { 'app.kubernetes.io/part-of': 'ambit' };
 /** Name of the control plane's Deployment, Service, ServiceAccount and RBAC. */
 export const CONTROL_PLANE_NAME = 'ambit-controlplane';
+/** The Secret in the install namespace the control plane keeps its self-managed CA root in (ca-secret.ts). */
+export const CA_SECRET_NAME = 'ambit-ca';
 const CONTROL_PLANE = CONTROL_PLANE_NAME;
 const NODE_AGENT = 'ambit-nodeagent';
 /** Where ztunnel and the node agent meet on every node (the ZDS socket), as Istio's /var/run/ztunnel. */
@@ -79,6 +81,19 @@ export function installObjects(o: InstallOptions): KubeObject[] {
       subjects: [{ kind: 'ServiceAccount', name: CONTROL_PLANE, namespace: ns }],
     },
     {
+      // The CA root's Secret, and no other Secret: create cannot be limited to a name, reading and updating can.
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: meta(CONTROL_PLANE, ns),
+      rules: [
+        { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+        { apiGroups: [''], resources: ['secrets'], resourceNames: [CA_SECRET_NAME], verbs: ['get', 'update'] },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: meta(CONTROL_PLANE, ns),
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: CONTROL_PLANE },
+      subjects: [{ kind: 'ServiceAccount', name: CONTROL_PLANE, namespace: ns }],
+    },
+    {
       apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: meta(NODE_AGENT),
       rules: [
         { apiGroups: [''], resources: ['pods', 'namespaces'], verbs: ['get', 'list', 'watch'] },
@@ -112,6 +127,7 @@ export function installObjects(o: InstallOptions): KubeObject[] {
             containers: [{
               name: 'controlplane', image: o.image,
               args: ['--in-cluster', '--data-dir', '/var/lib/ambit', 'controlplane', '--grpc-listen', '0.0.0.0:15012', '--metrics-listen', `0.0.0.0:${PORT_CONTROL_PLANE_MONITORING}`,
+                '--ca-secret', `$(POD_NAMESPACE)/${CA_SECRET_NAME}`,
                 '--trust-domain', o.trustDomain, '--log-level', o.logLevel],
               env: [fieldEnv('POD_NAMESPACE', 'metadata.namespace')],
               ports: [{ name: 'grpc-xds-ca', containerPort: 15012 }, { name: 'http-monitoring', containerPort: PORT_CONTROL_PLANE_MONITORING }],

@@ -7,7 +7,7 @@ import { customResourceDefinitions, toYaml } from '../api/index.js';
 import type { ApiClient } from '../controlplane/client/index.js';
 import { ClientError, applyInstall, describeObject, installObjectPath } from '../controlplane/client/index.js';
 import { CliError, globalsOf, type CliContext } from './cli-context.js';
-import { DEFAULT_INSTALL, installObjects, type InstallOptions } from '../api/index.js';
+import { CA_SECRET_NAME, DEFAULT_INSTALL, installObjects, type InstallOptions } from '../api/index.js';
 
 interface InstallFlags {
   printCrds?: boolean;
@@ -64,7 +64,7 @@ export function register(program: Command, ctx: CliContext): void {
   program
     .command('uninstall')
     .description('remove what `ambit install` applied (CRDs, and with them every Istio and Gateway API object, only with --purge)')
-    .option('--purge', 'also delete the CRDs and so every AuthorizationPolicy, HTTPRoute, … in the cluster')
+    .option('--purge', 'also delete the CRDs and so every AuthorizationPolicy, HTTPRoute, … in the cluster, and the CA root Secret')
     .action(async (opts: { purge?: boolean }, cmd: Command) => {
       const api = kubeClient(ctx, cmd, 'uninstall');
       const objects = installObjects(optionsOf({ trustDomain: DEFAULT_INSTALL.trustDomain, logLevel: DEFAULT_INSTALL.logLevel }, cmd, ctx.clientVersion))
@@ -78,6 +78,15 @@ export function register(program: Command, ctx: CliContext): void {
           if (err instanceof ClientError && err.status === 404) continue;
           throw new CliError(`uninstall: ${describeObject(obj)}: ${(err as Error).message}`, { cause: err });
         }
+      }
+      if (!opts.purge) return;
+      // The self-managed CA root: kept by a plain uninstall (a reinstall keeps trusting the same root), gone on purge.
+      const ns = globalsOf(cmd).namespace || DEFAULT_INSTALL.namespace;
+      try {
+        await api.requestJson('DELETE', `/api/v1/namespaces/${ns}/secrets/${CA_SECRET_NAME}`);
+        ctx.stdout.write(`secret/${CA_SECRET_NAME} deleted\n`);
+      } catch (err) {
+        if (!(err instanceof ClientError && err.status === 404)) throw new CliError(`uninstall: secret/${CA_SECRET_NAME}: ${(err as Error).message}`, { cause: err });
       }
     });
 }

@@ -27,6 +27,7 @@ interface ControlPlaneFlags {
   logLevel: string;
   xdsAdvertiseAddress?: string;
   waypointImage?: string;
+  caSecret?: string;
 }
 
 export function registerControlPlaneVerb(program: Command, ctx: ControlPlaneVerbContext): void {
@@ -38,6 +39,7 @@ export function registerControlPlaneVerb(program: Command, ctx: ControlPlaneVerb
     .option('--metrics-listen <host:port|off>', 'Prometheus metrics over HTTP (/metrics)', '127.0.0.1:15014')
     .option('--trust-domain <domain>', 'SPIFFE trust domain of issued identities', 'cluster.local')
     .option('--plugged-ca-dir <dir>', "act as an intermediate CA from Istio's cacerts layout (ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem)")
+    .option('--ca-secret <namespace/name|off>', 'on Kubernetes, the Secret the self-managed CA root is also kept in, so a restarted control plane keeps it (default istio-system/ambit-ca)')
     .option('--max-cert-ttl <seconds>', 'upper bound on issued certificate lifetimes', '86400')
     .option('--xds-advertise-address <host:port>', 'where waypoint pods reach this control plane (default: --grpc-listen)')
     .option('--waypoint-image <ref>', 'image of waypoint pods on Kubernetes', 'ambit/ambit:0.1.0')
@@ -53,6 +55,7 @@ export function registerControlPlaneVerb(program: Command, ctx: ControlPlaneVerb
       const stop = untilSignal();
       // Loaded only for this role: CLI verbs start faster without the store, API server and CA modules.
       const { runControlPlane } = await import('./controlplane.js');
+      const { parseCaSecretRef } = await import('./ca/ca-secret.js');
       const handle = await runControlPlane({
         dataDir: ctx.dataDir(cmd),
         tcp,
@@ -60,6 +63,7 @@ export function registerControlPlaneVerb(program: Command, ctx: ControlPlaneVerb
         metrics: opts.metricsListen === 'off' ? undefined : parseHostPort(opts.metricsListen, '--metrics-listen', { allowPortZero: true }),
         trustDomain: opts.trustDomain,
         pluggedCaDir: opts.pluggedCaDir,
+        caSecret: opts.caSecret === undefined ? undefined : opts.caSecret === 'off' ? false : parseCaSecretRef(opts.caSecret, '--ca-secret'),
         maxCertTtlSeconds,
         logLevel: opts.logLevel,
         waypoints: {

@@ -18,11 +18,12 @@ import { ApiClient, type KubeEndpoint } from './client/index.js';
 import { KubeSource } from './kube/kube-source.js';
 import { KubeTokenReviewer } from './ca/kube-token-review.js';
 import { KINDS } from '../api/registry.js';
+import { CA_SECRET_NAME } from '../api/install-objects.js';
 import type { ConfigSource, Store } from './store/store.js';
 import { AmbientIndex } from './ambient/ambient-index.js';
 import { syncIndexWithSource, type IndexSync } from './ambient/source-sync.js';
 import { startApiServer, type ApiServer } from './apiserver/api-server.js';
-import { startCaServer, caRoutes, type CaServer } from './ca/index.js';
+import { startCaServer, caRoutes, saveCaSecretSoon, syncCaDirWithSecret, type CaSecretRef, type CaServer } from './ca/index.js';
 import { startXdsServer, type XdsServer } from './xds/xds-server.js';
 import { xdsDebugRoutes } from './xds/debug-routes.js';
 import { startMonitoringServer } from './monitoring-server.js';
@@ -59,7 +60,13 @@ interface ControlPlaneConfig {
   waypoints?: { selfCommand: readonly string[]; image?: string; xdsAddress?: string };
   /** Take config from this Kubernetes API server (informers) instead of the embedded file store. */
   kube?: KubeEndpoint;
+  /**
+   * On Kubernetes, the Secret the self-managed CA is also kept in (ca-secret.ts); default `<root namespace>/ambit-ca`,
+   * `false` to keep it in the data dir only. Not used with a plugged-in CA.
+   */
+  caSecret?: CaSecretRef | false;
 }
+
 
 interface ControlPlaneHandle {
   readonly dataDir: string;
@@ -171,6 +178,12 @@ export async function runControlPlane(cfg: ControlPlaneConfig): Promise<ControlP
     stops.push(() => apiServer.close());
     // The one seam for config sources: everything below reads config through this narrow view.
     const source: ConfigSource = store;
+    const caSecret = kubeApi && !cfg.pluggedCaDir && cfg.caSecret !== false ? (cfg.caSecret ?? { namespace: ROOT_NAMESPACE, name: CA_SECRET_NAME }) : undefined;
+    let caSaver: { stop(): void } | undefined;
+    if (kubeApi && caSecret) {
+      await syncCaDirWithSecret({ api: kubeApi, ref: caSecret, dataDir: cfg.dataDir, trustDomain: cfg.trustDomain ?? DEFAULT_TRUST_DOMAIN, log: log.child({ sub: 'ca' }) });
+      stops.push(async () => caSaver?.stop());
+    }
     ca = await startCaServer({
       dataDir: cfg.dataDir,
       source,
@@ -179,6 +192,10 @@ export async function runControlPlane(cfg: ControlPlaneConfig): Promise<ControlP
       pluggedCaDir: cfg.pluggedCaDir,
       maxTtlSeconds: cfg.maxCertTtlSeconds,
       kubeTokens: kubeApi ? new KubeTokenReviewer(kubeApi, cfg.trustDomain ?? DEFAULT_TRUST_DOMAIN) : undefined,
+      onRootsChanged: kubeApi && caSecret ? () => {
+        caSaver?.stop();
+        caSaver = saveCaSecretSoon(kubeApi, caSecret, join(cfg.dataDir, 'ca'), log.child({ sub: 'ca' }));
+      } : undefined,
       metrics,
       log: log.child({ sub: 'ca' }),
     });

@@ -57,6 +57,8 @@ interface CaServerOptions {
   servingNames?: { dns?: string[]; ips?: string[] };
   /** On Kubernetes: service-account tokens (JWTs) are checked with TokenReview; node bootstrap tokens still work. */
   kubeTokens?: { authenticate(token: string): Promise<CaCaller> };
+  /** Called after a rotation or retirement changed `<dataDir>/ca` (to save it elsewhere, e.g. a Secret). */
+  onRootsChanged?: () => void;
 }
 
 /** What `GET /ambit/v1/ca` shows: public facts only, never keys. */
@@ -292,6 +294,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
     status,
     async rotateRoot() {
       const result = await material.rotate();
+      opts.onRootsChanged?.();
       await issueServingCertificate();
       return result;
     },
@@ -304,6 +307,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
         }
       }
       const result = await material.retireOld();
+      opts.onRootsChanged?.();
       await issueServingCertificate();
       return result;
     },

@@ -13,6 +13,8 @@ const COLLECTIONS: Record<string, { prefix: string; plural: string; namespaced: 
   ConfigMap: { prefix: '/api/v1', plural: 'configmaps', namespaced: true },
   ClusterRole: { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'clusterroles', namespaced: false },
   ClusterRoleBinding: { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'clusterrolebindings', namespaced: false },
+  Role: { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'roles', namespaced: true },
+  RoleBinding: { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'rolebindings', namespaced: true },
   Deployment: { prefix: '/apis/apps/v1', plural: 'deployments', namespaced: true },
   DaemonSet: { prefix: '/apis/apps/v1', plural: 'daemonsets', namespaced: true },
 };

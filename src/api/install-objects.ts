@@ -35,6 +35,8 @@ export const CONTROL_PLANE_NAME = 'ambit-controlplane';
 /** The Secret in the install namespace the control plane keeps its self-managed CA root in (ca-secret.ts). */
 export const CA_SECRET_NAME = 'ambit-ca';
 const CONTROL_PLANE = CONTROL_PLANE_NAME;
+/** Where the control plane finds Istio's optional `cacerts` Secret (istiod's path). */
+const CACERTS_DIR = '/etc/cacerts';
 const NODE_AGENT = 'ambit-nodeagent';
 /** Where ztunnel and the node agent meet on every node (the ZDS socket), as Istio's /var/run/ztunnel. */
 const ZDS_DIR = '/var/run/ztunnel';
@@ -127,15 +129,16 @@ export function installObjects(o: InstallOptions): KubeObject[] {
             containers: [{
               name: 'controlplane', image: o.image,
               args: ['--in-cluster', '--data-dir', '/var/lib/ambit', 'controlplane', '--grpc-listen', '0.0.0.0:15012', '--metrics-listen', `0.0.0.0:${PORT_CONTROL_PLANE_MONITORING}`,
-                '--ca-secret', `$(POD_NAMESPACE)/${CA_SECRET_NAME}`,
+                '--ca-secret', `$(POD_NAMESPACE)/${CA_SECRET_NAME}`, '--cacerts-dir', CACERTS_DIR,
                 '--trust-domain', o.trustDomain, '--log-level', o.logLevel],
               env: [fieldEnv('POD_NAMESPACE', 'metadata.namespace')],
               ports: [{ name: 'grpc-xds-ca', containerPort: 15012 }, { name: 'http-monitoring', containerPort: PORT_CONTROL_PLANE_MONITORING }],
               readinessProbe: { tcpSocket: { port: 15012 }, periodSeconds: 5 },
               securityContext: { runAsNonRoot: true, runAsUser: PROXY_UID, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true },
-              volumeMounts: [{ name: 'data', mountPath: '/var/lib/ambit' }],
+              volumeMounts: [{ name: 'data', mountPath: '/var/lib/ambit' }, { name: 'cacerts', mountPath: CACERTS_DIR, readOnly: true }],
             }],
-            volumes: [{ name: 'data', emptyDir: {} }],
+            // Istio's plugged-in CA: a `cacerts` Secret, if the user made one, is used instead of a self-managed root.
+            volumes: [{ name: 'data', emptyDir: {} }, { name: 'cacerts', secret: { secretName: 'cacerts', optional: true } }],
           },
         },
       },

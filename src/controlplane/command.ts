@@ -1,4 +1,6 @@
 // `ambit controlplane`: runs the control plane (store, REST API, CA + xDS on 15012, metrics) until SIGTERM/SIGINT.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { FlagError, LOG_LEVELS, checkLogLevel, parseHostPort, readTokenFile } from '../lib/flags.js';
 import { untilSignal } from '../lib/signals.js';
@@ -28,6 +30,7 @@ interface ControlPlaneFlags {
   xdsAdvertiseAddress?: string;
   waypointImage?: string;
   caSecret?: string;
+  cacertsDir?: string;
 }
 
 export function registerControlPlaneVerb(program: Command, ctx: ControlPlaneVerbContext): void {
@@ -39,6 +42,7 @@ export function registerControlPlaneVerb(program: Command, ctx: ControlPlaneVerb
     .option('--metrics-listen <host:port|off>', 'Prometheus metrics over HTTP (/metrics)', '127.0.0.1:15014')
     .option('--trust-domain <domain>', 'SPIFFE trust domain of issued identities', 'cluster.local')
     .option('--plugged-ca-dir <dir>', "act as an intermediate CA from Istio's cacerts layout (ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem)")
+    .option('--cacerts-dir <dir>', "use the plugged-in CA in this dir (Istio's cacerts layout) if it holds ca-key.pem, else the self-managed root: an optional cacerts Secret's mount")
     .option('--ca-secret <namespace/name|off>', 'on Kubernetes, the Secret the self-managed CA root is also kept in, so a restarted control plane keeps it (default istio-system/ambit-ca)')
     .option('--max-cert-ttl <seconds>', 'upper bound on issued certificate lifetimes', '86400')
     .option('--xds-advertise-address <host:port>', 'where waypoint pods reach this control plane (default: --grpc-listen)')
@@ -62,7 +66,7 @@ export function registerControlPlaneVerb(program: Command, ctx: ControlPlaneVerb
         grpc: parseHostPort(opts.grpcListen, '--grpc-listen', { allowPortZero: true }),
         metrics: opts.metricsListen === 'off' ? undefined : parseHostPort(opts.metricsListen, '--metrics-listen', { allowPortZero: true }),
         trustDomain: opts.trustDomain,
-        pluggedCaDir: opts.pluggedCaDir,
+        pluggedCaDir: opts.pluggedCaDir ?? (opts.cacertsDir && existsSync(join(opts.cacertsDir, 'ca-key.pem')) ? opts.cacertsDir : undefined),
         caSecret: opts.caSecret === undefined ? undefined : opts.caSecret === 'off' ? false : parseCaSecretRef(opts.caSecret, '--ca-secret'),
         maxCertTtlSeconds,
         logLevel: opts.logLevel,

@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { Registry } from 'prom-client';
 import { openFileStore } from '../../src/controlplane/store/file-store.js';
 import { startCaServer } from '../../src/controlplane/ca/index.js';
+import { exited, runAmbit, startControlPlane } from './helpers/cli-harness.js';
 import { silentLogger } from '../../src/lib/log.js';
 import { readNodeToken } from '../../src/lib/certs/node-token.js';
 import { createCaClient } from '../../src/lib/certs/ca-client.js';
@@ -97,4 +98,24 @@ test('a plugged-in intermediate signs leaves; chains are leaf, ca-cert, root bun
     return (await makeCacerts(other)).rootPem;
   })()));
   await assert.rejects(startCaServer({ dataDir: join(dir, 'b3'), pluggedCaDir: foreign, source: store, listen: { host: '127.0.0.1', port: 0 }, metrics: new Registry(), log: silentLogger() }), /does not chain to any certificate in/);
+});
+
+test('--cacerts-dir (an optional cacerts Secret\'s mount): the plugged-in CA when it holds ca-key.pem, else the self-managed root', { timeout: 60_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ambit-cacerts-dir-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const caMode = async (dataDir: string, cacerts: string): Promise<string> => {
+    const child = await startControlPlane(dataDir, ['--cacerts-dir', cacerts]);
+    try {
+      const r = await runAmbit(dataDir, ['ca', 'show', '-o', 'json']);
+      return (JSON.parse(r.stdout) as { mode: string }).mode;
+    } finally {
+      child.kill('SIGTERM');
+      await exited(child);
+    }
+  };
+  // An empty mount (the Secret does not exist): nothing plugged in.
+  await mkdir(join(dir, 'empty'));
+  assert.equal(await caMode(join(dir, 'dd1'), join(dir, 'empty')), 'self-managed');
+  await makeCacerts(join(dir, 'cacerts'));
+  assert.equal(await caMode(join(dir, 'dd2'), join(dir, 'cacerts')), 'plugged-in');
 });

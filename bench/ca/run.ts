@@ -11,7 +11,7 @@ import { startCaServer } from '../../src/controlplane/ca/index.js';
 import { silentLogger } from '../../src/lib/log.js';
 import { ensureNodeToken } from '../../src/lib/certs/node-token.js';
 import { createCaClient } from '../../src/lib/certs/ca-client.js';
-import { createWorkloadCsr, generateP256KeyPair } from '../../src/lib/certs/x509.js';
+import { createWorkloadCsr, generateP256KeyPair } from '../../src/lib/certs/proxy-x509.js';
 
 const count = Number(process.argv[2] ?? 2000);
 const concurrency = Number(process.argv[3] ?? 16);

@@ -5,7 +5,7 @@ import type http2 from 'node:http2';
 import type tls from 'node:tls';
 import type { WorkloadCertificate } from '../lib/certs/certificate-manager.js';
 import { NO_RESUMPTION_SECURE_OPTIONS } from '../lib/certs/tls-identity.js';
-import { x509, uriSans } from '../lib/certs/x509.js';
+import { uriSans } from '../lib/certs/proxy-x509.js';
 import { formatHostPort } from '../lib/ip-address.js';
 
 const MIB = 1024 * 1024;
@@ -76,7 +76,7 @@ export function clientTlsOptions(cert: WorkloadCertificate, expected: readonly s
     ...cert.tlsOptions(),
     rejectUnauthorized: true,
     checkServerIdentity: (_host, peer) => {
-      const sans = peer.raw ? uriSans(new x509.X509Certificate(new Uint8Array(peer.raw))) : [];
+      const sans = peer.raw ? uriSans(peer.raw) : [];
       if (sans.some((s) => allowed.has(s))) return undefined;
       return new Error(`server identity ${sans.length ? sans.join(', ') : '(none)'} is not one of the expected identities ${[...allowed].join(', ')}`);
     },

@@ -23,7 +23,8 @@ import { readNodeToken, nodeTokenPath } from '../../src/lib/certs/node-token.js'
 import { createCaClient } from '../../src/lib/certs/ca-client.js';
 import { CertificateManager } from '../../src/lib/certs/certificate-manager.js';
 import { istioCertificateServiceDefinition, IstioCertificateRequestSchema, type IstioCertificateResponse } from '../../src/lib/certs/ca-service.js';
-import { x509, ECDSA_SHA256, createWorkloadCsr, generateP256KeyPair, privateKeyToPem, splitCertificates } from '../../src/lib/certs/x509.js';
+import { x509, ECDSA_SHA256 } from '../../src/lib/certs/x509.js';
+import { createWorkloadCsr, generateP256KeyPair, privateKeyToPem, splitCertificates } from '../../src/lib/certs/proxy-x509.js';
 import { peerSpiffeId } from '../../src/lib/certs/tls-identity.js';
 
 const TD = 'cluster.local';

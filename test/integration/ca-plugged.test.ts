@@ -14,7 +14,8 @@ import { silentLogger } from '../../src/lib/log.js';
 import { readNodeToken } from '../../src/lib/certs/node-token.js';
 import { createCaClient } from '../../src/lib/certs/ca-client.js';
 import { CertificateManager } from '../../src/lib/certs/certificate-manager.js';
-import { x509, ECDSA_SHA256, generateP256KeyPair, privateKeyToPem, splitCertificates } from '../../src/lib/certs/x509.js';
+import { x509, ECDSA_SHA256 } from '../../src/lib/certs/x509.js';
+import { generateP256KeyPair, privateKeyToPem, splitCertificates } from '../../src/lib/certs/proxy-x509.js';
 
 async function makeCacerts(dir: string): Promise<{ rootPem: string; caPem: string; otherKeyPem: string }> {
   const rootKeys = await generateP256KeyPair();

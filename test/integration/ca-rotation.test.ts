@@ -17,7 +17,7 @@ import { readNodeToken } from '../../src/lib/certs/node-token.js';
 import { createCaClient } from '../../src/lib/certs/ca-client.js';
 import { CertificateManager, type WorkloadCertificate } from '../../src/lib/certs/certificate-manager.js';
 import { peerIdentityProblem, peerSpiffeId } from '../../src/lib/certs/tls-identity.js';
-import { splitCertificates } from '../../src/lib/certs/x509.js';
+import { splitCertificates } from '../../src/lib/certs/proxy-x509.js';
 
 const id = (sa: string): string => `spiffe://cluster.local/ns/default/sa/${sa}`;
 

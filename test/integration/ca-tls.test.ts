@@ -11,7 +11,7 @@ import { Registry } from 'prom-client';
 import * as grpc from '@grpc/grpc-js';
 import { create } from '@bufbuild/protobuf';
 import { istioCertificateServiceDefinition, IstioCertificateRequestSchema } from '../../src/lib/certs/ca-service.js';
-import { createWorkloadCsr, generateP256KeyPair } from '../../src/lib/certs/x509.js';
+import { createWorkloadCsr, generateP256KeyPair } from '../../src/lib/certs/proxy-x509.js';
 import { createTestCa } from '../../src/ztunnel/testing/test-ca.js';
 import { startIndexedXds } from './helpers/indexed-xds.js';
 import { aggregatedDiscoveryServiceDefinition } from '../../src/lib/xds/ads-service.js';

@@ -17,7 +17,8 @@ import { mkdir, readFile, rm, readdir, chmod } from 'node:fs/promises';
 import { writeFileDurable } from '../../lib/durable-file.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { x509, ECDSA_SHA256, generateP256KeyPair, privateKeyToPem, randomSerialHex, splitCertificates, splitPem, type CryptoKey } from '../../lib/certs/x509.js';
+import { x509, ECDSA_SHA256, randomSerialHex, type CryptoKey } from '../../lib/certs/x509.js';
+import { generateP256KeyPair, privateKeyToPem, splitCertificates, splitPem } from '../../lib/certs/proxy-x509.js';
 import { CaError } from './ca-error.js';
 
 /** Leaves are backdated by this much so peers with slightly slow clocks accept them at once. */

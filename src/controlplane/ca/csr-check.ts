@@ -3,7 +3,8 @@
 // a SPIFFE URI in the CA's trust domain matching the impersonated identity. Every refusal is a CaError
 // `CA_INVALID_ARGUMENT` whose message names the field and the problem (it is returned to the caller as is).
 import { verify as verifySignature, type KeyObject } from 'node:crypto';
-import { x509, splitPem, describePublicKey, OID_SUBJECT_ALT_NAME } from '../../lib/certs/x509.js';
+import { x509, describePublicKey, OID_SUBJECT_ALT_NAME } from '../../lib/certs/x509.js';
+import { splitPem } from '../../lib/certs/proxy-x509.js';
 import { formatSpiffeId, parseSpiffeId, type SpiffeId } from '../../lib/certs/spiffe-id.js';
 import { CaError } from './ca-error.js';
 

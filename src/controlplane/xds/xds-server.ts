@@ -15,7 +15,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
 import { describeError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
-import { spiffeIdOf } from '../../lib/certs/x509.js';
+import { spiffeIdOf } from '../../lib/certs/proxy-x509.js';
 import { parseSpiffeId } from '../../lib/certs/spiffe-id.js';
 import { aggregatedDiscoveryServiceDefinition, CLUSTER_ID_HEADER, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from '../../lib/xds/ads-service.js';
 import { SERVED_TYPE_URLS, shortTypeName } from '../../lib/xds/type-urls.js';

@@ -12,9 +12,10 @@
 import { inspect } from 'node:util';
 import type { Logger } from 'pino';
 import { MeshError, describeError } from '../errors.js';
+import { X509Certificate } from 'node:crypto';
 import {
-  x509,
   certificateFacts,
+  certificatePublicKeySpki,
   createWorkloadCsr,
   generateP256KeyPair,
   privateKeyToPem,
@@ -22,7 +23,7 @@ import {
   splitCertificates,
   uriSans,
   type CertificateFacts,
-} from './x509.js';
+} from './proxy-x509.js';
 
 /** Sends a CSR for `identity` to a CA; resolves with the response's cert_chain (leaf, intermediates…, root bundle). */
 export type CertSigner = (csrPem: string, identity: string) => Promise<string[]>;
@@ -64,13 +65,13 @@ export class WorkloadCertificate {
   readonly #privateKeyPem: string;
 
   constructor(identity: string, certChainPem: string[], rootsPem: string[], privateKeyPem: string) {
-    const leaf = new x509.X509Certificate(certChainPem[0]!);
+    const leaf = certificateFacts(certChainPem[0]!);
     this.identity = identity;
     this.certChainPem = Object.freeze([...certChainPem]);
     this.rootsPem = Object.freeze([...rootsPem]);
-    this.notBefore = leaf.notBefore;
-    this.notAfter = leaf.notAfter;
-    this.serialNumber = leaf.serialNumber.toLowerCase();
+    this.notBefore = new Date(leaf.validFrom);
+    this.notAfter = new Date(leaf.expirationTime);
+    this.serialNumber = leaf.serialNumber;
     this.#privateKeyPem = privateKeyPem;
   }
 
@@ -356,12 +357,12 @@ export class CertificateManager {
     const roots = splitCertificates(chain[chain.length - 1]!);
     if (certs.length === 0) throw new CertificateError(`CA response for ${identity} has no leaf certificate`);
     if (roots.length === 0) throw new CertificateError(`CA response for ${identity} has no root certificate in its last element`);
-    const leaf = new x509.X509Certificate(certs[0]!);
+    const leaf = new X509Certificate(certs[0]!);
     const sans = uriSans(leaf);
     if (!sans.includes(identity)) throw new CertificateError(`CA issued a certificate for ${sans.join(', ') || '<no URI SAN>'}, not for the requested ${identity}`);
     const ours = await publicKeySpki(keys.publicKey);
-    if (!Buffer.from(leaf.publicKey.rawData).equals(ours)) throw new CertificateError(`CA issued a certificate for ${identity} with a different public key than the CSR's`);
-    if (leaf.notAfter.getTime() <= this.#clock.now()) throw new CertificateError(`CA issued an already expired certificate for ${identity}`);
+    if (!certificatePublicKeySpki(leaf).equals(ours)) throw new CertificateError(`CA issued a certificate for ${identity} with a different public key than the CSR's`);
+    if (new Date(leaf.validTo).getTime() <= this.#clock.now()) throw new CertificateError(`CA issued an already expired certificate for ${identity}`);
     return new WorkloadCertificate(identity, certs, roots, await privateKeyToPem(keys.privateKey));
   }
 

@@ -1,7 +1,7 @@
 // TLS helpers for mesh mTLS: the peer's SPIFFE identity and the "peer URI SAN ∈ expected set" rule (PROTOCOLS.md §2.6).
 import { constants as cryptoConstants } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
-import { spiffeIdOf } from './x509.js';
+import { spiffeIdOf } from './proxy-x509.js';
 import { parseSpiffeId } from './spiffe-id.js';
 
 /**

@@ -3,7 +3,8 @@
 // of certificates between the API server and kubelets (its client certificate, the kubelets' serving one).
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
-import { ECDSA_SHA256, generateP256KeyPair, privateKeyToPem, randomSerialHex, x509 } from '../../lib/certs/x509.js';
+import { ECDSA_SHA256, randomSerialHex, x509 } from '../../lib/certs/x509.js';
+import { generateP256KeyPair, privateKeyToPem } from '../../lib/certs/proxy-x509.js';
 
 export interface KubePki {
   /** PEM of the CA every component and client trusts (it signed the serving certificate). */

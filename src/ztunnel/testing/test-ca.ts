@@ -1,9 +1,8 @@
 // Test support (imported only by tests): a throwaway CA that issues real P-256 workload certificates in memory.
 import { webcrypto } from 'node:crypto';
 import { WorkloadCertificate, type CertSigner } from '../../lib/certs/certificate-manager.js';
-import {
-  ECDSA_SHA256, generateP256KeyPair, privateKeyToPem, randomSerialHex, splitCertificates, x509,
-} from '../../lib/certs/x509.js';
+import { ECDSA_SHA256, randomSerialHex, x509 } from '../../lib/certs/x509.js';
+import { generateP256KeyPair, privateKeyToPem, splitCertificates } from '../../lib/certs/proxy-x509.js';
 
 interface IssueOptions {
   /** URI SANs to put in the leaf instead of just the identity (e.g. none, or a foreign one). */

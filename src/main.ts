@@ -2,17 +2,12 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { Command, CommanderError } from 'commander';
-import { VERBS, globalsOf, resolveDataDir, socketPathIn, writeError, type CliContext } from './cli/index.js';
+import { globalsOf, writeError, type CliContext } from './cli/cli-context.js';
+import { resolveDataDir, socketPathIn } from './cli/data-dir.js';
 import { ApiClient, type ClientEndpoint, type KubeEndpoint } from './controlplane/client/index.js';
 import { inClusterEndpoint, loadKubeconfig } from './controlplane/client/kubeconfig.js';
 import { describeError } from './lib/errors.js';
-import { registerSandboxVerbs } from './sandbox/commands.js';
-import { registerDemoVerbs } from './sandbox/demo.js';
-import { registerNodeAgentVerb } from './nodeagent/command.js';
-import { registerZtunnelVerb } from './ztunnel/command.js';
-import { registerWaypointVerb } from './waypoint/command.js';
 import { parseHostPort, readTokenFile } from './lib/flags.js';
-import { registerControlPlaneVerb } from './controlplane/command.js';
 
 function packageVersion(): string {
   try {
@@ -63,7 +58,28 @@ function makeContext(): CliContext & { dispose(): void } {
 }
 
 
-function buildProgram(ctx: CliContext): Command {
+/** Global options that take a value (the word after them is not the verb). */
+const VALUE_OPTIONS = new Set(['--data-dir', '-n', '--namespace', '--server', '--token-file', '--kubeconfig', '--context']);
+
+/**
+ * The long-running data-path roles, which load only their own module: every MiB of a ztunnel or waypoint counts
+ * (the CLI's verbs, the sandbox and the CA's X.509 library would otherwise cost each such process ~10 MiB).
+ */
+function proxyRoleOf(argv: readonly string[]): 'ztunnel' | 'nodeagent' | 'waypoint run' | undefined {
+  const words: string[] = [];
+  for (let i = 2; i < argv.length && words.length < 2; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('-')) {
+      if (VALUE_OPTIONS.has(a)) i++;
+      continue;
+    }
+    words.push(a);
+  }
+  if (words[0] === 'ztunnel' || words[0] === 'nodeagent') return words[0];
+  return words[0] === 'waypoint' && words[1] === 'run' ? 'waypoint run' : undefined;
+}
+
+async function buildProgram(ctx: CliContext, argv: readonly string[]): Promise<Command> {
   const program = new Command('ambit');
   program
     .description('Ambit: an ambient (sidecar-less) service mesh speaking Istio APIs')
@@ -81,28 +97,37 @@ function buildProgram(ctx: CliContext): Command {
       writeOut: (s) => ctx.stdout.write(s),
       writeErr: (s) => ctx.stderr.write(s),
     });
-  for (const verb of VERBS) verb.register(program, ctx);
-  registerControlPlaneVerb(program, {
-    dataDir: ctx.dataDir, tokenFile: (cmd) => globalsOf(cmd).tokenFile,
-    kube: kubeEndpointOf,
-    exitAfter: (ms) => setTimeout(() => process.exit(0), ms).unref(), selfCommand: [process.execPath, process.argv[1] ?? ''],
-  });
-  registerSandboxVerbs(program, ctx);
-  registerDemoVerbs(program, ctx);
-  registerNodeAgentVerb(program, { dataDir: ctx.dataDir, client: (cmd) => ctx.client(cmd) });
-  registerZtunnelVerb(program, ctx);
-  registerWaypointVerb(program, {
+  const role = proxyRoleOf(argv);
+  const waypointRole = async () => (await import('./waypoint/command.js')).registerWaypointVerb(program, {
     dataDir: ctx.dataDir,
     namespace: (cmd) => globalsOf(cmd).namespace,
     podEnv: { nodeName: process.env.NODE_NAME, podIp: process.env.POD_IP },
   });
+  const nodeAgentRole = async () => (await import('./nodeagent/command.js')).registerNodeAgentVerb(program, { dataDir: ctx.dataDir, client: (cmd) => ctx.client(cmd) });
+  const ztunnelRole = async () => (await import('./ztunnel/command.js')).registerZtunnelVerb(program, ctx);
+  if (role === 'ztunnel') await ztunnelRole();
+  else if (role === 'nodeagent') await nodeAgentRole();
+  else if (role === 'waypoint run') await waypointRole();
+  else {
+    for (const verb of (await import('./cli/index.js')).VERBS) verb.register(program, ctx);
+    (await import('./controlplane/command.js')).registerControlPlaneVerb(program, {
+      dataDir: ctx.dataDir, tokenFile: (cmd) => globalsOf(cmd).tokenFile,
+      kube: kubeEndpointOf,
+      exitAfter: (ms) => setTimeout(() => process.exit(0), ms).unref(), selfCommand: [process.execPath, process.argv[1] ?? ''],
+    });
+    (await import('./sandbox/commands.js')).registerSandboxVerbs(program, ctx);
+    (await import('./sandbox/demo.js')).registerDemoVerbs(program, ctx);
+    await nodeAgentRole();
+    await ztunnelRole();
+    await waypointRole();
+  }
   return program;
 }
 
 async function main(argv: string[]): Promise<number> {
   const ctx = makeContext();
   try {
-    await buildProgram(ctx).parseAsync(argv);
+    await (await buildProgram(ctx, argv)).parseAsync(argv);
     return ctx.exitCode;
   } catch (err) {
     // Commander has already printed its own one-line message (or the help text).

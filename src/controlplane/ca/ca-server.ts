@@ -214,7 +214,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
     }
     const peer = call.getAuthContext()?.sslPeerCertificate;
     if (peer?.raw) {
-      const id = spiffeIdOf(new Uint8Array(peer.raw));
+      const id = spiffeIdOf(peer.raw);
       const parsed = id ? parseSpiffeId(id) : undefined;
       if (!id || !parsed || typeof parsed === 'string' || parsed.trustDomain !== trustDomain) {
         throw new CaError('CA_UNAUTHENTICATED', `client certificate carries no SPIFFE identity in trust domain '${trustDomain}'`);

@@ -178,7 +178,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<XdsServer>
     }
     const peerCert = call.getAuthContext()?.sslPeerCertificate;
     if (peerCert?.raw) {
-      const id = spiffeIdOf(new Uint8Array(peerCert.raw));
+      const id = spiffeIdOf(peerCert.raw);
       const parsed = id ? parseSpiffeId(id) : undefined;
       if (!id || !parsed || typeof parsed === 'string' || parsed.trustDomain !== trustDomain) {
         throw new Error(`client certificate carries no SPIFFE identity in trust domain '${trustDomain}'`);

@@ -109,7 +109,7 @@ export async function createWorkloadCsr(identity: string, keys: CryptoKeyPair): 
 
 /** A certificate from PEM, DER or an already parsed one. */
 function parsed(cert: Uint8Array | string | X509Certificate): X509Certificate {
-  return cert instanceof X509Certificate ? cert : new X509Certificate(typeof cert === 'string' ? cert : Buffer.from(cert));
+  return cert instanceof X509Certificate ? cert : new X509Certificate(cert);
 }
 
 /**

@@ -17,7 +17,7 @@ export const NO_RESUMPTION_SECURE_OPTIONS = cryptoConstants.SSL_OP_NO_TICKET;
 export function peerSpiffeId(socket: TLSSocket): string | undefined {
   const peer = socket.getPeerCertificate();
   if (!peer || !peer.raw) return undefined;
-  return spiffeIdOf(new Uint8Array(peer.raw));
+  return spiffeIdOf(peer.raw);
 }
 
 /**

@@ -12,6 +12,7 @@ import { ipBytes, parseIpPrefix, prefixContains, type IpPrefix } from '../../lib
 import type { Logger } from '../../lib/log.js';
 import { connectFromNetns } from '../../platform/index.js';
 import type { ClusterLayout } from '../cluster-layout.js';
+import { endWithHttpError } from './raw-http-error.js';
 
 /** A CONNECT request line and its headers must fit in this much. */
 const MAX_HEAD_BYTES = 8 * 1024;
@@ -24,7 +25,7 @@ interface ClusterEgress {
 
 /** The prefixes the proxy dials into: the fabric (node addresses) and every node's pod range. */
 export function egressPrefixes(layout: ClusterLayout): IpPrefix[] {
-  return [layout.fabricCidr, ...layout.nodes.map((n) => n.podCidr)].map((c) => parseIpPrefix(c)!).filter(Boolean);
+  return [layout.fabricCidr, ...layout.nodes.map((n) => n.podCidr)].map((c) => parseIpPrefix(c)).filter((p): p is IpPrefix => p !== undefined);
 }
 
 /**
@@ -56,13 +57,13 @@ export async function startClusterEgress(socketPath: string, layout: ClusterLayo
       head = Buffer.concat([head, chunk]);
       const end = head.indexOf('\r\n\r\n');
       if (end < 0) {
-        if (head.length > MAX_HEAD_BYTES) refuse(client, 431, 'request head too large');
+        if (head.length > MAX_HEAD_BYTES) endWithHttpError(client, 431, 'request head too large');
         return;
       }
       client.off('data', onData);
       client.pause();
       const target = parseConnectHead(head.subarray(0, end + 2).toString('latin1'), allowed);
-      if ('status' in target) return refuse(client, target.status, target.reason);
+      if ('status' in target) return endWithHttpError(client, target.status, target.reason);
       const rest = head.subarray(end + 4);
       connectFromNetns(layout.fabricNetns, { ...target, timeoutMs: CONNECT_TIMEOUT_MS }).then((upstream) => {
         if (client.destroyed) return upstream.destroy();
@@ -80,7 +81,7 @@ export async function startClusterEgress(socketPath: string, layout: ClusterLayo
         client.resume();
       }, (err: unknown) => {
         log.debug({ target: `${target.host}:${target.port}`, err: describeError(err) }, 'cluster egress: dial failed');
-        refuse(client, 502, `cannot reach ${target.host}:${target.port}: ${describeError(err)}`);
+        endWithHttpError(client, 502, `cannot reach ${target.host}:${target.port}: ${describeError(err)}`);
       });
     };
     client.on('data', onData);
@@ -104,9 +105,4 @@ export async function startClusterEgress(socketPath: string, layout: ClusterLayo
       });
     }),
   };
-}
-
-function refuse(client: net.Socket, status: number, reason: string): void {
-  const text = { 400: 'Bad Request', 403: 'Forbidden', 431: 'Request Header Fields Too Large', 502: 'Bad Gateway' }[status] ?? 'Error';
-  client.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(reason) + 1}\r\nconnection: close\r\n\r\n${reason}\n`);
 }

@@ -17,6 +17,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { describeError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { KUBELET_CLIENT_NAME } from './kube-pki.js';
+import { endWithHttpError } from './raw-http-error.js';
 
 /** Kubernetes' kubelet port; nodes advertise it in `status.daemonEndpoints.kubeletEndpoint`. */
 export const KUBELET_PORT = 10250;
@@ -98,9 +99,7 @@ export function createKubeletApi(opts: KubeletApiOptions): https.Server {
   });
 
   server.on('upgrade', (req: IncomingMessage, socket: net.Socket, head: Buffer) => {
-    const refuse = (status: number, message: string) => {
-      socket.end(`HTTP/1.1 ${status} ${status === 403 ? 'Forbidden' : status === 404 ? 'Not Found' : 'Bad Request'}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${message}\n`);
-    };
+    const refuse = (status: number, message: string) => endWithHttpError(socket, status, message);
     if (!callerAllowed(req)) return refuse(403, `only the API server (${KUBELET_CLIENT_NAME}) may call this kubelet`);
     const url = new URL(req.url ?? '/', 'https://kubelet');
     const route = routeOf(url.pathname);

@@ -1,6 +1,7 @@
 // Path 4, Ambit L7: an enrolled pair whose namespace uses a waypoint (Gateway class istio-waypoint, for all
 // traffic), so requests go ztunnel ⇒ waypoint ⇒ ztunnel. Runs only when ztunnel runs and the control plane's waypoint
 // controller brings up the waypoint pod; the waypoint's processes are the ones in that pod's netns.
+import { readFileSync } from 'node:fs';
 import type { BenchPath } from '../bench-path.js';
 import type { ProxyProcess } from '../proc-stats.js';
 import { runCommand } from '../../../src/platform/index.js';
@@ -46,7 +47,9 @@ export const ambitL7Path: BenchPath = {
       await cluster.fixture.running(WAYPOINT_NAMESPACE, podName);
       waypoints = await cluster.fixture.waitFor('a waypoint process', async () => {
         const netns = await cluster.fixture.netnsOf(WAYPOINT_NAMESPACE, podName);
-        const pids = (await runCommand(['ip', 'netns', 'pids', netns])).stdout.split(/\s+/).filter(Boolean).map(Number);
+        // Only the waypoint processes: a readiness probe (curl in the pod's netns) may be running there too.
+        const pids = (await runCommand(['ip', 'netns', 'pids', netns])).stdout.split(/\s+/).filter(Boolean).map(Number)
+          .filter((pid) => isWaypointProcess(pid));
         return pids.length ? pids.map((pid, i) => ({ name: `waypoint-${i + 1}`, pid })) : undefined;
       }, WAYPOINT_TIMEOUT_MS);
     } catch {
@@ -68,3 +71,12 @@ export const ambitL7Path: BenchPath = {
     };
   },
 };
+
+/** Whether `pid` runs `ambit … waypoint run` (false once it is gone). */
+function isWaypointProcess(pid: number): boolean {
+  try {
+    return /\0waypoint\0run\0/.test(`\0${readFileSync(`/proc/${pid}/cmdline`, 'latin1')}`);
+  } catch {
+    return false;
+  }
+}

@@ -13,7 +13,7 @@
 //   syscalls under iperf3, but no change in CPU per GB or throughput beyond the run-to-run noise (±15%).
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import type http2 from 'node:http2';
+import { ErrorCode } from './h2/frames.js';
 
 interface CopyOutcome {
   /** Bytes read from `a` and written to `b`. */
@@ -24,16 +24,16 @@ interface CopyOutcome {
   error?: Error;
 }
 
-const NGHTTP2_NO_ERROR = 0;
-const NGHTTP2_CANCEL = 8;
+/** An HTTP/2 stream (Ambit's HBONE codec or Node's): it ends with a reset code rather than a TCP close. */
+type ResettableStream = Duplex & { rstCode: number | undefined };
 
 /** Decided at construction, while an HTTP/2 stream still has its session. */
-function looksLikeHttp2Stream(s: Duplex): boolean {
-  return typeof (s as Partial<http2.Http2Stream>).session === 'object' && 'rstCode' in s;
+function looksLikeHttp2Stream(s: Duplex): s is ResettableStream {
+  return typeof (s as { session?: unknown }).session === 'object' && 'rstCode' in s;
 }
 
 function isCleanReset(code: number | undefined): boolean {
-  return code === NGHTTP2_NO_ERROR || code === NGHTTP2_CANCEL;
+  return code === ErrorCode.NO_ERROR || code === ErrorCode.CANCEL;
 }
 
 /** One running copy. `done` never rejects. */
@@ -83,12 +83,12 @@ export class BidirectionalCopy {
         else if (cleanEnd) {
           // Both directions already finished on this side; the other side closes on its own once flushed.
           if (!other.writableEnded) other.end();
-        } else if (selfIsH2 && isCleanReset((self as http2.Http2Stream).rstCode)) {
+        } else if (selfIsH2 && isCleanReset((self as ResettableStream).rstCode)) {
           // A reset with NO_ERROR/CANCEL is a clean EOF: shut the socket's write side, then let it go.
           if (!other.writableEnded) other.end();
           other.once('finish', () => other.destroy());
         } else {
-          this.#error ??= new Error(selfIsH2 ? `stream reset with code ${(self as http2.Http2Stream).rstCode}` : 'connection closed before both directions ended');
+          this.#error ??= new Error(selfIsH2 ? `stream reset with code ${(self as ResettableStream).rstCode}` : 'connection closed before both directions ended');
           other.destroy();
         }
       }

@@ -1,14 +1,17 @@
 // HBONE client connection: TLS 1.3 with the source workload's certificate over an already-connected TCP socket,
-// server SPIFFE identity checked against the expected set, HTTP/2, and CONNECT streams (PROTOCOLS.md §2.2–2.6).
-import http2 from 'node:http2';
+// server SPIFFE identity checked against the expected set, HTTP/2 (Ambit's own codec, h2/), and CONNECT streams
+// (PROTOCOLS.md §2.2–2.6).
 import type net from 'node:net';
 import tls from 'node:tls';
 import type { WorkloadCertificate } from '../lib/certs/certificate-manager.js';
 import { ConnectRejectedError, H2HandshakeError, StreamRefusedError, TlsHandshakeError, UpstreamConnectError } from './proxy-errors.js';
 import {
   CLIENT_MAX_STREAMS_PER_CONNECTION, CONNECTION_WINDOW_BYTES, KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS,
-  MAX_SESSION_MEMORY_MB, clientH2Settings, clientTlsOptions, startKeepalive,
+  clientH2Settings, clientTlsOptions, startKeepalive,
 } from './hbone-protocol.js';
+import { H2Connection } from './h2/h2-connection.js';
+import type { H2Headers, H2Stream } from './h2/h2-stream.js';
+import { ErrorCode } from './h2/frames.js';
 
 interface HboneConnectOptions {
   /** A connected TCP socket to the peer's HBONE port. */
@@ -29,19 +32,16 @@ export type ConnectHeaders = Record<string, string>;
 
 /** One mTLS HTTP/2 connection to an HBONE server; multiplexes CONNECT streams. */
 export class HboneClientConnection {
-  readonly session: http2.ClientHttp2Session;
+  readonly session: H2Connection;
   readonly target: string;
   /** The TLS peer's identity as verified (one of the expected identities). */
   readonly peerIdentities: readonly string[];
   #active = 0;
-  #goaway = false;
 
-  constructor(session: http2.ClientHttp2Session, target: string, expected: readonly string[]) {
+  constructor(session: H2Connection, target: string, expected: readonly string[]) {
     this.session = session;
     this.target = target;
     this.peerIdentities = expected;
-    session.on('goaway', () => (this.#goaway = true));
-    session.on('error', () => undefined); // surfaces as stream errors and 'close'
   }
 
   /** Streams currently open on this connection. */
@@ -57,18 +57,20 @@ export class HboneClientConnection {
 
   /** False once the server sent GOAWAY or the connection closed: no new streams then. */
   get usable(): boolean {
-    return !this.#goaway && !this.session.closed && !this.session.destroyed;
+    return !this.session.closed && !this.session.destroyed;
   }
 
   /**
    * Opens `CONNECT authority` and resolves with the stream once the server answered 200; any other status
    * rejects with ConnectRejectedError (and the stream is closed).
    */
-  openStream(authority: string, headers: ConnectHeaders = {}): Promise<http2.ClientHttp2Stream> {
+  openStream(authority: string, headers: ConnectHeaders = {}): Promise<H2Stream> {
     return new Promise((resolve, reject) => {
-      let stream: http2.ClientHttp2Stream;
+      let stream: H2Stream;
       try {
-        stream = this.session.request({ ...headers, ':method': 'CONNECT', ':authority': authority }, { endStream: false });
+        const list: [string, string][] = [[':method', 'CONNECT'], [':authority', authority]];
+        for (const [name, value] of Object.entries(headers)) list.push([name.toLowerCase(), value]);
+        stream = this.session.request(list);
       } catch (err) {
         reject(err);
         return;
@@ -79,19 +81,19 @@ export class HboneClientConnection {
         this.#active--;
         if (!answered) {
           answered = true;
-          const code = stream.rstCode ? ` (reset code ${stream.rstCode})` : '';
+          const code = stream.rstCode !== undefined ? ` (reset code ${stream.rstCode})` : '';
           const cause = new Error(`stream closed before a response${code}`);
           const target = `${this.target} (CONNECT ${authority})`;
-          reject(stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM ? new StreamRefusedError(target, { cause }) : new UpstreamConnectError(target, { cause }));
+          reject(stream.rstCode === ErrorCode.REFUSED_STREAM ? new StreamRefusedError(target, { cause }) : new UpstreamConnectError(target, { cause }));
         }
       });
       stream.on('error', () => undefined); // reported by 'close' or by the copy
-      stream.once('response', (h) => {
+      stream.once('response', (h: H2Headers) => {
         if (answered) return;
         answered = true;
         const status = Number(h[':status']);
         if (status === 200) return resolve(stream);
-        stream.close(http2.constants.NGHTTP2_CANCEL);
+        stream.close(ErrorCode.CANCEL);
         reject(new ConnectRejectedError(authority, status));
       });
     });
@@ -99,7 +101,7 @@ export class HboneClientConnection {
 
   /** Graceful: no new streams, the connection closes after its last stream. */
   close(): void {
-    if (!this.session.closed) this.session.close();
+    this.session.close();
   }
 
   destroy(): void {
@@ -131,34 +133,24 @@ export async function connectHbone(opts: HboneConnectOptions): Promise<HboneClie
       resolve(s);
     });
   });
-  const session = await new Promise<http2.ClientHttp2Session>((resolve, reject) => {
-    const session = http2.connect(`https://${opts.target}`, {
-      createConnection: () => tlsSocket,
-      settings: clientH2Settings(),
-      maxSessionMemory: MAX_SESSION_MEMORY_MB,
-    });
+  const session = await new Promise<H2Connection>((resolve, reject) => {
+    const session = new H2Connection(tlsSocket, { role: 'client', settings: clientH2Settings(), connectionWindow: CONNECTION_WINDOW_BYTES });
     const timer = setTimeout(() => fail(new Error(`no SETTINGS within ${deadline} ms`)), deadline);
     const fail = (err: Error): void => {
       clearTimeout(timer);
+      session.off('close', onClose);
       session.destroy();
       reject(new H2HandshakeError(opts.target, { cause: err }));
     };
-    const onClose = (): void => fail(new Error('connection closed during the handshake'));
-    session.once('error', fail);
+    const onClose = (): void => fail(session.error ?? new Error('connection closed during the handshake'));
     session.once('close', onClose);
     // The server's SETTINGS frame completes the HTTP/2 handshake (and tells us its stream limit).
     session.once('remoteSettings', () => {
       clearTimeout(timer);
-      session.off('error', fail);
       session.off('close', onClose);
       resolve(session);
     });
   });
-  try {
-    session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
-  } catch {
-    // closing already; the first stream will fail
-  }
   startKeepalive(session, opts.keepaliveIntervalMs ?? KEEPALIVE_INTERVAL_MS, opts.keepaliveTimeoutMs ?? KEEPALIVE_TIMEOUT_MS);
   return new HboneClientConnection(session, opts.target, opts.expectedIdentities);
 }

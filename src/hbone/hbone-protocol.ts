@@ -1,12 +1,12 @@
 // HBONE wire constants and helpers shared by client and server: TLS/HTTP/2 settings (PROTOCOLS.md §2.4, §2.6),
 // keepalive pings, and the CONNECT request headers (`baggage`, `forwarded`, `traceparent`, §2.2).
 import { randomFillSync } from 'node:crypto';
-import type http2 from 'node:http2';
 import type tls from 'node:tls';
 import type { WorkloadCertificate } from '../lib/certs/certificate-manager.js';
 import { NO_RESUMPTION_SECURE_OPTIONS } from '../lib/certs/tls-identity.js';
 import { uriSans } from '../lib/certs/proxy-x509.js';
 import { formatHostPort } from '../lib/ip-address.js';
+import type { H2LocalSettings } from './h2/h2-connection.js';
 
 const MIB = 1024 * 1024;
 
@@ -33,27 +33,22 @@ const TLS_SETTINGS = {
   ALPNProtocols: ['h2'],
 } as const satisfies tls.SecureContextOptions & { ALPNProtocols: string[] };
 
-export function clientH2Settings(): http2.Settings {
+export function clientH2Settings(): H2LocalSettings {
   return {
-    enablePush: false,
     initialWindowSize: STREAM_WINDOW_BYTES,
     maxFrameSize: MAX_FRAME_BYTES,
     maxHeaderListSize: CLIENT_MAX_HEADER_LIST_BYTES,
   };
 }
 
-export function serverH2Settings(): http2.Settings {
+export function serverH2Settings(): H2LocalSettings {
   return {
-    enablePush: false,
     initialWindowSize: STREAM_WINDOW_BYTES,
     maxFrameSize: MAX_FRAME_BYTES,
     maxHeaderListSize: SERVER_MAX_HEADER_LIST_BYTES,
     maxConcurrentStreams: SERVER_MAX_CONCURRENT_STREAMS,
   };
 }
-
-/** Node's per-session memory cap (MB) must exceed the windows, or large streams get ENHANCE_YOUR_CALM. */
-export const MAX_SESSION_MEMORY_MB = 128;
 
 /** TLS options of a server presenting `cert` and requiring a client certificate that chains to its roots; no resumption. */
 export function serverTlsOptions(cert: WorkloadCertificate): tls.TlsOptions {
@@ -83,11 +78,20 @@ export function clientTlsOptions(cert: WorkloadCertificate, expected: readonly s
   };
 }
 
+/** What keepalive needs of a connection (H2Connection has it). */
+interface Pingable {
+  readonly destroyed: boolean;
+  readonly closed: boolean;
+  ping(done: (err: Error | null, ms: number) => void): boolean;
+  destroy(err?: Error): void;
+  once(event: 'close', listener: () => void): unknown;
+}
+
 /**
  * Sends a PING every `intervalMs`; when a PING stays unanswered for `timeoutMs` the session is destroyed.
  * Returns a stop function (also called automatically when the session closes).
  */
-export function startKeepalive(session: http2.Http2Session, intervalMs = KEEPALIVE_INTERVAL_MS, timeoutMs = KEEPALIVE_TIMEOUT_MS): () => void {
+export function startKeepalive(session: Pingable, intervalMs = KEEPALIVE_INTERVAL_MS, timeoutMs = KEEPALIVE_TIMEOUT_MS): () => void {
   let outstandingSince = 0;
   const timer = setInterval(() => {
     if (session.destroyed || session.closed) return stop();

@@ -1,10 +1,9 @@
-// HBONE server (port 15008): mutual TLS 1.3 with a workload certificate, HTTP/2, one CONNECT stream per proxied
+// HBONE server (port 15008): mutual TLS 1.3 with a workload certificate, HTTP/2 (h2/), one CONNECT stream per proxied
 // TCP connection (PROTOCOLS.md §2). Protocol-level checks live here (client certificate in our trust domain,
 // method CONNECT → else 400, parsable `:authority` → else 400); what to do with a well-formed stream (IP match,
 // authorization, connecting to the app, 200/401/503) is the handler's job (inbound.ts).
-import http2 from 'node:http2';
 import type net from 'node:net';
-import type tls from 'node:tls';
+import tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { WorkloadCertificate } from '../lib/certs/certificate-manager.js';
 import { classifyHandshakeFailure, type HandshakeFailureReason } from '../lib/certs/handshake-failure.js';
@@ -14,9 +13,11 @@ import { silentLogger } from '../lib/log.js';
 import { splitSpiffeId } from '../lib/certs/spiffe-id.js';
 import { canonicalIp, parseAuthority } from '../lib/ip-address.js';
 import {
-  CONNECTION_WINDOW_BYTES, KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS, MAX_SESSION_MEMORY_MB, serverH2Settings,
-  serverTlsOptions, startKeepalive,
+  CONNECTION_WINDOW_BYTES, KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS, serverH2Settings, serverTlsOptions, startKeepalive,
 } from './hbone-protocol.js';
+import { H2Connection } from './h2/h2-connection.js';
+import type { H2Headers, H2Stream } from './h2/h2-stream.js';
+import { ErrorCode } from './h2/frames.js';
 
 interface SocketAddress {
   ip: string;
@@ -25,8 +26,8 @@ interface SocketAddress {
 
 /** One well-formed CONNECT stream, handed to the handler before any response was sent. */
 export interface HboneStreamRequest {
-  stream: http2.ServerHttp2Stream;
-  headers: http2.IncomingHttpHeaders;
+  stream: H2Stream;
+  headers: H2Headers;
   /** The parsed `:authority` (IP or hostname form) and its text. */
   authority: { host: string; port: number; isIp: boolean; text: string };
   /** Full `spiffe://…` identity of the client certificate. */
@@ -53,7 +54,7 @@ interface HboneServerOptions {
 }
 
 /** Answers a stream with `status` and no body. */
-export function respondStatus(stream: http2.ServerHttp2Stream, status: number, headers: http2.OutgoingHttpHeaders = {}): void {
+export function respondStatus(stream: H2Stream, status: number, headers: Record<string, string> = {}): void {
   if (stream.destroyed || stream.headersSent) return;
   try {
     stream.respond({ ':status': status, ...headers }, { endStream: true });
@@ -67,9 +68,9 @@ export function respondStatus(stream: http2.ServerHttp2Stream, status: number, h
  * `handleConnection`; `updateCertificate` swaps the presented certificate for new handshakes.
  */
 export class HboneServer {
-  readonly #server: http2.Http2SecureServer;
+  readonly #server: tls.Server;
   /** Open sessions → the client's SPIFFE identity (parsed once per TLS connection, not per stream). */
-  readonly #sessions = new Map<http2.ServerHttp2Session, string>();
+  readonly #sessions = new Map<H2Connection, string>();
   readonly #log: Logger;
   readonly #onFailure: (reason: HandshakeFailureReason) => void;
   /** Accepted TCP sockets → `ip:port`, for reporting handshakes that fail (see #peerOf). */
@@ -80,20 +81,13 @@ export class HboneServer {
   constructor(opts: HboneServerOptions) {
     this.#log = opts.log ?? silentLogger();
     this.#trustDomain = splitSpiffeId(opts.certificate.identity)?.trustDomain;
-    this.#server = http2.createSecureServer({
+    this.#server = tls.createServer({
       ...serverTlsOptions(opts.certificate),
-      allowHTTP1: false,
-      settings: serverH2Settings(),
-      maxSessionMemory: MAX_SESSION_MEMORY_MB,
       handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000,
     });
-    // Sessions stay open while streams are idle: liveness is the keepalive PING's job.
-    this.#server.setTimeout(0);
     const interval = opts.keepaliveIntervalMs ?? KEEPALIVE_INTERVAL_MS;
     const timeout = opts.keepaliveTimeoutMs ?? KEEPALIVE_TIMEOUT_MS;
-    this.#server.on('session', (session: http2.ServerHttp2Session) => this.#onSession(session, interval, timeout));
-    this.#server.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => this.#onStream(stream, headers, opts.handler));
-    this.#server.on('unknownProtocol', (socket: tls.TLSSocket) => socket.destroy());
+    this.#server.on('secureConnection', (socket: tls.TLSSocket) => this.#onSecureConnection(socket, interval, timeout, opts.handler));
     this.#onFailure = opts.onHandshakeFailure ?? (() => undefined);
     this.#server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
       const { reason, detail } = classifyHandshakeFailure(err, socket);
@@ -102,7 +96,6 @@ export class HboneServer {
       const quiet = reason === 'connection_closed' || reason === 'timeout';
       this.#log[quiet ? 'debug' : 'warn']({ 'src.addr': this.#peerOf(socket), reason }, `hbone tls handshake failed: ${detail}`);
     });
-    this.#server.on('sessionError', (err: Error) => this.#log.debug({ error: describeError(err) }, 'hbone session error'));
   }
 
   /** Open HTTP/2 sessions (TLS connections). */
@@ -162,39 +155,40 @@ export class HboneServer {
     return (raw && this.#peers.get(raw)) ?? `${socket.remoteAddress}:${socket.remotePort}`;
   }
 
-  #onSession(session: http2.ServerHttp2Session, intervalMs: number, timeoutMs: number): void {
-    const socket = session.socket as tls.TLSSocket;
+  #onSecureConnection(socket: tls.TLSSocket, intervalMs: number, timeoutMs: number, handler: HboneStreamHandler): void {
+    // The server offers only h2; a client that negotiated no ALPN at all is not speaking HBONE.
+    if (socket.alpnProtocol !== 'h2') {
+      socket.destroy();
+      return;
+    }
     // A client in another trust domain is refused even with a chain we trust (PROTOCOLS.md §2.6).
     const peer = peerSpiffeId(socket);
     const peerTd = splitSpiffeId(peer)?.trustDomain;
     if (!peer || (this.#trustDomain !== undefined && peerTd !== this.#trustDomain)) {
       this.#onFailure('identity');
       this.#log.warn({ 'src.addr': `${socket.remoteAddress}:${socket.remotePort}`, 'src.identity': peer ?? null }, `hbone client rejected: ${peer ? `identity ${peer} is not in trust domain ${this.#trustDomain}` : 'no SPIFFE identity in the client certificate'}`);
-      session.destroy();
+      socket.destroy();
       return;
     }
+    const session = new H2Connection(socket, { role: 'server', settings: serverH2Settings(), connectionWindow: CONNECTION_WINDOW_BYTES });
     this.#sessions.set(session, peer);
-    session.once('close', () => this.#sessions.delete(session));
-    session.on('error', () => undefined); // reported through 'sessionError'
-    try {
-      session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
-    } catch {
-      // The session may already be closing.
-    }
+    session.once('close', () => {
+      this.#sessions.delete(session);
+      if (session.error) this.#log.debug({ 'src.addr': `${socket.remoteAddress}:${socket.remotePort}`, error: describeError(session.error) }, 'hbone session error');
+    });
+    session.on('stream', (stream: H2Stream, headers: H2Headers) => this.#onStream(session, peer, stream, headers, handler));
     startKeepalive(session, intervalMs, timeoutMs);
   }
 
-  #onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, handler: HboneStreamHandler): void {
+  #onStream(session: H2Connection, peerIdentity: string, stream: H2Stream, headers: H2Headers, handler: HboneStreamHandler): void {
     stream.on('error', () => undefined); // stream failures surface through the copy outcome
-    const session = stream.session as http2.ServerHttp2Session | undefined;
-    const socket = session?.socket as tls.TLSSocket | undefined;
-    const peerIdentity = session ? this.#sessions.get(session) : undefined;
-    if (!session || !socket || peerIdentity === undefined) {
-      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+    const socket = session.socket;
+    if (this.#closing) {
+      stream.close(ErrorCode.REFUSED_STREAM);
       return;
     }
     if (headers[':method'] !== 'CONNECT') return respondStatus(stream, 400);
-    const text = String(headers[':authority'] ?? '');
+    const text = headers[':authority'] ?? '';
     const authority = parseAuthority(text);
     if (!authority) return respondStatus(stream, 400);
     const req: HboneStreamRequest = {
@@ -212,7 +206,7 @@ export class HboneServer {
     }
   }
 
-  #handlerFailed(stream: http2.ServerHttp2Stream, err: unknown): void {
+  #handlerFailed(stream: H2Stream, err: unknown): void {
     this.#log.debug({ error: describeError(err) }, 'hbone stream handler failed');
     if (!stream.headersSent) respondStatus(stream, 503);
     else stream.destroy();

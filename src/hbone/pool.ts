@@ -13,11 +13,11 @@
 //   pool and closed gracefully (GOAWAY). Dropping never cuts a stream: closing waits for streams to end.
 // - A stream the server refused unprocessed (REFUSED_STREAM: it crossed the GOAWAY of a draining peer, e.g. a ztunnel
 //   handing over to its replacement) is retried on another connection, and the refusing one takes no new streams.
-import type http2 from 'node:http2';
 import type { Logger } from 'pino';
 import { describeError } from '../lib/errors.js';
 import { silentLogger } from '../lib/log.js';
 import type { ConnectHeaders, HboneClientConnection } from './hbone-client.js';
+import type { H2Stream } from './h2/h2-stream.js';
 import { CLIENT_MAX_STREAMS_PER_CONNECTION } from './hbone-protocol.js';
 import { StreamRefusedError } from './proxy-errors.js';
 
@@ -88,10 +88,10 @@ export class HbonePool {
   }
 
   /** Opens a CONNECT stream for `key`, reusing or creating a connection; resolves once the server said 200. */
-  async openStream(key: PoolKey, authority: string, headers: ConnectHeaders = {}): Promise<http2.ClientHttp2Stream> {
+  async openStream(key: PoolKey, authority: string, headers: ConnectHeaders = {}): Promise<H2Stream> {
     for (let attempt = 0; ; attempt++) {
       const pooled = await this.#acquire(key);
-      let stream: http2.ClientHttp2Stream;
+      let stream: H2Stream;
       try {
         stream = await pooled.conn.openStream(authority, headers);
       } catch (err) {

@@ -181,6 +181,8 @@ async function setup(t: TestContext) {
           req.stream.pipe(app).pipe(req.stream);
         });
         app.on('error', () => req.stream.destroy());
+        // A reset stream takes its app connection with it (as ztunnel's copy does), or the app socket would linger.
+        req.stream.once('close', () => app.destroy());
       },
     });
     t.after(() => server.destroy());

@@ -4,7 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import http2 from 'node:http2';
+import type { H2Connection } from '../../src/hbone/h2/h2-connection.js';
+import type { H2Headers } from '../../src/hbone/h2/h2-stream.js';
+import { ErrorCode } from '../../src/hbone/h2/frames.js';
 import type tls from 'node:tls';
 import { once } from 'node:events';
 import { createTestCa, type TestCa } from '../../src/ztunnel/testing/test-ca.js';
@@ -114,8 +116,8 @@ test('TLS 1.3, ALPN h2, no SNI, 4 MiB stream window and 200 streams advertised',
   assert.equal(clientTls.getProtocol(), 'TLSv1.3');
   assert.equal(clientTls.alpnProtocol, 'h2');
   assert.match(clientTls.getCipher().name, /^TLS_AES_(256_GCM_SHA384|128_GCM_SHA256)$/);
-  assert.equal(conn.session.remoteSettings.initialWindowSize, STREAM_WINDOW_BYTES);
-  assert.equal(conn.session.remoteSettings.maxConcurrentStreams, SERVER_MAX_CONCURRENT_STREAMS);
+  assert.equal(conn.session.remoteSettings!.initialWindowSize, STREAM_WINDOW_BYTES);
+  assert.equal(conn.session.remoteSettings!.maxConcurrentStreams, SERVER_MAX_CONCURRENT_STREAMS);
   assert.equal(conn.maxStreams, 100);
   const stream = await conn.openStream('10.0.0.1:80');
   stream.end('x');
@@ -172,9 +174,9 @@ test('non-CONNECT requests and bad authorities get 400 from the server', { timeo
   const srv = await startServer(t, serverCert, echo);
   const conn = await dial(srv.port, clientCert, [SERVER_ID]);
   t.after(() => conn.destroy());
-  const get = conn.session.request({ ':method': 'GET', ':path': '/', ':authority': '10.0.0.1:80' });
-  const [h] = await once(get, 'response') as [http2.IncomingHttpHeaders];
-  assert.equal(h[':status'], 400);
+  const get = conn.session.request([[':method', 'GET'], [':scheme', 'https'], [':path', '/'], [':authority', '10.0.0.1:80']]);
+  const [h] = await once(get, 'response') as [H2Headers];
+  assert.equal(h[':status'], '400');
   get.destroy();
   for (const bad of ['10.0.0.1', '10.0.0.1:0', '10.0.0.1:99999', '-bad:80']) {
     await assert.rejects(conn.openStream(bad), (err: unknown) => err instanceof ConnectRejectedError && err.status === 400 && flagFor(err) === 'CONNECT');
@@ -244,11 +246,11 @@ test('pool: different keys never share a connection; failures reach every waiter
 
 test('pool: a stream the server refused unprocessed (REFUSED_STREAM, as when draining) is retried on a new connection', { timeout: 15_000 }, async (t) => {
   // The first connection refuses its streams the way a server past its GOAWAY does; later ones echo.
-  let first: http2.Http2Session | undefined;
+  let first: H2Connection | undefined;
   const srv = await startServer(t, serverCert, (req) => {
     first ??= req.stream.session;
     if (req.stream.session === first) {
-      req.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      req.stream.close(ErrorCode.REFUSED_STREAM);
       return;
     }
     echo(req);

@@ -290,3 +290,26 @@ test('pool: an idle connection is released and closed after the idle timeout', {
   await once(last!.session, 'close');
   assert.deepEqual(pool.stats(), []);
 });
+
+test('40 streams open at once, each receiving 600 KiB (24 MiB in all, over the 16 MiB connection window): none stalls', { timeout: 30_000 }, async (t) => {
+  const PER_STREAM = 600 * 1024;
+  const srv = await startServer(t, serverCert, ({ stream }) => {
+    stream.respond({ ':status': 200 });
+    stream.write(Buffer.alloc(PER_STREAM, 5));
+    stream.resume();
+    stream.once('end', () => stream.end());
+  });
+  const conn = await dial(srv.port, clientCert, [SERVER_ID]);
+  t.after(() => conn.destroy());
+  const streams = await Promise.all(Array.from({ length: 40 }, () => conn.openStream('10.0.0.1:80')));
+  // Every stream stays open until every stream got its bytes: the connection window must come back meanwhile.
+  await Promise.all(streams.map((s) => new Promise<void>((resolve) => {
+    let got = 0;
+    s.on('data', (c: Buffer) => {
+      got += c.length;
+      if (got === PER_STREAM) resolve();
+    });
+  })));
+  for (const s of streams) s.end();
+  await Promise.all(streams.map((s) => once(s, 'close')));
+});

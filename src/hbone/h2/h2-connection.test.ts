@@ -161,7 +161,8 @@ const connectionErrors: [string, (p: RawPeer) => void, number][] = [
   ['a frame over SETTINGS_MAX_FRAME_SIZE', (p) => p.send(frame(FrameType.PING, 0, 0, Buffer.alloc(16_385))), ErrorCode.FRAME_SIZE_ERROR],
   ['DATA beyond the connection window', (p) => {
     p.send(connectHeaders(1), connectHeaders(3));
-    for (let i = 0; i < 5; i++) p.send(frame(FrameType.DATA, 0, i % 2 ? 3 : 1, Buffer.alloc(16_000)));
+    // 16,384-byte frames fill each reader's buffer at once, so nothing is consumed and nothing credited.
+    for (let i = 0; i < 5; i++) p.send(frame(FrameType.DATA, 0, i % 2 ? 3 : 1, Buffer.alloc(16_384)));
   }, ErrorCode.FLOW_CONTROL_ERROR],
 ];
 
@@ -313,4 +314,19 @@ test('setTimeout: an idle stream emits timeout; DATA keeps it quiet', { timeout:
   assert.equal(timeouts, 0, 'no timeout while DATA flows every 50 ms');
   await new Promise((r) => setTimeout(r, 400));
   assert.equal(timeouts, 1, 'one timeout once idle');
+});
+
+test('many streams each below their own credit threshold still return the connection window', { timeout: 5000 }, async (t) => {
+  const { peer, streams } = await serverWithRawClient(t);
+  // Connection window 65,535; four streams get 12,000 bytes each (under a quarter of their 65,535 windows) and are
+  // read, so the connection must be credited while the streams stay open.
+  for (let i = 0; i < 4; i++) {
+    const id = 1 + 2 * i;
+    peer.send(connectHeaders(id), frame(FrameType.DATA, 0, id, Buffer.alloc(12_000)));
+  }
+  await peer.expect(() => streams.length === 4, 'four streams');
+  for (const [s] of streams) s.resume();
+  const update = await peer.expect((f) => f.type === FrameType.WINDOW_UPDATE && f.streamId === 0, 'connection WINDOW_UPDATE');
+  assert.ok(update.payload.readUInt32BE(0) >= 16_384);
+  assert.equal(peer.frames.filter((f) => f.type === FrameType.WINDOW_UPDATE && f.streamId !== 0).length, 0, 'no stream credit below its threshold');
 });

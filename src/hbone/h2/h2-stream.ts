@@ -22,8 +22,9 @@ export class H2Stream extends Duplex {
   /** Flow control, bytes: what the peer still accepts from us, and what we still accept from it. */
   sendWindow: number;
   recvWindow: number;
-  /** Bytes received and handed to the reader but not yet credited back with WINDOW_UPDATE. */
+  /** Bytes received and handed to the reader but not yet credited back with WINDOW_UPDATE: stream, connection. */
   unacked = 0;
+  connectionUnacked = 0;
   /** The reader's buffer was full at the last push: credit waits for the next read. */
   stalled = false;
   /** END_STREAM received / sent. */

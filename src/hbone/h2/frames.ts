@@ -2,7 +2,7 @@
 // hands DATA payload to its stream as slices of the TLS reads (no reassembly of large frames, no copies) while
 // every other frame is collected whole.
 
-const FRAME_HEADER_BYTES = 9;
+export const FRAME_HEADER_BYTES = 9;
 export const CONNECTION_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 /** The initial window and the smallest SETTINGS_MAX_FRAME_SIZE every peer must accept. */
 export const DEFAULT_WINDOW = 65_535;
@@ -42,12 +42,17 @@ export class H2StreamError extends Error {
   }
 }
 
+/** Writes a frame header at the start of `into`. */
+export function writeFrameHeader(into: Buffer, length: number, type: number, flags: number, streamId: number): void {
+  into.writeUIntBE(length, 0, 3);
+  into[3] = type;
+  into[4] = flags;
+  into.writeUInt32BE(streamId, 5);
+}
+
 export function frameHeader(length: number, type: number, flags: number, streamId: number): Buffer {
   const h = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
-  h.writeUIntBE(length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(streamId, 5);
+  writeFrameHeader(h, length, type, flags, streamId);
   return h;
 }
 

@@ -14,7 +14,7 @@ import { EventEmitter } from 'node:events';
 import type tls from 'node:tls';
 import {
   CONNECTION_PREFACE, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorCode, Flag, FrameParser, FrameType, H2ConnectionError,
-  H2StreamError, MAX_WINDOW, Setting, frame, frameHeader, type FrameHandler,
+  FRAME_HEADER_BYTES, H2StreamError, MAX_WINDOW, Setting, frame, frameHeader, writeFrameHeader, type FrameHandler,
 } from './frames.js';
 import { HEADER_TABLE_SIZE, HpackDecoder, HpackError, encodeHeaders, type HeaderList } from './hpack.js';
 import { H2Stream, type H2Headers } from './h2-stream.js';
@@ -49,6 +49,7 @@ interface Continuation {
 }
 
 const MAX_OUTSTANDING_PINGS = 10;
+const SMALL_FRAME_COPY_BYTES = 4096;
 const RECENT_RESETS_KEPT = 1000;
 /** Connection-specific fields HTTP/2 forbids (RFC 9113 §8.2.2). */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
@@ -289,8 +290,18 @@ export class H2Connection extends EventEmitter {
   }
 
   #dataFrame(stream: H2Stream, payload: Buffer, endStream: boolean): void {
-    this.socket.write(frameHeader(payload.length, FrameType.DATA, endStream ? Flag.END_STREAM : 0, stream.id));
-    if (payload.length) this.socket.write(payload);
+    const flags = endStream ? Flag.END_STREAM : 0;
+    if (payload.length <= SMALL_FRAME_COPY_BYTES) {
+      // Small payloads (requests, responses, keystrokes) go out as one buffer: one write, one TLS record; copying a
+      // few KiB costs less than a second write request. Bulk payloads are written as they are, corked together.
+      const whole = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
+      writeFrameHeader(whole, payload.length, FrameType.DATA, flags, stream.id);
+      payload.copy(whole, FRAME_HEADER_BYTES);
+      this.socket.write(whole);
+    } else {
+      this.socket.write(frameHeader(payload.length, FrameType.DATA, flags, stream.id));
+      this.socket.write(payload);
+    }
     if (endStream) this.#localEnd(stream);
   }
 

@@ -13,7 +13,7 @@
 //   syscalls under iperf3, but no change in CPU per GB or throughput beyond the run-to-run noise (±15%).
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { ErrorCode } from './h2/frames.js';
+import { isCleanReset } from './h2/frames.js';
 
 interface CopyOutcome {
   /** Bytes read from `a` and written to `b`. */
@@ -30,10 +30,6 @@ type ResettableStream = Duplex & { rstCode: number | undefined };
 /** Decided at construction, while an HTTP/2 stream still has its session. */
 function looksLikeHttp2Stream(s: Duplex): s is ResettableStream {
   return typeof (s as { session?: unknown }).session === 'object' && 'rstCode' in s;
-}
-
-function isCleanReset(code: number | undefined): boolean {
-  return code === ErrorCode.NO_ERROR || code === ErrorCode.CANCEL;
 }
 
 /** One running copy. `done` never rejects. */

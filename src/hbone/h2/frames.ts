@@ -2,7 +2,7 @@
 // hands DATA payload to its stream as slices of the TLS reads (no reassembly of large frames, no copies) while
 // every other frame is collected whole.
 
-export const FRAME_HEADER_BYTES = 9;
+const FRAME_HEADER_BYTES = 9;
 export const CONNECTION_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 /** The initial window and the smallest SETTINGS_MAX_FRAME_SIZE every peer must accept. */
 export const DEFAULT_WINDOW = 65_535;
@@ -43,29 +43,39 @@ export class H2StreamError extends Error {
 }
 
 /** Writes a frame header at the start of `into`. */
-export function writeFrameHeader(into: Buffer, length: number, type: number, flags: number, streamId: number): void {
+function writeFrameHeader(into: Buffer, length: number, type: number, flags: number, streamId: number): void {
   into.writeUIntBE(length, 0, 3);
   into[3] = type;
   into[4] = flags;
   into.writeUInt32BE(streamId, 5);
 }
 
+/** A frame header alone, for a payload written after it. */
 export function frameHeader(length: number, type: number, flags: number, streamId: number): Buffer {
   const h = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
   writeFrameHeader(h, length, type, flags, streamId);
   return h;
 }
 
-/** A whole frame with a small payload (control frames). */
-export function frame(type: number, flags: number, streamId: number, payload: Buffer = Buffer.alloc(0)): Buffer {
-  return Buffer.concat([frameHeader(payload.length, type, flags, streamId), payload]);
+/** A whole frame in one buffer (control frames and small DATA): header and payload copied together. */
+export function frame(type: number, flags: number, streamId: number, payload?: Buffer): Buffer {
+  const length = payload?.length ?? 0;
+  const whole = Buffer.allocUnsafe(FRAME_HEADER_BYTES + length);
+  writeFrameHeader(whole, length, type, flags, streamId);
+  payload?.copy(whole, FRAME_HEADER_BYTES);
+  return whole;
+}
+
+/** NO_ERROR and CANCEL end a stream without a failure (the peer is done, or no longer interested). */
+export function isCleanReset(code: number | undefined): boolean {
+  return code === ErrorCode.NO_ERROR || code === ErrorCode.CANCEL;
 }
 
 export interface FrameHandler {
   /** A complete non-DATA frame, or a DATA frame that was padded (payload still includes the padding). */
   onFrame(type: number, flags: number, streamId: number, payload: Buffer): void;
   /** The header of an unpadded DATA frame, before its payload. */
-  onDataStart(streamId: number, length: number, flags: number): void;
+  onDataStart(streamId: number, length: number): void;
   /** A piece of the current unpadded DATA frame's payload (a view into the read buffer). */
   onDataPiece(streamId: number, piece: Buffer): void;
   /** The current unpadded DATA frame is complete. */
@@ -128,7 +138,7 @@ export class FrameParser {
     this.#streamingData = this.#type === FrameType.DATA && !(this.#flags & Flag.PADDED);
     if (this.#streamingData) {
       this.#payload = undefined;
-      this.#handler.onDataStart(this.#streamId, this.#length, this.#flags);
+      this.#handler.onDataStart(this.#streamId, this.#length);
     } else {
       this.#payload = Buffer.allocUnsafe(this.#length);
     }

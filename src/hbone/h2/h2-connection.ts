@@ -6,15 +6,16 @@
 // Invariants:
 // - Any violation of the protocol by the peer ends the connection with GOAWAY and the RFC's error code, or — when
 //   RFC 9113 scopes it to a stream — only that stream with RST_STREAM. Nothing the peer sends throws out of here.
-// - Receive windows are credited back only for bytes the reader consumed (or that were discarded), in batches of
-//   a quarter window; so a stalled reader stops its sender and memory per stream stays bounded.
+// - Receive windows are credited back only for bytes the reader consumed (or that were discarded): the connection's
+//   as soon as they are, the stream's in quarters of its window; so a stalled reader stops its sender and memory
+//   per stream stays bounded, while streams that each receive little still return the connection window.
 // - A write's callback runs once its frames are handed to TLS and the TLS socket is not over its high-water mark.
 // - The HPACK decoder sees every header block, including those of streams refused, so its table stays in sync.
 import { EventEmitter } from 'node:events';
 import type tls from 'node:tls';
 import {
   CONNECTION_PREFACE, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorCode, Flag, FrameParser, FrameType, H2ConnectionError,
-  FRAME_HEADER_BYTES, H2StreamError, MAX_WINDOW, Setting, frame, frameHeader, writeFrameHeader, type FrameHandler,
+  H2StreamError, MAX_WINDOW, Setting, frame, frameHeader, isCleanReset, type FrameHandler,
 } from './frames.js';
 import { HEADER_TABLE_SIZE, HpackDecoder, HpackError, encodeHeaders, type HeaderList } from './hpack.js';
 import { H2Stream, type H2Headers } from './h2-stream.js';
@@ -294,10 +295,7 @@ export class H2Connection extends EventEmitter {
     if (payload.length <= SMALL_FRAME_COPY_BYTES) {
       // Small payloads (requests, responses, keystrokes) go out as one buffer: one write, one TLS record; copying a
       // few KiB costs less than a second write request. Bulk payloads are written as they are, corked together.
-      const whole = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
-      writeFrameHeader(whole, payload.length, FrameType.DATA, flags, stream.id);
-      payload.copy(whole, FRAME_HEADER_BYTES);
-      this.socket.write(whole);
+      this.socket.write(frame(FrameType.DATA, flags, stream.id, payload));
     } else {
       this.socket.write(frameHeader(payload.length, FrameType.DATA, flags, stream.id));
       this.socket.write(payload);
@@ -346,9 +344,8 @@ export class H2Connection extends EventEmitter {
     this.#blocked.delete(stream);
     // What it received and never credited goes back to the connection window, or every reset stream would shrink
     // it for good and a long-lived connection would stall.
-    this.#connectionUnacked += stream.connectionUnacked;
+    this.#creditConnection(stream.connectionUnacked);
     stream.connectionUnacked = 0;
-    this.#maybeCreditConnection();
     if (this.closed && this.#streams.size === 0) this.#end();
   }
 
@@ -468,18 +465,18 @@ export class H2Connection extends EventEmitter {
     const stream = this.#streams.get(streamId);
     if (!stream) {
       if (this.#isIdle(streamId)) throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, `DATA on idle stream ${streamId}`);
-      this.#discard(length);
+      this.#creditConnection(length);
       if (this.#resetByUs.has(streamId)) return;
       throw new H2StreamError(streamId, ErrorCode.STREAM_CLOSED, 'DATA on a closed stream');
     }
     if (stream.remoteEnded || (this.role === 'client' && !stream.responded)) {
       // DATA after END_STREAM, or before the response headers (client).
-      this.#discard(length);
+      this.#creditConnection(length);
       throw new H2StreamError(streamId, stream.remoteEnded ? ErrorCode.STREAM_CLOSED : ErrorCode.PROTOCOL_ERROR, 'DATA in the wrong stream state');
     }
     stream.recvWindow -= length;
     if (stream.recvWindow < 0) {
-      this.#discard(length);
+      this.#creditConnection(length);
       throw new H2StreamError(streamId, ErrorCode.FLOW_CONTROL_ERROR, 'DATA beyond the stream window');
     }
     this.#dataStream = stream;
@@ -489,7 +486,7 @@ export class H2Connection extends EventEmitter {
     const stream = this.#dataStream;
     if (!stream) return;
     if (stream.destroyed) {
-      this.#discard(piece.length);
+      this.#creditConnection(piece.length);
       return;
     }
     stream.unacked += piece.length;
@@ -522,11 +519,6 @@ export class H2Connection extends EventEmitter {
     this.#onDataEnd(streamId, flags);
   }
 
-  /** Bytes that count against the connection window but reach no reader: credited at once. */
-  #discard(n: number): void {
-    this.#connectionUnacked += n;
-    this.#maybeCreditConnection();
-  }
 
   /**
    * Credits what the reader consumed: to the connection at once (batched there), to the stream in quarters of its
@@ -535,11 +527,8 @@ export class H2Connection extends EventEmitter {
    */
   #credit(stream: H2Stream): void {
     if (stream.stalled) return;
-    if (stream.connectionUnacked) {
-      this.#connectionUnacked += stream.connectionUnacked;
-      stream.connectionUnacked = 0;
-      this.#maybeCreditConnection();
-    }
+    this.#creditConnection(stream.connectionUnacked);
+    stream.connectionUnacked = 0;
     const n = stream.unacked;
     if (n === 0 || (n < this.#local.initialWindowSize / 4 && !stream.remoteEnded)) return;
     stream.unacked = 0;
@@ -548,12 +537,17 @@ export class H2Connection extends EventEmitter {
     if (!stream.remoteEnded && !this.destroyed) this.socket.write(frame(FrameType.WINDOW_UPDATE, 0, stream.id, u32(n)));
   }
 
-  #maybeCreditConnection(): void {
+  /**
+   * Gives `n` bytes back to the connection window: bytes a reader consumed, or that reached no reader (discarded,
+   * or left in a stream that ended). Sent in batches of a quarter window.
+   */
+  #creditConnection(n: number): void {
+    this.#connectionUnacked += n;
     if (this.#connectionUnacked < this.#connectionWindow / 4 || this.destroyed) return;
-    const n = this.#connectionUnacked;
+    const increment = this.#connectionUnacked;
     this.#connectionUnacked = 0;
-    this.#recvWindow += n;
-    this.socket.write(frame(FrameType.WINDOW_UPDATE, 0, 0, u32(n)));
+    this.#recvWindow += increment;
+    this.socket.write(frame(FrameType.WINDOW_UPDATE, 0, 0, u32(increment)));
   }
 
   #remoteEnd(stream: H2Stream): void {
@@ -643,8 +637,7 @@ export class H2Connection extends EventEmitter {
     const code = payload.readUInt32BE(0);
     stream.rstCode = code;
     this.#forget(stream);
-    const clean = code === ErrorCode.NO_ERROR || code === ErrorCode.CANCEL;
-    stream.destroy(clean ? undefined : new Error(`stream reset by the peer (code ${code})`));
+    stream.destroy(isCleanReset(code) ? undefined : new Error(`stream reset by the peer (code ${code})`));
   }
 
   #onSettings(flags: number, streamId: number, payload: Buffer): void {

@@ -235,7 +235,7 @@ test('a request stream: headers, data both ways with END_STREAM, and a CONNECT w
   await peer.expect(() => streams.length === 1, 'stream');
   const [s, h] = streams[0];
   const sClosed = once(s, 'close');
-  assert.deepEqual(h, { ':method': 'CONNECT', ':authority': '10.0.0.1:80', baggage: 'k=v' });
+  assert.deepEqual({ ...h }, { ':method': 'CONNECT', ':authority': '10.0.0.1:80', baggage: 'k=v' });
   const body: Buffer[] = [];
   s.on('data', (c: Buffer) => body.push(c));
   await once(s, 'end');
@@ -329,4 +329,15 @@ test('many streams each below their own credit threshold still return the connec
   const update = await peer.expect((f) => f.type === FrameType.WINDOW_UPDATE && f.streamId === 0, 'connection WINDOW_UPDATE');
   assert.ok(update.payload.readUInt32BE(0) >= 16_384);
   assert.equal(peer.frames.filter((f) => f.type === FrameType.WINDOW_UPDATE && f.streamId !== 0).length, 0, 'no stream credit below its threshold');
+});
+
+test('field names that exist on Object.prototype are ordinary fields', { timeout: 5000 }, async (t) => {
+  const { peer, streams } = await serverWithRawClient(t);
+  peer.send(connectHeaders(1, [['constructor', 'a'], ['__proto__', 'b'], ['tostring', 'c']]));
+  await peer.expect(() => streams.length === 1, 'stream');
+  const h = streams[0][1];
+  assert.equal(h.constructor, 'a');
+  assert.equal(h.__proto__, 'b');
+  assert.equal(Object.getPrototypeOf(h), null);
+  assert.deepEqual(Object.keys(h), [':method', ':authority', 'constructor', '__proto__', 'tostring']);
 });

@@ -749,7 +749,8 @@ export class H2Connection extends EventEmitter {
  * fields, and values without NUL, CR, LF or surrounding whitespace.
  */
 function validatedHeaders(streamId: number, list: HeaderList, kind: 'request' | 'response'): H2Headers {
-  const out: H2Headers = {};
+  // No prototype: field names come from the peer (`constructor`, `__proto__` must be plain fields).
+  const out: H2Headers = Object.create(null) as H2Headers;
   let regular = false;
   const malformed = (why: string): H2StreamError => new H2StreamError(streamId, ErrorCode.PROTOCOL_ERROR, `malformed ${kind}: ${why}`);
   for (const [name, value] of list) {

@@ -7,7 +7,9 @@
 //   - a non-blocking connect, SO_ERROR, SO_ORIGINAL_DST (IPv4) / IP6T_SO_ORIGINAL_DST (IPv6);
 //   - netns identity (the nsfs inode);
 //   - Unix SOCK_SEQPACKET sockets with SCM_RIGHTS fd passing (the ZDS transport, PROTOCOLS.md 8.2);
-//   - a libuv poll watcher so JS learns when a raw fd becomes readable/writable without blocking.
+//   - a libuv poll watcher so JS learns when a raw fd becomes readable/writable without blocking;
+//   - malloc_trim(0): glibc keeps freed heap pages (e.g. socket buffers after a traffic burst) mapped; trimming
+//     hands them back to the node.
 //
 // Conventions: every fd this file creates is non-blocking and close-on-exec. Failures throw a JS Error
 // whose `code` is the errno name (e.g. "EADDRINUSE"), `errno` the number, and `syscall` the step that
@@ -20,6 +22,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <linux/nsfs.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -895,6 +898,14 @@ static napi_value poll_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// trimHeap(): returns true when glibc gave memory back to the kernel.
+static napi_value trim_heap(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+  napi_get_boolean(env, malloc_trim(0) == 1, &result);
+  return result;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 NAPI_MODULE_INIT() {
@@ -915,6 +926,7 @@ NAPI_MODULE_INIT() {
       {"pollStart", NULL, poll_start, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollWatch", NULL, poll_watch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollClose", NULL, poll_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"trimHeap", NULL, trim_heap, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

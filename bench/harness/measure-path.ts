@@ -8,7 +8,7 @@ import { runIn, spawnIn } from '../../src/platform/index.js';
 import type { PreparedPath } from './bench-path.js';
 import type { BenchProfile } from './bench-profile.js';
 import { FIGURES, type FigureId, type FigureValue, type PhaseDetail, type ProcessUsage } from './figures.js';
-import { isAlive, round, startUsageWindow, totalRssKiB } from './proc-stats.js';
+import { isAlive, round, startUsageWindow, totalPrivateMiB, totalRssKiB } from './proc-stats.js';
 
 const CLIENT_SCRIPT = fileURLToPath(new URL('./client/main.js', import.meta.url));
 /** How often, and how far apart, a run that iperf3's server refused as busy is tried again (≤ 5 s in all). */
@@ -176,6 +176,7 @@ async function measureIdleMemory(path: PreparedPath, count: number, settleMs: nu
   const settle = () => new Promise((r) => setTimeout(r, settleMs));
   let before = 0;
   let after = 0;
+  let privateAllOpen = 0;
   const started = process.hrtime.bigint();
   await runClient(path.clientNetns, args, async (event, first) => {
     if (event.event !== 'ready') return;
@@ -186,6 +187,7 @@ async function measureIdleMemory(path: PreparedPath, count: number, settleMs: nu
         if (e.event !== 'ready') return;
         await settle();
         after = totalRssKiB(path.proxies);
+        privateAllOpen = totalPrivateMiB(path.proxies);
         second.stdin?.end();
       }, 120_000);
     } finally {
@@ -195,7 +197,11 @@ async function measureIdleMemory(path: PreparedPath, count: number, settleMs: nu
   return {
     command: `client idle ${path.targets.echo.host} ${path.targets.echo.port} ${count} (twice: baseline with the first batch open)`,
     seconds: round(Number(process.hrtime.bigint() - started) / 1e9, 1),
-    extra: { connections: count, rssBeforeKiB: before, rssIdleKiB: after, kibPerConnection: round((after - before) / count, 2) },
+    extra: {
+      connections: count, rssBeforeKiB: before, rssIdleKiB: after, kibPerConnection: round((after - before) / count, 2),
+      // Both batches open (2 × count idle connections): what the proxies hold privately, in total.
+      privateMiBWithAllOpen: privateAllOpen,
+    },
   };
 }
 

@@ -65,6 +65,11 @@ export function startUsageWindow(processes: readonly ProxyProcess[]): { finish()
   };
 }
 
+/** Total private resident memory (RssAnon) of `processes` right now, MiB. */
+export function totalPrivateMiB(processes: readonly ProxyProcess[]): number {
+  return round(processes.reduce((sum, p) => sum + statusKiB(p.pid, 'RssAnon'), 0) / 1024, 1);
+}
+
 /** Total resident KiB of `processes` right now. */
 export function totalRssKiB(processes: readonly ProxyProcess[]): number {
   return processes.reduce((sum, p) => sum + rssKiB(p.pid), 0);

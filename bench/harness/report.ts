@@ -1,6 +1,6 @@
 // Turns a benchmark run into its published forms: JSON (every figure with its ratios to direct and to the peer,
 // and the per-phase details) and a Markdown page with the machine, the figure and ratio tables, and the method.
-import { FIGURES, ratioOf, type FigureId, type FigureValue, type PathId, type PathResult } from './figures.js';
+import { FIGURES, ratioOf, type FigureId, type FigureValue, type PathId, type PathResult, type PhaseDetail } from './figures.js';
 import type { BenchRun } from './run-benchmark.js';
 
 const LATENCY_IDS = ['p50', 'p90', 'p99', 'p999'] as const;
@@ -151,9 +151,18 @@ export function reportMarkdown(json: BenchReportJson, chartFile: string): string
     `- Max rate: Debian \`wrk --connections ${p.maxRps.connections} --threads ${p.maxRps.threads} --duration ${p.maxRps.seconds}s\` (closed loop).`,
     `- New connections/s: ${p.connRate.concurrency} parallel loops of connect, write 1 byte, read the echo, close, for ${p.connRate.seconds} s.`,
     '- Proxy cost: utime+stime from /proc/<pid>/stat over each phase\'s measured window, summed over the path\'s proxy processes; peak RSS is VmHWM after resetting it (clear_refs 5) at the window\'s start, summed over the processes; private memory is RssAnon at the window\'s end (RSS minus shared file pages: the `node` binary alone maps ≈45 MiB that every Node process on the machine shares). CPU per 1000 requests is taken at the fixed rate (so it equals vCPU at 1000 rps); CPU per GB over both iperf3 runs.',
-    `- Idle memory: ${p.idleConnections} idle, echoed connections are opened and held (steady state), then ${p.idleConnections} more; the proxies' RSS growth from the second batch divided by ${p.idleConnections}.`,
+    `- Idle memory: ${p.idleConnections} idle, echoed connections are opened and held (steady state), then ${p.idleConnections} more; the proxies' RSS growth from the second batch divided by ${p.idleConnections}.${idleTotals(jp, p.idleConnections * 2)}`,
     '- Everything (client, server, proxies) shares the same CPUs: a proxy\'s CPU use also slows the client and the server.', '');
   return `${lines.join('\n')}`;
+}
+
+/** "With 2,000 idle connections open the proxies held X MiB private (RssAnon): …" per path that measured it. */
+function idleTotals(paths: readonly { title: string; details?: Record<string, PhaseDetail | undefined> }[], open: number): string {
+  const parts = paths.flatMap((x) => {
+    const mib = x.details?.idleConnMemory?.extra?.privateMiBWithAllOpen;
+    return typeof mib === 'number' ? [`${x.title} ${mib} MiB`] : [];
+  });
+  return parts.length ? ` With all ${open.toLocaleString('en-US')} open, the proxies' private memory (RssAnon, summed): ${parts.join('; ')}.` : '';
 }
 
 function titleOf(paths: PathResult[], id: PathId): string {

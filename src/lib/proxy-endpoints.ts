@@ -1,7 +1,9 @@
 // The HTTP endpoints every Ambit proxy (ztunnel, waypoint) serves, as Istio's proxies do: admin on localhost:15000
-// (`/config_dump`, `/logging`, `/quitquitquit`), Prometheus on :15020 and readiness on :15021 (PROTOCOLS.md §1, §9.3).
+// (`/config_dump`, `/memory`, `/logging`, `/quitquitquit`), Prometheus on :15020 and readiness on :15021 (PROTOCOLS.md §1, §9.3).
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
+import v8 from 'node:v8';
 import type { Logger } from 'pino';
 import { describeError } from './errors.js';
 
@@ -48,12 +50,38 @@ export function listenHttp(server: http.Server, host: string, port: number): Pro
   });
 }
 
+/**
+ * `/memory` (named after Envoy's admin path): where this process's memory is, in bytes — RSS split into private
+ * (RssAnon: what this process alone costs the node) and shared file pages (the `node` binary), the V8 heap by space,
+ * and the memory Buffers hold outside the heap.
+ */
+function memoryReport(): object {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kib = (field: string): number | undefined => {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+    return m ? Number(m[1]) * 1024 : undefined;
+  };
+  const usage = process.memoryUsage();
+  return {
+    rss: usage.rss,
+    rssAnon: kib('RssAnon'),
+    rssFile: kib('RssFile'),
+    peakRss: kib('VmHWM'),
+    heapTotal: usage.heapTotal,
+    heapUsed: usage.heapUsed,
+    external: usage.external,
+    arrayBuffers: usage.arrayBuffers,
+    heapSpaces: Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, { size: s.space_size, used: s.space_used_size }])),
+  };
+}
+
 /** The admin request handler (serve it on localhost, or on a Unix socket for host-side tools). */
 export function adminHandler(src: AdminEndpoints): http.RequestListener {
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://admin');
     try {
       if (url.pathname === '/config_dump' && req.method === 'GET') return send(res, 200, JSON.stringify(src.configDump(), null, 2), 'application/json');
+      if (url.pathname === '/memory' && req.method === 'GET') return send(res, 200, JSON.stringify(memoryReport(), null, 2), 'application/json');
       if (url.pathname === '/logging') {
         if (req.method !== 'POST') return send(res, 405, 'use POST /logging?level=<level> or ?reset\n');
         if (url.searchParams.has('reset')) return send(res, 200, `${applyLogLevel(src.loggers, 'info')}\n`);
@@ -68,7 +96,7 @@ export function adminHandler(src: AdminEndpoints): http.RequestListener {
         return;
       }
       if (url.pathname === '/' && req.method === 'GET') {
-        return send(res, 200, '<html><body><ul><li><a href="/config_dump">/config_dump</a></li><li>POST /logging?level=</li><li>POST /quitquitquit</li></ul></body></html>\n', 'text/html');
+        return send(res, 200, '<html><body><ul><li><a href="/config_dump">/config_dump</a></li><li><a href="/memory">/memory</a></li><li>POST /logging?level=</li><li>POST /quitquitquit</li></ul></body></html>\n', 'text/html');
       }
       send(res, 404, `no such admin path: ${url.pathname}\n`);
     } catch (err) {

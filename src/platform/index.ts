@@ -16,4 +16,5 @@ export {
 } from './seqpacket.js';
 export { FdWatcher, type FdWatcherHandlers } from './fd-watcher.js';
 export { cniPluginExecutable, loadNativeAddon, nativeAddon } from './native-addon.js';
+export { HEAP_TRIM_INTERVAL_MS, startHeapTrimming } from './heap-trim.js';
 export { ProcessGroup, type ProcessGroupSpec, type ProcessExit } from './process-group.js';

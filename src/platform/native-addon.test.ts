@@ -19,7 +19,7 @@ test('a missing addon is reported with the fix, not a stack trace', (t) => {
 test('the built addon is found from this module and exports every primitive', () => {
   const addon = nativeAddon();
   for (const fn of ['socketInNetns', 'connectFd', 'socketError', 'originalDst', 'setMark', 'closeFd', 'netnsInode',
-    'seqpacketListen', 'seqpacketConnect', 'seqpacketAccept', 'sendFds', 'recvFds', 'pollStart', 'pollWatch', 'pollClose']) {
+    'seqpacketListen', 'seqpacketConnect', 'seqpacketAccept', 'sendFds', 'recvFds', 'pollStart', 'pollWatch', 'pollClose', 'trimHeap']) {
     assert.equal(typeof (addon as unknown as Record<string, unknown>)[fn], 'function', fn);
   }
 });

@@ -65,6 +65,8 @@ interface AmbitNetAddon {
   pollStart(fd: number, callback: (status: number, events: number) => void): NativePollHandle;
   pollWatch(handle: NativePollHandle, readable: boolean, writable: boolean): void;
   pollClose(handle: NativePollHandle): void;
+  /** malloc_trim(0): true when memory went back to the kernel. */
+  trimHeap(): boolean;
 }
 
 /** Where node-gyp puts what native/binding.gyp builds: the addon and the ambit-cni executable. */

@@ -8,6 +8,7 @@ import { createLogger } from '../lib/log.js';
 import { untilSignal } from '../lib/signals.js';
 import { LOG_LEVELS, checkLogLevel, parseHostPort } from '../lib/flags.js';
 import { PORT_HBONE } from '../lib/mesh-contract.js';
+import { startHeapTrimming } from '../platform/index.js';
 import { runWaypoint } from './waypoint.js';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -101,8 +102,11 @@ export function registerWaypointVerb(program: Command, ctx: WaypointVerbContext)
         terminationGraceMs: seconds('--termination-grace-period', opts.terminationGracePeriod, 3600),
         log,
       });
+      // A proxy process lives for days: memory freed after a burst goes back to the node (src/platform/heap-trim.ts).
+      const stopTrimming = startHeapTrimming();
       const why = await Promise.race([stop, handle.quitRequested.then(() => 'quitquitquit')]);
       log.info({ reason: why }, 'stopping');
+      stopTrimming();
       await handle.shutdown();
     });
 }

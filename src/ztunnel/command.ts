@@ -9,6 +9,7 @@ import { untilSignal } from '../lib/signals.js';
 import { DEFAULT_TERMINATION_GRACE_MS, runZtunnel } from './ztunnel.js';
 import { defaultZdsSocketPath } from '../lib/mesh-contract.js';
 import { LOG_LEVELS, checkLogLevel, parseHostPort } from '../lib/flags.js';
+import { startHeapTrimming } from '../platform/index.js';
 
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
@@ -107,8 +108,11 @@ export function registerZtunnelVerb(program: Command, ctx: ZtunnelVerbContext): 
         tokenFile: cmd.optsWithGlobals<{ tokenFile?: string }>().tokenFile,
         log,
       });
+      // A proxy process lives for days: memory freed after a burst goes back to the node (src/platform/heap-trim.ts).
+      const stopTrimming = startHeapTrimming();
       const why = await Promise.race([stop, handle.quitRequested.then(() => 'quitquitquit')]);
       log.info({ reason: why }, 'stopping');
+      stopTrimming();
       await handle.shutdown();
     });
 }

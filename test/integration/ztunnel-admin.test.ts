@@ -61,6 +61,11 @@ test('admin, stats and readiness endpoints', { timeout: 20_000 }, async (t) => {
     readiness.close();
   });
 
+  const memory = await request(portOf(admin), 'GET', '/memory');
+  assert.equal(memory.status, 200);
+  const mem = JSON.parse(memory.body) as { rss: number; rssAnon: number; rssFile: number; heapUsed: number; heapSpaces: Record<string, { size: number; used: number }> };
+  assert.ok(mem.rssAnon > 0 && mem.rssFile > 0 && mem.rssAnon + mem.rssFile <= mem.rss + 4096 * 1024, `RssAnon/RssFile from /proc: ${memory.body}`);
+  assert.ok(mem.heapSpaces.old_space!.used > 0 && mem.heapUsed > 0);
   const dump = await request(portOf(admin), 'GET', '/config_dump');
   assert.equal(dump.status, 200);
   assert.doesNotMatch(dump.body, /PRIVATE KEY/);

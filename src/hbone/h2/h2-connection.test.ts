@@ -341,3 +341,20 @@ test('field names that exist on Object.prototype are ordinary fields', { timeout
   assert.equal(Object.getPrototypeOf(h), null);
   assert.deepEqual(Object.keys(h), [':method', ':authority', 'constructor', '__proto__', 'tostring']);
 });
+
+test('rapid reset: a client that opens and resets streams beyond the burst gets GOAWAY ENHANCE_YOUR_CALM', { timeout: 10_000 }, async (t) => {
+  const { peer, streams, conn } = await serverWithRawClient(t);
+  // 1,000 open-and-cancel pairs are within the budget (nghttp2's default burst): the connection lives on.
+  const pairs = (from: number, n: number) => Array.from({ length: n }, (_, i) => [connectHeaders(from + 2 * i), frame(FrameType.RST_STREAM, 0, from + 2 * i, u32(ErrorCode.CANCEL))]).flat();
+  peer.send(Buffer.concat(pairs(1, 1000)), frame(FrameType.PING, 0, 0, Buffer.from('budget!!')));
+  await peer.expect((f) => f.type === FrameType.PING && (f.flags & Flag.ACK) !== 0, 'PING ACK after 1,000 resets');
+  assert.equal(peer.frames.some((f) => f.type === FrameType.GOAWAY), false);
+  assert.equal(streams.length, 1000);
+  // The burst is spent: 200 more (the bucket refills 33 a second, so a slow machine does not save them) end it.
+  peer.send(Buffer.concat(pairs(2001, 200)));
+  const goaway = await peer.expect((f) => f.type === FrameType.GOAWAY, 'GOAWAY');
+  assert.equal(goaway.payload.readUInt32BE(4), ErrorCode.ENHANCE_YOUR_CALM);
+  assert.match(goaway.payload.subarray(8).toString(), /rapid reset/);
+  if (!conn.destroyed) await once(conn, 'close');
+  assert.match(String(conn.error), /code 11\).*rapid reset/);
+});

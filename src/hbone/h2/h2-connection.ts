@@ -52,6 +52,13 @@ interface Continuation {
 const MAX_OUTSTANDING_PINGS = 10;
 const SMALL_FRAME_COPY_BYTES = 4096;
 const RECENT_RESETS_KEPT = 1000;
+/**
+ * Rapid-reset protection (CVE-2023-44487): the streams a peer may open and reset are limited by a token bucket of
+ * this many, refilled at RESET_REFILL_PER_SECOND — nghttp2's defaults, so a client that stays within what Node's
+ * HTTP/2 accepted is never cut off. Beyond it the connection ends with GOAWAY ENHANCE_YOUR_CALM.
+ */
+const RESET_BURST = 1000;
+const RESET_REFILL_PER_SECOND = 33;
 /** Connection-specific fields HTTP/2 forbids (RFC 9113 §8.2.2). */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 const REQUEST_PSEUDO = new Set([':method', ':scheme', ':authority', ':path']);
@@ -101,6 +108,9 @@ export class H2Connection extends EventEmitter {
   readonly #resetByUs = new Set<number>();
   /** The DATA frame being received: its stream, or undefined when its bytes are discarded. */
   #dataStream: H2Stream | undefined;
+  /** Rapid-reset token bucket: resets the peer may still send, and when it was last refilled (ms). */
+  #resetTokens = RESET_BURST;
+  #resetRefilledAt = performance.now();
 
   constructor(socket: tls.TLSSocket, opts: H2ConnectionOptions) {
     super();
@@ -634,10 +644,22 @@ export class H2Connection extends EventEmitter {
     if (this.#isIdle(streamId)) throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, `RST_STREAM on idle stream ${streamId}`);
     const stream = this.#streams.get(streamId);
     if (!stream) return;
+    if (this.role === 'server') this.#takeResetToken();
     const code = payload.readUInt32BE(0);
     stream.rstCode = code;
     this.#forget(stream);
     stream.destroy(isCleanReset(code) ? undefined : new Error(`stream reset by the peer (code ${code})`));
+  }
+
+  /** A peer that resets the streams it opens faster than the bucket refills is cut off (rapid reset). */
+  #takeResetToken(): void {
+    const now = performance.now();
+    this.#resetTokens = Math.min(RESET_BURST, this.#resetTokens + ((now - this.#resetRefilledAt) * RESET_REFILL_PER_SECOND) / 1000);
+    this.#resetRefilledAt = now;
+    if (this.#resetTokens < 1) {
+      throw new H2ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `more than ${RESET_BURST} streams reset by the client in a burst (rapid reset)`);
+    }
+    this.#resetTokens -= 1;
   }
 
   #onSettings(flags: number, streamId: number, payload: Buffer): void {

@@ -27,6 +27,7 @@ import { startCaServer, caRoutes, saveCaSecretSoon, syncCaDirWithSecret, type Ca
 import { startXdsServer, type XdsServer } from './xds/xds-server.js';
 import { xdsDebugRoutes } from './xds/debug-routes.js';
 import { startMonitoringServer } from './monitoring-server.js';
+import { ServiceEntryIpAllocator } from './ip-allocator/ip-allocator.js';
 import { ROOT_CERT_CONFIGMAP, WaypointController } from './waypoint-controller/waypoint-controller.js';
 import { ROOT_NAMESPACE } from '../lib/mesh-contract.js';
 
@@ -224,6 +225,10 @@ export async function runControlPlane(cfg: ControlPlaneConfig): Promise<ControlP
     // Stopped before the CA, whose gRPC server it rides on.
     stops.push(() => xdsServer.close());
     for (const r of xdsDebugRoutes(xds)) apiServer.addRoute(r.method, r.path, r.handler);
+    // ServiceEntry hosts without addresses get VIPs (status.addresses) that ztunnel's DNS proxy answers with.
+    const allocator = new ServiceEntryIpAllocator({ store, log: log.child({ sub: 'ip-allocator' }) });
+    allocator.start();
+    stops.push(() => allocator.stop());
     if (cfg.waypoints) {
       const controller = new WaypointController({
         store,

@@ -12,6 +12,10 @@ export const USE_WAYPOINT_LABEL = 'istio.io/use-waypoint';
 export const USE_WAYPOINT_NAMESPACE_LABEL = 'istio.io/use-waypoint-namespace';
 export const WAYPOINT_FOR_LABEL = 'istio.io/waypoint-for';
 export const INGRESS_USE_WAYPOINT_LABEL = 'istio.io/ingress-use-waypoint';
+/** On a ServiceEntry: "false" opts it out of VIP auto-allocation (src/controlplane/ip-allocator). */
+export const AUTOALLOCATE_IP_LABEL = 'networking.istio.io/enable-autoallocate-ip';
+/** Where auto-allocated ServiceEntry VIPs come from (Istio's IPv4 range; these addresses never leave the node). */
+export const AUTOALLOCATE_IPV4_RANGE = { base: '240.240.0.0', length: 16 } as const;
 /** Set on a waypoint's own pods and Service by whoever deploys it (Gateway API convention). */
 export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
 /** Marks pods a controller manages as waypoints: proxies themselves, never captured. */

@@ -3,7 +3,9 @@
 // own resolver (c-ares, reading the pod's resolv.conf with its search list) resolves the short service name to the
 // Service VIP with TTL 30, a hand-made UDP and a TCP query for the full name get the same, AAAA is NOERROR/empty,
 // and an unknown name gets SERVFAIL (the sandbox has no upstream nameserver) or NXDOMAIN; the node's ztunnel
-// counts the queries in istio_dns_requests_total. Bounded to 60 s.
+// counts the queries in istio_dns_requests_total. A ServiceEntry host without addresses gets a VIP from
+// 240.240.0.0/16 in its status, the DNS proxy answers the name with it, and TCP to the name reaches the entry's
+// endpoint (a pod outside the mesh). Bounded to 90 s.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -66,6 +68,13 @@ if (mode === 'resolve4') {
     buf = Buffer.concat([buf, d]);
     if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) out(decode(buf.subarray(2, 2 + buf.readUInt16BE(0)), id));
   });
+} else if (mode === 'connect') {
+  // TCP to NAME:PORT through the system resolver (getaddrinfo, the pod's resolv.conf); prints what the server sent.
+  const s = net.connect(Number(typeText), name);
+  let got = '';
+  s.on('error', (e) => out({ error: e.code || e.message }));
+  s.on('data', (d) => { got += d; });
+  s.on('end', () => out({ ok: true, data: got, remote: s.remoteAddress }));
 } else {
   out({ error: 'unknown mode ' + mode });
 }
@@ -83,9 +92,11 @@ interface QueryResult {
   records?: Array<{ address: string; ttl: number }>;
   code?: string;
   error?: string;
+  data?: string;
+  remote?: string;
 }
 
-test('an enrolled pod resolves mesh service names through ztunnel\'s DNS proxy', { timeout: 60_000 }, async (t) => {
+test('an enrolled pod resolves mesh service names through ztunnel\'s DNS proxy', { timeout: 90_000 }, async (t) => {
   const fx = await SandboxFixture.create(t, 1);
   const tool = join(fx.dataDir, '..', 'dns-tool.cjs');
   writeFileSync(tool, DNS_TOOL_SOURCE);
@@ -138,4 +149,39 @@ test('an enrolled pod resolves mesh service names through ztunnel\'s DNS proxy',
     .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
   assert.ok(count('udp') >= 4, `UDP queries counted (${count('udp')})`);
   assert.ok(count('tcp') >= 1, `TCP queries counted (${count('tcp')})`);
+
+  // A ServiceEntry for an outside host: no addresses, so the control plane allocates one into status.addresses.
+  await fx.apply([
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'outside' } },
+    {
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'api', namespace: 'outside', labels: { app: 'api' } },
+      spec: { nodeName: 'node1', containers: [{ name: 'app', command: [process.execPath, '-e', "require('net').createServer((s) => s.end('hello from api')).listen(8080)"] }] },
+    },
+  ]);
+  await fx.running('outside', 'api');
+  const apiIp = await fx.waitFor('api pod IP', async () => {
+    const p = JSON.parse((await fx.cli(['get', 'pod', 'api', '-n', 'outside', '-o', 'json'])).stdout) as { status?: { podIP?: string } };
+    return p.status?.podIP;
+  });
+  await fx.apply([{
+    apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name: 'api-example', namespace: NS },
+    spec: {
+      hosts: ['api.example.test'], location: 'MESH_EXTERNAL', resolution: 'STATIC',
+      ports: [{ number: 80, name: 'tcp', protocol: 'TCP', targetPort: 8080 }], endpoints: [{ address: apiIp }],
+    },
+  }]);
+  const allocated = await fx.waitFor('status.addresses of the ServiceEntry', async () => {
+    const o = JSON.parse((await fx.cli(['get', 'serviceentry', 'api-example', '-n', NS, '-o', 'json'])).stdout) as { status?: { addresses?: Array<{ value: string; host: string }> } };
+    return o.status?.addresses?.[0];
+  });
+  assert.equal(allocated.host, 'api.example.test');
+  assert.match(allocated.value, /^240\.240\.\d+\.\d+$/);
+  const seAnswer = await fx.waitFor('the DNS proxy answers the ServiceEntry host', async () => {
+    const r = await run('udp', 'api.example.test', 'A');
+    return r.answers?.some((a) => a.data === allocated.value) ? r : undefined;
+  }, 30_000, 500);
+  assert.equal(seAnswer.aa, true);
+  assert.deepEqual(seAnswer.answers, [{ type: 1, ttl: 30, data: allocated.value }]);
+  const reply = await run('connect', 'api.example.test', '80');
+  assert.deepEqual(reply, { ok: true, data: 'hello from api', remote: allocated.value }, 'TCP to the name goes to the VIP and ztunnel sends it to the endpoint');
 });

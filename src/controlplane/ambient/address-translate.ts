@@ -4,6 +4,7 @@
 import type { KubeObject } from '../../api/meta.js';
 import { matchLabels } from '../../api/labels.js';
 import { isIP } from 'node:net';
+import { allocatedAddresses } from '../ip-allocator/ip-allocator.js';
 import { parseCidr } from '../../lib/xds/ip-bytes.js';
 import type { AppProtocolName, IpFamiliesName, NetworkAddressRecord, PortRecord, ServiceRecord, WorkloadRecord } from '../../lib/xds/workload-records.js';
 import { workloadPolicyKeys } from './authorization-translate.js';
@@ -160,12 +161,14 @@ export function translateServiceEntry(r: IndexReader, se: KubeObject): ServiceEn
     .filter((p) => typeof p['number'] === 'number')
     .map((p) => port(p['number'] as number, num(p, 'targetPort') ?? (p['number'] as number), seAppProtocol(p)));
   const resolution = str(spec, 'resolution') ?? 'NONE';
+  // Without spec addresses, a host's VIP is the one auto-allocated into status (src/controlplane/ip-allocator).
+  const allocated = addresses.length ? [] : allocatedAddresses(se);
   const services = hosts.map((hostname): ServiceRecord => {
     const s: ServiceRecord = {
       name: se.metadata.name,
       namespace: ns,
       hostname,
-      addresses,
+      addresses: addresses.length ? addresses : allocated.filter((a) => a.host === hostname).map((a) => ({ network: r.config.network, address: a.value })),
       ports,
       subjectAltNames: strs(spec, 'subjectAltNames'),
       ipFamilies: 'AUTOMATIC',

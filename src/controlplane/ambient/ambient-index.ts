@@ -118,6 +118,8 @@ function fingerprint(o: KubeObject): string {
     m.creationTimestamp ?? null,
     o.spec ?? null,
     STATUS_MATTERS.has(o.kind) ? o.status ?? null : null,
+    // A ServiceEntry's auto-allocated VIPs live in its status (src/controlplane/ip-allocator); its conditions do not count.
+    o.kind === 'ServiceEntry' ? (o.status as { addresses?: unknown } | undefined)?.addresses ?? null : null,
     // A ConfigMap's content is its `data` (the mesh config).
     (o as { data?: unknown }).data ?? null,
   ]);

@@ -17,17 +17,20 @@ const se = (name: string, spec: Record<string, unknown>, extra: { labels?: Recor
 });
 const IN_RANGE = /^240\.240\.\d{1,3}\.\d{1,3}$/;
 
-test('eligible hosts: no spec addresses, resolution other than NONE, not wildcard, not opted out', () => {
-  assert.deepEqual(autoAllocatedHosts(se('a', { hosts: ['api.example.test', '*.example.test'], resolution: 'DNS' })), ['api.example.test']);
+test('eligible hosts: no spec addresses, resolution other than NONE, not wildcard, not opted out, endpoints ztunnel can reach', () => {
+  assert.deepEqual(autoAllocatedHosts(se('a', { hosts: ['api.example.test', '*.example.test'], resolution: 'DNS', endpoints: [{ address: '10.10.2.9' }] })), ['api.example.test']);
+  // Endpoints that are names (or the host itself, without endpoints) would need ztunnel to resolve them: no VIP.
+  assert.deepEqual(autoAllocatedHosts(se('dns', { hosts: ['api.example.test'], resolution: 'DNS' })), []);
+  assert.deepEqual(autoAllocatedHosts(se('dns2', { hosts: ['api.example.test'], resolution: 'DNS', endpoints: [{ address: 'origin.example.test' }] })), []);
   assert.deepEqual(autoAllocatedHosts(se('b', { hosts: ['db.example.test'], resolution: 'STATIC', endpoints: [{ address: '10.10.2.9' }] })), ['db.example.test']);
-  assert.deepEqual(autoAllocatedHosts(se('c', { hosts: ['x.example.test'], resolution: 'DNS', addresses: ['192.0.2.1'] })), []);
+  assert.deepEqual(autoAllocatedHosts(se('c', { hosts: ['x.example.test'], resolution: 'STATIC', endpoints: [{ address: '10.10.2.9' }], addresses: ['192.0.2.1'] })), []);
   assert.deepEqual(autoAllocatedHosts(se('d', { hosts: ['x.example.test'] })), [], 'resolution defaults to NONE (passthrough)');
-  assert.deepEqual(autoAllocatedHosts(se('e', { hosts: ['x.example.test'], resolution: 'DNS' }, { labels: { 'networking.istio.io/enable-autoallocate-ip': 'false' } })), []);
+  assert.deepEqual(autoAllocatedHosts(se('e', { hosts: ['x.example.test'], resolution: 'STATIC', endpoints: [{ address: '10.10.2.9' }] }, { labels: { 'networking.istio.io/enable-autoallocate-ip': 'false' } })), []);
 });
 
 test('allocation: one address per host in 240.240.0.0/16, distinct, and stable once written to status', () => {
   const entries = [
-    se('a', { hosts: ['api.example.test', 'www.example.test'], resolution: 'DNS' }),
+    se('a', { hosts: ['api.example.test', 'www.example.test'], resolution: 'DNS', endpoints: [{ address: '10.10.2.8' }] }),
     se('b', { hosts: ['db.example.test'], resolution: 'STATIC', endpoints: [{ address: '10.10.2.9' }] }),
     se('passthrough', { hosts: ['p.example.test'] }),
   ];
@@ -47,8 +50,8 @@ test('allocation: one address per host in 240.240.0.0/16, distinct, and stable o
 
 test('an address held twice stays with the older entry; the newer one is given another', () => {
   const dup: AllocatedAddress[] = [{ value: '240.240.7.7', host: 'api.example.test' }];
-  const older = se('older', { hosts: ['api.example.test'], resolution: 'DNS' }, { created: '2026-01-01T00:00:00Z', status: { addresses: dup } });
-  const newer = se('newer', { hosts: ['api.example.test'], resolution: 'DNS' }, { created: '2026-06-01T00:00:00Z', status: { addresses: dup } });
+  const older = se('older', { hosts: ['api.example.test'], resolution: 'STATIC', endpoints: [{ address: '10.10.2.9' }] }, { created: '2026-01-01T00:00:00Z', status: { addresses: dup } });
+  const newer = se('newer', { hosts: ['api.example.test'], resolution: 'STATIC', endpoints: [{ address: '10.10.2.9' }] }, { created: '2026-06-01T00:00:00Z', status: { addresses: dup } });
   const plan = planAllocations([newer, older]);
   assert.equal(plan.has(older), false);
   const moved = plan.get(newer)!;
@@ -59,12 +62,12 @@ test('an address held twice stays with the older entry; the newer one is given a
 
 test('a host removed from the entry, or spec addresses added, drop the allocation from status', () => {
   const status = { addresses: [{ value: '240.240.1.1', host: 'gone.example.test' }, { value: '240.240.1.2', host: 'kept.example.test' }], conditions: [] };
-  const shrunk = se('s', { hosts: ['kept.example.test'], resolution: 'DNS' }, { status });
+  const shrunk = se('s', { hosts: ['kept.example.test'], resolution: 'STATIC', endpoints: [{ address: '10.10.2.9' }] }, { status });
   assert.deepEqual(planAllocations([shrunk]).get(shrunk), [{ value: '240.240.1.2', host: 'kept.example.test' }]);
-  const pinned = se('p', { hosts: ['kept.example.test'], resolution: 'DNS', addresses: ['192.0.2.10'] }, { status });
+  const pinned = se('p', { hosts: ['kept.example.test'], resolution: 'STATIC', endpoints: [{ address: '10.10.2.9' }], addresses: ['192.0.2.10'] }, { status });
   assert.deepEqual(planAllocations([pinned]).get(pinned), []);
   // Garbage in status (outside the range, not a string) is not kept.
-  const junk = se('j', { hosts: ['kept.example.test'], resolution: 'DNS' }, { status: { addresses: [{ value: '10.0.0.1', host: 'kept.example.test' }, { value: 7 }] } });
+  const junk = se('j', { hosts: ['kept.example.test'], resolution: 'STATIC', endpoints: [{ address: '10.10.2.9' }] }, { status: { addresses: [{ value: '10.0.0.1', host: 'kept.example.test' }, { value: 7 }] } });
   assert.match(planAllocations([junk]).get(junk)![0]!.value, IN_RANGE);
 });
 

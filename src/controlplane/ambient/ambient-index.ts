@@ -45,9 +45,14 @@ export const INDEXED_KINDS = [
   'Telemetry',
 ] as const;
 
-// Kinds whose status feeds the translation (pod phase/IP/readiness, waypoint addresses); for the others a
+// The part of a status the translation reads, per kind: a Pod's phase/IP/readiness, a waypoint Gateway's addresses,
+// a ServiceEntry's auto-allocated VIPs (src/controlplane/ip-allocator; not its conditions). For other kinds a
 // status-only change (e.g. the conditions this index writes) is not a change at all.
-const STATUS_MATTERS = new Set(['Pod', 'Gateway']);
+const STATUS_INPUT: Record<string, (status: Record<string, unknown>) => unknown> = {
+  Pod: (s) => s,
+  Gateway: (s) => s,
+  ServiceEntry: (s) => s['addresses'],
+};
 
 type IndexEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -117,9 +122,7 @@ function fingerprint(o: KubeObject): string {
     m['deletionTimestamp'] ?? null,
     m.creationTimestamp ?? null,
     o.spec ?? null,
-    STATUS_MATTERS.has(o.kind) ? o.status ?? null : null,
-    // A ServiceEntry's auto-allocated VIPs live in its status (src/controlplane/ip-allocator); its conditions do not count.
-    o.kind === 'ServiceEntry' ? (o.status as { addresses?: unknown } | undefined)?.addresses ?? null : null,
+    (o.status && STATUS_INPUT[o.kind]?.(o.status)) ?? null,
     // A ConfigMap's content is its `data` (the mesh config).
     (o as { data?: unknown }).data ?? null,
   ]);

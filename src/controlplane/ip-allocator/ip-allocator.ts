@@ -89,49 +89,40 @@ function olderFirst(a: KubeObject, b: KubeObject): number {
  * entry still has, allocates the rest. Returns only the entries whose addresses change, with their new list.
  */
 export function planAllocations(entries: readonly KubeObject[]): Map<KubeObject, AllocatedAddress[]> {
-  const sorted = [...entries].sort(olderFirst);
+  const sorted = [...entries].sort(olderFirst).map((se) => ({ se, hosts: autoAllocatedHosts(se), before: allocatedAddresses(se) }));
   const taken = new Set<number>();
-  const want = new Map<KubeObject, AllocatedAddress[]>();
   // Pass 1: keep what is already allocated (the oldest holder wins a duplicate).
-  for (const se of sorted) {
-    const hosts = new Set(autoAllocatedHosts(se));
-    const kept: AllocatedAddress[] = [];
-    for (const a of allocatedAddresses(se)) {
+  const kept = sorted.map(({ hosts, before }) => {
+    const byHost = new Map<string, string>();
+    for (const a of before) {
       const off = offsetOf(a.value)!;
-      if (!hosts.has(a.host) || taken.has(off) || kept.some((k) => k.host === a.host)) continue;
+      if (!hosts.includes(a.host) || taken.has(off) || byHost.has(a.host)) continue;
       taken.add(off);
-      kept.push(a);
+      byHost.set(a.host, a.value);
     }
-    want.set(se, kept);
-  }
-  if (taken.size >= SIZE - 2) throw new Error(`the auto-allocation range ${AUTOALLOCATE_IPV4_RANGE.base}/${AUTOALLOCATE_IPV4_RANGE.length} is exhausted`);
+    return byHost;
+  });
   // Pass 2: new hosts, in the same order, each from its hashed first choice upwards.
-  for (const se of sorted) {
-    const kept = want.get(se)!;
-    for (const host of autoAllocatedHosts(se)) {
-      if (kept.some((k) => k.host === host)) continue;
-      const h = createHash('sha256').update(`${keyOf(se)}/${host}`).digest().readUInt32BE(0);
-      let off = 1 + (h % (SIZE - 2));
-      let probes = 0;
-      while (taken.has(off)) {
-        off = off === SIZE - 2 ? 1 : off + 1;
-        if (++probes >= SIZE) throw new Error(`the auto-allocation range ${AUTOALLOCATE_IPV4_RANGE.base}/${AUTOALLOCATE_IPV4_RANGE.length} is exhausted`);
-      }
-      taken.add(off);
-      kept.push({ value: ipOf(off), host });
-    }
-  }
   const changed = new Map<KubeObject, AllocatedAddress[]>();
-  for (const [se, list] of want) {
-    const order = autoAllocatedHosts(se);
-    list.sort((a, b) => order.indexOf(a.host) - order.indexOf(b.host));
-    const before = allocatedAddresses(se);
-    const rawBefore = rec(se.status)['addresses'];
-    const same = Array.isArray(rawBefore) && rawBefore.length === list.length && before.length === list.length
-      && before.every((a, i) => a.value === list[i]!.value && a.host === list[i]!.host);
-    if (!same && (list.length > 0 || rawBefore !== undefined)) changed.set(se, list);
-  }
+  sorted.forEach(({ se, hosts, before }, i) => {
+    const list = hosts.map((host): AllocatedAddress => ({ value: kept[i]!.get(host) ?? allocate(`${keyOf(se)}/${host}`, taken), host }));
+    const raw = rec(se.status)['addresses'];
+    const same = (Array.isArray(raw) ? raw.length : 0) === list.length && before.length === list.length
+      && before.every((a, j) => a.value === list[j]!.value && a.host === list[j]!.host);
+    if (!same) changed.set(se, list);
+  });
   return changed;
+}
+
+/** A free address for `key`: its hashed first choice, else the next free one above (wrapping). */
+function allocate(key: string, taken: Set<number>): string {
+  let off = 1 + (createHash('sha256').update(key).digest().readUInt32BE(0) % (SIZE - 2));
+  for (let probes = 0; taken.has(off); probes++) {
+    if (probes >= SIZE) throw new Error(`the auto-allocation range ${AUTOALLOCATE_IPV4_RANGE.base}/${AUTOALLOCATE_IPV4_RANGE.length} is exhausted`);
+    off = off === SIZE - 2 ? 1 : off + 1;
+  }
+  taken.add(off);
+  return ipOf(off);
 }
 
 interface IpAllocatorOptions {

@@ -125,6 +125,15 @@ async function serverWithRawClient(t: test.TestContext, connectionWindow = 65_53
   return pair;
 }
 
+/** Opens streams 1, 3, 5, … (`count` of them), sends each `bytes` of DATA, and waits until the server has them all. */
+async function openStreamsWithData(peer: RawPeer, streams: unknown[], count: number, bytes: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const id = 1 + 2 * i;
+    peer.send(connectHeaders(id), frame(FrameType.DATA, 0, id, Buffer.alloc(bytes)));
+  }
+  await peer.expect(() => streams.length === count, `${count} streams`);
+}
+
 const connectionErrors: [string, (p: RawPeer) => void, number][] = [
   ['DATA on stream 0', (p) => p.send(frame(FrameType.DATA, 0, 0, Buffer.from('x'))), ErrorCode.PROTOCOL_ERROR],
   ['DATA on an idle stream', (p) => p.send(frame(FrameType.DATA, 0, 7, Buffer.from('x'))), ErrorCode.PROTOCOL_ERROR],
@@ -289,11 +298,7 @@ test('frames the peer sent before seeing our reset are ignored: no STREAM_CLOSED
 test('the connection window comes back from streams reset with uncredited data (no slow leak on long-lived connections)', { timeout: 5000 }, async (t) => {
   const { peer, streams } = await serverWithRawClient(t);
   // Connection window 65,535: four streams each get 16,000 bytes the reader never consumes, then are reset.
-  for (let i = 0; i < 4; i++) {
-    const id = 1 + 2 * i;
-    peer.send(connectHeaders(id), frame(FrameType.DATA, 0, id, Buffer.alloc(16_000)));
-  }
-  await peer.expect(() => streams.length === 4, 'four streams');
+  await openStreamsWithData(peer, streams, 4, 16_000);
   for (let i = 0; i < 4; i++) peer.send(frame(FrameType.RST_STREAM, 0, 1 + 2 * i, u32(ErrorCode.CANCEL)));
   const update = await peer.expect((f) => f.type === FrameType.WINDOW_UPDATE && f.streamId === 0, 'connection WINDOW_UPDATE');
   assert.ok(update.payload.readUInt32BE(0) >= 16_384, `credited ${update.payload.readUInt32BE(0)} bytes`);
@@ -320,11 +325,7 @@ test('many streams each below their own credit threshold still return the connec
   const { peer, streams } = await serverWithRawClient(t);
   // Connection window 65,535; four streams get 12,000 bytes each (under a quarter of their 65,535 windows) and are
   // read, so the connection must be credited while the streams stay open.
-  for (let i = 0; i < 4; i++) {
-    const id = 1 + 2 * i;
-    peer.send(connectHeaders(id), frame(FrameType.DATA, 0, id, Buffer.alloc(12_000)));
-  }
-  await peer.expect(() => streams.length === 4, 'four streams');
+  await openStreamsWithData(peer, streams, 4, 12_000);
   for (const [s] of streams) s.resume();
   const update = await peer.expect((f) => f.type === FrameType.WINDOW_UPDATE && f.streamId === 0, 'connection WINDOW_UPDATE');
   assert.ok(update.payload.readUInt32BE(0) >= 16_384);

@@ -230,7 +230,11 @@ test('at most 8 CSRs in flight; realtime requests go before queued prefetches', 
   assert.equal(m.pendingRequests(), 0);
   assert.equal(ca.state.calls, 21);
   assert.equal(ca.state.maxInFlight, 8);
-  assert.equal(ca.state.order.indexOf('spiffe://cluster.local/ns/default/sa/urgent'), 8, 'the realtime request is the first one after the initial 8');
+  // The realtime request takes the first freed slot, ahead of the 12 queued prefetches (without priority it would be
+  // the 21st call). Released together, the first freed slots run their key generation concurrently, so the CA may
+  // see a prefetch of that same first wave of 8 before it: anywhere in calls 9–16 is the realtime request going first.
+  const at = ca.state.order.indexOf('spiffe://cluster.local/ns/default/sa/urgent');
+  assert.ok(at >= 8 && at < 16, `the realtime request is in the first wave after the initial 8 (CA call ${at + 1} of 21)`);
   for (const id of ids) assert.deepEqual(m.state(id), { state: 'Available' });
 });
 

@@ -43,3 +43,14 @@ test('pod and service addresses', () => {
   assert.ok(ipInCidr('10.96.255.1', l.serviceCidr));
   assert.ok(!ipInCidr('10.97.0.1', l.serviceCidr));
 });
+
+test('the outside world: its own netns and a range outside every cluster range, one address per host', () => {
+  const l = clusterLayout('demo', 2, 2);
+  assert.equal(l.outside.netns, 'demo.outside');
+  assert.equal(l.outside.cidr, '198.18.2.0/24');
+  assert.deepEqual(l.outside.hosts, [{ name: 'api.example.test', ip: '198.18.2.10' }, { name: 'unlisted.example.test', ip: '198.18.2.11' }]);
+  for (const h of l.outside.hosts) {
+    assert.ok(ipInCidr(h.ip, l.outside.cidr));
+    assert.ok(![l.serviceCidr, l.fabricCidr, ...l.nodes.map((n) => n.podCidr)].some((c) => ipInCidr(h.ip, c)), h.ip);
+  }
+});

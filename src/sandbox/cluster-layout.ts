@@ -6,6 +6,8 @@
 // Addresses: a host-wide registry hands each live cluster a slot s (0-15, the lowest free; the first cluster
 // gets 0); slot s owns nodes 10.10.s.0/24, pods 10.(244-s).N.0/24 for node N, services 10.(96+s).0.0/16.
 // Slot 0 is exactly ARCHITECTURE.md's suggestion. Ranges of two live clusters never overlap.
+// The "outside world" (hosts beyond the cluster, e.g. api.example.test) lives in 198.18.s.0/24 — RFC 2544's
+// benchmarking range, which no real network routes — behind the fabric, in netns `C.outside`.
 import { createHash } from 'node:crypto';
 import { MeshError } from '../lib/errors.js';
 
@@ -48,7 +50,28 @@ export interface ClusterLayout {
   /** The resolv.conf nameserver (the mesh DNS proxy answers it for enrolled pods). */
   dnsIp: string;
   clusterDomain: string;
+  outside: OutsideLayout;
 }
+
+/** A host of the sandbox's outside world: a DNS name the sandbox's nameserver answers, served over HTTP and HTTPS. */
+export interface OutsideHost {
+  name: string;
+  ip: string;
+}
+
+export interface OutsideLayout {
+  netns: string;
+  cidr: string;
+  /** The fabric's address on the outside link (the outside world's default gateway). */
+  gatewayIp: string;
+  hosts: OutsideHost[];
+}
+
+/**
+ * The outside world's host names. `api.example.test` is the one examples list in a ServiceEntry;
+ * `unlisted.example.test` is a second host no example names (what REGISTRY_ONLY refuses).
+ */
+export const OUTSIDE_HOST_NAMES = ['api.example.test', 'unlisted.example.test'] as const;
 
 export function checkClusterName(name: string): string {
   if (!CLUSTER_NAME.test(name)) {
@@ -87,6 +110,12 @@ export function clusterLayout(name: string, slot: number, nodeCount: number): Cl
     serviceCidr: `10.${96 + slot}.0.0/16`,
     dnsIp: `10.${96 + slot}.0.10`,
     clusterDomain: 'cluster.local',
+    outside: {
+      netns: `${name}.outside`,
+      cidr: `198.18.${slot}.0/24`,
+      gatewayIp: `198.18.${slot}.1`,
+      hosts: OUTSIDE_HOST_NAMES.map((host, i) => ({ name: host, ip: `198.18.${slot}.${10 + i}` })),
+    },
   };
 }
 

@@ -34,7 +34,7 @@ interface ClusterPaths {
 }
 
 /** Entries of the data dir the cluster creates (and `cluster delete` removes). */
-export const CLUSTER_DATA_ENTRIES = ['cluster.json', 'store', 'logs', 'run', 'nodes', 'ca', 'ambit.sock', 'controlplane.json', 'kube', 'kubeconfig', 'cni', 'pods'];
+export const CLUSTER_DATA_ENTRIES = ['cluster.json', 'store', 'logs', 'run', 'nodes', 'ca', 'ambit.sock', 'controlplane.json', 'kube', 'kubeconfig', 'cni', 'pods', 'outside'];
 
 export function clusterPaths(dataDir: string): ClusterPaths {
   const run = join(dataDir, 'run');

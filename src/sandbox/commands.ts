@@ -1,4 +1,4 @@
-// The sandbox verbs: `cluster create|info|delete` (and the hidden `cluster supervise`), `exec` and `logs`.
+// The sandbox verbs: `cluster create|info|delete` (and the hidden `cluster supervise` and `cluster outside-world`), `exec` and `logs`.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -15,7 +15,8 @@ import {
 } from './cluster-state.js';
 import { containerEnvironment, containerLogPath } from './pod-runner.js';
 import { hostKubeconfigPath, kubeBinDir } from './kube/kube-cluster.js';
-import { ambitMainScript, nodeRoleNames, roleHoldPath, runSupervisor } from './supervisor.js';
+import { ambitMainScript, clusterRoleNames, roleHoldPath, runSupervisor } from './supervisor.js';
+import { outsideCaPath, startOutsideWorld } from './outside-world.js';
 import { buildTopology, destroyTopology, killNetnsProcesses, topologyExists } from './topology.js';
 import { untilSignal } from '../lib/signals.js';
 import { POD_NETNS_ANNOTATION, REDIRECTION_ANNOTATION } from '../lib/mesh-contract.js';
@@ -113,6 +114,21 @@ export function registerSandboxVerbs(program: Command, ctx: SandboxVerbContext):
       log.info({ signal: sig }, 'stopping the cluster processes');
       await handle.stop();
       log.info('supervisor stopped');
+    });
+
+  cluster
+    .command('outside-world', { hidden: true })
+    .description("serve the cluster's nameserver and outside hosts (run by the supervisor in the outside netns)")
+    .option('--log-level <level>', 'log level', 'info')
+    .action(async (opts: { logLevel: string }, cmd: Command) => {
+      const log = createLogger('outside-world', { level: opts.logLevel });
+      const dataDir = ctx.dataDir(cmd);
+      const record = readClusterRecord(dataDir);
+      if (!record) throw new SandboxCommandError(`no cluster in ${dataDir} (run ambit cluster create first)`);
+      const stop = untilSignal();
+      const world = await startOutsideWorld({ layout: layoutOf(record), dataDir, log });
+      await stop;
+      await world.close();
     });
 
   program
@@ -317,6 +333,8 @@ interface ClusterInfo {
   slot: number;
   fabric: { netns: string; ip: string };
   serviceCidr: string;
+  /** The nameserver pods use and the hosts beyond the cluster (src/sandbox/outside-world.ts). */
+  outside: { netns: string; nameserver: string; caCertificate: string; hosts: Array<{ name: string; ip: string }> };
   nodes: Array<{ name: string; netns: string; ip: string; podCidr: string }>;
   pods: Array<{ namespace: string; name: string; node: string; netns: string; ip: string; phase: string; redirection: string }>;
   processes: Array<{ role: string; pid: number | null; log: string; held?: boolean }>;
@@ -331,7 +349,7 @@ interface ClusterInfo {
 async function holdRole(dataDir: string, role: string, stop: boolean, progress: (l: string) => void, api?: ApiClient): Promise<void> {
   const record = readClusterRecord(dataDir);
   if (!record) throw new SandboxCommandError(`no cluster in ${dataDir} (run ambit cluster create)`);
-  const roles = ['controlplane', ...layoutOf(record).nodes.flatMap((n) => nodeRoleNames(n.name))];
+  const roles = clusterRoleNames(layoutOf(record));
   if (!roles.includes(role)) throw new SandboxCommandError(`cluster ${record.name} has no process "${role}" (one of: ${roles.join(', ')})`);
   const paths = clusterPaths(dataDir);
   if (!livePid(paths.supervisorPid)) throw new SandboxCommandError(`the supervisor of cluster ${record.name} is not running (run ambit cluster create to start it)`);
@@ -364,7 +382,7 @@ async function clusterInfo(dataDir: string, api: ApiClient): Promise<ClusterInfo
   const layout = layoutOf(record);
   const paths = clusterPaths(dataDir);
   const processes: ClusterInfo['processes'] = [{ role: 'supervisor', pid: livePid(paths.supervisorPid) ?? null, log: paths.supervisorLog }];
-  const roleNames = ['controlplane', ...layout.nodes.flatMap((n) => nodeRoleNames(n.name))];
+  const roleNames = clusterRoleNames(layout);
   for (const r of roleNames) {
     const held = existsSync(roleHoldPath(paths.run, r));
     processes.push({ role: r, pid: livePid(join(paths.run, `${r}.pid`)) ?? null, log: join(paths.logs, `${r}.log`), ...(held ? { held } : {}) });
@@ -373,6 +391,7 @@ async function clusterInfo(dataDir: string, api: ApiClient): Promise<ClusterInfo
     name: layout.name, dataDir, slot: layout.slot,
     fabric: { netns: layout.fabricNetns, ip: layout.fabricIp },
     serviceCidr: layout.serviceCidr,
+    outside: { netns: layout.outside.netns, nameserver: layout.dnsIp, caCertificate: outsideCaPath(dataDir), hosts: layout.outside.hosts },
     nodes: layout.nodes.map((n) => ({ name: n.name, netns: n.netns, ip: n.ip, podCidr: n.podCidr })),
     pods: [],
     processes,
@@ -405,6 +424,7 @@ function formatInfo(info: ClusterInfo): string {
   const out: string[] = [];
   out.push(`cluster ${info.name}  data dir ${info.dataDir}  control plane ${info.controlPlane.reachable ? 'reachable' : `UNREACHABLE (${info.controlPlane.error})`}`);
   out.push(`fabric  netns ${info.fabric.netns}  ip ${info.fabric.ip}  services ${info.serviceCidr}`);
+  out.push(`outside  netns ${info.outside.netns}  nameserver ${info.outside.nameserver}  hosts ${info.outside.hosts.map((h) => `${h.name}=${h.ip}`).join(' ')}  CA ${info.outside.caCertificate}`);
   out.push('', 'NODE     NETNS                      IP             POD CIDR');
   for (const n of info.nodes) out.push(`${n.name.padEnd(8)} ${n.netns.padEnd(26)} ${n.ip.padEnd(14)} ${n.podCidr}`);
   out.push('', 'POD                            NODE     IP             PHASE      MESH      NETNS');

@@ -17,6 +17,7 @@ import { cniAdd, cniDel, meshReady, type NodeCni } from './kube/cni-runtime.js';
 import {
   belongsToCluster, ipInCidr, podIpOf, podNetnsName, podVethName, serviceIpOf, type ClusterLayout, type NodeLayout,
 } from './cluster-layout.js';
+import { outsideCaPath } from './outside-world.js';
 import { ManagedProcess, type ExitInfo } from './managed-process.js';
 import { renderHosts, renderResolvConf, serviceNames } from './pod-dns-files.js';
 import { createPodNetwork, deletePodNetwork, writeNetnsFile } from './pod-network.js';
@@ -399,8 +400,10 @@ export class PodRunner {
     const restart = (exit: ExitInfo) => policy === 'Always' || (policy === 'OnFailure' && exit.code !== 0);
     const api = this.#cfg.apiServer;
     const apiEnv: Record<string, string> = api ? { KUBERNETES_SERVICE_HOST: api.host, KUBERNETES_SERVICE_PORT: String(api.port), KUBERNETES_SERVICE_PORT_HTTPS: String(api.port) } : {};
+    // Node programs in pods trust the outside world's CA as they would a public root (src/sandbox/outside-world.ts).
+    const trustEnv = { NODE_EXTRA_CA_CERTS: outsideCaPath(this.#cfg.dataDir) };
     for (const c of spec.containers) {
-      const env = { ...apiEnv, ...containerEnvironment({ namespace, name, ip, node: node.name, serviceAccount: spec.serviceAccountName }, c) };
+      const env = { ...trustEnv, ...apiEnv, ...containerEnvironment({ namespace, name, ip, node: node.name, serviceAccount: spec.serviceAccountName }, c) };
       const command = c.command ?? (isAmbitImage(c.image) && this.#cfg.selfCommand ? [...this.#cfg.selfCommand] : []);
       const mounts = (c.volumeMounts ?? []).flatMap((m) => {
         const v = rp.volumeDirs.get(m.name);
@@ -578,7 +581,7 @@ export class PodRunner {
   async #sweepOrphans(byUid: Map<string, KubeObject>): Promise<void> {
     this.#swept = true;
     const owned = new Set([...this.#running.values()].map((r) => r.netns));
-    const infra = new Set([this.#cfg.layout.fabricNetns, ...this.#cfg.layout.nodes.map((n) => n.netns)]);
+    const infra = new Set([this.#cfg.layout.fabricNetns, this.#cfg.layout.outside.netns, ...this.#cfg.layout.nodes.map((n) => n.netns)]);
     for (const ns of await listNetns()) {
       if (!belongsToCluster(this.#cfg.layout.name, ns) || infra.has(ns) || owned.has(ns)) continue;
       this.#cfg.log.info({ netns: ns }, 'removing a pod netns left by a previous run');

@@ -18,6 +18,7 @@ import { describeError, MeshError } from '../lib/errors.js';
 import { readHandover, writeHandover } from '../lib/handover-file.js';
 import type { Logger } from '../lib/log.js';
 import { ManagedProcess } from './managed-process.js';
+import { ensureOutsideCertificates } from './outside-world.js';
 import { containerLogPath, PodRunner } from './pod-runner.js';
 import { clusterPaths, layoutOf, readClusterRecord } from './cluster-state.js';
 import type { ClusterLayout } from './cluster-layout.js';
@@ -27,6 +28,11 @@ import { installPrimaryNetwork, nodeCniOf } from './kube/cni-runtime.js';
 
 /** The control plane's TLS gRPC port (CA + xDS), as istiod's 15012. */
 const CONTROL_PLANE_GRPC_PORT = 15012;
+
+/** Every role the supervisor runs (the names `cluster stop|start` take), cluster-wide ones first. */
+export function clusterRoleNames(layout: ClusterLayout): string[] {
+  return ['controlplane', 'outside-world', ...layout.nodes.flatMap((n) => nodeRoleNames(n.name))];
+}
 
 /** Role names of one node's processes (pid file `<run>/<role>.pid`, log `<logs>/<role>.log`). */
 export function nodeRoleNames(node: string): string[] {
@@ -109,6 +115,10 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<Supervisor
       },
       always, () => undefined, opts.log,
     );
+  // Certificates first: every pod's environment names the outside world's CA file.
+  await ensureOutsideCertificates(opts.dataDir, layout);
+  const outside = role('outside-world', layout.outside.netns, ['cluster', 'outside-world']);
+  outside.start();
   const controlPlane = role('controlplane', layout.fabricNetns, ['controlplane', '--grpc-listen', xdsAddress]);
   controlPlane.start();
   const ambitApi = new ApiClient({ endpoint: { socketPath: paths.socket }, timeoutMs: 10_000 });
@@ -116,7 +126,7 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<Supervisor
   // The pod runner and the cluster objects live where the config lives: the Kubernetes API in Kubernetes mode.
   const api = kube ? kube.api : ambitApi;
   if (!kube) await ensureClusterObjects(api, layout);
-  const roles = [controlPlane];
+  const roles = [controlPlane, outside];
   const ztunnels: Array<{ proc: ManagedProcess; handover: string }> = [];
   for (const node of layout.nodes) {
     if (kube) {

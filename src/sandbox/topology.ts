@@ -18,7 +18,7 @@ async function sysctls(netns: string, settings: Record<string, string>): Promise
 /** True when every netns of the layout exists (the topology was built and not torn down). */
 export async function topologyExists(layout: ClusterLayout): Promise<boolean> {
   const present = new Set(await listNetns());
-  return present.has(layout.fabricNetns) && layout.nodes.every((n) => present.has(n.netns));
+  return present.has(layout.fabricNetns) && present.has(layout.outside.netns) && layout.nodes.every((n) => present.has(n.netns));
 }
 
 /** Creates fabric and nodes; the caller has removed any remnants first (see `destroyTopology`). */
@@ -44,7 +44,28 @@ export async function buildTopology(layout: ClusterLayout, progress: Progress): 
     }
     // The fabric (where the control plane lives) reaches every pod through its node.
     await ipIn(layout.fabricNetns, ['route', 'add', node.podCidr, 'via', node.ip, 'dev', layout.bridge]);
+    // The outside world and the nameserver are beyond the fabric.
+    for (const dst of [layout.outside.cidr, `${layout.dnsIp}/32`]) await ipIn(node.netns, ['route', 'add', dst, 'via', layout.fabricIp, 'dev', 'eth0']);
   }
+  await buildOutsideWorld(layout, progress);
+}
+
+/**
+ * The outside world: a netns behind the fabric holding every outside host's address and the cluster's nameserver
+ * address (pods' resolv.conf names it), so one process there serves both (src/sandbox/outside-world.ts).
+ */
+async function buildOutsideWorld(layout: ClusterLayout, progress: Progress): Promise<void> {
+  const out = layout.outside;
+  progress(`creating the outside world: netns ${out.netns} (${out.cidr}: ${out.hosts.map((h) => h.name).join(', ')}), nameserver ${layout.dnsIp}`);
+  await createNetns(out.netns);
+  const prefix = out.cidr.split('/')[1];
+  await createVethPair(
+    { netns: out.netns, name: 'eth0', addresses: [...out.hosts.map((h) => `${h.ip}/${prefix}`), `${layout.dnsIp}/32`] },
+    { netns: layout.fabricNetns, name: 'outside', addresses: [`${out.gatewayIp}/${prefix}`] },
+  );
+  await ipIn(out.netns, ['route', 'add', 'default', 'via', out.gatewayIp, 'dev', 'eth0']);
+  await ipIn(layout.fabricNetns, ['route', 'add', `${layout.dnsIp}/32`, 'via', out.hosts[0]!.ip, 'dev', 'outside']);
+  await sysctls(layout.fabricNetns, { 'net.ipv4.ip_forward': '1' });
 }
 
 /** Kills every process inside the cluster's namespaces (pods, node agents, the control plane). */

@@ -17,7 +17,7 @@ import { service, workload } from '../../src/ztunnel/testing/builders.js';
 import { ProxyState } from '../../src/ztunnel/state/proxy-state.js';
 import {
   Rcode, RecordType, emptyFlags, parseDnsMessage, responseTo, serializeDnsMessage, type DnsMessage, type DnsRecord,
-} from '../../src/ztunnel/dns/dns-message.js';
+} from '../../src/lib/dns/dns-message.js';
 import { DnsMetrics } from '../../src/ztunnel/dns/dns-metrics.js';
 import { DnsProxy, type DnsRequester } from '../../src/ztunnel/dns/dns-proxy.js';
 import { LoopbackDnsSockets } from '../../src/ztunnel/dns/dns-sockets.js';

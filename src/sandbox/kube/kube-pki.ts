@@ -3,8 +3,8 @@
 // of certificates between the API server and kubelets (its client certificate, the kubelets' serving one).
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
-import { ECDSA_SHA256, randomSerialHex, x509 } from '../../lib/certs/x509.js';
-import { generateP256KeyPair, privateKeyToPem } from '../../lib/certs/proxy-x509.js';
+import { x509 } from '../../lib/certs/x509.js';
+import { createLocalCa, type CertAndKey } from '../local-ca.js';
 
 export interface KubePki {
   /** PEM of the CA every component and client trusts (it signed the serving certificate). */
@@ -27,74 +27,29 @@ export interface KubePki {
   kubeletServing: CertAndKey;
 }
 
-interface CertAndKey {
-  certPem: string;
-  keyPem: string;
-}
-
 /** The API server's identity towards kubelets (kubeadm's name); kubelets accept no other client. */
 export const KUBELET_CLIENT_NAME = 'kube-apiserver-kubelet-client';
 
 /** Names the serving certificate carries besides the given addresses, as kubeadm's does (in-cluster clients use them). */
 const API_SERVER_DNS_NAMES = ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'];
-/** Lifetime of every certificate: longer than any test or demo, short enough that a leaked one is soon useless. */
-const VALIDITY_MS = 7 * 24 * 3600 * 1000;
-/** Backdating covers small clock differences between the generator and the verifier. */
-const BACKDATE_MS = 3600 * 1000;
 
 /**
  * Generates a fresh PKI; `addresses` are the IPs the API server is reached at (e.g. 127.0.0.1 and its service IP),
  * `kubeletAddresses` those its kubelets serve at.
  */
 export async function createKubePki(addresses: readonly string[], kubeletAddresses: readonly string[] = []): Promise<KubePki> {
-  const notBefore = new Date(Date.now() - BACKDATE_MS);
-  const notAfter = new Date(Date.now() + VALIDITY_MS);
-  const caKeys = await generateP256KeyPair();
-  const ca = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: randomSerialHex(),
-    name: 'CN=ambit-kube-ca',
-    notBefore,
-    notAfter,
-    keys: caKeys,
-    signingAlgorithm: ECDSA_SHA256,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
-    ],
-  });
-  const leaf = async (subject: string, usage: string, sans: Array<{ type: 'dns' | 'ip'; value: string }>): Promise<CertAndKey> => {
-    const keys = await generateP256KeyPair();
-    const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: randomSerialHex(),
-      subject,
-      issuer: ca.subject,
-      notBefore,
-      notAfter,
-      publicKey: keys.publicKey,
-      signingKey: caKeys.privateKey,
-      signingAlgorithm: ECDSA_SHA256,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension([usage]),
-        ...(sans.length ? [new x509.SubjectAlternativeNameExtension(sans)] : []),
-        await x509.AuthorityKeyIdentifierExtension.create(caKeys.publicKey),
-      ],
-    });
-    return { certPem: cert.toString('pem') + '\n', keyPem: await privateKeyToPem(keys.privateKey) };
-  };
+  const ca = await createLocalCa('ambit-kube-ca');
   const ips = (list: readonly string[]) => list.filter((a) => isIP(a) !== 0).map((value) => ({ type: 'ip' as const, value }));
-  const serving = await leaf('CN=kube-apiserver', x509.ExtendedKeyUsage.serverAuth, [
+  const serving = await ca.issue('CN=kube-apiserver', x509.ExtendedKeyUsage.serverAuth, [
     ...API_SERVER_DNS_NAMES.map((value) => ({ type: 'dns' as const, value })),
     ...ips(addresses),
   ]);
   // Organization system:masters, as kubeadm's: the name kubelets' authorizers grant everything.
-  const kubeletClient = await leaf(`CN=${KUBELET_CLIENT_NAME}, O=system:masters`, x509.ExtendedKeyUsage.clientAuth, []);
-  const kubeletServing = await leaf('CN=ambit-sandbox-kubelet', x509.ExtendedKeyUsage.serverAuth, ips(kubeletAddresses));
+  const kubeletClient = await ca.issue(`CN=${KUBELET_CLIENT_NAME}, O=system:masters`, x509.ExtendedKeyUsage.clientAuth, []);
+  const kubeletServing = await ca.issue('CN=ambit-sandbox-kubelet', x509.ExtendedKeyUsage.serverAuth, ips(kubeletAddresses));
   const sa = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   return {
-    caCertPem: ca.toString('pem') + '\n',
+    caCertPem: ca.certPem,
     servingCertPem: serving.certPem,
     servingKeyPem: serving.keyPem,
     serviceAccountKeyPem: sa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),

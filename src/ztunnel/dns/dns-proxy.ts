@@ -12,7 +12,7 @@ import type { ProxyState } from '../state/proxy-state.js';
 import {
   DnsFormatError, Opcode, Rcode, RecordType, formErrFor, parseDnsMessage, queryTypeName, responseTo, serializeDnsMessage,
   udpPayloadLimit, type DnsMessage,
-} from './dns-message.js';
+} from '../../lib/dns/dns-message.js';
 import type { DnsMetricLabels, DnsMetrics } from './dns-metrics.js';
 import { resolveLocally, type DnsClientView } from './dns-resolver.js';
 import { DNS_TCP_MAX, DnsForwarder, DnsUpstreamError, TcpFrameReader, frameTcp, type DnsSockets, type Nameserver } from './dns-upstream.js';

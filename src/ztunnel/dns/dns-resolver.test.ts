@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { service, workload } from '../testing/builders.js';
 import { ProxyState } from '../state/proxy-state.js';
-import { RecordType, type DnsRecord } from './dns-message.js';
+import { RecordType, type DnsRecord } from '../../lib/dns/dns-message.js';
 import { kubernetesExpansions, nameAliases, resolveLocally, searchDomains, wildcardsOf, type DnsClientView } from './dns-resolver.js';
 
 const OPTS = { clusterDomain: 'cluster.local', ipv6: true, random: () => 0.5 };

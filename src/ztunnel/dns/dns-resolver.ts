@@ -9,7 +9,7 @@
 // so the client stops walking its search list. Pure: no sockets, the random source is injectable.
 import { serviceKey, type Service } from '../state/types.js';
 import type { ProxyState } from '../state/proxy-state.js';
-import { RecordClass, RecordType, type DnsQuestion, type DnsRecord } from './dns-message.js';
+import { RecordClass, RecordType, type DnsQuestion, type DnsRecord } from '../../lib/dns/dns-message.js';
 
 /** TTL of every locally answered record, seconds (Istio's ztunnel uses 30 s). */
 const LOCAL_ANSWER_TTL_SECONDS = 30;

@@ -8,7 +8,7 @@ import type dgram from 'node:dgram';
 import { isIP } from 'node:net';
 import type net from 'node:net';
 import { MeshError, describeError } from '../../lib/errors.js';
-import { DNS_HEADER_BYTES, parseDnsMessage, type DnsMessage } from './dns-message.js';
+import { DNS_HEADER_BYTES, parseDnsMessage, type DnsMessage } from '../../lib/dns/dns-message.js';
 
 export interface Nameserver {
   ip: string;

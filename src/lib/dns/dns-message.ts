@@ -5,7 +5,7 @@
 // label bytes outside letters, digits, '-', '_' and '*' (and any '.' or '\' inside a label) are written `\DDD`, so
 // every wire name survives parse → serialize unchanged. Malformed input raises DnsFormatError — never anything else.
 import { isIPv4, isIPv6 } from 'node:net';
-import { MeshError } from '../../lib/errors.js';
+import { MeshError } from '../errors.js';
 
 export const DNS_HEADER_BYTES = 12;
 /** The classic UDP payload limit without EDNS (RFC 1035 §4.2.1). */

@@ -14,6 +14,7 @@ import { ConnectionManager } from '../../src/ztunnel/proxy/connection-manager.js
 import { LoopbackSocketFactory } from '../../src/ztunnel/proxy/socket-factory.js';
 import { PodProxy } from '../../src/ztunnel/proxy/pod-proxy.js';
 import { DEFAULT_PROXY_CONFIG, type ProxyInputs } from '../../src/ztunnel/proxy/proxy-inputs.js';
+import { createHostnameResolver } from '../../src/ztunnel/proxy/hostname-resolver.js';
 import { PolicySet, authorize } from '../../src/ztunnel/policy/authorization.js';
 
 const mib = Number(process.argv[2] ?? 512);
@@ -34,6 +35,7 @@ const sockets = new LoopbackSocketFactory();
 const inputs: ProxyInputs = {
   config: { ...DEFAULT_PROXY_CONFIG, hbonePort: 25008 }, state, certs, metrics: new ZtunnelMetrics(),
   connections: new ConnectionManager(state), sockets, log: pino({ level: 'silent' }), accessLog: pino({ level: 'silent' }),
+  resolveHostname: createHostnameResolver(),
 };
 const ports = { outbound: 0, inboundPlaintext: 0, hbone: 25008 };
 const client = await PodProxy.start(inputs, { uid: 'c', info: { name: 'client', namespace: 'bench', serviceAccount: 'client' } }, { bindIp: CLIENT, ports });

@@ -22,7 +22,7 @@ import { formErrFor, Opcode, parseDnsMessage, Rcode, RecordClass, RecordType, re
 import { writeFileDurableSync } from '../lib/durable-file.js';
 import type { Logger } from '../lib/log.js';
 import type { ClusterLayout } from './cluster-layout.js';
-import { createLocalCa } from './local-ca.js';
+import { createLocalCa } from '../lib/certs/local-ca.js';
 
 /** Seconds resolvers may cache an outside host's address. */
 const OUTSIDE_TTL_SECONDS = 30;

@@ -3,6 +3,7 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { createNetns, createVethPair, deleteNetns, ipIn, listNetns, runCommand, runIn } from '../platform/index.js';
 import { belongsToCluster, type ClusterLayout } from './cluster-layout.js';
+import { writeNetnsFile } from './pod-network.js';
 
 /** Per-netns files `ip netns exec` bind-mounts over /etc (hosts, resolv.conf). */
 export const ETC_NETNS = '/etc/netns';
@@ -44,8 +45,10 @@ export async function buildTopology(layout: ClusterLayout, progress: Progress): 
     }
     // The fabric (where the control plane lives) reaches every pod through its node.
     await ipIn(layout.fabricNetns, ['route', 'add', node.podCidr, 'via', node.ip, 'dev', layout.bridge]);
-    // The outside world and the nameserver are beyond the fabric.
+    // The outside world and the nameserver are beyond the fabric. Node processes (ztunnel resolving DNS
+    // ServiceEntry endpoints) use the cluster nameserver, as a node's pods do.
     for (const dst of [layout.outside.cidr, `${layout.dnsIp}/32`]) await ipIn(node.netns, ['route', 'add', dst, 'via', layout.fabricIp, 'dev', 'eth0']);
+    writeNetnsFile(node.netns, 'resolv.conf', `nameserver ${layout.dnsIp}\n`);
   }
   await buildOutsideWorld(layout, progress);
 }

@@ -24,7 +24,7 @@ import type { Endpoint, MeshView } from './mesh-view.js';
 import type { RequestLabels, WaypointMetrics } from './metrics.js';
 import type { PeerFacts } from './peer.js';
 import { destinationLabels, sourceLabels } from './peer.js';
-import { endpointKey, type Upstreams } from './upstream.js';
+import { endpointKey, tlsOriginationOf, type TlsOrigination, type Upstreams } from './upstream.js';
 import { h1Response, h2Response, type BodySink, type UpstreamResponse } from './upstream-response.js';
 import type { WaypointAuthorization } from './authorization.js';
 import type { ExtAuthz } from './ext-authz.js';
@@ -315,6 +315,7 @@ export class HttpProxy {
     const perTry = d.retry.perTryTimeoutMs ?? d.timeouts.backendRequestMs;
     const retry = d.retry;
     const tried = new Set<string>();
+    const origination = ds.workload ? undefined : tlsOriginationOf(d.upstream, d.backend.hostname);
     let aborted = false;
     ex.onAbort(() => (aborted = true));
 
@@ -337,7 +338,7 @@ export class HttpProxy {
       if (remaining !== undefined && remaining <= 0) return this.#timedOut(ex, grpc, outcome);
       const tryTimeout = minDefined(perTry, remaining);
       const done = ds.workload ? () => undefined : this.#d.upstreams.begin(d.backend, ep);
-      const result = await this.#attempt(ds, ep, ex.method, path, authority, headers, body, attempt, tryTimeout, grpc);
+      const result = await this.#attempt(ds, ep, origination, ex.method, path, authority, headers, body, attempt, tryTimeout, grpc);
       if (aborted) {
         if ('status' in result) result.discard();
         done();
@@ -400,7 +401,7 @@ export class HttpProxy {
   }
 
   /** One upstream try: opens the transport, sends the request (body replayed), waits for the response head. */
-  async #attempt(ds: Downstream, ep: Endpoint, method: string, path: string, authority: string, headers: Headers, body: RequestBody, attempt: number, timeoutMs: number | undefined, grpc: boolean): Promise<UpstreamResponse | AttemptFailure> {
+  async #attempt(ds: Downstream, ep: Endpoint, origination: TlsOrigination | undefined, method: string, path: string, authority: string, headers: Headers, body: RequestBody, attempt: number, timeoutMs: number | undefined, grpc: boolean): Promise<UpstreamResponse | AttemptFailure> {
     const useH2 = this.#upstreamH2(ds, grpc);
     const h = attempt > 0 ? { ...headers, 'x-envoy-attempt-count': String(attempt + 1) } : headers;
     let timer: NodeJS.Timeout | undefined;
@@ -411,12 +412,12 @@ export class HttpProxy {
     const attemptP = (async (): Promise<UpstreamResponse | AttemptFailure> => {
       try {
         if (useH2) {
-          const session = await this.#d.upstreams.h2Session(ep);
-          const s = session.request({ ':method': method, ':path': path, ':authority': authority, ':scheme': 'http', ...h }, { endStream: false });
+          const session = await this.#d.upstreams.h2Session(ep, origination);
+          const s = session.request({ ':method': method, ':path': path, ':authority': authority, ':scheme': origination ? 'https' : 'http', ...h }, { endStream: false });
           cancel = () => s.close(0x8);
           return await h2Response(s, body);
         }
-        return await h1Response(this.#d.upstreams.h1Agent(ep), method, path, authority, h, body, (req) => (cancel = () => req.destroy()));
+        return await h1Response(this.#d.upstreams.h1Agent(ep, origination), method, path, authority, h, body, (req) => (cancel = () => req.destroy()));
       } catch (err) {
         const refused = findCause(err, StreamRefusedError) !== undefined;
         return { kind: refused ? 'refused' : (err as { phase?: string }).phase === 'response' ? 'reset' : 'connect', error: err };
@@ -451,7 +452,7 @@ export class HttpProxy {
       if ('flag' in ep) return;
       const shadow = RequestBody.replayOf(body);
       const host = authority.replace(/^([^:]+)/, '$1-shadow');
-      const r = await this.#attempt({ ...ds, workload: undefined }, ep, ex.method, path, host, headers, shadow, 0, 10_000, isGrpc(headers));
+      const r = await this.#attempt({ ...ds, workload: undefined }, ep, undefined, ex.method, path, host, headers, shadow, 0, 10_000, isGrpc(headers));
       if ('status' in r) r.discard();
     } catch (err) {
       this.#d.accessLog.debug({ error: describeError(err) }, 'mirror request failed');

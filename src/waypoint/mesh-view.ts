@@ -5,6 +5,7 @@ import type { BoundServiceRecord, WaypointConfigRecord } from '../lib/xds/waypoi
 
 export interface Endpoint {
   workload: WorkloadRecord;
+  /** The IP to dial, or the name for a DNS ServiceEntry endpoint (resolved when dialled, by the pod's resolver). */
   ip: string;
   /** The port to dial on the workload for the service port asked for. */
   port: number;
@@ -73,7 +74,7 @@ export class MeshView {
 
   /**
    * Endpoints of service `key` able to take `servicePort`: healthy (unless the service allows all), with an
-   * address and a target port (the endpoint's own mapping wins over the service's numeric target port).
+   * address (or, outside the mesh, a name) and a target port (the endpoint's own mapping wins over the service's numeric target port).
    */
   endpoints(key: string, servicePort: number): Endpoint[] {
     const svc = this.#services.get(key);
@@ -82,7 +83,7 @@ export class MeshView {
     const out: Endpoint[] = [];
     for (const w of this.#endpoints.get(key) ?? []) {
       if (w.status !== 'HEALTHY' && !allowUnhealthy) continue;
-      const ip = w.addresses[0];
+      const ip = w.addresses[0] ?? (w.tunnelProtocol === 'HBONE' ? undefined : w.hostname);
       if (!ip) continue;
       const own = w.services[key]?.find((p) => p.servicePort === servicePort);
       const port = own?.targetPort || svc.ports.find((p) => p.servicePort === servicePort)?.targetPort;

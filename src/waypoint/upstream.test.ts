@@ -1,5 +1,6 @@
 // Endpoint choice at the waypoint: round robin, subsets by version label, consistent hash, least request, the
-// connection-pool limit (UO with the DestinationRule named) and outlier ejection after consecutive 5xx.
+// connection-pool limit (UO with the DestinationRule named), outlier ejection after consecutive 5xx, and TLS
+// origination (DestinationRule SIMPLE) to a name endpoint.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CertificateManager } from '../lib/certs/certificate-manager.js';
@@ -7,7 +8,12 @@ import { silentLogger } from '../lib/log.js';
 import type { AddressRecord, WorkloadRecord } from '../lib/xds/workload-records.js';
 import { MeshView, type Endpoint } from './mesh-view.js';
 import type { Backend, UpstreamPolicy } from '../routing/index.js';
-import { Upstreams } from './upstream.js';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { createLocalCa } from '../lib/certs/local-ca.js';
+import { tlsOriginationOf, Upstreams } from './upstream.js';
 
 const KEY = 'shop/echo.shop.svc.cluster.local';
 
@@ -99,4 +105,45 @@ test('outlier detection ejects after consecutive 5xx, for the base ejection time
   assert.ok(!picks.includes('10.244.1.11'), `ejected after 3 consecutive 5xx: ${picks.join(',')}`);
   now.t += 30_001;
   assert.ok(Array.from({ length: 9 }, () => ip(up.pick(backend, policy, undefined, none))).includes('10.244.1.11'), 'back after the ejection time');
+});
+
+test('TLS origination (DestinationRule SIMPLE): SNI from the backend host, certificate verified, failures name the reason', { timeout: 20_000 }, async () => {
+  const ca = await createLocalCa('upstream-test-ca');
+  const leaf = await ca.issue('CN=api.example.test', '1.3.6.1.5.5.7.3.1', [{ type: 'dns', value: 'api.example.test' }]);
+  const seen: Array<string | false> = [];
+  const server = https.createServer({ cert: leaf.certPem, key: leaf.keyPem }, (req, res) => {
+    seen.push((req.socket as TLSSocket).servername ?? false);
+    res.end('over tls');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  // A DNS ServiceEntry's endpoint is its host name; `localhost` stands in for the outside host here.
+  const external: WorkloadRecord = { ...pod(9, 'v1'), uid: 'se/api', addresses: [], hostname: 'localhost', tunnelProtocol: 'NONE', services: { 'egress/api.example.test': [{ servicePort: 80, targetPort: port }] } };
+  const view = new MeshView([
+    { service: { name: 'api', namespace: 'egress', hostname: 'api.example.test', addresses: [], ports: [{ servicePort: 80, targetPort: port }], subjectAltNames: [], ipFamilies: 'IPV4_ONLY', canonical: false, visibility: 'PUBLIC' } },
+    { workload: external },
+  ], undefined);
+  const up = new Upstreams({ view: () => view, certs: {} as CertificateManager, identity: 'spiffe://cluster.local/ns/egress/sa/waypoint', connectTimeoutMs: 2000, log: silentLogger() });
+  const get = (policy: UpstreamPolicy) => new Promise<string>((resolve, reject) => {
+    const ep = up.pick({ namespace: 'egress', hostname: 'api.example.test', port: 80 }, policy, undefined, none) as Endpoint;
+    assert.equal(ep.ip, 'localhost', 'a name endpoint is dialled by name');
+    const req = http.request({ agent: up.h1Agent(ep, tlsOriginationOf(policy, 'api.example.test')), host: 'api.example.test', path: '/' }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  try {
+    // The test CA is no root of this process: verification fails, and says why.
+    await assert.rejects(get({ destinationRule: 'egress/api', tls: { mode: 'SIMPLE' } }), /failed to connect to localhost:\d+ with TLS as api\.example\.test.*(self-signed|unable to (get|verify))/i);
+    assert.equal(await get({ destinationRule: 'egress/api', tls: { mode: 'SIMPLE', insecureSkipVerify: true } }), 'over tls');
+    assert.equal(await get({ destinationRule: 'egress/api', tls: { mode: 'SIMPLE', sni: 'other.example.test', insecureSkipVerify: true } }), 'over tls');
+    assert.deepEqual(seen, ['api.example.test', 'other.example.test']);
+    assert.equal(tlsOriginationOf({ destinationRule: 'x', tls: { mode: 'DISABLE' } }, 'h'), undefined);
+  } finally {
+    up.close();
+    server.close();
+  }
 });

@@ -3,6 +3,12 @@
 // endpoint's ztunnel (pooled as ztunnel pools), plain TCP for endpoints outside the mesh; HTTP/2 sessions per
 // endpoint for h2/gRPC upstreams.
 //
+// TLS origination (DestinationRule `tls.mode: SIMPLE`, e.g. on an egress waypoint: the app speaks plain HTTP, the
+// wire to the external host is TLS): the waypoint wraps the transport in TLS 1.2+ with SNI = `tls.sni`, else the
+// backend's host name; the server certificate is verified against Node's roots (plus NODE_EXTRA_CA_CERTS) and its
+// name against the SNI, or against `tls.subjectAltNames` when given; `insecureSkipVerify` turns verification off.
+// A failed handshake is a connect failure (503 UF) whose detail names the reason.
+//
 // Load balancing (DestinationRule trafficPolicy.loadBalancer): ROUND_ROBIN by default (Envoy's default is
 // LEAST_REQUEST; round robin makes weighted canary tests and demos predictable), LEAST_REQUEST (two random choices,
 // fewer active requests wins), RANDOM, CONSISTENT_HASH (header, cookie, query parameter or source IP → same endpoint
@@ -12,6 +18,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { CertificateManager } from '../lib/certs/certificate-manager.js';
@@ -187,6 +194,12 @@ export class Upstreams {
     }
   }
 
+  /** A transport to `ep` for `origination` (undefined: plaintext): `open()`, wrapped in TLS when asked. */
+  async #transport(ep: Endpoint, origination: TlsOrigination | undefined, alpn: string): Promise<Duplex> {
+    const stream = await this.open(ep);
+    return origination ? originateTls(stream, ep, origination, alpn, this.#opts.connectTimeoutMs) : stream;
+  }
+
   /** A fresh byte stream to the endpoint: an HBONE CONNECT stream for mesh workloads, else TCP. */
   async open(ep: Endpoint, headers: Record<string, string> = {}): Promise<Duplex> {
     const w = ep.workload;
@@ -215,13 +228,17 @@ export class Upstreams {
     return ep;
   }
 
-  /** The HTTP/2 (h2c) session to `ep`, opened over one stream from `open()` and shared by concurrent requests. */
-  h2Session(ep: Endpoint): Promise<http2.ClientHttp2Session> {
-    const k = endpointKey(ep);
+  /**
+   * The HTTP/2 session to `ep` (h2c, or h2 over originated TLS), opened over one stream from `open()` and shared by
+   * concurrent requests.
+   */
+  h2Session(ep: Endpoint, origination?: TlsOrigination): Promise<http2.ClientHttp2Session> {
+    const k = transportKey(ep, origination);
     const cached = this.#h2.get(k);
     if (cached) return cached;
-    const created = this.open(ep).then((stream) => new Promise<http2.ClientHttp2Session>((resolve, reject) => {
-      const session = http2.connect(`http://${formatHostPort(ep.ip, ep.port)}`, { createConnection: () => stream as unknown as net.Socket });
+    const created = this.#transport(ep, origination, 'h2').then((stream) => new Promise<http2.ClientHttp2Session>((resolve, reject) => {
+      const scheme = origination ? 'https' : 'http';
+      const session = http2.connect(`${scheme}://${formatHostPort(ep.ip, ep.port)}`, { createConnection: () => stream as unknown as net.Socket });
       const forget = () => {
         if (this.#h2.get(k) === created) this.#h2.delete(k);
       };
@@ -243,15 +260,16 @@ export class Upstreams {
    * so a request costs no new CONNECT and no new connection to the app. Idle ones go after 4 s, before a Node
    * server's 5 s keep-alive timeout can close them under a new request.
    */
-  h1Agent(ep: Endpoint): http.Agent {
-    const k = endpointKey(ep);
+  h1Agent(ep: Endpoint, origination?: TlsOrigination): http.Agent {
+    const k = transportKey(ep, origination);
     let agent = this.#agents.get(k);
     if (!agent) {
       agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxSockets: 256, maxFreeSockets: 64, timeout: IDLE_UPSTREAM_MS });
       const created = agent;
       Object.assign(agent, {
         createConnection: (_opts: unknown, cb: (err: Error | null, socket?: Duplex) => void) => {
-          this.open(ep).then((s) => cb(null, byteStream(s)), (err: Error) => cb(Object.assign(err, { phase: 'connect' })));
+          // A TLS socket is already a socket the HTTP client can drive; an HBONE stream needs the adapter.
+          this.#transport(ep, origination, 'http/1.1').then((s) => cb(null, s instanceof tls.TLSSocket ? s : byteStream(s)), (err: Error) => cb(Object.assign(err, { phase: 'connect' })));
           return undefined;
         },
       });
@@ -281,6 +299,57 @@ export class Upstreams {
 
 export function endpointKey(e: Endpoint): string {
   return formatHostPort(e.ip, e.port);
+}
+
+/** What a DestinationRule asks of the upstream TLS (SIMPLE only; other modes never reach the data path). */
+export interface TlsOrigination {
+  /** The name sent as SNI and, without `subjectAltNames`, checked against the certificate. */
+  serverName: string;
+  subjectAltNames?: string[];
+  insecureSkipVerify?: boolean;
+}
+
+/** The TLS origination `policy` asks for towards `backendHost`, or undefined for plaintext. */
+export function tlsOriginationOf(policy: UpstreamPolicy | undefined, backendHost: string): TlsOrigination | undefined {
+  const t = policy?.tls;
+  if (!t || t.mode !== 'SIMPLE') return undefined;
+  return {
+    serverName: t.sni ?? backendHost,
+    ...(t.subjectAltNames?.length ? { subjectAltNames: t.subjectAltNames } : {}),
+    ...(t.insecureSkipVerify ? { insecureSkipVerify: true } : {}),
+  };
+}
+
+function transportKey(ep: Endpoint, o: TlsOrigination | undefined): string {
+  return o ? `${endpointKey(ep)}|tls:${o.serverName}|${(o.subjectAltNames ?? []).join(',')}|${o.insecureSkipVerify ? 'insecure' : ''}` : endpointKey(ep);
+}
+
+/** TLS over `stream` towards `ep`; rejects (as a connect failure naming the reason) when the handshake fails. */
+function originateTls(stream: Duplex, ep: Endpoint, o: TlsOrigination, alpn: string, timeoutMs: number): Promise<tls.TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const sans = o.subjectAltNames;
+    const socket = tls.connect({
+      socket: stream,
+      ...(net.isIP(o.serverName) ? {} : { servername: o.serverName }),
+      ALPNProtocols: [alpn],
+      minVersion: 'TLSv1.2',
+      rejectUnauthorized: !o.insecureSkipVerify,
+      checkServerIdentity: (host, cert) => {
+        if (!sans) return tls.checkServerIdentity(o.serverName || host, cert);
+        const names = (cert.subjectaltname ?? '').split(/,\s*/).map((n) => n.replace(/^(DNS|URI|IP Address):/, ''));
+        return sans.some((s) => names.includes(s)) ? undefined : new Error(`the certificate names ${names.join(', ') || 'nothing'}, none of the DestinationRule's subjectAltNames ${sans.join(', ')}`);
+      },
+    });
+    const timer = setTimeout(() => socket.destroy(new Error(`TLS handshake timeout after ${timeoutMs} ms`)), timeoutMs);
+    socket.once('secureConnect', () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new UpstreamConnectError(`${formatHostPort(ep.ip, ep.port)} with TLS as ${o.serverName}`, { cause: err }));
+    });
+  });
 }
 
 /** Requests beyond the DestinationRule's limits overflow (Envoy: maxConnections + pending for HTTP/1, maxRequests for HTTP/2). */

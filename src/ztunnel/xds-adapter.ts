@@ -38,6 +38,7 @@ function workloadFromRecord(r: WorkloadRecord): Workload {
     name: r.name,
     namespace: r.namespace,
     addresses: r.addresses.map(canonicalIp),
+    ...(r.hostname && r.addresses.length === 0 ? { hostname: r.hostname } : {}),
     network: r.network,
     tunnelProtocol: r.tunnelProtocol,
     trustDomain: r.trustDomain || 'cluster.local',

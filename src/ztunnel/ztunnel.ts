@@ -38,6 +38,7 @@ import type { SocketEndpoint, SocketFactory } from './proxy/socket-factory.js';
 import { workloadIdentity } from './proxy/route.js';
 import { ProxyState } from './state/proxy-state.js';
 import { applyXdsUpdate } from './xds-adapter.js';
+import { createHostnameResolver } from './proxy/hostname-resolver.js';
 import { ROOT_NAMESPACE, ZTUNNEL_MARK } from '../lib/mesh-contract.js';
 
 interface ZtunnelConfig {
@@ -140,7 +141,7 @@ export async function runZtunnel(config: ZtunnelConfig): Promise<ZtunnelHandle> 
 
   const inputs: ProxyInputs = {
     config: { ...DEFAULT_PROXY_CONFIG, network: config.network, node: config.node, defaultTrustDomain: config.trustDomain },
-    state, certs, metrics, connections, sockets: NO_POD_SOCKETS, log, accessLog,
+    state, certs, metrics, connections, sockets: NO_POD_SOCKETS, log, accessLog, resolveHostname: createHostnameResolver(),
   };
   const dnsCapture = config.dnsCapture ?? true;
   const extraServices = dnsCapture

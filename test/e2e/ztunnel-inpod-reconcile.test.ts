@@ -11,6 +11,7 @@ import { WorkloadManager } from '../../src/ztunnel/inpod/workload-manager.js';
 import { ZtunnelMetrics } from '../../src/ztunnel/metrics.js';
 import { ConnectionManager } from '../../src/ztunnel/proxy/connection-manager.js';
 import { DEFAULT_PROXY_CONFIG, type ProxyInputs } from '../../src/ztunnel/proxy/proxy-inputs.js';
+import { createHostnameResolver } from '../../src/ztunnel/proxy/hostname-resolver.js';
 import type { SocketFactory } from '../../src/ztunnel/proxy/socket-factory.js';
 import { ProxyState } from '../../src/ztunnel/state/proxy-state.js';
 import { createTestCa } from '../../src/ztunnel/testing/test-ca.js';
@@ -48,7 +49,7 @@ test('snapshot reconcile: an unmentioned pod is kept while its netns exists, rem
   };
   const inputs: ProxyInputs = {
     config: { ...DEFAULT_PROXY_CONFIG }, state, certs, metrics: new ZtunnelMetrics(), connections: new ConnectionManager(state),
-    sockets: noSockets, log: silentLogger(), accessLog: silentLogger(),
+    sockets: noSockets, log: silentLogger(), accessLog: silentLogger(), resolveHostname: createHostnameResolver(),
   };
   const manager = new WorkloadManager({ inputs, metrics: inputs.metrics, log: silentLogger(), drainMs: 100 });
   // Registered before the netns cleanups, so it runs first; the loop is kept alive until the proxies are down.

@@ -22,6 +22,7 @@ import { ConnectionManager } from '../../src/ztunnel/proxy/connection-manager.js
 import { LoopbackSocketFactory } from '../../src/ztunnel/proxy/socket-factory.js';
 import { PodProxy } from '../../src/ztunnel/proxy/pod-proxy.js';
 import { DEFAULT_PROXY_CONFIG, type LocalPod, type ProxyInputs } from '../../src/ztunnel/proxy/proxy-inputs.js';
+import { createHostnameResolver } from '../../src/ztunnel/proxy/hostname-resolver.js';
 import type { Workload } from '../../src/ztunnel/state/types.js';
 
 const subnet = `127.${20 + Math.floor(Math.random() * 200)}.${1 + Math.floor(Math.random() * 250)}`;
@@ -126,6 +127,7 @@ test.before(async () => {
     sockets,
     log: pino({ level: 'silent' }),
     accessLog,
+    resolveHostname: createHostnameResolver({ lookup: async (name) => (name === 'ext.example.test' ? [{ address: SERVER_IP, ttl: 30 }] : []) }),
   };
   const start = (name: string, ns: string, sa: string, ip: string) => {
     const pod: LocalPod = { uid: `uid-${name}`, info: { name, namespace: ns, serviceAccount: sa } };
@@ -350,6 +352,24 @@ test('a workload with tunnel protocol NONE gets plain TCP with VIP → pod trans
     assert.equal(line['dst.hbone_addr'], undefined);
   } finally {
     mesh.state.apply({ workloads: [serverWorkload()] });
+  }
+});
+
+test('a name endpoint (DNS ServiceEntry) is resolved by ztunnel and dialled in plain TCP; an unresolvable one fails with the name', { timeout: 20_000 }, async () => {
+  const byName = (hostname: string) => workload({ ...serverWorkload(), uid: `uid-${hostname}`, addresses: [], hostname, tunnelProtocol: 'NONE' });
+  mesh.state.apply({ workloads: [byName('ext.example.test')], removedWorkloads: [serverWorkload().uid] });
+  try {
+    const app = await mesh.dialOut('client', { ip: VIP, port: 80 });
+    app.end('named');
+    assert.equal(await readAll(app), 'echo:named');
+    const line = mesh.access.filter((l) => l.direction === 'outbound' && l.msg === 'connection complete').at(-1)!;
+    assert.equal(line['dst.addr'], `${SERVER_IP}:8080`);
+    mesh.state.apply({ workloads: [byName('gone.example.test')], removedWorkloads: ['uid-ext.example.test'] });
+    const refused = await mesh.dialOut('client', { ip: VIP, port: 80 });
+    assert.equal(await readAll(refused).catch(() => ''), '');
+    await eventually(() => mesh.access.some((l) => String(l.error).includes('cannot resolve gone.example.test')), 3000, 'resolution failure log line');
+  } finally {
+    mesh.state.apply({ workloads: [serverWorkload()], removedWorkloads: ['uid-gone.example.test'] });
   }
 });
 

@@ -17,11 +17,11 @@ const se = (name: string, spec: Record<string, unknown>, extra: { labels?: Recor
 });
 const IN_RANGE = /^240\.240\.\d{1,3}\.\d{1,3}$/;
 
-test('eligible hosts: no spec addresses, resolution other than NONE, not wildcard, not opted out, endpoints ztunnel can reach', () => {
+test('eligible hosts: no spec addresses, resolution other than NONE, not wildcard, not opted out, any endpoints', () => {
   assert.deepEqual(autoAllocatedHosts(se('a', { hosts: ['api.example.test', '*.example.test'], resolution: 'DNS', endpoints: [{ address: '10.10.2.9' }] })), ['api.example.test']);
-  // Endpoints that are names (or the host itself, without endpoints) would need ztunnel to resolve them: no VIP.
-  assert.deepEqual(autoAllocatedHosts(se('dns', { hosts: ['api.example.test'], resolution: 'DNS' })), []);
-  assert.deepEqual(autoAllocatedHosts(se('dns2', { hosts: ['api.example.test'], resolution: 'DNS', endpoints: [{ address: 'origin.example.test' }] })), []);
+  // Endpoints that are names (or the host itself, without endpoints): ztunnel resolves them, so they get a VIP too.
+  assert.deepEqual(autoAllocatedHosts(se('dns', { hosts: ['api.example.test'], resolution: 'DNS' })), ['api.example.test']);
+  assert.deepEqual(autoAllocatedHosts(se('dns2', { hosts: ['api.example.test'], resolution: 'DNS', endpoints: [{ address: 'origin.example.test' }] })), ['api.example.test']);
   assert.deepEqual(autoAllocatedHosts(se('b', { hosts: ['db.example.test'], resolution: 'STATIC', endpoints: [{ address: '10.10.2.9' }] })), ['db.example.test']);
   assert.deepEqual(autoAllocatedHosts(se('c', { hosts: ['x.example.test'], resolution: 'STATIC', endpoints: [{ address: '10.10.2.9' }], addresses: ['192.0.2.1'] })), []);
   assert.deepEqual(autoAllocatedHosts(se('d', { hosts: ['x.example.test'] })), [], 'resolution defaults to NONE (passthrough)');

@@ -5,10 +5,9 @@
 //
 // Which entries: no `spec.addresses`, `resolution` other than NONE (a passthrough entry must keep the address the
 // client dialled), not opted out with the label networking.istio.io/enable-autoallocate-ip=false; wildcard hosts
-// get none (a VIP cannot stand for many names). Entries whose endpoints are names ztunnel would have to resolve
-// (`resolution: DNS` without endpoints, or with hostname endpoints) get none either: ztunnel routes a VIP only to
-// endpoint IPs, so a VIP would break what works without one (the app resolving the real address and ztunnel
-// passing the connection through). Istio allocates for those too; this is the one difference. IPv4 only: an IPv6 VIP on an IPv4-only cluster gives clients
+// get none (a VIP cannot stand for many names). Entries whose endpoints are names (`resolution: DNS` without
+// endpoints, or with hostname endpoints) get one too, as in Istio: ztunnel resolves the name when a connection to
+// the VIP arrives (src/ztunnel/proxy/hostname-resolver.ts). IPv4 only: an IPv6 VIP on an IPv4-only cluster gives clients
 // "network is unreachable" (a known Istio surprise), and the sandbox is IPv4.
 //
 // Stability: an address, once in status, stays with its host for the entry's lifetime (also across control-plane
@@ -16,7 +15,6 @@
 // upwards on collision; if two entries ever hold the same address (restored from a backup, say), the older one
 // (creationTimestamp, then namespace/name) keeps it and the other is given a new one.
 import { createHash } from 'node:crypto';
-import { isIP } from 'node:net';
 import type { KubeObject } from '../../api/meta.js';
 import { describeError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
@@ -57,10 +55,6 @@ export function autoAllocatedHosts(se: KubeObject): string[] {
   if (Array.isArray(spec['addresses']) && spec['addresses'].length > 0) return [];
   const resolution = spec['resolution'] ?? 'NONE';
   if (resolution === 'NONE') return [];
-  if (resolution === 'DNS' && !spec['workloadSelector']) {
-    const endpoints = Array.isArray(spec['endpoints']) ? spec['endpoints'].map((e) => rec(e)['address']) : [];
-    if (!endpoints.length || endpoints.some((a) => typeof a !== 'string' || isIP(a) === 0)) return [];
-  }
   const hosts = Array.isArray(spec['hosts']) ? spec['hosts'].filter((h): h is string => typeof h === 'string') : [];
   return hosts.filter((h) => !h.startsWith('*'));
 }

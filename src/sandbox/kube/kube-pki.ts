@@ -4,7 +4,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { x509 } from '../../lib/certs/x509.js';
-import { createLocalCa, type CertAndKey } from '../local-ca.js';
+import { createLocalCa, type CertAndKey } from '../../lib/certs/local-ca.js';
 
 export interface KubePki {
   /** PEM of the CA every component and client trusts (it signed the serving certificate). */

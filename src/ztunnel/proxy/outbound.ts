@@ -102,9 +102,10 @@ export async function handleOutbound(inputs: ProxyInputs, pod: LocalPod, pool: H
     } else {
       if (route.kind === 'tcp') result.dstWorkload = route.dstWorkload;
       result.dstService = route.dstService;
-      result.dstAddr = formatHostPort(route.target.ip, route.target.port);
+      const target = route.kind === 'tcp' && route.resolveHostname ? { ip: await inputs.resolveHostname(route.resolveHostname), port: route.target.port } : route.target;
+      result.dstAddr = formatHostPort(target.ip, target.port);
       result.open();
-      upstream = await connectPlain(inputs, route.target);
+      upstream = await connectPlain(inputs, target);
     }
   } catch (err) {
     app.destroy();

@@ -1,5 +1,6 @@
 // ProxyInputs: everything a pod's proxy listeners need, bundled once (config, state, certificates, metrics,
 // connection registry, socket factory, loggers), plus the per-pod context.
+import type { ResolveHostname } from './hostname-resolver.js';
 import type { Logger } from 'pino';
 import type { WorkloadCertificate } from '../../lib/certs/certificate-manager.js';
 import type { ZtunnelMetrics } from '../metrics.js';
@@ -48,6 +49,8 @@ export interface ProxyInputs {
   log: Logger;
   /** Scope `access`: one line per connection. */
   accessLog: Logger;
+  /** Resolves name endpoints (ServiceEntry `resolution: DNS`). */
+  resolveHostname: ResolveHostname;
 }
 
 /** The pod a proxy instance serves (as the node agent described it). */

@@ -18,8 +18,11 @@ export interface Target {
 export type Route =
   /** Unknown destination (or a PASSTHROUGH service): plain TCP to the original destination, no mTLS. */
   | { kind: 'passthrough'; target: Target; dstService?: Service }
-  /** A known workload without HBONE: plain TCP to its IP (VIP → pod translation still done). */
-  | { kind: 'tcp'; target: Target; dstWorkload: Workload; dstService?: Service }
+  /**
+   * A known workload without HBONE: plain TCP to its IP (VIP → pod translation still done). With `resolveHostname`
+   * the workload is a name (a DNS ServiceEntry endpoint): `target.ip` is empty until the caller resolves it.
+   */
+  | { kind: 'tcp'; target: Target; dstWorkload: Workload; dstService?: Service; resolveHostname?: string }
   | {
     kind: 'hbone';
     /** Where the TLS connection goes (pod IP:15008 or the waypoint's address). */
@@ -93,7 +96,10 @@ function direct(w: Workload, ip: string, port: number, service: Service | undefi
       viaWaypoint: false,
     };
   }
-  return { kind: 'tcp', target: { ip, port }, dstWorkload: w, ...(service ? { dstService: service } : {}) };
+  return {
+    kind: 'tcp', target: { ip, port }, dstWorkload: w, ...(service ? { dstService: service } : {}),
+    ...(ip === '' && w.hostname ? { resolveHostname: w.hostname } : {}),
+  };
 }
 
 interface ResolvedGateway {
@@ -157,8 +163,9 @@ function eligible(inputs: RouteInputs, service: Service, servicePort: number | u
   const out: Candidate[] = [];
   for (const w of inputs.state.endpoints(serviceKey(service))) {
     if (!w.healthy && !service.loadBalancing?.allowUnhealthy) continue;
-    const ip = w.addresses.find((a) => a.includes(':') === inputs.sourceIp.includes(':')) ?? w.addresses[0];
-    if (!ip) continue;
+    // A name endpoint (no address) is dialled in plain TCP once resolved; it cannot be an HBONE peer.
+    const ip = w.addresses.find((a) => a.includes(':') === inputs.sourceIp.includes(':')) ?? w.addresses[0] ?? (w.hostname && w.tunnelProtocol !== 'HBONE' && servicePort !== undefined ? '' : undefined);
+    if (ip === undefined) continue;
     const port = servicePort === undefined ? 0 : targetPort(service, w, servicePort);
     if (port === undefined) continue;
     out.push({ workload: w, ip, port });

@@ -37,6 +37,8 @@ export interface Workload {
   namespace: string;
   /** Textual IPs (v4 dotted, v6 canonical). */
   addresses: string[];
+  /** A name to resolve when the workload has no address (a ServiceEntry endpoint with `resolution: DNS`). */
+  hostname?: string;
   network: string;
   tunnelProtocol: TunnelProtocol;
   trustDomain: string;

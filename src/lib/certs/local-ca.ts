@@ -1,7 +1,7 @@
-// A throwaway local certificate authority (ECDSA P-256) for the sandbox's own TLS servers: the Kubernetes test
-// control plane and the outside world's HTTPS hosts. Short-lived by design; never the mesh CA.
-import { ECDSA_SHA256, randomSerialHex, x509 } from '../lib/certs/x509.js';
-import { generateP256KeyPair, privateKeyToPem } from '../lib/certs/proxy-x509.js';
+// A throwaway local certificate authority (ECDSA P-256) for TLS servers outside the mesh: the sandbox's Kubernetes test
+// control plane, the outside world's HTTPS hosts, tests. Short-lived by design; never the mesh CA.
+import { ECDSA_SHA256, randomSerialHex, x509 } from './x509.js';
+import { generateP256KeyPair, privateKeyToPem } from './proxy-x509.js';
 
 /** Lifetime of every certificate: longer than any test or demo, short enough that a leaked one is soon useless. */
 const VALIDITY_MS = 7 * 24 * 3600 * 1000;

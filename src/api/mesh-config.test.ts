@@ -36,7 +36,7 @@ extensionProviders:
     { name: 'otel', opentelemetry: { service: 'otel.obs.svc.cluster.local', port: 4318, path: '/otlp/v1/traces', timeout: '5s', headers: { 'x-tenant': 'a' } } },
     { name: 'otel-grpc', unsupported: 'opentelemetry over OTLP/gRPC (set http: {path: /v1/traces} for OTLP/HTTP)' },
   ]);
-  assert.deepEqual(parseMeshConfig(''), { providers: [], problems: [] });
+  assert.deepEqual(parseMeshConfig(''), { providers: [], outboundTrafficMode: 'ALLOW_ANY', problems: [] });
 });
 
 test('mistakes are named by field', () => {
@@ -74,4 +74,13 @@ test('the istio ConfigMap in the root namespace is refused with its mesh config\
     'ConfigMap/istio-system/istio: data.mesh: extensionProviders[0].envoyExtAuthzHttp.service: required (the authorizer\'s host, e.g. ext-authz.foo.svc.cluster.local)',
   ]);
   assert.ok(validateObject(cm('default', 'not: [valid')).ok, 'only the root namespace\'s istio ConfigMap is a mesh config');
+});
+
+test('outboundTrafficPolicy.mode: ALLOW_ANY by default, REGISTRY_ONLY read, anything else a problem naming the field', () => {
+  assert.equal(parseMeshConfig('defaultConfig: {}').outboundTrafficMode, 'ALLOW_ANY');
+  assert.equal(parseMeshConfig('outboundTrafficPolicy:\n  mode: REGISTRY_ONLY\n').outboundTrafficMode, 'REGISTRY_ONLY');
+  const bad = parseMeshConfig('outboundTrafficPolicy:\n  mode: registry_only\n');
+  assert.equal(bad.outboundTrafficMode, 'ALLOW_ANY');
+  assert.deepEqual(bad.problems, ['outboundTrafficPolicy.mode: expected ALLOW_ANY or REGISTRY_ONLY, got "registry_only"']);
+  assert.deepEqual(parseMeshConfig('outboundTrafficPolicy: strict').problems, ['outboundTrafficPolicy: expected a mapping with a mode']);
 });

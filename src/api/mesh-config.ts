@@ -1,6 +1,8 @@
 // The mesh config, as Istio keeps it: ConfigMap `istio` in the root namespace, key `mesh`, a YAML MeshConfig. Ambit
-// reads its `extensionProviders` of types `envoyExtAuthzHttp` and `envoyExtAuthzGrpc` (external authorizers for
-// CUSTOM AuthorizationPolicies); other provider types are kept as unsupported, other MeshConfig fields are not read. Parsing returns problems by field path, so an apply is refused with the reason and the control
+// reads its `extensionProviders` of types `envoyExtAuthzHttp`, `envoyExtAuthzGrpc` (external authorizers for
+// CUSTOM AuthorizationPolicies) and `opentelemetry`, and `outboundTrafficPolicy.mode` (ALLOW_ANY, the default, or
+// REGISTRY_ONLY: ztunnel refuses destinations outside the registry); other provider types are kept as unsupported,
+// other MeshConfig fields are not read. Parsing returns problems by field path, so an apply is refused with the reason and the control
 // plane can say why a provider is missing.
 import { parse } from 'yaml';
 import { parseIstioDurationMs } from './kinds/checks.js';
@@ -60,21 +62,46 @@ const HTTP_FIELDS = ['service', 'port', 'timeout', 'pathPrefix', 'failOpen', 'st
 const isDuration = (v: unknown): boolean => typeof v === 'string' && parseIstioDurationMs(v) !== undefined;
 const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string' && x !== '');
 
-/** Providers and problems (`extensionProviders[i].field: reason`) of a `mesh` YAML text. */
-export function parseMeshConfig(text: string): { providers: ExtensionProvider[]; problems: string[] } {
+/** What Ambit reads of a MeshConfig, and its problems (`field.path: reason`). */
+interface ParsedMeshConfig {
+  providers: ExtensionProvider[];
+  /** `outboundTrafficPolicy.mode`; ALLOW_ANY when absent (or invalid, which is a problem). */
+  outboundTrafficMode: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  problems: string[];
+}
+
+const OUTBOUND_MODES = ['ALLOW_ANY', 'REGISTRY_ONLY'] as const;
+
+/** Providers, settings and problems of a `mesh` YAML text. */
+export function parseMeshConfig(text: string): ParsedMeshConfig {
   const problems: string[] = [];
+  const result: ParsedMeshConfig = { providers: [], outboundTrafficMode: 'ALLOW_ANY', problems };
   let doc: unknown;
   try {
     doc = parse(text);
   } catch (err) {
-    return { providers: [], problems: [`not YAML: ${(err as Error).message.split('\n')[0]}`] };
+    problems.push(`not YAML: ${(err as Error).message.split('\n')[0]}`);
+    return result;
   }
-  if (doc === null || doc === undefined) return { providers: [], problems: [] };
-  if (typeof doc !== 'object' || Array.isArray(doc)) return { providers: [], problems: ['expected a MeshConfig mapping'] };
+  if (doc === null || doc === undefined) return result;
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    problems.push('expected a MeshConfig mapping');
+    return result;
+  }
+  const otp = (doc as Record<string, unknown>)['outboundTrafficPolicy'];
+  if (otp !== undefined) {
+    const mode = otp && typeof otp === 'object' && !Array.isArray(otp) ? (otp as Record<string, unknown>)['mode'] : undefined;
+    if (otp === null || typeof otp !== 'object' || Array.isArray(otp)) problems.push('outboundTrafficPolicy: expected a mapping with a mode');
+    else if (mode !== undefined && !OUTBOUND_MODES.includes(mode as (typeof OUTBOUND_MODES)[number])) problems.push(`outboundTrafficPolicy.mode: expected ALLOW_ANY or REGISTRY_ONLY, got ${JSON.stringify(mode)}`);
+    else if (mode !== undefined) result.outboundTrafficMode = mode as (typeof OUTBOUND_MODES)[number];
+  }
   const list = (doc as Record<string, unknown>)['extensionProviders'];
-  if (list === undefined) return { providers: [], problems: [] };
-  if (!Array.isArray(list)) return { providers: [], problems: ['extensionProviders: expected a list'] };
-  const providers: ExtensionProvider[] = [];
+  if (list === undefined) return result;
+  if (!Array.isArray(list)) {
+    problems.push('extensionProviders: expected a list');
+    return result;
+  }
+  const providers = result.providers;
   list.forEach((raw, i) => {
     const at = `extensionProviders[${i}]`;
     if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return void problems.push(`${at}: expected a mapping`);
@@ -129,7 +156,7 @@ export function parseMeshConfig(text: string): { providers: ExtensionProvider[];
       },
     });
   });
-  return { providers, problems };
+  return result;
 }
 
 /** `opentelemetry`: OTLP/HTTP when `http` is set (Ambit's exporter); OTLP/gRPC otherwise, which is kept as unsupported. */

@@ -81,6 +81,16 @@ export class NoHealthyUpstreamError extends ProxyError {
   }
 }
 
+/**
+ * Outbound traffic policy REGISTRY_ONLY: the destination is neither a mesh service or workload nor in a
+ * ServiceEntry. Reported against Istio's BlackHoleCluster, as a sidecar reports the same refusal.
+ */
+export class RegistryOnlyError extends ProxyError {
+  constructor(destination: string) {
+    super('ZT_REGISTRY_ONLY', 'NETWORK_POLICY', `refused: ${destination} is not in the mesh registry (no Service, workload or ServiceEntry) and the outbound traffic policy is REGISTRY_ONLY`);
+  }
+}
+
 /** The connection cannot be routed (unknown source workload, illegal port, loop…). */
 export class RoutingError extends ProxyError {
   constructor(message: string) {

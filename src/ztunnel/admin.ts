@@ -104,6 +104,7 @@ function configDump(src: AdminSources): Record<string, unknown> {
     workloads: src.state.workloads().map(workloadJson),
     services: src.state.services().map((s) => serviceJson(s, src.state)),
     policies: src.state.policies.all().map(policyJson),
+    meshSettings: src.state.meshSettings,
     certificates: src.certificates(),
     workloadState,
     config: src.config,

@@ -3,7 +3,8 @@
 // ProxyState as one batch. A record that still cannot be used (e.g. an unparsable policy CIDR) is reported by name
 // and skipped; the rest of the batch applies.
 import type { XdsSnapshot, XdsUpdate } from '../lib/xds/xds-client.js';
-import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL } from '../lib/xds/type-urls.js';
+import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, MESH_SETTINGS_TYPE_URL } from '../lib/xds/type-urls.js';
+import { MESH_SETTINGS_NAME, type MeshSettingsRecord } from '../lib/xds/mesh-settings.js';
 import type {
   AddressRecord, AuthorizationRecord, GatewayAddressRecord, IpPrefixRecord, MatchRecord, ServiceRecord,
   StringMatchRecord, WorkloadRecord,
@@ -160,6 +161,9 @@ function stateUpdateFor(snapshot: XdsSnapshot, update: XdsUpdate): { update: Sta
       }
     }
     out.removedPolicies = [...update.removed];
+  } else if (update.typeUrl === MESH_SETTINGS_TYPE_URL) {
+    const settings = snapshot.resources<MeshSettingsRecord>(MESH_SETTINGS_TYPE_URL).get(MESH_SETTINGS_NAME);
+    out.meshSettings = settings ?? null;
   }
   return { update: out, problems };
 }

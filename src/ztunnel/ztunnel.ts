@@ -22,7 +22,8 @@ import { bearerTokenReader } from '../lib/certs/node-token.js';
 import { MeshError, describeError } from '../lib/errors.js';
 import { readHandover, waitForSuccessor, writeHandover } from '../lib/handover-file.js';
 import type { Logger } from '../lib/log.js';
-import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL } from '../lib/xds/type-urls.js';
+import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, MESH_SETTINGS_TYPE_URL } from '../lib/xds/type-urls.js';
+import { decodeMeshSettings } from '../lib/xds/mesh-settings.js';
 import { decodeAddress, decodeAuthorization } from '../lib/xds/workload-codec.js';
 import { XdsClient } from '../lib/xds/xds-client.js';
 import { adminRequestHandler, startAdminServer, VERSION, type AdminSources } from './admin.js';
@@ -164,6 +165,7 @@ export async function runZtunnel(config: ZtunnelConfig): Promise<ZtunnelHandle> 
     types: [
       { typeUrl: ADDRESS_TYPE_URL, decode: decodeAddress },
       { typeUrl: AUTHORIZATION_TYPE_URL, decode: decodeAuthorization },
+      { typeUrl: MESH_SETTINGS_TYPE_URL, decode: decodeMeshSettings },
     ],
     log,
     channelOptions: { 'grpc.ssl_target_name_override': CA_SERVER_NAME, 'grpc.default_authority': CA_SERVER_NAME },

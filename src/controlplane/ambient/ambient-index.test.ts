@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../../api/meta.js';
-import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, WAYPOINT_TYPE_URL } from '../../lib/xds/type-urls.js';
+import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, MESH_SETTINGS_TYPE_URL, WAYPOINT_TYPE_URL } from '../../lib/xds/type-urls.js';
 import type { WaypointConfigRecord } from '../../lib/xds/waypoint-records.js';
 import type { AddressRecord, AuthorizationRecord } from '../../lib/xds/workload-records.js';
 import { AmbientIndex } from './ambient-index.js';
@@ -131,6 +131,20 @@ test('a change of the mesh config (ConfigMap data) reaches the waypoint config o
   assert.deepEqual(providers(), [[{ name: 'opa', envoyExtAuthzHttp: { service: 'opa.p.svc.cluster.local', port: 8181, failOpen: false } }]]);
   assert.ok(index.apply([{ type: 'MODIFIED', object: cm(true) }]).length > 0, 'a data change is a change');
   assert.deepEqual(providers(), [[{ name: 'opa', envoyExtAuthzHttp: { service: 'opa.p.svc.cluster.local', port: 8181, failOpen: true } }]]);
+});
+
+test('mesh settings: served only while the mesh config sets REGISTRY_ONLY; changes and deletion reach ztunnels', () => {
+  const index = new AmbientIndex();
+  const cm = (mesh: string): KubeObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' }, data: { mesh } } as KubeObject);
+  const served = () => [...index.resources(MESH_SETTINGS_TYPE_URL).values()].map((r) => [r.name, r.record]);
+  index.apply([]);
+  assert.deepEqual(served(), [], 'no mesh config: nothing served, ztunnels keep the defaults');
+  index.apply([{ type: 'ADDED', object: cm('outboundTrafficPolicy:\n  mode: REGISTRY_ONLY\n') }]);
+  assert.deepEqual(served(), [['mesh', { outboundTrafficMode: 'REGISTRY_ONLY' }]]);
+  const changes = index.apply([{ type: 'MODIFIED', object: cm('outboundTrafficPolicy:\n  mode: ALLOW_ANY\n') }]);
+  assert.deepEqual(changes.find((c) => c.typeUrl === MESH_SETTINGS_TYPE_URL), { typeUrl: MESH_SETTINGS_TYPE_URL, updated: [], removed: ['mesh'] });
+  index.apply([{ type: 'MODIFIED', object: cm('outboundTrafficPolicy:\n  mode: REGISTRY_ONLY\n') }, { type: 'DELETED', object: cm('') }]);
+  assert.deepEqual(served(), []);
 });
 
 test('tracing reaches a waypoint from the most specific Telemetry (waypoint, then namespace, then root) with an OTLP/HTTP provider', () => {

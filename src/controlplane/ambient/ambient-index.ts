@@ -4,7 +4,8 @@
 // matched its old or new state). Outputs never read other outputs, so one pass over the dirty set is enough.
 import { createHash } from 'node:crypto';
 import type { KubeObject } from '../../api/meta.js';
-import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, WAYPOINT_TYPE_URL } from '../../lib/xds/type-urls.js';
+import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, MESH_SETTINGS_TYPE_URL, WAYPOINT_TYPE_URL } from '../../lib/xds/type-urls.js';
+import { MESH_SETTINGS_NAME, type MeshSettingsRecord } from '../../lib/xds/mesh-settings.js';
 import { addressResourceName, authorizationResourceName, type AddressRecord, type AuthorizationRecord } from '../../lib/xds/workload-records.js';
 import { waypointResourceName, type WaypointConfigRecord } from '../../lib/xds/waypoint-records.js';
 import { translatePod, translateService, translateServiceEntry, translateWorkloadEntry } from './address-translate.js';
@@ -20,6 +21,7 @@ import {
 } from './authorization-translate.js';
 import { DEFAULT_INDEX_CONFIG, nsOf, type IndexConfig, type IndexReader } from './index-reader.js';
 import { WAYPOINT_BOUND_CONDITION } from './waypoint-binding.js';
+import { meshSettings } from './mesh-providers.js';
 import { translateWaypointConfig } from './waypoint-config-translate.js';
 
 /** The kinds the index reads. */
@@ -94,6 +96,8 @@ interface OutputResult {
   addresses: AddressRecord[];
   authorizations: AuthorizationRecord[];
   waypoints: WaypointConfigRecord[];
+  /** At most one (the static mesh-settings output's); absent = defaults. */
+  meshSettings: MeshSettingsRecord[];
   conditions: Array<{ type: string; condition?: DesiredCondition }>;
 }
 
@@ -105,6 +109,7 @@ interface OutputDeps {
 }
 
 const STATIC_STRICT_OUTPUT = 'static/strict-peer-authentication';
+const STATIC_MESH_SETTINGS_OUTPUT = 'static/mesh-settings';
 
 const objKey = (kind: string, ns: string, name: string) => `${kind}|${ns}|${name}`;
 
@@ -148,14 +153,14 @@ export class AmbientIndex {
   readonly #candidates = new Map<string, Map<string, Map<string, unknown>>>();
   readonly #served = new Map<string, Map<string, IndexedResource & { json: string }>>();
   readonly #conditions = new Map<string, Map<string, DesiredCondition>>();
-  readonly #dirty = new Set<string>([STATIC_STRICT_OUTPUT]);
+  readonly #dirty = new Set<string>([STATIC_STRICT_OUTPUT, STATIC_MESH_SETTINGS_OUTPUT]);
   readonly #recomputations: Record<string, number> = {};
   #lastBatch: string[] = [];
   readonly #statusListeners: Array<(u: StatusUpdate[]) => void> = [];
 
   constructor(config: Partial<IndexConfig> = {}) {
     this.config = { ...DEFAULT_INDEX_CONFIG, ...config };
-    for (const t of [ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, WAYPOINT_TYPE_URL]) {
+    for (const t of [ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, WAYPOINT_TYPE_URL, MESH_SETTINGS_TYPE_URL]) {
       this.#candidates.set(t, new Map());
       this.#served.set(t, new Map());
     }
@@ -205,6 +210,7 @@ export class AmbientIndex {
       addresses: list(ADDRESS_TYPE_URL),
       authorizations: list(AUTHORIZATION_TYPE_URL),
       waypoints: list(WAYPOINT_TYPE_URL),
+      meshSettings: list(MESH_SETTINGS_TYPE_URL),
       conditions,
       stats: { objects: stats.objects, resources: stats.resources, recomputations: stats.recomputations },
     };
@@ -345,9 +351,14 @@ export class AmbientIndex {
   }
 
   #compute(out: string, r: IndexReader): OutputResult {
-    const result: OutputResult = { addresses: [], authorizations: [], waypoints: [], conditions: [] };
+    const result: OutputResult = { addresses: [], authorizations: [], waypoints: [], meshSettings: [], conditions: [] };
     if (out === STATIC_STRICT_OUTPUT) {
       if (anyInheritableStrict(r)) result.authorizations.push(staticStrictPolicy(r));
+      return result;
+    }
+    if (out === STATIC_MESH_SETTINGS_OUTPUT) {
+      const settings = meshSettings(r);
+      if (settings) result.meshSettings.push(settings);
       return result;
     }
     const [kind, ns, name] = out.split('/') as [string, string, string];
@@ -408,6 +419,7 @@ export class AmbientIndex {
       [ADDRESS_TYPE_URL, (prev?.addresses ?? []).map((a) => [addressResourceName(a), a]), result.addresses.map((a) => [addressResourceName(a), a])],
       [AUTHORIZATION_TYPE_URL, (prev?.authorizations ?? []).map((a) => [authorizationResourceName(a), a]), result.authorizations.map((a) => [authorizationResourceName(a), a])],
       [WAYPOINT_TYPE_URL, (prev?.waypoints ?? []).map((w) => [waypointResourceName(w), w]), result.waypoints.map((w) => [waypointResourceName(w), w])],
+      [MESH_SETTINGS_TYPE_URL, (prev?.meshSettings ?? []).map((m) => [MESH_SETTINGS_NAME, m]), result.meshSettings.map((m) => [MESH_SETTINGS_NAME, m])],
     ];
     for (const [typeUrl, before, after] of sets) {
       const cands = this.#candidates.get(typeUrl)!;
@@ -424,7 +436,7 @@ export class AmbientIndex {
         t.add(name);
       }
     }
-    if (result.addresses.length || result.authorizations.length || result.waypoints.length || result.conditions.length) this.#outputs.set(out, result);
+    if (result.addresses.length || result.authorizations.length || result.waypoints.length || result.meshSettings.length || result.conditions.length) this.#outputs.set(out, result);
     else this.#outputs.delete(out);
     // Conditions belong to the output's root object.
     const slash = out.indexOf('/');

@@ -3,7 +3,8 @@
 import { create } from '@bufbuild/protobuf';
 import { AnySchema, type Any } from '@bufbuild/protobuf/wkt';
 import { ResourceSchema, type Resource } from '../../../proto/gen/envoy/service/discovery/v3/discovery_pb.js';
-import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, WAYPOINT_TYPE_URL } from '../../lib/xds/type-urls.js';
+import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, MESH_SETTINGS_TYPE_URL, WAYPOINT_TYPE_URL } from '../../lib/xds/type-urls.js';
+import { encodeMeshSettings, type MeshSettingsRecord } from '../../lib/xds/mesh-settings.js';
 import { encodeAddress, encodeAuthorization } from '../../lib/xds/workload-codec.js';
 import { encodeWaypointConfig, type WaypointConfigRecord } from '../../lib/xds/waypoint-records.js';
 import type { AddressRecord, AuthorizationRecord } from '../../lib/xds/workload-records.js';
@@ -13,6 +14,7 @@ const ENCODERS: Record<string, (record: unknown) => Uint8Array> = {
   [ADDRESS_TYPE_URL]: (r) => encodeAddress(r as AddressRecord),
   [AUTHORIZATION_TYPE_URL]: (r) => encodeAuthorization(r as AuthorizationRecord),
   [WAYPOINT_TYPE_URL]: (r) => encodeWaypointConfig(r as WaypointConfigRecord),
+  [MESH_SETTINGS_TYPE_URL]: (r) => encodeMeshSettings(r as MeshSettingsRecord),
 };
 
 export class ResourceCache {

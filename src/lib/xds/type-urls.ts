@@ -7,7 +7,10 @@ export const AUTHORIZATION_TYPE_URL = 'type.googleapis.com/istio.security.Author
 /** ambit.waypoint.v1.WaypointConfig, named by the waypoint Gateway's `namespace/name`. */
 export const WAYPOINT_TYPE_URL = 'type.googleapis.com/ambit.waypoint.v1.WaypointConfig';
 
-export const SERVED_TYPE_URLS: readonly string[] = [ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, WAYPOINT_TYPE_URL];
+/** ambit.mesh.v1.MeshSettings, one resource named `mesh` (src/lib/xds/mesh-settings.ts). */
+export const MESH_SETTINGS_TYPE_URL = 'type.googleapis.com/ambit.mesh.v1.MeshSettings';
+
+export const SERVED_TYPE_URLS: readonly string[] = [ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, WAYPOINT_TYPE_URL, MESH_SETTINGS_TYPE_URL];
 
 /** A short label for logs, metrics and `proxy-status` columns. */
 export function shortTypeName(typeUrl: string): string {

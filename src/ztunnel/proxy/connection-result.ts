@@ -18,6 +18,9 @@ interface ConnectionResultInit {
   accessLog: Logger;
 }
 
+/** The destination service name Istio reports for connections REGISTRY_ONLY refused. */
+const BLACK_HOLE_CLUSTER = 'BlackHoleCluster';
+
 /** Bytes of a finished connection, by direction of the original TCP connection. */
 interface ConnectionBytes {
   clientToServer: number;
@@ -36,6 +39,8 @@ export class ConnectionResult {
   srcIdentity: string | undefined;
   dstIdentity: string | undefined;
   mutualTls = false;
+  /** Refused by REGISTRY_ONLY: the destination service is reported as Istio's `BlackHoleCluster`. */
+  blackHole = false;
   readonly #metrics: ZtunnelMetrics;
   readonly #log: Logger;
   readonly #start = performance.now();
@@ -132,9 +137,9 @@ export class ConnectionResult {
       source_app: v(s?.canonicalName),
       source_version: v(s?.canonicalRevision),
       source_cluster: v(s?.clusterId),
-      destination_service: v(svc?.hostname),
+      destination_service: this.blackHole ? BLACK_HOLE_CLUSTER : v(svc?.hostname),
       destination_service_namespace: v(svc?.namespace),
-      destination_service_name: v(svc?.name),
+      destination_service_name: this.blackHole ? BLACK_HOLE_CLUSTER : v(svc?.name),
       destination_workload: v(d?.workloadName || d?.name),
       destination_canonical_service: v(d?.canonicalName),
       destination_canonical_revision: v(d?.canonicalRevision),

@@ -6,7 +6,7 @@ import { ConnectionResult, logEarlyFailure } from './connection-result.js';
 import { connectHbone } from '../../hbone/hbone-client.js';
 import { formatForwarded, newTraceparent } from '../../hbone/hbone-protocol.js';
 import { HbonePool, type PoolKey } from '../../hbone/pool.js';
-import { HboneConnectTimeoutError, IdentityError, RoutingError, UpstreamConnectError } from '../../hbone/proxy-errors.js';
+import { HboneConnectTimeoutError, IdentityError, RegistryOnlyError, RoutingError, UpstreamConnectError } from '../../hbone/proxy-errors.js';
 import type { LocalPod, ProxyInputs } from './proxy-inputs.js';
 import { ILLEGAL_PORTS, routeOutbound, workloadIdentity, type Target } from './route.js';
 import { canonicalIp, formatHostPort, isLoopbackIp } from '../../lib/ip-address.js';
@@ -109,6 +109,7 @@ export async function handleOutbound(inputs: ProxyInputs, pod: LocalPod, pool: H
     }
   } catch (err) {
     app.destroy();
+    if (err instanceof RegistryOnlyError) result.blackHole = true;
     result.close({ clientToServer: 0, serverToClient: 0 }, err);
     return;
   }

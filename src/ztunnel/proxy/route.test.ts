@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProxyState } from '../state/proxy-state.js';
 import { service, workload } from '../testing/builders.js';
-import { NoHealthyUpstreamError } from '../../hbone/proxy-errors.js';
+import { NoHealthyUpstreamError, RegistryOnlyError } from '../../hbone/proxy-errors.js';
 import { routeOutbound, type Route } from './route.js';
 import type { Workload } from '../state/types.js';
 
@@ -38,6 +38,20 @@ test('unknown IPs pass through; PASSTHROUGH services too; workload IPs keep thei
   assert.equal(route(state, '10.96.0.2', 80).kind, 'passthrough');
   const r = route(state, '10.0.1.1', 9999);
   assert.ok(r.kind === 'hbone' && r.authority === '10.0.1.1:9999');
+});
+
+test('REGISTRY_ONLY: unknown destinations are refused; services (PASSTHROUGH ones too) and workloads still route; removal restores ALLOW_ANY', () => {
+  const state = new ProxyState();
+  state.apply({
+    workloads: [client, ep('web-1', '10.0.1.1')],
+    services: [service({ name: 'pt', vips: ['10.96.0.2'], loadBalancing: { mode: 'PASSTHROUGH', routingPreference: [], allowUnhealthy: false } })],
+    meshSettings: { outboundTrafficMode: 'REGISTRY_ONLY' },
+  });
+  assert.throws(() => route(state, '198.18.0.11', 443), (e: unknown) => e instanceof RegistryOnlyError && /198\.18\.0\.11:443 is not in the mesh registry/.test(e.message) && e.flag === 'NETWORK_POLICY');
+  assert.equal(route(state, '10.96.0.2', 80).kind, 'passthrough');
+  assert.equal(route(state, '10.0.1.1', 9999).kind, 'hbone');
+  state.apply({ meshSettings: null });
+  assert.equal(route(state, '198.18.0.11', 443).kind, 'passthrough');
 });
 
 test('no healthy endpoint → NoHealthyUpstreamError; ALLOW_ALL keeps unhealthy ones', () => {

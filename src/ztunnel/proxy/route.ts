@@ -1,7 +1,7 @@
 // Outbound routing (PROTOCOLS.md §3): original destination → waypoint, service endpoint, workload or passthrough,
 // with endpoint choice (healthy, locality-ranked, weighted random by capacity) and target-port resolution.
 import { formatSpiffeId } from '../../lib/certs/spiffe-id.js';
-import { NoHealthyUpstreamError } from '../../hbone/proxy-errors.js';
+import { NoHealthyUpstreamError, RegistryOnlyError } from '../../hbone/proxy-errors.js';
 import { formatHostPort } from '../../lib/ip-address.js';
 import type { ProxyState } from '../state/proxy-state.js';
 import { serviceKey, type GatewayAddress, type LoadBalancingScope, type Service, type Workload } from '../state/types.js';
@@ -54,7 +54,10 @@ interface RouteInputs {
   random?: () => number;
 }
 
-/** Decides where a captured outbound connection to `dst` goes. Throws RoutingError / NoHealthyUpstreamError. */
+/**
+ * Decides where a captured outbound connection to `dst` goes. Throws NoHealthyUpstreamError, or RegistryOnlyError for
+ * an unknown destination under REGISTRY_ONLY (unknown destinations otherwise pass through).
+ */
 export function routeOutbound(inputs: RouteInputs, dst: Target): Route {
   const { state, source, network } = inputs;
   const random = inputs.random ?? Math.random;
@@ -81,6 +84,7 @@ export function routeOutbound(inputs: RouteInputs, dst: Target): Route {
     }
     return direct(workload, dst.ip, dst.port, undefined, inputs.hbonePort ?? PORT_HBONE);
   }
+  if (state.meshSettings.outboundTrafficMode === 'REGISTRY_ONLY') throw new RegistryOnlyError(original);
   return { kind: 'passthrough', target: dst };
 }
 

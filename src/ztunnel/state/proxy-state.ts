@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { PolicySet } from '../policy/authorization.js';
 import { ipBytes, parseIpPrefix, prefixContains, type IpPrefix } from '../../lib/ip-address.js';
 import { authorizationKey, serviceKey, type Authorization, type Service, type Workload } from './types.js';
+import { DEFAULT_MESH_SETTINGS, type MeshSettingsRecord } from '../../lib/xds/mesh-settings.js';
 
 /** One batch of changes (an xDS response, or a test's edit). */
 export interface StateUpdate {
@@ -19,6 +20,8 @@ export interface StateUpdate {
   removedServices?: string[];
   /** Policy keys `namespace/name`. */
   removedPolicies?: string[];
+  /** Mesh-wide settings; null when the resource was removed (back to the defaults). */
+  meshSettings?: MeshSettingsRecord | null;
 }
 
 interface StateChange {
@@ -50,6 +53,7 @@ export class ProxyState {
   readonly #policies = new Map<string, Authorization>();
   #policySet = new PolicySet([]);
   readonly #events = new EventEmitter();
+  #meshSettings: MeshSettingsRecord = DEFAULT_MESH_SETTINGS;
 
   constructor() {
     this.#events.setMaxListeners(0);
@@ -61,8 +65,14 @@ export class ProxyState {
   }
 
   /** Applies a batch atomically (indexes updated before listeners run). */
+  /** Mesh-wide settings from the control plane (the defaults until it sends any). */
+  get meshSettings(): MeshSettingsRecord {
+    return this.#meshSettings;
+  }
+
   apply(update: StateUpdate): StateChange {
     const change: StateChange = { workloadsChanged: false, servicesChanged: false, policiesChanged: false };
+    if (update.meshSettings !== undefined) this.#meshSettings = update.meshSettings ?? DEFAULT_MESH_SETTINGS;
     for (const uid of update.removedWorkloads ?? []) change.workloadsChanged = this.#removeWorkload(uid) || change.workloadsChanged;
     for (const w of update.workloads ?? []) {
       this.#removeWorkload(w.uid);

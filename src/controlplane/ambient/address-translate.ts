@@ -144,6 +144,20 @@ interface ServiceEntryTranslation {
   binding: WaypointBinding;
 }
 
+/**
+ * The single-address VIPs of one host of a ServiceEntry, as a waypoint matches them: its `spec.addresses` (every
+ * host shares them; a range is no single address and is left out), else the address auto-allocated to that host in
+ * status (src/controlplane/ip-allocator).
+ */
+export function serviceEntryVips(se: KubeObject, hostname: string): string[] {
+  const own = strs(specOf(se), 'addresses');
+  if (!own.length) return allocatedAddresses(se).filter((a) => a.host === hostname).map((a) => a.value);
+  return own.flatMap((a) => {
+    const c = parseCidr(a);
+    return c && c.length === (isIP(c.address) === 6 ? 128 : 32) ? [c.address] : [];
+  });
+}
+
 /** One Service per host, plus workloads for inline endpoints (or, for DNS resolution without endpoints, per host). */
 export function translateServiceEntry(r: IndexReader, se: KubeObject): ServiceEntryTranslation {
   const spec = specOf(se);

@@ -5,7 +5,7 @@ import type { JsonObject } from '@bufbuild/protobuf';
 import type { KubeObject } from '../../api/meta.js';
 import type { AttachedResourceRecord, BoundServiceRecord, WaypointConfigRecord } from '../../lib/xds/waypoint-records.js';
 import { meshProviders } from './mesh-providers.js';
-import { serviceHostname } from './address-translate.js';
+import { serviceEntryVips, serviceHostname } from './address-translate.js';
 import { targetRefsOf } from './authorization-translate.js';
 import { labelsOf, nsOf, num, recs, specOf, str, strs, type IndexReader, type Json } from './index-reader.js';
 import { bindWaypoint, bindingTargetOf, gatewayTrafficType, hboneListener, isWaypointGateway } from './waypoint-binding.js';
@@ -116,7 +116,7 @@ export function translateWaypointConfig(r: IndexReader, gw: KubeObject): Waypoin
         name: se.metadata.name,
         namespace: nsOf(se),
         hostname,
-        vips: strs(spec, 'addresses'),
+        vips: serviceEntryVips(se, hostname),
         ports: recs(spec, 'ports').map((p) => ({
           port: num(p, 'number') ?? 0,
           targetPort: num(p, 'targetPort') ?? num(p, 'number') ?? 0,

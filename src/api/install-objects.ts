@@ -74,6 +74,8 @@ export function installObjects(o: InstallOptions): KubeObject[] {
         { apiGroups: [''], resources: ['pods', 'services'], verbs: ['create', 'update', 'patch', 'delete'] },
         { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'create', 'update', 'patch', 'delete'] },
         { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] },
+        // Ingress gateways' certificates (kubernetes.io/tls Secrets named by their HTTPS listeners).
+        { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
       ],
     },

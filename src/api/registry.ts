@@ -21,6 +21,7 @@ export const KINDS: readonly KindInfo[] = [
   { kind: 'Service', group: '', versions: ['v1'], plural: 'services', singular: 'service', shortNames: ['svc'], namespaced: true },
   { kind: 'ServiceAccount', group: '', versions: ['v1'], plural: 'serviceaccounts', singular: 'serviceaccount', shortNames: ['sa'], namespaced: true },
   { kind: 'ConfigMap', group: '', versions: ['v1'], plural: 'configmaps', singular: 'configmap', shortNames: ['cm'], namespaced: true },
+  { kind: 'Secret', group: '', versions: ['v1'], plural: 'secrets', singular: 'secret', shortNames: [], namespaced: true },
   { kind: 'AuthorizationPolicy', group: 'security.istio.io', versions: ISTIO_VERSIONS, plural: 'authorizationpolicies', singular: 'authorizationpolicy', shortNames: ['ap'], namespaced: true },
   { kind: 'PeerAuthentication', group: 'security.istio.io', versions: ISTIO_VERSIONS, plural: 'peerauthentications', singular: 'peerauthentication', shortNames: ['pa'], namespaced: true },
   { kind: 'RequestAuthentication', group: 'security.istio.io', versions: ISTIO_VERSIONS, plural: 'requestauthentications', singular: 'requestauthentication', shortNames: ['ra'], namespaced: true },

@@ -33,6 +33,8 @@ export const REDIRECTION_ANNOTATION = 'ambient.istio.io/redirection';
 export const POD_NETNS_ANNOTATION = 'sandbox.ambit.io/netns';
 /** `gatewayClassName` of waypoint Gateways. */
 export const WAYPOINT_GATEWAY_CLASS = 'istio-waypoint';
+/** `gatewayClassName`s of ingress Gateways: Istio's, and Ambit's alias for it. */
+export const INGRESS_GATEWAY_CLASSES: readonly string[] = ['istio', 'ambit'];
 
 /** Istio's root namespace: mesh-wide policies, the mesh config (ConfigMap `istio`). */
 export const ROOT_NAMESPACE = 'istio-system';

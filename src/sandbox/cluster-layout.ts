@@ -54,12 +54,12 @@ export interface ClusterLayout {
 }
 
 /** A host of the sandbox's outside world: a DNS name the sandbox's nameserver answers, served over HTTP and HTTPS. */
-export interface OutsideHost {
+interface OutsideHost {
   name: string;
   ip: string;
 }
 
-export interface OutsideLayout {
+interface OutsideLayout {
   netns: string;
   cidr: string;
   /** The fabric's address on the outside link (the outside world's default gateway). */
@@ -71,7 +71,7 @@ export interface OutsideLayout {
  * The outside world's host names. `api.example.test` is the one examples list in a ServiceEntry;
  * `unlisted.example.test` is a second host no example names (what REGISTRY_ONLY refuses).
  */
-export const OUTSIDE_HOST_NAMES = ['api.example.test', 'unlisted.example.test'] as const;
+const OUTSIDE_HOST_NAMES = ['api.example.test', 'unlisted.example.test'] as const;
 
 export function checkClusterName(name: string): string {
   if (!CLUSTER_NAME.test(name)) {

@@ -28,7 +28,7 @@ import { createLocalCa } from '../lib/certs/local-ca.js';
 const OUTSIDE_TTL_SECONDS = 30;
 
 /** `<data dir>/outside`: the outside world's CA certificate (public) and its serving certificate and key. */
-export function outsideDir(dataDir: string): string {
+function outsideDir(dataDir: string): string {
   return join(dataDir, 'outside');
 }
 
@@ -93,7 +93,7 @@ interface OutsideWorldOptions {
   log: Logger;
 }
 
-export interface OutsideWorld {
+interface OutsideWorld {
   close(): Promise<void>;
 }
 

@@ -35,7 +35,7 @@ export function clusterRoleNames(layout: ClusterLayout): string[] {
 }
 
 /** Role names of one node's processes (pid file `<run>/<role>.pid`, log `<logs>/<role>.log`). */
-export function nodeRoleNames(node: string): string[] {
+function nodeRoleNames(node: string): string[] {
   return [`nodeagent-${node}`, `ztunnel-${node}`];
 }
 

@@ -1,8 +1,9 @@
 // Cluster-level core kinds: Namespace (ambient enrolment labels), ServiceAccount (identity only), ConfigMap (the mesh
-// config, Istio's `istio` ConfigMap) and Node (pod CIDR, addresses).
+// config, Istio's `istio` ConfigMap), Secret (ingress certificates) and Node (pod CIDR, addresses).
 import { MESH_CONFIG_KEY, MESH_CONFIG_NAME, parseMeshConfig } from '../mesh-config.js';
 import { ROOT_NAMESPACE } from '../../lib/mesh-contract.js';
 import { checkCidr } from './checks.js';
+import { secretValue, TLS_SECRET_TYPE, tlsSecretProblem } from '../tls-secret.js';
 import { any, arr, bool, defineKind, enumOf, ignored, map, obj, req, statusSchema, str, strings } from './schema.js';
 
 defineKind('Namespace', {
@@ -30,6 +31,24 @@ defineKind('ConfigMap', {
     const text = (o as { data?: Record<string, string> }).data?.[MESH_CONFIG_KEY];
     if (text === undefined) return;
     for (const problem of parseMeshConfig(text).problems) p.error(`data.${MESH_CONFIG_KEY}: ${problem.split(':')[0]}`, problem.slice(problem.indexOf(':') + 1).trim());
+  },
+});
+
+// Secrets: stored as given; a `kubernetes.io/tls` Secret (an ingress Gateway's certificate) must carry a PEM
+// certificate chain and private key that parse and belong together, so a bad one is refused at apply, not at the
+// gateway's first handshake.
+defineKind('Secret', {
+  topLevel: {
+    type: str(),
+    data: map(str({ check: (v, path, { p }) => (/^[A-Za-z0-9+/]*={0,2}$/.test(v.replace(/\s+/g, '')) ? undefined : p.error(path, 'not base64')) })),
+    stringData: map(str()),
+    immutable: bool(),
+  },
+  check: (o, { p }) => {
+    const s = o as { type?: string; data?: Record<string, string>; stringData?: Record<string, string> };
+    if (s.type !== TLS_SECRET_TYPE) return;
+    const problem = tlsSecretProblem(secretValue(s, 'tls.crt'), secretValue(s, 'tls.key'));
+    if (problem) p.error(problem.field, problem.reason);
   },
 });
 

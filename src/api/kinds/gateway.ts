@@ -1,8 +1,9 @@
-// GatewayClass, Gateway (a waypoint when its class is istio-waypoint) and ReferenceGrant.
+// GatewayClass, Gateway (a waypoint when its class is istio-waypoint, an ingress gateway when it is istio or ambit) and
+// ReferenceGrant.
 import { checkDns1123Label, checkDns1123Subdomain, checkIp, checkUnique, isSet, labelSelector, port } from './checks.js';
 import { checkGatewayHostname } from './gateway-common.js';
 import { any, arr, defineKind, enumOf, ignored, map, obj, req, str, type Check, type Ctx } from './schema.js';
-import { WAYPOINT_GATEWAY_CLASS } from '../../lib/mesh-contract.js';
+import { INGRESS_GATEWAY_CLASSES, WAYPOINT_GATEWAY_CLASS } from '../../lib/mesh-contract.js';
 
 interface Listener {
   name: string;
@@ -25,10 +26,12 @@ interface GatewaySpec {
 
 // --- Fields Ambit stores but does not act on in its first release (shrink as features land) ---
 const GATEWAY_IGNORED = {
-  className: `only ${WAYPOINT_GATEWAY_CLASS} Gateways are deployed by Ambit (no ingress or egress gateway controller yet)`,
+  className: `Ambit deploys Gateways of class ${WAYPOINT_GATEWAY_CLASS} (waypoints) and ${INGRESS_GATEWAY_CLASSES.join(' or ')} (ingress) only`,
   addresses: 'waypoint addresses are assigned by Ambit; requested addresses are not honoured',
   infrastructure: 'infrastructure labels and parameters are not applied to waypoint pods',
-  tls: 'waypoints terminate HBONE only; listener TLS settings are not used',
+  tlsMode: 'TLS passthrough is not implemented: ingress listeners terminate TLS (mode Terminate)',
+  tlsOptions: 'listener TLS options are not applied',
+  frontendValidation: 'client certificate validation at the gateway is not implemented',
   kinds: 'route kinds are not filtered per listener',
   backendTLS: 'gateway client certificates to backends are not implemented',
   allowedListeners: 'ListenerSets are not implemented',
@@ -48,15 +51,12 @@ const listener = obj(
     hostname: str({ check: checkGatewayHostname }),
     port: req(port()),
     protocol: req(str({ check: checkProtocol })),
-    tls: ignored(
-      obj({
-        mode: enumOf(['Terminate', 'Passthrough']),
-        certificateRefs: arr(obj({ group: str(), kind: str(), name: req(str({ check: checkDns1123Subdomain })), namespace: str({ check: checkDns1123Label }) }), { maxItems: 64 }),
-        options: map(str()),
-        frontendValidation: any(),
-      }),
-      GATEWAY_IGNORED.tls,
-    ),
+    tls: obj({
+      mode: enumOf(['Terminate', 'Passthrough'], { ignore: (v) => (v === 'Passthrough' ? GATEWAY_IGNORED.tlsMode : undefined) }),
+      certificateRefs: arr(obj({ group: str(), kind: str(), name: req(str({ check: checkDns1123Subdomain })), namespace: str({ check: checkDns1123Label }) }), { maxItems: 64 }),
+      options: ignored(map(str()), GATEWAY_IGNORED.tlsOptions),
+      frontendValidation: ignored(any(), GATEWAY_IGNORED.frontendValidation),
+    }),
     allowedRoutes: obj({
       namespaces: obj(
         { from: enumOf(['All', 'Same', 'Selector', 'None']), selector: labelSelector() },
@@ -94,7 +94,7 @@ function checkGatewaySpec(spec: Record<string, unknown>, path: string, ctx: Ctx)
 defineKind('Gateway', {
   spec: obj(
     {
-      gatewayClassName: req(str({ check: checkDns1123Subdomain, ignore: (v) => (v === WAYPOINT_GATEWAY_CLASS ? undefined : GATEWAY_IGNORED.className) })),
+      gatewayClassName: req(str({ check: checkDns1123Subdomain, ignore: (v) => (v === WAYPOINT_GATEWAY_CLASS || INGRESS_GATEWAY_CLASSES.includes(v as string) ? undefined : GATEWAY_IGNORED.className) })),
       listeners: req(arr(listener, { minItems: 1, maxItems: 64 })),
       addresses: ignored(
         arr(

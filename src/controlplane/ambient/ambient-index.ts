@@ -23,6 +23,7 @@ import { DEFAULT_INDEX_CONFIG, nsOf, type IndexConfig, type IndexReader } from '
 import { WAYPOINT_BOUND_CONDITION } from './waypoint-binding.js';
 import { meshSettings } from './mesh-providers.js';
 import { translateWaypointConfig } from './waypoint-config-translate.js';
+import { translateIngressConfig } from './ingress-config-translate.js';
 
 /** The kinds the index reads. */
 export const INDEXED_KINDS = [
@@ -43,6 +44,8 @@ export const INDEXED_KINDS = [
   'DestinationRule',
   // The mesh config (ConfigMap istio in the root namespace): the CUSTOM policies' extension providers.
   'ConfigMap',
+  // Ingress gateways' certificates (kubernetes.io/tls Secrets their HTTPS listeners name).
+  'Secret',
   // Tracing for waypoints (Telemetry `tracing`).
   'Telemetry',
 ] as const;
@@ -405,7 +408,7 @@ export class AmbientIndex {
         break;
       }
       case 'Gateway': {
-        const w = translateWaypointConfig(r, obj);
+        const w = translateWaypointConfig(r, obj) ?? translateIngressConfig(r, obj);
         if (w) result.waypoints.push(w);
         break;
       }

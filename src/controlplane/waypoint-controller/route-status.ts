@@ -1,13 +1,15 @@
-// Route status for mesh routes (HTTPRoute, GRPCRoute, TCPRoute with Service or waypoint Gateway parents), as Gateway
+// Route status (HTTPRoute, GRPCRoute, TCPRoute with Service, waypoint Gateway or ingress Gateway parents), as Gateway
 // API status.parents: Accepted — the parent exists and traffic to it reaches a waypoint (a route on a Service that
-// uses no waypoint takes no effect in ambient mode, and says so) —, ResolvedRefs — every backendRef names an
+// uses no waypoint takes no effect in ambient mode, and says so), or for an ingress Gateway a listener takes it
+// (allowedRoutes, hostnames: NotAllowedByListeners, NoMatchingListenerHostname) —, ResolvedRefs — every backendRef names an
 // existing Service port — and PartiallyInvalid when the routing engine the waypoints run (src/routing) finds parts
 // it cannot enforce (an unsupported filter, an unresolvable backend share…): the same verdicts, computed here.
 import type { JsonObject } from '@bufbuild/protobuf';
 import type { Condition, KubeObject } from '../../api/meta.js';
 import type { BoundServiceRecord } from '../../lib/xds/waypoint-records.js';
 import { compileRoutes } from '../../routing/index.js';
-import { USE_WAYPOINT_LABEL, USE_WAYPOINT_NAMESPACE_LABEL, WAYPOINT_GATEWAY_CLASS } from '../../lib/mesh-contract.js';
+import { INGRESS_GATEWAY_CLASSES, USE_WAYPOINT_LABEL, USE_WAYPOINT_NAMESPACE_LABEL, WAYPOINT_GATEWAY_CLASS } from '../../lib/mesh-contract.js';
+import { attachRoute, isIngressGateway } from '../ambient/ingress-attachment.js';
 
 export const ROUTE_KINDS = ['HTTPRoute', 'GRPCRoute', 'TCPRoute'] as const;
 const CONTROLLER_NAME = 'istio.io/gateway-controller';
@@ -51,8 +53,12 @@ function accepted(r: RouteStatusReader, route: KubeObject, ref: Json, generation
   }
   const gw = r.get('Gateway', ns, name);
   if (!gw) return { ...base, status: 'False', reason: 'NoMatchingParent', message: `Gateway ${ns}/${name} does not exist` };
+  if (isIngressGateway(gw)) {
+    const refused = attachRoute(gw, route, ref, (n) => r.get('Namespace', '', n)?.metadata.labels).refusal;
+    return refused ? { ...base, status: 'False', reason: refused.reason, message: refused.message } : { ...base, status: 'True', reason: 'Accepted', message: 'Route was valid' };
+  }
   if (rec(gw.spec)['gatewayClassName'] !== WAYPOINT_GATEWAY_CLASS) {
-    return { ...base, status: 'False', reason: 'NoMatchingParent', message: `Gateway ${ns}/${name} is not a waypoint (class ${WAYPOINT_GATEWAY_CLASS}); other Gateways are not served yet` };
+    return { ...base, status: 'False', reason: 'NoMatchingParent', message: `Gateway ${ns}/${name} is neither a waypoint (class ${WAYPOINT_GATEWAY_CLASS}) nor an ingress gateway (class ${INGRESS_GATEWAY_CLASSES.join(' or ')})` };
   }
   return { ...base, status: 'True', reason: 'Accepted', message: 'Route was valid' };
 }

@@ -1,10 +1,13 @@
-// The waypoint controller: mesh route status (route-status.ts), and each Gateway of class istio-waypoint gets a waypoint Pod (running `ambit waypoint run`,
+// The waypoint controller: route status (route-status.ts), and each Gateway of class istio-waypoint — or of an
+// ingress class (istio, ambit), which runs the same binary serving its listeners — gets a waypoint Pod (running `ambit waypoint run`,
 // service account = Gateway name) — on Kubernetes a Deployment named after the Gateway, as Istio makes, so it can be
 // scaled and is rolled on changes — and a Service named after the Gateway, and Gateway status as Istio writes it
 // (Accepted; Programmed once the Service has an address and a waypoint pod is ready; status.addresses = the
 // Service's ClusterIP). Level-triggered over Gateways, Pods and Services; objects it made whose Gateway is gone
 // (by owner uid) are deleted. A crashed waypoint process is restarted by its pod's restartPolicy (Always); a deleted
 // pod is recreated on the next pass.
+// An ingress Gateway's Service is `<gateway>-istio` (Istio's name) with one port per listener port; its status
+// also counts each listener's attached routes and says whether its certificate resolved.
 import { createHash } from 'node:crypto';
 import type { Condition, KubeObject } from '../../api/meta.js';
 import { describeError } from '../../lib/errors.js';
@@ -16,8 +19,11 @@ import {
 import type { Store, Watch } from '../store/store.js';
 import { installObjectPath, type ApiClient } from '../client/index.js';
 import { ROUTE_KINDS, routeParentsStatus } from './route-status.js';
+import { attachRoute, ingressListeners, isIngressGateway, listenerCertificate, refersTo, SERVED_LISTENER_PROTOCOLS } from '../ambient/ingress-attachment.js';
 
 const GATEWAY_API_VERSION = 'gateway.networking.k8s.io/v1';
+/** An ingress Gateway's Service is `<gateway>-istio`, as Istio names it. */
+const INGRESS_SERVICE_SUFFIX = 'istio';
 const STATUS_PORT = 15021;
 /** Where Kubernetes waypoint pods get their projected token and the mesh root (Istio's paths and ConfigMap). */
 const TOKEN_DIR = '/var/run/secrets/tokens';
@@ -51,6 +57,7 @@ const GROUP_OF: Record<string, string> = {
 const kindOf = (kind: string) => ({ group: GROUP_OF[kind] ?? '', kind });
 const keyOf = (kind: string, namespace: string, name: string) => ({ ...kindOf(kind), namespace, name });
 const rec = (v: unknown): Json => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : {});
+const recs = (v: unknown): Json[] => (Array.isArray(v) ? v.filter((x): x is Json => typeof x === 'object' && x !== null) : []);
 
 /** `<gateway>-<5 characters of its uid's hash>`: stable for one Gateway, new for a re-created one. */
 function waypointPodName(gw: KubeObject): string {
@@ -90,7 +97,7 @@ export class WaypointController {
   }
 
   start(): void {
-    for (const kind of ['Gateway', 'Pod', 'Service', 'Namespace', ...ROUTE_KINDS]) {
+    for (const kind of ['Gateway', 'Pod', 'Service', 'Namespace', 'Secret', ...ROUTE_KINDS]) {
       this.#watches.push(this.#o.store.watch(kindOf(kind), () => this.#loop.request(), undefined, { onClose: () => this.#loop.request() }));
     }
     this.#loop.request();
@@ -112,7 +119,9 @@ export class WaypointController {
     const runArgs = ['-n', ns, 'waypoint', 'run', '--name', gw.metadata.name, '--xds-address', o.xdsAddress, '--trust-domain', o.trustDomain];
     const container: Json = {
       name: CONTAINER_NAME,
-      ports: [{ name: 'mesh', containerPort: PORT_HBONE }, { name: 'status-port', containerPort: STATUS_PORT }],
+      ports: isIngressGateway(gw)
+        ? [...ingressPorts(gw).map((p) => ({ name: p.name, containerPort: p.port })), { name: 'status-port', containerPort: STATUS_PORT }]
+        : [{ name: 'mesh', containerPort: PORT_HBONE }, { name: 'status-port', containerPort: STATUS_PORT }],
       // Ready once xDS is synchronized and its config arrived: before that the mesh keeps traffic off it.
       readinessProbe: { httpGet: { path: '/healthz/ready', port: STATUS_PORT }, periodSeconds: 1 },
     };
@@ -144,14 +153,17 @@ export class WaypointController {
   }
 
   #serviceFor(gw: KubeObject): KubeObject {
+    const ingress = isIngressGateway(gw);
     return {
       apiVersion: 'v1',
       kind: 'Service',
-      metadata: { name: gw.metadata.name, namespace: gw.metadata.namespace ?? 'default', labels: managedLabels(gw), ownerReferences: [ownerRef(gw)] as never },
+      metadata: { name: serviceNameOf(gw), namespace: gw.metadata.namespace ?? 'default', labels: managedLabels(gw), ownerReferences: [ownerRef(gw)] as never },
       spec: {
         selector: { [GATEWAY_NAME_LABEL]: gw.metadata.name },
         ports: [
-          { name: 'mesh', port: PORT_HBONE, targetPort: PORT_HBONE, protocol: 'TCP', appProtocol: 'all' },
+          ...(ingress
+            ? ingressPorts(gw).map((p) => ({ name: p.name, port: p.port, targetPort: p.port, protocol: 'TCP' }))
+            : [{ name: 'mesh', port: PORT_HBONE, targetPort: PORT_HBONE, protocol: 'TCP', appProtocol: 'all' }]),
           { name: 'status-port', port: STATUS_PORT, targetPort: STATUS_PORT, protocol: 'TCP' },
         ],
       },
@@ -160,7 +172,7 @@ export class WaypointController {
 
   async #pass(): Promise<void> {
     const { store, log } = this.#o;
-    const gateways = store.list(kindOf('Gateway')).items.filter((g) => rec(g.spec)['gatewayClassName'] === WAYPOINT_GATEWAY_CLASS);
+    const gateways = store.list(kindOf('Gateway')).items.filter((g) => rec(g.spec)['gatewayClassName'] === WAYPOINT_GATEWAY_CLASS || isIngressGateway(g));
     const uids = new Set(gateways.map((g) => g.metadata.uid));
     for (const gw of gateways) {
       try {
@@ -188,8 +200,12 @@ export class WaypointController {
     const wantPod = this.#podFor(gw);
     const wantSvc = this.#serviceFor(gw);
     const ownedBy = (o: KubeObject | undefined) => (o?.metadata.ownerReferences as Json[] | undefined)?.some((r) => r['uid'] === gw.metadata.uid) ?? false;
-    let svc = store.get(keyOf('Service', ns, gw.metadata.name));
+    let svc = store.get(keyOf('Service', ns, serviceNameOf(gw)));
     if (!svc) svc = await store.create(wantSvc);
+    else if (isIngressGateway(gw) && ownedBy(svc) && JSON.stringify(rec(svc.spec)['ports']) !== JSON.stringify(rec(wantSvc.spec)['ports'])) {
+      // Listener ports changed: the Service follows (its cluster IP stays).
+      svc = await store.update({ ...svc, spec: { ...rec(svc.spec), ports: rec(wantSvc.spec)['ports'] } } as KubeObject);
+    }
     // On Kubernetes the pod runs as the Gateway's own service account (its identity), made here when missing.
     if (this.#o.kubernetes && !store.get(keyOf('ServiceAccount', ns, gw.metadata.name))) {
       await store.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: gw.metadata.name, namespace: ns, labels: managedLabels(gw), ownerReferences: [ownerRef(gw)] as never } })
@@ -260,6 +276,43 @@ export class WaypointController {
     }
   }
 
+  /**
+   * An ingress Gateway's listener status: attached routes (what ingress-attachment.ts attaches), Accepted (False
+   * UnsupportedProtocol for TLS/TCP/UDP listeners, or for a protocol another listener's port already has), and
+   * ResolvedRefs for the certificate of an HTTPS listener.
+   */
+  #ingressListenerStatus(gw: KubeObject, programmed: boolean, previous: (name: string) => Condition[]): Json[] {
+    const { store } = this.#o;
+    const generation = gw.metadata.generation ?? 1;
+    const routes = ['HTTPRoute', 'GRPCRoute'].flatMap((k) => store.list(kindOf(k)).items);
+    const nsLabels = (ns: string) => store.get(keyOf('Namespace', '', ns))?.metadata.labels;
+    const portProtocol = new Map<number, string>();
+    return ingressListeners(gw).map((l) => {
+      const supported = SERVED_LISTENER_PROTOCOLS.includes(l.protocol) && (portProtocol.get(l.port) ?? l.protocol) === l.protocol;
+      if (supported) portProtocol.set(l.port, l.protocol);
+      const attached = routes.filter((rt) => recs(rec(rt.spec)['parentRefs']).some((ref) => refersTo(rt, ref, gw)
+        && attachRoute(gw, rt, ref, nsLabels).attachments.some((a) => a.listener.name === l.name))).length;
+      const cert = l.protocol === 'HTTPS' ? listenerCertificate(gw, l, (ns, name) => store.get(keyOf('Secret', ns, name))) : {};
+      const conditions: Array<Omit<Condition, 'lastTransitionTime'>> = [
+        supported
+          ? { type: 'Accepted', status: 'True', reason: 'Accepted', message: 'No errors found', observedGeneration: generation }
+          : { type: 'Accepted', status: 'False', reason: 'UnsupportedProtocol', message: SERVED_LISTENER_PROTOCOLS.includes(l.protocol) ? `port ${l.port} is already served as ${portProtocol.get(l.port)}` : `protocol ${l.protocol} is not served by Ambit ingress gateways (HTTP and HTTPS only)`, observedGeneration: generation },
+        cert.problem
+          ? { type: 'ResolvedRefs', status: 'False', reason: cert.problem.reason, message: cert.problem.message, observedGeneration: generation }
+          : { type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: 'No errors found', observedGeneration: generation },
+        supported && !cert.problem && programmed
+          ? { type: 'Programmed', status: 'True', reason: 'Programmed', message: 'No errors found', observedGeneration: generation }
+          : { type: 'Programmed', status: 'False', reason: supported && !cert.problem ? 'Pending' : 'Invalid', message: !supported || cert.problem ? 'the listener is not served (see Accepted and ResolvedRefs)' : 'gateway not ready', observedGeneration: generation },
+      ];
+      return {
+        name: l.name,
+        attachedRoutes: attached,
+        supportedKinds: supported ? [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' }, { group: 'gateway.networking.k8s.io', kind: 'GRPCRoute' }] : [],
+        conditions: mergeConditions(previous(l.name), conditions),
+      };
+    });
+  }
+
   async #writeStatus(gw: KubeObject, svc: KubeObject | undefined, pod: KubeObject | undefined): Promise<void> {
     const generation = gw.metadata.generation ?? 1;
     const svcOwned = (svc?.metadata.ownerReferences as Json[] | undefined)?.some((r) => r['uid'] === gw.metadata.uid) ?? false;
@@ -267,26 +320,32 @@ export class WaypointController {
     const address = typeof ip === 'string' && ip && ip !== 'None' ? ip : undefined;
     const ready = pod ? isReady(pod) : false;
     const listeners = (Array.isArray(rec(gw.spec)['listeners']) ? (rec(gw.spec)['listeners'] as Json[]) : []);
+    const ingress = isIngressGateway(gw);
+    const what = ingress ? 'gateway' : 'waypoint';
+    const assigned = ingress
+      ? ingressPorts(gw).map((p) => `${serviceNameOf(gw)}.${gw.metadata.namespace}.svc.cluster.local:${p.port}`).join(', ')
+      : `${gw.metadata.name}.${gw.metadata.namespace}.svc.cluster.local:${PORT_HBONE}`;
     const conditions: Array<Omit<Condition, 'lastTransitionTime'>> = [
       { type: 'Accepted', status: 'True', reason: 'Accepted', message: 'Resource accepted', observedGeneration: generation },
       !svcOwned
-        ? { type: 'Programmed', status: 'False', reason: 'Invalid', message: `a Service ${gw.metadata.name} not made for this waypoint already exists`, observedGeneration: generation }
+        ? { type: 'Programmed', status: 'False', reason: 'Invalid', message: `a Service ${serviceNameOf(gw)} not made for this ${what} already exists`, observedGeneration: generation }
         : !address
-          ? { type: 'Programmed', status: 'False', reason: 'AddressNotAssigned', message: 'waiting for the waypoint Service to get an address', observedGeneration: generation }
+          ? { type: 'Programmed', status: 'False', reason: 'AddressNotAssigned', message: `waiting for the ${what} Service to get an address`, observedGeneration: generation }
           : !ready
-            ? { type: 'Programmed', status: 'False', reason: 'Pending', message: `waypoint pod ${pod?.metadata.name ?? waypointPodName(gw)} is not ready; traffic bound to this waypoint is refused until it is`, observedGeneration: generation }
-            : { type: 'Programmed', status: 'True', reason: 'Programmed', message: 'Resource programmed, assigned to service(s) ' + `${gw.metadata.name}.${gw.metadata.namespace}.svc.cluster.local:${PORT_HBONE}`, observedGeneration: generation },
+            ? { type: 'Programmed', status: 'False', reason: 'Pending', message: `${what} pod ${pod?.metadata.name ?? waypointPodName(gw)} is not ready; ${ingress ? 'its listeners take no connections' : 'traffic bound to this waypoint is refused'} until it is`, observedGeneration: generation }
+            : { type: 'Programmed', status: 'True', reason: 'Programmed', message: `Resource programmed, assigned to service(s) ${assigned}`, observedGeneration: generation },
     ];
+    const previous = (name: unknown) => ((rec(gw.status)['listeners'] as Json[] | undefined)?.find((x) => x['name'] === name)?.['conditions'] as Condition[] | undefined) ?? [];
     const status: Json = {
       ...rec(gw.status),
       conditions: mergeConditions(gw.status?.conditions ?? [], conditions),
       addresses: address ? [{ type: 'IPAddress', value: address }] : [],
-      listeners: listeners.map((l) => ({
+      listeners: ingress ? this.#ingressListenerStatus(gw, address !== undefined && ready, previous) : listeners.map((l) => ({
         name: l['name'],
         attachedRoutes: 0,
         supportedKinds: [],
         conditions: mergeConditions(
-          ((rec(gw.status)['listeners'] as Json[] | undefined)?.find((x) => x['name'] === l['name'])?.['conditions'] as Condition[] | undefined) ?? [],
+          previous(l['name']),
           [
             { type: 'Accepted', status: 'True', reason: 'Accepted', message: 'No errors found', observedGeneration: generation },
             { type: 'Programmed', status: address && ready ? 'True' : 'False', reason: address && ready ? 'Programmed' : 'Pending', message: address && ready ? 'No errors found' : 'waypoint not ready', observedGeneration: generation },
@@ -301,6 +360,18 @@ export class WaypointController {
       this.#loop.request();
     });
   }
+}
+
+/** The Service of a Gateway: `<name>` for a waypoint, `<name>-istio` for an ingress gateway (Istio's names). */
+function serviceNameOf(gw: KubeObject): string {
+  return isIngressGateway(gw) ? `${gw.metadata.name}-${INGRESS_SERVICE_SUFFIX}` : gw.metadata.name;
+}
+
+/** The distinct ports of an ingress Gateway's served listeners, named `<protocol>-<port>`. */
+function ingressPorts(gw: KubeObject): Array<{ name: string; port: number }> {
+  const seen = new Map<number, string>();
+  for (const l of ingressListeners(gw)) if (SERVED_LISTENER_PROTOCOLS.includes(l.protocol) && !seen.has(l.port)) seen.set(l.port, `${l.protocol.toLowerCase()}-${l.port}`);
+  return [...seen].sort((a, b) => a[0] - b[0]).map(([port, name]) => ({ name, port }));
 }
 
 /** New conditions keep their lastTransitionTime while their status is unchanged (Kubernetes convention). */

@@ -38,15 +38,19 @@ export class DeltaSession {
   readonly #cache: ResourceCache;
   readonly #served: ReadonlySet<string>;
   readonly #connectionId: string;
+  readonly #visible: (typeUrl: string, name: string) => boolean;
 
+  /** `visible`: whether this client may receive a resource at all (one it may not is treated as absent). */
   constructor(
     cache: ResourceCache,
     served: ReadonlySet<string>,
     connectionId: string,
+    visible: (typeUrl: string, name: string) => boolean = () => true,
   ) {
     this.#cache = cache;
     this.#served = served;
     this.#connectionId = connectionId;
+    this.#visible = visible;
   }
 
   handle(req: DeltaDiscoveryRequest): RequestOutcome {
@@ -120,7 +124,7 @@ export class DeltaSession {
     const candidates = names ? new Set(names) : new Set<string>([...(state.wildcard ? this.#cache.names(typeUrl) : []), ...state.names, ...state.held.keys()]);
     if (!names) for (const n of state.held.keys()) candidates.add(n);
     for (const name of [...candidates].sort()) {
-      const version = this.#cache.version(typeUrl, name);
+      const version = this.#visible(typeUrl, name) ? this.#cache.version(typeUrl, name) : undefined;
       const held = state.held.get(name);
       if (version === undefined || !this.#subscribed(state, name)) {
         // Gone (or no longer subscribed: the client already forgot it, nothing to say).

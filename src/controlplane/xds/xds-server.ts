@@ -5,7 +5,8 @@
 // - Callers authenticate like CA callers: `authorization: Bearer <node bootstrap token>` (a node's ztunnel), or a
 //   mesh client certificate whose SPIFFE identity is in our trust domain (e.g. a waypoint). Anything else ends the
 //   stream with UNAUTHENTICATED, logged and counted. Every authenticated caller sees the whole mesh view, as
-//   Istio's ztunnel does.
+//   Istio's ztunnel does — except an ingress gateway's config, which holds private keys: only that gateway (or
+//   the node running it) gets it.
 // - Index changes are debounced (default 100 ms after the last change, at most 1 s after the first) and pushed
 //   as deltas. A NACK is logged (warn), counted and shown by `ambit proxy-status`; it never blocks other resources.
 // - Serves either on a gRPC server it is given (to share the CA's port 15012) or on its own TLS listener.
@@ -16,9 +17,11 @@ import type { Registry } from 'prom-client';
 import { describeError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { spiffeIdOf } from '../../lib/certs/proxy-x509.js';
-import { parseSpiffeId } from '../../lib/certs/spiffe-id.js';
+import { formatSpiffeId, parseSpiffeId } from '../../lib/certs/spiffe-id.js';
+import { GATEWAY_NAME_LABEL } from '../../lib/mesh-contract.js';
+import type { WaypointConfigRecord } from '../../lib/xds/waypoint-records.js';
 import { aggregatedDiscoveryServiceDefinition, CLUSTER_ID_HEADER, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from '../../lib/xds/ads-service.js';
-import { SERVED_TYPE_URLS, shortTypeName } from '../../lib/xds/type-urls.js';
+import { SERVED_TYPE_URLS, shortTypeName, WAYPOINT_TYPE_URL } from '../../lib/xds/type-urls.js';
 import type { AmbientIndex, IndexChange } from '../ambient/ambient-index.js';
 import { DeltaSession } from './delta-session.js';
 import { ResourceCache } from './resource-cache.js';
@@ -166,6 +169,24 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<XdsServer>
     conn.call.write(resp);
   }
 
+  // ---- authorization of secrets ----
+  /**
+   * An ingress gateway's WaypointConfig carries its listeners' private keys: only that gateway may read it — a
+   * workload caller with the gateway's own identity, or a node caller (bootstrap token) whose node runs one of the
+   * gateway's pods (what the Kubernetes node authorizer allows a kubelet). Everything else sees every resource.
+   */
+  function mayReceive(caller: XdsCaller, typeUrl: string, name: string): boolean {
+    if (typeUrl !== WAYPOINT_TYPE_URL) return true;
+    const record = index.resources<WaypointConfigRecord>(WAYPOINT_TYPE_URL).get(name)?.record;
+    if (!record?.ingressPorts?.some((p) => p.listeners.some((l) => l.privateKey))) return true;
+    const allowed = caller.kind === 'workload'
+      ? caller.identity === formatSpiffeId({ trustDomain, namespace: record.namespace, serviceAccount: record.name })
+      : index.objectsOf('Pod').some((p) => p.metadata.namespace === record.namespace && p.metadata.labels?.[GATEWAY_NAME_LABEL] === record.name
+        && (p.spec as { nodeName?: string } | undefined)?.nodeName === caller.node);
+    if (!allowed) log.warn({ caller: callerText(caller), resource: name }, 'withheld an ingress gateway config (it holds private keys) from a caller that is not that gateway');
+    return allowed;
+  }
+
   // ---- authentication ----
   async function authenticate(call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>): Promise<XdsCaller> {
     const auth = call.metadata.get('authorization');
@@ -241,7 +262,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<XdsServer>
         conn = {
           id,
           call,
-          session: new DeltaSession(cache, served, id),
+          session: new DeltaSession(cache, served, id, (typeUrl, name) => mayReceive(caller, typeUrl, name)),
           caller,
           peer,
           clusterId: String(call.metadata.get(CLUSTER_ID_HEADER)[0] ?? ''),

@@ -14,9 +14,9 @@ export interface CertAndKey {
   keyPem: string;
 }
 
-export type SubjectAltName = { type: 'dns' | 'ip'; value: string };
+type SubjectAltName = { type: 'dns' | 'ip'; value: string };
 
-export interface LocalCa {
+interface LocalCa {
   /** PEM of the CA certificate (what clients trust). */
   certPem: string;
   /** A leaf for `subject` (e.g. `CN=x`) with one extended key usage (x509.ExtendedKeyUsage.*) and these SANs. */

@@ -6,7 +6,7 @@ import { MeshSettingsSchema, OutboundTrafficMode } from '../../../proto/gen/ambi
 
 export const MESH_SETTINGS_NAME = 'mesh';
 
-export type OutboundTrafficModeName = 'ALLOW_ANY' | 'REGISTRY_ONLY';
+type OutboundTrafficModeName = 'ALLOW_ANY' | 'REGISTRY_ONLY';
 
 export interface MeshSettingsRecord {
   outboundTrafficMode: OutboundTrafficModeName;

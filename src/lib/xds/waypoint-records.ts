@@ -6,7 +6,8 @@ import { WaypointConfigSchema } from '../../../proto/gen/ambit/waypoint/v1/waypo
 export interface BoundServiceRecord {
   /** `namespace/hostname` of the istio.workload.Service resource. */
   key: string;
-  kind: 'Service' | 'ServiceEntry';
+  /** GatewayListener: a listener of an ingress gateway (the routes attached to it name it). */
+  kind: 'Service' | 'ServiceEntry' | 'GatewayListener';
   name: string;
   namespace: string;
   hostname: string;
@@ -57,6 +58,15 @@ export interface WaypointConfigRecord {
   accessLoggingDisabled?: boolean;
   /** Istio metric names (REQUEST_COUNT, …) a Telemetry's metrics overrides disabled. */
   disabledMetrics?: string[];
+  /** Ingress gateways: the ports served to clients outside the mesh. */
+  ingressPorts?: IngressPortRecord[];
+}
+
+export interface IngressPortRecord {
+  port: number;
+  protocol: 'HTTP' | 'HTTPS';
+  /** Most specific hostname first; `hostname` '' = any host. */
+  listeners: Array<{ name: string; hostname: string; serviceKey: string; certChain?: string; privateKey?: string }>;
 }
 
 export function waypointResourceName(w: WaypointConfigRecord): string {
@@ -90,7 +100,7 @@ export function decodeWaypointConfig(bytes: Uint8Array): Decoded<WaypointConfigR
         trustDomain: m.trustDomain,
         hbonePort: m.hbonePort,
         services: m.services.map((s) => ({
-          key: s.key, kind: s.kind === 'ServiceEntry' ? 'ServiceEntry' : 'Service', name: s.name, namespace: s.namespace, hostname: s.hostname,
+          key: s.key, kind: s.kind === 'ServiceEntry' || s.kind === 'GatewayListener' ? s.kind : 'Service', name: s.name, namespace: s.namespace, hostname: s.hostname,
           vips: [...s.vips], ports: s.ports.map((p) => ({ port: p.port, targetPort: p.targetPort, name: p.name, protocol: p.protocol })),
         })),
         workloadUids: [...m.workloadUids],
@@ -105,6 +115,12 @@ export function decodeWaypointConfig(bytes: Uint8Array): Decoded<WaypointConfigR
         } : {}),
         ...(m.accessLoggingDisabled ? { accessLoggingDisabled: true } : {}),
         ...(m.disabledMetrics.length ? { disabledMetrics: [...m.disabledMetrics] } : {}),
+        ...(m.ingressPorts.length ? {
+          ingressPorts: m.ingressPorts.map((p) => ({
+            port: p.port, protocol: p.protocol === 'HTTPS' ? 'HTTPS' : 'HTTP',
+            listeners: p.listeners.map((l) => ({ name: l.name, hostname: l.hostname, serviceKey: l.serviceKey, ...(l.certChain ? { certChain: l.certChain, privateKey: l.privateKey } : {}) })),
+          })),
+        } : {}),
         ...(m.tracing?.provider ? {
           tracing: {
             provider: { name: m.tracing.provider.name, ...(m.tracing.provider.opentelemetry ? { opentelemetry: m.tracing.provider.opentelemetry as JsonObject } : {}) },

@@ -10,7 +10,7 @@ import { MeshError } from '../../lib/errors.js';
 const MIN_TTL_MS = 1000;
 const MAX_TTL_MS = 300_000;
 
-export class HostnameResolutionError extends MeshError {
+class HostnameResolutionError extends MeshError {
   constructor(hostname: string, reason: string, options?: { cause?: unknown }) {
     super('UPSTREAM_RESOLVE', `cannot resolve ${hostname}: ${reason}`, options);
   }

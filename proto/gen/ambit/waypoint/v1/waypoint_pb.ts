@@ -16,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file ambit/waypoint/v1/waypoint.proto.
  */
 export const file_ambit_waypoint_v1_waypoint: GenFile = /*@__PURE__*/
-  fileDesc("CiBhbWJpdC93YXlwb2ludC92MS93YXlwb2ludC5wcm90bxIRYW1iaXQud2F5cG9pbnQudjEipgQKDldheXBvaW50Q29uZmlnEgwKBG5hbWUYASABKAkSEQoJbmFtZXNwYWNlGAIgASgJEhQKDHRyYWZmaWNfdHlwZRgDIAEoCRIUCgx0cnVzdF9kb21haW4YBCABKAkSEgoKaGJvbmVfcG9ydBgFIAEoDRIxCghzZXJ2aWNlcxgGIAMoCzIfLmFtYml0LndheXBvaW50LnYxLkJvdW5kU2VydmljZRIVCg13b3JrbG9hZF91aWRzGAcgAygJEjMKBnJvdXRlcxgIIAMoCzIjLmFtYml0LndheXBvaW50LnYxLkF0dGFjaGVkUmVzb3VyY2USQwoWYXV0aG9yaXphdGlvbl9wb2xpY2llcxgJIAMoCzIjLmFtYml0LndheXBvaW50LnYxLkF0dGFjaGVkUmVzb3VyY2USRAoXcmVxdWVzdF9hdXRoZW50aWNhdGlvbnMYCiADKAsyIy5hbWJpdC53YXlwb2ludC52MS5BdHRhY2hlZFJlc291cmNlEkEKE2V4dGVuc2lvbl9wcm92aWRlcnMYCyADKAsyJC5hbWJpdC53YXlwb2ludC52MS5FeHRlbnNpb25Qcm92aWRlchIrCgd0cmFjaW5nGAwgASgLMhouYW1iaXQud2F5cG9pbnQudjEuVHJhY2luZxIfChdhY2Nlc3NfbG9nZ2luZ19kaXNhYmxlZBgNIAEoCBIYChBkaXNhYmxlZF9tZXRyaWNzGA4gAygJIpkBCgxCb3VuZFNlcnZpY2USCwoDa2V5GAEgASgJEgwKBG5hbWUYAiABKAkSEQoJbmFtZXNwYWNlGAMgASgJEhAKCGhvc3RuYW1lGAQgASgJEgwKBHZpcHMYBSADKAkSLQoFcG9ydHMYBiADKAsyHi5hbWJpdC53YXlwb2ludC52MS5TZXJ2aWNlUG9ydBIMCgRraW5kGAcgASgJIlAKC1NlcnZpY2VQb3J0EgwKBHBvcnQYASABKA0SEwoLdGFyZ2V0X3BvcnQYAiABKA0SDAoEbmFtZRgDIAEoCRIQCghwcm90b2NvbBgEIAEoCSKlAQoQQXR0YWNoZWRSZXNvdXJjZRIMCgRraW5kGAEgASgJEhEKCW5hbWVzcGFjZRgCIAEoCRIMCgRuYW1lGAMgASgJEhgKEHJlc291cmNlX3ZlcnNpb24YBCABKAkSJQoEc3BlYxgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEAoIc2VydmljZXMYBiADKAkSDwoHZHJ5X3J1bhgHIAEoCCLUAQoRRXh0ZW5zaW9uUHJvdmlkZXISDAoEbmFtZRgBIAEoCRI1ChRlbnZveV9leHRfYXV0aHpfaHR0cBgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEwoLdW5zdXBwb3J0ZWQYAyABKAkSNQoUZW52b3lfZXh0X2F1dGh6X2dycGMYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei4KDW9wZW50ZWxlbWV0cnkYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IngKB1RyYWNpbmcSNgoIcHJvdmlkZXIYASABKAsyJC5hbWJpdC53YXlwb2ludC52MS5FeHRlbnNpb25Qcm92aWRlchIiChpyYW5kb21fc2FtcGxpbmdfcGVyY2VudGFnZRgCIAEoARIRCgl0ZWxlbWV0cnkYAyABKAliBnByb3RvMw", [file_google_protobuf_struct]);
+  fileDesc("CiBhbWJpdC93YXlwb2ludC92MS93YXlwb2ludC5wcm90bxIRYW1iaXQud2F5cG9pbnQudjEi3QQKDldheXBvaW50Q29uZmlnEgwKBG5hbWUYASABKAkSEQoJbmFtZXNwYWNlGAIgASgJEhQKDHRyYWZmaWNfdHlwZRgDIAEoCRIUCgx0cnVzdF9kb21haW4YBCABKAkSEgoKaGJvbmVfcG9ydBgFIAEoDRIxCghzZXJ2aWNlcxgGIAMoCzIfLmFtYml0LndheXBvaW50LnYxLkJvdW5kU2VydmljZRIVCg13b3JrbG9hZF91aWRzGAcgAygJEjMKBnJvdXRlcxgIIAMoCzIjLmFtYml0LndheXBvaW50LnYxLkF0dGFjaGVkUmVzb3VyY2USQwoWYXV0aG9yaXphdGlvbl9wb2xpY2llcxgJIAMoCzIjLmFtYml0LndheXBvaW50LnYxLkF0dGFjaGVkUmVzb3VyY2USRAoXcmVxdWVzdF9hdXRoZW50aWNhdGlvbnMYCiADKAsyIy5hbWJpdC53YXlwb2ludC52MS5BdHRhY2hlZFJlc291cmNlEkEKE2V4dGVuc2lvbl9wcm92aWRlcnMYCyADKAsyJC5hbWJpdC53YXlwb2ludC52MS5FeHRlbnNpb25Qcm92aWRlchIrCgd0cmFjaW5nGAwgASgLMhouYW1iaXQud2F5cG9pbnQudjEuVHJhY2luZxIfChdhY2Nlc3NfbG9nZ2luZ19kaXNhYmxlZBgNIAEoCBIYChBkaXNhYmxlZF9tZXRyaWNzGA4gAygJEjUKDWluZ3Jlc3NfcG9ydHMYDyADKAsyHi5hbWJpdC53YXlwb2ludC52MS5JbmdyZXNzUG9ydCJkCgtJbmdyZXNzUG9ydBIMCgRwb3J0GAEgASgNEhAKCHByb3RvY29sGAIgASgJEjUKCWxpc3RlbmVycxgDIAMoCzIiLmFtYml0LndheXBvaW50LnYxLkluZ3Jlc3NMaXN0ZW5lciJvCg9JbmdyZXNzTGlzdGVuZXISDAoEbmFtZRgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRISCgpjZXJ0X2NoYWluGAMgASgJEhMKC3ByaXZhdGVfa2V5GAQgASgJEhMKC3NlcnZpY2Vfa2V5GAUgASgJIpkBCgxCb3VuZFNlcnZpY2USCwoDa2V5GAEgASgJEgwKBG5hbWUYAiABKAkSEQoJbmFtZXNwYWNlGAMgASgJEhAKCGhvc3RuYW1lGAQgASgJEgwKBHZpcHMYBSADKAkSLQoFcG9ydHMYBiADKAsyHi5hbWJpdC53YXlwb2ludC52MS5TZXJ2aWNlUG9ydBIMCgRraW5kGAcgASgJIlAKC1NlcnZpY2VQb3J0EgwKBHBvcnQYASABKA0SEwoLdGFyZ2V0X3BvcnQYAiABKA0SDAoEbmFtZRgDIAEoCRIQCghwcm90b2NvbBgEIAEoCSKlAQoQQXR0YWNoZWRSZXNvdXJjZRIMCgRraW5kGAEgASgJEhEKCW5hbWVzcGFjZRgCIAEoCRIMCgRuYW1lGAMgASgJEhgKEHJlc291cmNlX3ZlcnNpb24YBCABKAkSJQoEc3BlYxgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEAoIc2VydmljZXMYBiADKAkSDwoHZHJ5X3J1bhgHIAEoCCLUAQoRRXh0ZW5zaW9uUHJvdmlkZXISDAoEbmFtZRgBIAEoCRI1ChRlbnZveV9leHRfYXV0aHpfaHR0cBgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEwoLdW5zdXBwb3J0ZWQYAyABKAkSNQoUZW52b3lfZXh0X2F1dGh6X2dycGMYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei4KDW9wZW50ZWxlbWV0cnkYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IngKB1RyYWNpbmcSNgoIcHJvdmlkZXIYASABKAsyJC5hbWJpdC53YXlwb2ludC52MS5FeHRlbnNpb25Qcm92aWRlchIiChpyYW5kb21fc2FtcGxpbmdfcGVyY2VudGFnZRgCIAEoARIRCgl0ZWxlbWV0cnkYAyABKAliBnByb3RvMw", [file_google_protobuf_struct]);
 
 /**
  * Everything one waypoint needs that the workload API does not carry.
@@ -119,6 +119,14 @@ export type WaypointConfig = Message<"ambit.waypoint.v1.WaypointConfig"> & {
    * @generated from field: repeated string disabled_metrics = 14;
    */
   disabledMetrics: string[];
+
+  /**
+   * Ingress gateways only (class istio or ambit): the ports the gateway serves to clients outside the mesh. Each
+   * listener on them is also a BoundService (kind GatewayListener, key in `service_key`) that its routes name.
+   *
+   * @generated from field: repeated ambit.waypoint.v1.IngressPort ingress_ports = 15;
+   */
+  ingressPorts: IngressPort[];
 };
 
 /**
@@ -127,6 +135,81 @@ export type WaypointConfig = Message<"ambit.waypoint.v1.WaypointConfig"> & {
  */
 export const WaypointConfigSchema: GenMessage<WaypointConfig> = /*@__PURE__*/
   messageDesc(file_ambit_waypoint_v1_waypoint, 0);
+
+/**
+ * One port of an ingress gateway and the listeners on it (several HTTPS listeners may share a port by hostname).
+ *
+ * @generated from message ambit.waypoint.v1.IngressPort
+ */
+export type IngressPort = Message<"ambit.waypoint.v1.IngressPort"> & {
+  /**
+   * @generated from field: uint32 port = 1;
+   */
+  port: number;
+
+  /**
+   * HTTP or HTTPS.
+   *
+   * @generated from field: string protocol = 2;
+   */
+  protocol: string;
+
+  /**
+   * @generated from field: repeated ambit.waypoint.v1.IngressListener listeners = 3;
+   */
+  listeners: IngressListener[];
+};
+
+/**
+ * Describes the message ambit.waypoint.v1.IngressPort.
+ * Use `create(IngressPortSchema)` to create a new message.
+ */
+export const IngressPortSchema: GenMessage<IngressPort> = /*@__PURE__*/
+  messageDesc(file_ambit_waypoint_v1_waypoint, 1);
+
+/**
+ * @generated from message ambit.waypoint.v1.IngressListener
+ */
+export type IngressListener = Message<"ambit.waypoint.v1.IngressListener"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Empty: any host.
+   *
+   * @generated from field: string hostname = 2;
+   */
+  hostname: string;
+
+  /**
+   * HTTPS: the serving certificate chain and key (PEM) from the listener's kubernetes.io/tls Secret; absent when the
+   * reference does not resolve (the listener then refuses handshakes).
+   *
+   * @generated from field: string cert_chain = 3;
+   */
+  certChain: string;
+
+  /**
+   * @generated from field: string private_key = 4;
+   */
+  privateKey: string;
+
+  /**
+   * The BoundService standing for this listener.
+   *
+   * @generated from field: string service_key = 5;
+   */
+  serviceKey: string;
+};
+
+/**
+ * Describes the message ambit.waypoint.v1.IngressListener.
+ * Use `create(IngressListenerSchema)` to create a new message.
+ */
+export const IngressListenerSchema: GenMessage<IngressListener> = /*@__PURE__*/
+  messageDesc(file_ambit_waypoint_v1_waypoint, 2);
 
 /**
  * A service bound to the waypoint.
@@ -169,7 +252,7 @@ export type BoundService = Message<"ambit.waypoint.v1.BoundService"> & {
   ports: ServicePort[];
 
   /**
-   * Service or ServiceEntry.
+   * Service, ServiceEntry, or GatewayListener (a listener of an ingress gateway).
    *
    * @generated from field: string kind = 7;
    */
@@ -181,7 +264,7 @@ export type BoundService = Message<"ambit.waypoint.v1.BoundService"> & {
  * Use `create(BoundServiceSchema)` to create a new message.
  */
 export const BoundServiceSchema: GenMessage<BoundService> = /*@__PURE__*/
-  messageDesc(file_ambit_waypoint_v1_waypoint, 1);
+  messageDesc(file_ambit_waypoint_v1_waypoint, 3);
 
 /**
  * @generated from message ambit.waypoint.v1.ServicePort
@@ -217,7 +300,7 @@ export type ServicePort = Message<"ambit.waypoint.v1.ServicePort"> & {
  * Use `create(ServicePortSchema)` to create a new message.
  */
 export const ServicePortSchema: GenMessage<ServicePort> = /*@__PURE__*/
-  messageDesc(file_ambit_waypoint_v1_waypoint, 2);
+  messageDesc(file_ambit_waypoint_v1_waypoint, 4);
 
 /**
  * One configuration object, passed through as its spec so the waypoint owns the L7 semantics.
@@ -274,7 +357,7 @@ export type AttachedResource = Message<"ambit.waypoint.v1.AttachedResource"> & {
  * Use `create(AttachedResourceSchema)` to create a new message.
  */
 export const AttachedResourceSchema: GenMessage<AttachedResource> = /*@__PURE__*/
-  messageDesc(file_ambit_waypoint_v1_waypoint, 3);
+  messageDesc(file_ambit_waypoint_v1_waypoint, 5);
 
 /**
  * One `extensionProviders` entry of the mesh config.
@@ -321,7 +404,7 @@ export type ExtensionProvider = Message<"ambit.waypoint.v1.ExtensionProvider"> &
  * Use `create(ExtensionProviderSchema)` to create a new message.
  */
 export const ExtensionProviderSchema: GenMessage<ExtensionProvider> = /*@__PURE__*/
-  messageDesc(file_ambit_waypoint_v1_waypoint, 4);
+  messageDesc(file_ambit_waypoint_v1_waypoint, 6);
 
 /**
  * Where spans go and how many requests get them.
@@ -352,5 +435,5 @@ export type Tracing = Message<"ambit.waypoint.v1.Tracing"> & {
  * Use `create(TracingSchema)` to create a new message.
  */
 export const TracingSchema: GenMessage<Tracing> = /*@__PURE__*/
-  messageDesc(file_ambit_waypoint_v1_waypoint, 5);
+  messageDesc(file_ambit_waypoint_v1_waypoint, 7);
 

@@ -2,7 +2,7 @@
 import { parseGatewayDurationMs } from '../api/kinds/checks.js';
 import type { AttachedResourceRecord } from '../lib/xds/waypoint-records.js';
 import { emptyEdits, mergeEdits, type PathRewrite } from './edits.js';
-import { compileRe2, exactTest, normalizePrefix, regexTest, segmentPrefixMatches } from './match.js';
+import { compileRe2, exactTest, hostOf, normalizePrefix, regexTest, segmentPrefixMatches, type StringTest } from './match.js';
 import {
   DEFAULT_RETRY_ON,
   defaultRetry,
@@ -41,7 +41,12 @@ export function compileGatewayRoute(rec: AttachedResourceRecord, ctx: CompileCon
   const spec = rec.spec as Json;
   const problem = (field: string, reason: string) => ctx.problems.add(rec.kind, rec.namespace, rec.name, field, reason);
   const attachments = attachmentsOf(rec, ctx, problem);
-  if (strsOf(spec, 'hostnames').length && kind !== 'TCPRoute') {
+  // At an ingress gateway the route serves its hostnames (already narrowed to the listener's by the control plane);
+  // in the mesh the parent Service selects the traffic, whatever Host the client sends.
+  const atIngress = attachments.length > 0 && attachments.every((a) => ctx.byKey.get(a.key)?.kind === 'GatewayListener');
+  const hostnames = strsOf(spec, 'hostnames');
+  const authority = atIngress && hostnames.length ? hostnamesTest(hostnames) : undefined;
+  if (hostnames.length && kind !== 'TCPRoute' && !atIngress) {
     problem('spec.hostnames', 'not used for mesh routes: the parent Service already selects the traffic, whatever Host the client sends');
   }
   const routeKey = `${rec.namespace}/${rec.name}`;
@@ -62,10 +67,21 @@ export function compileGatewayRoute(rec: AttachedResourceRecord, ctx: CompileCon
     const list: Array<Json | undefined> = matches.length ? matches : [undefined];
     list.forEach((m, mi) => {
       const match = kind === 'GRPCRoute' ? compileGrpcMatch(m, `${field}.matches[${mi}]`, problem) : compileHttpMatch(m, `${field}.matches[${mi}]`, problem);
+      if (match && authority) match.authority = authority;
       if (match) out.http.push({ ref, match, action, order: { source: 0, route: routeKey, rule: ri, match: mi } });
     });
   });
   return out;
+}
+
+/** The request's Host (port and trailing dot ignored, any case) is one of `hostnames` (`*.x` covers subdomains of x). */
+function hostnamesTest(hostnames: string[]): StringTest {
+  const exact = new Set(hostnames.filter((h) => !h.startsWith('*.')).map((h) => h.toLowerCase()));
+  const suffixes = hostnames.filter((h) => h.startsWith('*.')).map((h) => h.slice(1).toLowerCase());
+  return (authority) => {
+    const host = hostOf(authority).toLowerCase().replace(/\.$/, '');
+    return exact.has(host) || suffixes.some((s) => host.endsWith(s) && host.length > s.length);
+  };
 }
 
 // --- Attachment ---

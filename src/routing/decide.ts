@@ -34,6 +34,8 @@ function decideNormalized(table: RouteTable, target: Target, req: HttpRequestInf
       if (t.action === 'forward') return { ...forwardBase(t.backend, t.upstream), ...(t.route ? { route: t.route } : {}) };
       return respond(500, t.reason, 'NC', NO_EDITS, req, t.route);
     }
+    // An ingress listener has no backend of its own: only routes send traffic anywhere.
+    if (table.service(target.serviceKey)?.kind === 'GatewayListener') return respond(404, 'no route matched the request', 'NR', NO_EDITS, req);
     const backend = defaultBackend(table, target);
     return forwardBase(backend, table.destinationRules.upstream(backend, req));
   }

@@ -155,7 +155,9 @@ export function compileRoutes(config: WaypointConfigRecord, extras: CompileExtra
     const c = compileGatewayRoute(rec, ctx);
     for (const a of c.attachments) {
       const s = slot(a.key);
-      const consumer = byKey.get(a.key)!.namespace !== rec.namespace ? rec.namespace : undefined;
+      // GAMMA consumer routes exist for Services only: a route on an ingress listener applies to every client.
+      const bound = byKey.get(a.key)!;
+      const consumer = bound.kind !== 'GatewayListener' && bound.namespace !== rec.namespace ? rec.namespace : undefined;
       const extra = { ...(a.ports ? { ports: a.ports } : {}), ...(consumer !== undefined ? { consumer } : {}) };
       if (consumer !== undefined) s.consumerNamespaces.add(consumer);
       for (const e of c.http) s.http.push({ ...e, ...extra });

@@ -20,6 +20,8 @@ export interface ClusterRecord {
   ztunnelGracePeriodSeconds?: number;
   /** A real Kubernetes control plane holds the config; the sandbox is its kubelet (`cluster create --kubernetes`). */
   kubernetes?: boolean;
+  /** `--ingress-port`: host loopback ports carried to the ingress gateway's Service (src/sandbox/ingress-forward.ts). */
+  ingressPorts?: Array<{ host: number; gateway: number }>;
 }
 
 interface ClusterPaths {

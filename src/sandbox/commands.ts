@@ -17,6 +17,7 @@ import { containerEnvironment, containerLogPath } from './pod-runner.js';
 import { hostKubeconfigPath, kubeBinDir } from './kube/kube-cluster.js';
 import { ambitMainScript, clusterRoleNames, roleHoldPath, runSupervisor } from './supervisor.js';
 import { outsideCaPath, startOutsideWorld } from './outside-world.js';
+import { parseIngressPort, type IngressPortMapping } from './ingress-forward.js';
 import { buildTopology, destroyTopology, killNetnsProcesses, topologyExists } from './topology.js';
 import { untilSignal } from '../lib/signals.js';
 import { POD_NETNS_ANNOTATION, REDIRECTION_ANNOTATION } from '../lib/mesh-contract.js';
@@ -54,10 +55,12 @@ export function registerSandboxVerbs(program: Command, ctx: SandboxVerbContext):
     .option('--name <name>', 'cluster name (netns are named <name>.*)', DEFAULT_CLUSTER)
     .option('--nodes <count>', 'number of nodes', String(DEFAULT_NODES))
     .option('--ztunnel-grace-period <seconds>', 'how long a stopping or restarting ztunnel lets open connections finish (default 30)')
+    .option('--ingress-port <host[:gateway]>', 'carry 127.0.0.1:HOST on this machine to port GATEWAY of the ingress gateway (repeatable, e.g. 8443:443)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--kubernetes', 'run a real Kubernetes control plane (kube-apiserver, etcd, controller manager, scheduler) with the sandbox as its kubelet; use kubectl with <data dir>/kubeconfig')
     .addOption(new Option('--without-ztunnel', 'start no ztunnel (tests of the node agent alone; enrolled pods fail closed)').hideHelp())
-    .action(async (opts: { name: string; nodes: string; withoutZtunnel?: boolean; ztunnelGracePeriod?: string; kubernetes?: boolean }, cmd: Command) => {
+    .action(async (opts: { name: string; nodes: string; withoutZtunnel?: boolean; ztunnelGracePeriod?: string; kubernetes?: boolean; ingressPort: string[] }, cmd: Command) => {
       const nodes = Number(opts.nodes);
+      const ingressPorts = opts.ingressPort.map(parseIngressPort);
       clusterLayout(checkClusterName(opts.name), 0, nodes); // refuses a bad --name or --nodes before anything is touched
       const grace = opts.ztunnelGracePeriod === undefined ? undefined : Number(opts.ztunnelGracePeriod);
       if (grace !== undefined && (!Number.isFinite(grace) || grace < 0 || grace > 3600)) {
@@ -65,6 +68,7 @@ export function registerSandboxVerbs(program: Command, ctx: SandboxVerbContext):
       }
       await createCluster(ctx, ctx.dataDir(cmd), checkClusterName(opts.name), nodes, (l) => ctx.stderr.write(`${l}\n`), {
         withoutZtunnel: opts.withoutZtunnel === true, ztunnelGracePeriodSeconds: grace, kubernetes: opts.kubernetes === true,
+        ...(ingressPorts.length ? { ingressPorts } : {}),
       });
     });
 
@@ -206,7 +210,7 @@ export async function createCluster(
   name: string,
   nodes: number,
   progress: (l: string) => void,
-  opts: { withoutZtunnel?: boolean; ztunnelGracePeriodSeconds?: number; kubernetes?: boolean } = {},
+  opts: { withoutZtunnel?: boolean; ztunnelGracePeriodSeconds?: number; kubernetes?: boolean; ingressPorts?: IngressPortMapping[] } = {},
 ): Promise<void> {
   const existing = readClusterRecord(dataDir);
   if (existing && Boolean(existing.kubernetes) !== Boolean(opts.kubernetes)) {
@@ -220,6 +224,9 @@ export async function createCluster(
   if (existing && existing.nodes !== nodes) {
     throw new SandboxCommandError(`cluster "${name}" exists with ${existing.nodes} node(s); delete it first to change --nodes`);
   }
+  if (existing && opts.ingressPorts && JSON.stringify(existing.ingressPorts ?? []) !== JSON.stringify(opts.ingressPorts)) {
+    throw new SandboxCommandError(`cluster "${name}" exists with other --ingress-port mappings; delete it first to change them`);
+  }
   const ownsDataDir = existing ? existing.ownsDataDir : !existsSync(dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const entry = registerCluster(name, dataDir);
@@ -227,6 +234,7 @@ export async function createCluster(
   if (opts.withoutZtunnel) record.withoutZtunnel = true;
   if (opts.ztunnelGracePeriodSeconds !== undefined) record.ztunnelGracePeriodSeconds = opts.ztunnelGracePeriodSeconds;
   if (opts.kubernetes) record.kubernetes = true;
+  if (opts.ingressPorts) record.ingressPorts = opts.ingressPorts;
   record.slot = entry.slot;
   const layout = layoutOf(record);
   const paths = clusterPaths(dataDir);

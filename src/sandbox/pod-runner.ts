@@ -229,6 +229,11 @@ export class PodRunner {
   }
 
   /** Stops every pod process (networks stay until the cluster is deleted) and the watches. */
+  /** The Services as the runner last saw them (e.g. for the ingress port forwards). */
+  services(): KubeObject[] {
+    return [...this.#services.items.values()];
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#retryTimer);

@@ -19,6 +19,7 @@ import { readHandover, writeHandover } from '../lib/handover-file.js';
 import type { Logger } from '../lib/log.js';
 import { ManagedProcess } from './managed-process.js';
 import { ensureOutsideCertificates } from './outside-world.js';
+import { startIngressForwards, type IngressForwards } from './ingress-forward.js';
 import { containerLogPath, PodRunner } from './pod-runner.js';
 import { clusterPaths, layoutOf, readClusterRecord } from './cluster-state.js';
 import type { ClusterLayout } from './cluster-layout.js';
@@ -187,6 +188,15 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<Supervisor
       throw err;
     }
   }
+  let forwards: IngressForwards | undefined;
+  if (record.ingressPorts?.length) {
+    try {
+      forwards = await startIngressForwards(record.ingressPorts, layout, () => podRunner.services(), opts.log.child({ sub: 'ingress' }));
+    } catch (err) {
+      await podRunner.stop();
+      throw err;
+    }
+  }
   writeFileSync(paths.ready, `${new Date().toISOString()}\n`);
   opts.log.info({ cluster: layout.name, nodes: layout.nodes.length }, 'cluster ready');
   return {
@@ -196,6 +206,7 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<Supervisor
     async stop() {
       rmSync(paths.ready, { force: true });
       clearInterval(handoverWatch);
+      await forwards?.close();
       // No replacement will come: stopping ztunnels must not wait for one.
       for (const z of ztunnels) writeHandover(z.handover, { state: 'stopping', pid: 0 });
       await podRunner.stop();

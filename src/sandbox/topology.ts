@@ -47,7 +47,9 @@ export async function buildTopology(layout: ClusterLayout, progress: Progress): 
     await ipIn(layout.fabricNetns, ['route', 'add', node.podCidr, 'via', node.ip, 'dev', layout.bridge]);
     // The outside world and the nameserver are beyond the fabric. Node processes (ztunnel resolving DNS
     // ServiceEntry endpoints) use the cluster nameserver, as a node's pods do.
-    for (const dst of [layout.outside.cidr, `${layout.dnsIp}/32`]) await ipIn(node.netns, ['route', 'add', dst, 'via', layout.fabricIp, 'dev', 'eth0']);
+    // The service range gets a route too, so connections made on the node itself (the ingress port forwards) pass
+    // the routing check before the node's Service DNAT sends them to a pod, as on a node with a default route.
+    for (const dst of [layout.outside.cidr, `${layout.dnsIp}/32`, layout.serviceCidr]) await ipIn(node.netns, ['route', 'add', dst, 'via', layout.fabricIp, 'dev', 'eth0']);
     writeNetnsFile(node.netns, 'resolv.conf', `nameserver ${layout.dnsIp}\n`);
   }
   await buildOutsideWorld(layout, progress);

@@ -47,6 +47,13 @@ export interface Downstream {
   workload?: { workload: WorkloadRecord; ip: string; port: number };
   /** Protocol the upstream should speak when the destination port does not say. */
   downstreamProtocol: 'http1' | 'h2';
+  /** The client's connection was TLS (an ingress HTTPS listener): x-forwarded-proto https. */
+  tls?: boolean;
+  /**
+   * A client outside the mesh (an ingress listener): the upstream protocol follows the backend Service's port
+   * (HTTP/2 for appProtocol http2/grpc, else HTTP/1.1), not the client's.
+   */
+  external?: boolean;
 }
 
 interface HttpProxyDeps {
@@ -306,7 +313,7 @@ export class HttpProxy {
     const headers: Headers = { ...ex.headers };
     applyHeaderEdits(headers, d.requestHeaders);
     if (!headers['x-request-id']) headers['x-request-id'] = randomUUID();
-    headers['x-forwarded-proto'] ??= 'http';
+    headers['x-forwarded-proto'] ??= ds.tls ? 'https' : 'http';
     outcome.trace?.injectUpstream(headers);
     const path = d.rewritePath ?? ex.path;
     const authority = d.rewriteHost ?? ex.authority;
@@ -338,7 +345,7 @@ export class HttpProxy {
       if (remaining !== undefined && remaining <= 0) return this.#timedOut(ex, grpc, outcome);
       const tryTimeout = minDefined(perTry, remaining);
       const done = ds.workload ? () => undefined : this.#d.upstreams.begin(d.backend, ep);
-      const result = await this.#attempt(ds, ep, origination, ex.method, path, authority, headers, body, attempt, tryTimeout, grpc);
+      const result = await this.#attempt(ds, ep, ds.workload ? undefined : d.backend, origination, ex.method, path, authority, headers, body, attempt, tryTimeout, grpc);
       if (aborted) {
         if ('status' in result) result.discard();
         done();
@@ -401,8 +408,8 @@ export class HttpProxy {
   }
 
   /** One upstream try: opens the transport, sends the request (body replayed), waits for the response head. */
-  async #attempt(ds: Downstream, ep: Endpoint, origination: TlsOrigination | undefined, method: string, path: string, authority: string, headers: Headers, body: RequestBody, attempt: number, timeoutMs: number | undefined, grpc: boolean): Promise<UpstreamResponse | AttemptFailure> {
-    const useH2 = this.#upstreamH2(ds, grpc);
+  async #attempt(ds: Downstream, ep: Endpoint, backend: Backend | undefined, origination: TlsOrigination | undefined, method: string, path: string, authority: string, headers: Headers, body: RequestBody, attempt: number, timeoutMs: number | undefined, grpc: boolean): Promise<UpstreamResponse | AttemptFailure> {
+    const useH2 = this.#upstreamH2(ds, grpc, backend);
     const h = attempt > 0 ? { ...headers, 'x-envoy-attempt-count': String(attempt + 1) } : headers;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<AttemptFailure>((resolve) => {
@@ -433,8 +440,12 @@ export class HttpProxy {
     return result;
   }
 
-  #upstreamH2(ds: Downstream, grpc: boolean): boolean {
+  #upstreamH2(ds: Downstream, grpc: boolean, backend: Backend | undefined): boolean {
     if (grpc) return true;
+    if (ds.external) {
+      const p = backend && this.#d.view().service(`${backend.namespace}/${backend.hostname}`)?.ports.find((x) => x.servicePort === backend.port);
+      return p?.appProtocol === 'HTTP2' || p?.appProtocol === 'GRPC';
+    }
     if (ds.target) {
       const svc = this.#d.view().service(ds.target.serviceKey);
       const p = svc?.ports.find((x) => x.servicePort === ds.target!.port);
@@ -452,7 +463,7 @@ export class HttpProxy {
       if ('flag' in ep) return;
       const shadow = RequestBody.replayOf(body);
       const host = authority.replace(/^([^:]+)/, '$1-shadow');
-      const r = await this.#attempt({ ...ds, workload: undefined }, ep, undefined, ex.method, path, host, headers, shadow, 0, 10_000, isGrpc(headers));
+      const r = await this.#attempt({ ...ds, workload: undefined }, ep, m, undefined, ex.method, path, host, headers, shadow, 0, 10_000, isGrpc(headers));
       if ('status' in r) r.discard();
     } catch (err) {
       this.#d.accessLog.debug({ error: describeError(err) }, 'mirror request failed');

@@ -63,7 +63,7 @@ export function classify(buf: Buffer): Protocol | undefined {
 }
 
 /** Reads until the protocol is known, then puts the bytes back. */
-function sniff(stream: Duplex, timeoutMs: number | undefined): Promise<Protocol> {
+export function sniff(stream: Duplex, timeoutMs: number | undefined): Promise<Protocol> {
   return new Promise((resolve) => {
     let buf: Buffer = Buffer.alloc(0);
     let timer: NodeJS.Timeout | undefined;
@@ -131,29 +131,11 @@ export class WaypointListener {
 
   #serveH1(ds: Downstream, stream: Duplex): void {
     // One server per downstream connection: its request handler closes over what the CONNECT said.
-    const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 60_000 }, (req, res) => {
-      void this.#d.proxy.handle(ds, new H1Exchange(req, res));
-    });
-    server.on('clientError', (err, socket) => {
-      this.#d.log.debug({ error: describeError(err) }, 'malformed HTTP/1.1 from the client');
-      if (!socket.destroyed) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-    });
-    server.emit('connection', byteStream(stream) as net.Socket);
+    serveHttp1(byteStream(stream) as net.Socket, (ex) => void this.#d.proxy.handle(ds, ex), this.#d.log);
   }
 
   #serveH2(ds: Downstream, stream: Duplex): void {
-    const session = http2.performServerHandshake(stream as net.Socket, { settings: { enableConnectProtocol: false } });
-    session.on('error', (err) => this.#d.log.debug({ error: describeError(err) }, 'h2c session error'));
-    session.on('stream', (s: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
-      void this.#d.proxy.handle(ds, new H2Exchange(s, headers));
-    });
-    // The client's FIN (its ztunnel ended the CONNECT stream) closes the session gracefully, and a closed session
-    // ends the stream: otherwise the client's socket would wait in FIN-WAIT-2 for a close that never comes.
-    stream.once('end', () => session.close());
-    session.once('close', () => {
-      if (!stream.writableEnded) stream.end();
-    });
-    stream.once('close', () => session.destroy());
+    serveHttp2(stream, (ex) => void this.#d.proxy.handle(ds, ex), this.#d.log);
   }
 
   async #tcp(ds: Downstream, stream: Duplex): Promise<void> {
@@ -216,6 +198,30 @@ export class WaypointListener {
       bytes_recv: out.aToB, bytes_sent: out.bToA, duration: `${Math.round(performance.now() - started)}ms`, ...(out.error ? { error: describeError(out.error) } : {}),
     }, 'connection complete');
   }
+}
+
+/** Serves HTTP/1.1 on one connection (one server per connection), each request as an exchange. */
+export function serveHttp1(socket: net.Socket, onExchange: (ex: H1Exchange) => void, log: Logger): void {
+  const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 60_000 }, (req, res) => onExchange(new H1Exchange(req, res)));
+  server.on('clientError', (err, s) => {
+    log.debug({ error: describeError(err) }, 'malformed HTTP/1.1 from the client');
+    if (!s.destroyed) s.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+  });
+  server.emit('connection', socket);
+}
+
+/** Serves HTTP/2 (h2c, or h2 inside TLS) on one connection, each stream as an exchange. */
+export function serveHttp2(stream: Duplex, onExchange: (ex: H2Exchange) => void, log: Logger): void {
+  const session = http2.performServerHandshake(stream as net.Socket, { settings: { enableConnectProtocol: false } });
+  session.on('error', (err) => log.debug({ error: describeError(err) }, 'HTTP/2 session error'));
+  session.on('stream', (s: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => onExchange(new H2Exchange(s, headers)));
+  // The client's FIN (e.g. its ztunnel ended the CONNECT stream) closes the session gracefully, and a closed session
+  // ends the stream: otherwise the client's socket would wait in FIN-WAIT-2 for a close that never comes.
+  stream.once('end', () => session.close());
+  session.once('close', () => {
+    if (!stream.writableEnded) stream.end();
+  });
+  stream.once('close', () => session.destroy());
 }
 
 function headerText(v: string | string[] | undefined): string | undefined {

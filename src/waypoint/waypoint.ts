@@ -1,4 +1,5 @@
-// `runWaypoint(config)`: one waypoint proxy assembled — its own identity (spiffe://<td>/ns/<ns>/sa/<gateway>, key
+// `runWaypoint(config)`: one waypoint proxy (or ingress gateway: the same proxy serving its config's ingress ports,
+// src/waypoint/ingress.ts) assembled — its own identity (spiffe://<td>/ns/<ns>/sa/<gateway>, key
 // generated here, certificate from the CA with its node's bootstrap token), xDS (workload Addresses + its own
 // WaypointConfig), the HBONE server on 15008 accepting mesh identities only, L7/TCP handling, upstream HBONE with
 // its own identity, admin (localhost:15000), Prometheus (:15020) and readiness (:15021, ready once xDS is synchronized,
@@ -22,6 +23,7 @@ import { XdsClient } from '../lib/xds/xds-client.js';
 import { HboneServer } from '../hbone/hbone-server.js';
 import { HttpProxy } from './http-proxy.js';
 import { WaypointListener } from './listener.js';
+import { IngressListeners } from './ingress.js';
 import { MeshView } from './mesh-view.js';
 import { WaypointMetrics } from './metrics.js';
 import { compileRoutes, type RouteTable } from '../routing/index.js';
@@ -100,6 +102,9 @@ export async function runWaypoint(config: WaypointConfig): Promise<WaypointHandl
   const tracing = new WaypointTracing({ name: config.name, namespace: config.namespace, log });
   const proxy = new HttpProxy({ table: () => table, authz: () => authz, keys: jwks.keys, extAuthz, tracing, view: () => view, upstreams, metrics, accessLog });
   const listener = new WaypointListener({ view: () => view, table: () => table, authz: () => authz, proxy, upstreams, metrics, log, accessLog });
+  // An ingress gateway (Gateway class istio or ambit) also serves its listeners' ports to clients outside the mesh.
+  const ingress = new IngressListeners({ proxy, log });
+  let ingressApplied: Promise<void> = Promise.resolve();
 
   const xds = new XdsClient({
     address: config.xdsAddress,
@@ -125,6 +130,8 @@ export async function runWaypoint(config: WaypointConfig): Promise<WaypointHandl
       table = compileRoutes(own);
       authz = new WaypointAuthorization(own);
       tracing.configure(own.tracing);
+      const ports = own.ingressPorts ?? [];
+      ingressApplied = ingressApplied.then(() => ingress.configure(ports));
       metrics.setDisabled(own.disabledMetrics ?? []);
       // Telemetry `accessLogging: [{disabled: true}]` silences the access log; its level comes back when re-enabled.
       if (own.accessLoggingDisabled && accessLog.level !== 'silent') {
@@ -161,7 +168,9 @@ export async function runWaypoint(config: WaypointConfig): Promise<WaypointHandl
   const notReadyReasons = (): string[] => {
     const out: string[] = [];
     if (!synced) out.push(`xDS not synchronized (${xds.status().lastError ?? 'waiting for the first responses'})`);
-    else if (!configSeen) out.push(`no WaypointConfig for ${key} yet (is the Gateway of class istio-waypoint?)`);
+    else if (!configSeen) out.push(`no WaypointConfig for ${key} yet (is the Gateway of class istio-waypoint, or an ingress class with an HTTP or HTTPS listener?)`);
+    const missing = (view.config?.ingressPorts ?? []).map((p) => p.port).filter((p) => !ingress.ports().includes(p));
+    if (missing.length) out.push(`ingress port(s) ${missing.join(', ')} not listening (see the log)`);
     return out;
   };
   let quit!: () => void;
@@ -202,6 +211,7 @@ export async function runWaypoint(config: WaypointConfig): Promise<WaypointHandl
     shutdown() {
       stopping ??= (async () => {
         tcp.close();
+        ingress.close();
         for (const s of servers) {
           s.close();
           s.closeAllConnections();

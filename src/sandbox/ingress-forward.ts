@@ -32,7 +32,7 @@ export function parseIngressPort(text: string): IngressPortMapping {
 }
 
 /** The ClusterIP of the ingress gateway Service exposing `port` (first by namespace/name), if any. */
-export function ingressServiceFor(services: readonly KubeObject[], port: number): { name: string; ip: string } | undefined {
+function ingressServiceFor(services: readonly KubeObject[], port: number): { name: string; ip: string } | undefined {
   const candidates = services
     .filter((s) => s.metadata.labels?.[GATEWAY_NAME_LABEL] !== undefined && s.metadata.name.endsWith('-istio'))
     .filter((s) => ((s.spec as { ports?: Array<{ port?: number }> } | undefined)?.ports ?? []).some((p) => p.port === port))

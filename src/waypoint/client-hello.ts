@@ -3,7 +3,7 @@
 // cannot send. Only the first record is read: a ClientHello split over several records is treated as having no SNI.
 
 /** What the first bytes of a connection say: more bytes needed, not a TLS ClientHello, or the hello's server name. */
-export type HelloResult = { kind: 'incomplete' } | { kind: 'not-tls' } | { kind: 'hello'; serverName?: string };
+type HelloResult = { kind: 'incomplete' } | { kind: 'not-tls' } | { kind: 'hello'; serverName?: string };
 
 const HANDSHAKE = 0x16;
 const CLIENT_HELLO = 0x01;

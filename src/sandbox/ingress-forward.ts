@@ -51,7 +51,8 @@ export async function startIngressForwards(mappings: readonly IngressPortMapping
   const sockets = new Set<net.Socket>();
   const fromNetns = layout.nodes[0]!.netns;
   for (const m of mappings) {
-    const server = net.createServer((client) => {
+    // Half-open on both sides: a client that ends its request still gets the whole response.
+    const server = net.createServer({ allowHalfOpen: true }, (client) => {
       sockets.add(client);
       client.on('close', () => sockets.delete(client));
       client.on('error', () => client.destroy());

@@ -104,7 +104,7 @@ export class IngressListeners {
         continue;
       }
       const ps: PortServer = { config: p, contexts: contextsOf(p, this.#log), server: undefined as unknown as net.Server };
-      ps.server = p.protocol === 'HTTPS' ? this.#httpsServer(ps) : net.createServer({ noDelay: true }, (s) => void this.#plain(ps, s));
+      ps.server = p.protocol === 'HTTPS' ? this.#httpsServer(ps) : net.createServer({ noDelay: true, allowHalfOpen: true }, (s) => void this.#plain(ps, s));
       try {
         await new Promise<void>((resolve, reject) => {
           ps.server.once('error', reject);
@@ -124,7 +124,7 @@ export class IngressListeners {
   }
 
   #httpsServer(ps: PortServer): net.Server {
-    return net.createServer({ noDelay: true }, (socket) => {
+    return net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
       socket.on('error', () => undefined);
       void readClientHello(socket, HELLO_TIMEOUT_MS).then((hello) => {
         if (!hello) return void socket.destroy();

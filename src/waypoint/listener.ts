@@ -203,6 +203,9 @@ export class WaypointListener {
 /** Serves HTTP/1.1 on one connection (one server per connection), each request as an exchange. */
 export function serveHttp1(socket: net.Socket, onExchange: (ex: H1Exchange) => void, log: Logger): void {
   const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 60_000 }, (req, res) => onExchange(new H1Exchange(req, res)));
+  // A client that half-closes after its request (FIN after the last byte) still gets the response, instead of
+  // node:http aborting the request in flight.
+  (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   server.on('clientError', (err, s) => {
     log.debug({ error: describeError(err) }, 'malformed HTTP/1.1 from the client');
     if (!s.destroyed) s.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');

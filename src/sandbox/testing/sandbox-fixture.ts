@@ -35,13 +35,14 @@ export class SandboxFixture {
   private constructor(readonly name: string, readonly dataDir: string) {}
 
   /** Creates a cluster with a unique name (`t<pid>x<n>`) in a fresh data dir; deleted after the test. */
-  static async create(t: AfterHook, nodes: number, opts: { withoutZtunnel?: boolean; ztunnelGracePeriodSeconds?: number; kubernetes?: boolean } = {}): Promise<SandboxFixture> {
+  static async create(t: AfterHook, nodes: number, opts: { withoutZtunnel?: boolean; ztunnelGracePeriodSeconds?: number; kubernetes?: boolean; ingressPorts?: string[] } = {}): Promise<SandboxFixture> {
     const name = `t${process.pid}x${++seq}`;
     const dataDir = join(mkdtempSync(join(tmpdir(), `ambit-${name}-`)), 'data');
     const fx = new SandboxFixture(name, dataDir);
     t.after(() => fx.#cleanup());
     await fx.cli(['cluster', 'create', '--name', name, '--nodes', String(nodes), ...(opts.withoutZtunnel ? ['--without-ztunnel'] : []),
       ...(opts.kubernetes ? ['--kubernetes'] : []),
+      ...(opts.ingressPorts ?? []).flatMap((p) => ['--ingress-port', p]),
       ...(opts.ztunnelGracePeriodSeconds === undefined ? [] : ['--ztunnel-grace-period', String(opts.ztunnelGracePeriodSeconds)])]);
     return fx;
   }

@@ -15,6 +15,10 @@ interface TourFacts {
   cwd: string;
   /** Whether the mesh steps (ztunnel) ran. */
   ztunnelRunning: boolean;
+  /** The host port carried to the ingress gateway's 443, when the cluster has one. */
+  ingressPort?: number;
+  /** The CA of the demo's ingress certificate. */
+  ingressCaFile: string;
 }
 
 const POD_PATH_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
@@ -67,6 +71,23 @@ export function renderTour(f: TourFacts): string {
     `  ${a} delete -f ${repoPath('examples/demo/tour/canary.yaml')}`,
     c(`  ${a} waypoint delete waypoint -n ${ns}`, 'unbinds the namespace: L4 only again'),
     '',
+    'Egress: the outside world\'s api.example.test through an egress waypoint (TLS originated, POST refused):',
+    `  ${a} apply -f ${repoPath('examples/demo/tour/egress.yaml')}`,
+    c(`  ${a} exec client -n ${ns} -- curl -s http://api.example.test/hello`, '"tls":true: the waypoint spoke TLS outside'),
+    c(`  ${a} exec client -n ${ns} -- curl -s -X POST http://api.example.test/x`, 'RBAC: access denied'),
+    c(`  ${a} apply -f ${repoPath('examples/demo/tour/registry-only.yaml')}`, 'outboundTrafficPolicy REGISTRY_ONLY'),
+    c(`  ${a} exec client -n ${ns} -- curl -sS -m 3 http://unlisted.example.test/`, 'refused by ztunnel'),
+    `  ${a} delete -f ${repoPath('examples/demo/tour/registry-only.yaml')}`,
+    `  ${a} delete -f ${repoPath('examples/demo/tour/egress.yaml')}`,
+    '',
+    ...(f.ingressPort
+      ? [
+        `Ingress: the echo Service published at https://shop.example.test through this machine's port ${f.ingressPort}:`,
+        `  curl --resolve shop.example.test:${f.ingressPort}:127.0.0.1 --cacert ${f.ingressCaFile} https://shop.example.test:${f.ingressPort}/`,
+        c(`  ${a} get gateway,httproute -n ${ns}`, 'status: addresses, attached routes'),
+        '',
+      ]
+      : []),
     'Un-enroll (no pod restarts; traffic is plain TCP again), and enroll again:',
     `  ${a} label namespace ${ns} istio.io/dataplane-mode-`,
     `  ${a} exec client -n ${ns} -- curl -s http://echo/`,

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kindByName, type KubeObject } from '../api/index.js';
-import { isNotFound } from '../controlplane/client/index.js';
+import { isNotFound, type ApiClient } from '../controlplane/client/index.js';
 import { GATEWAY_NAME_LABEL, PORT_HBONE, USE_WAYPOINT_LABEL, WAYPOINT_GATEWAY_CLASS } from '../lib/mesh-contract.js';
 import { applyObjects, renderDemoManifest } from './demo-manifests.js';
 import type { MeshDemoContext } from './demo-mesh.js';
@@ -24,13 +24,14 @@ function curlLoop(url: string, n: number): string[] {
   return ['bash', '-c', `for i in $(seq ${n}); do curl -s --max-time 3 -o /tmp/.ambit-demo-body -w '%{http_code} ' "$0"; head -c 8 /tmp/.ambit-demo-body; echo; done`, url];
 }
 
-async function waitProgrammed(ctx: MeshDemoContext, timeoutMs: number): Promise<KubeObject> {
+/** Waits until Gateway `namespace/name` (a waypoint or an ingress gateway) is Programmed. */
+export async function waitProgrammed(api: ApiClient, namespace: string, name: string, timeoutMs: number): Promise<KubeObject> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const gw = await ctx.api.get(GATEWAY, ctx.namespace, WAYPOINT);
+    const gw = await api.get(GATEWAY, namespace, name);
     const programmed = (gw.status?.conditions ?? []).find((c) => c.type === 'Programmed');
     if (programmed?.status === 'True') return gw;
-    if (Date.now() > deadline) throw new Error(`waypoint not programmed after ${timeoutMs / 1000} s: ${programmed ? `${programmed.reason}: ${programmed.message}` : 'no status yet'}`);
+    if (Date.now() > deadline) throw new Error(`Gateway ${namespace}/${name} not programmed after ${timeoutMs / 1000} s: ${programmed ? `${programmed.reason}: ${programmed.message}` : 'no status yet'}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -46,7 +47,7 @@ export async function showWaypoint(s: StepContext, ctx: MeshDemoContext): Promis
   const canaryFile = join(ctx.repoDir, CANARY_FILE);
   const canary = renderDemoManifest(readFileSync(canaryFile, 'utf8'), canaryFile, ctx.repoDir, ctx.nodeBinary);
   try {
-    await waitProgrammed(ctx, 60_000);
+    await waitProgrammed(api, namespace, WAYPOINT, 60_000);
     // Bound only once ready: a bound waypoint that is not ready refuses traffic.
     await api.patch(NAMESPACE, undefined, namespace, { metadata: { labels: { [USE_WAYPOINT_LABEL]: WAYPOINT } } });
     s.say(`namespace ${namespace} labeled with "${USE_WAYPOINT_LABEL}: ${WAYPOINT}"`);

@@ -2,6 +2,7 @@
 // apps, enrolled in ambient mode, traffic proven, the mesh steps shown (or plainly reported as not shown), and a
 // guided tour; `ambit demo --down` removes what the demo made. Exit codes: see DEMO_EXIT.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Command } from 'commander';
@@ -17,6 +18,7 @@ import { applyObjects, DEMO_NAMESPACE, deleteNamespaceObjects, loadDemoObjects, 
 import { scanZtunnels, showCertificates, showDenyPolicy, showMtlsTraffic, showZtunnelTakesPods, type MeshDemoContext } from './demo-mesh.js';
 import { DEMO_EXIT, DemoReporter, DemoStepFailed, exitCodeOf, renderSummary, type StepContext } from './demo-steps.js';
 import { showWaypoint } from './demo-waypoint.js';
+import { DEMO_INGRESS_CA_FILE, DEMO_INGRESS_PORT, showEgress, showIngress } from './demo-edge.js';
 import { renderTour } from './demo-tour.js';
 import { curlArgv, podNetnsOf, retryProbe, runInPod, tcpClientArgv } from './demo-traffic.js';
 import { DATAPLANE_MODE_AMBIENT, DATAPLANE_MODE_LABEL, REDIRECTION_ANNOTATION } from '../lib/mesh-contract.js';
@@ -135,14 +137,16 @@ async function checkPrerequisites(s: StepContext, o: DemoOptions, client: () => 
 async function bringUp(rep: DemoReporter, o: DemoOptions, client: () => ApiClient): Promise<void> {
   const existing = readClusterRecord(o.dataDir);
   const title = existing ? `reuse sandbox cluster "${existing.name}"` : `create a ${DEMO_NODES}-node sandbox cluster "${o.name}"`;
-  await rep.step(title, `ambit cluster create --name ${o.name} --nodes ${DEMO_NODES}`, async (s) => {
+  // A new cluster carries a port of this machine (8443, or the next free one) to the ingress gateway's 443.
+  const ingressPort = existing ? undefined : await firstFreePort(DEMO_INGRESS_PORT, 20);
+  await rep.step(title, `ambit cluster create --name ${o.name} --nodes ${DEMO_NODES}${ingressPort ? ` --ingress-port ${ingressPort}:443` : ''}`, async (s) => {
     const sink = new Writable({
       write(chunk: Buffer, _enc, done) {
         s.say(chunk.toString().trimEnd());
         done();
       },
     });
-    await createCluster({ stdout: sink }, o.dataDir, o.name, DEMO_NODES, (l) => s.say(l));
+    await createCluster({ stdout: sink }, o.dataDir, o.name, DEMO_NODES, (l) => s.say(l), ingressPort ? { ingressPorts: [{ host: ingressPort, gateway: 443 }] } : {});
     const prior = readMarker(o.dataDir);
     const marker: DemoMarker = { cluster: o.name, namespace: DEMO_NAMESPACE, createdCluster: prior?.createdCluster ?? !existing, at: new Date().toISOString() };
     writeFileSync(join(o.dataDir, MARKER_FILE), `${JSON.stringify(marker, null, 2)}\n`, { mode: 0o600 });
@@ -206,12 +210,28 @@ async function bringUp(rep: DemoReporter, o: DemoOptions, client: () => ApiClien
   await rep.step('a DENY policy refuses the client', `${a} apply -f examples/demo/tour/deny-client.yaml`, (s) => showDenyPolicy(s, mesh, scan), { continueOnFailure: true });
   await rep.step('a waypoint adds L7: a 90/10 canary and retries', `${a} waypoint apply -n ${DEMO_NAMESPACE} --enroll-namespace --wait && ${a} apply -f examples/demo/tour/canary.yaml`,
     (s) => showWaypoint(s, mesh), { continueOnFailure: true });
+  await rep.step('egress: TLS origination and policy at an egress waypoint, REGISTRY_ONLY', `${a} apply -f examples/demo/tour/egress.yaml`,
+    (s) => showEgress(s, mesh), { continueOnFailure: true });
+  const hostPort = record.ingressPorts?.find((p) => p.gateway === 443)?.host;
+  await rep.step('ingress: HTTPS from this machine into the mesh', `${a} apply -f examples/demo/tour/ingress.yaml`,
+    (s) => showIngress(s, mesh, { dataDir: o.dataDir, ...(hostPort ? { hostPort } : {}) }), { continueOnFailure: true });
 
   rep.out.write(`\nSummary:\n${renderSummary(rep.outcomes)}`);
   rep.out.write(`\n${renderTour({
     ambit: a, cluster: record.name, nodeNetns: layout.nodes.map((n) => n.netns), namespace: DEMO_NAMESPACE, repoDir: o.repoDir,
-    nodeBinary: o.nodeBinary, cwd: o.cwd, ztunnelRunning,
+    nodeBinary: o.nodeBinary, cwd: o.cwd, ztunnelRunning, ...(hostPort ? { ingressPort: hostPort } : {}), ingressCaFile: join(o.dataDir, DEMO_INGRESS_CA_FILE),
   })}`);
+}
+
+/** The first of `count` ports from `from` that 127.0.0.1 can listen on now, if any. */
+async function firstFreePort(from: number, count: number): Promise<number | undefined> {
+  const free = (port: number) => new Promise<boolean>((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+  for (let p = from; p < from + count; p++) if (await free(p)) return p;
+  return undefined;
 }
 
 async function waitForPods(api: ApiClient, names: readonly string[], timeoutMs: number, ready: (p: KubeObject) => boolean, what: string): Promise<void> {
@@ -240,6 +260,7 @@ async function demoDown(ctx: Pick<SandboxVerbContext, 'stdout' | 'stderr'>, o: D
   const say = (l: string) => ctx.stdout.write(`${l}\n`);
   const marker = readMarker(o.dataDir);
   const record = readClusterRecord(o.dataDir);
+  rmSync(join(o.dataDir, DEMO_INGRESS_CA_FILE), { force: true });
   if (!record) {
     rmSync(join(o.dataDir, MARKER_FILE), { force: true });
     say(`nothing to remove: no sandbox cluster in ${o.dataDir}`);

@@ -39,7 +39,7 @@ function tourCommands(stdout: string): string[] {
   return tour.split('\n').filter((l) => l.startsWith('  ')).map((l) => l.replace(/\s+#.*$/, '').trim());
 }
 
-test('ambit demo, its tour verbatim, and --down leaving nothing', { timeout: 240_000 }, async (t) => {
+test('ambit demo, its tour verbatim, and --down leaving nothing', { timeout: 330_000 }, async (t) => {
   const name = `d${process.pid % 100000}`;
   const base = mkdtempSync(join(tmpdir(), 'ambit-demo-e2e-'));
   const dataDir = join(base, 'data');
@@ -49,13 +49,14 @@ test('ambit demo, its tour verbatim, and --down leaving nothing', { timeout: 240
   });
 
   const started = Date.now();
-  const demo = await sh(`ambit --data-dir ${dataDir} demo --name ${name}`, 120_000);
+  const demo = await sh(`ambit --data-dir ${dataDir} demo --name ${name}`, 180_000);
   const upSeconds = (Date.now() - started) / 1000;
   assert.equal(demo.code, 0, `demo exit ${demo.code}\n${demo.stdout}\n${demo.stderr}`);
   // Every step ran and passed, with its duration; nothing reported as not shown.
   for (const title of ['check prerequisites', `create a 2-node sandbox cluster "${name}"`, 'deploy the sample apps', 'prove traffic works before enrolment (plain TCP)',
     'enroll the namespace in ambient mode (no pod restarts)', 'ztunnel takes the enrolled pods', 'a certificate for each workload identity',
-    'mTLS between client and echo, in ztunnel metrics', 'a DENY policy refuses the client', 'a waypoint adds L7: a 90/10 canary and retries']) {
+    'mTLS between client and echo, in ztunnel metrics', 'a DENY policy refuses the client', 'a waypoint adds L7: a 90/10 canary and retries',
+    'egress: TLS origination and policy at an egress waypoint, REGISTRY_ONLY', 'ingress: HTTPS from this machine into the mesh']) {
     assert.match(demo.stdout, new RegExp(`^ +\\d+\\. ${title.replace(/[()".]/g, '\\$&')} +ok +\\d+\\.\\d s$`, 'm'), title);
   }
   assert.doesNotMatch(demo.stdout, /NOT SHOWN|FAILED/);
@@ -64,6 +65,11 @@ test('ambit demo, its tour verbatim, and --down leaving nothing', { timeout: 240
   assert.match(demo.stdout, /client -> http:\/\/echo\/: refused/);
   assert.match(demo.stdout, /^ {4}100 requests to http:\/\/echo\/: v1 answered \d+, v2 answered \d+ \(route weights 90\/10\)$/m);
   assert.match(demo.stdout, /^ {4}20 requests to \/flaky .*: 20 answered 200/m);
+  assert.match(demo.stdout, /the outside host saw GET \/hello over TLS, SNI api\.example\.test$/m);
+  assert.match(demo.stdout, /POST http:\/\/api\.example\.test\/orders: 403 RBAC: access denied/);
+  assert.match(demo.stdout, /REGISTRY_ONLY: refused by ztunnel/);
+  assert.match(demo.stdout, /this machine -> https:\/\/shop\.example\.test:\d+\/ .*: echo v[12] pod=echo-v[12] /);
+  assert.match(demo.stdout, /echo's ztunnel: inbound HBONE from spiffe:\/\/cluster\.local\/ns\/ambit-demo\/sa\/public/);
   t.diagnostic(`demo up in ${upSeconds.toFixed(1)} s`);
 
   const cmds = tourCommands(demo.stdout);
@@ -121,6 +127,13 @@ test('ambit demo, its tour verbatim, and --down leaving nothing', { timeout: 240
   assert.match((await run(find(/waypoint status -n ambit-demo$/))).stdout, /^waypoint +True +Programmed +Programmed /m);
   assert.equal((await run(find(/delete -f .*canary\.yaml$/))).code, 0);
   assert.match((await run(find(/waypoint delete waypoint -n ambit-demo$/))).stdout, /^waypoint ambit-demo\/waypoint deleted$/m);
+
+  // Ingress from this machine, as printed; egress through the egress waypoint, as printed.
+  assert.match((await run(find(/^curl --resolve shop\.example\.test:\d+:127\.0\.0\.1 /))).stdout, /^echo v[12] pod=echo-v[12] /);
+  assert.equal((await run(find(/apply -f .*egress\.yaml$/))).code, 0);
+  const egressCurl = find(/curl -s http:\/\/api\.example\.test\/hello$/);
+  await until('TLS originated by the egress waypoint', async () => (await run(egressCurl)).stdout.includes('"tls":true'), 45_000);
+  assert.equal((await run(find(/delete -f .*egress\.yaml$/))).code, 0);
 
   // Un-enroll → plaintext: no capture, the echo still answers, and ztunnel counts no new mTLS connection.
   const opened = async (): Promise<number> => {

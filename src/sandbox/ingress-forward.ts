@@ -10,6 +10,7 @@ import type { Logger } from '../lib/log.js';
 import { GATEWAY_NAME_LABEL } from '../lib/mesh-contract.js';
 import { connectFromNetns } from '../platform/index.js';
 import type { ClusterLayout } from './cluster-layout.js';
+import { spliceSockets } from './socket-splice.js';
 
 const CONNECT_TIMEOUT_MS = 5000;
 
@@ -64,16 +65,7 @@ export async function startIngressForwards(mappings: readonly IngressPortMapping
       }
       connectFromNetns(fromNetns, { host: target.ip, port: m.gateway, timeoutMs: CONNECT_TIMEOUT_MS }).then((upstream) => {
         if (client.destroyed) return void upstream.destroy();
-        sockets.add(upstream);
-        upstream.on('close', () => sockets.delete(upstream));
-        const closeBoth = () => {
-          client.destroy();
-          upstream.destroy();
-        };
-        upstream.on('error', closeBoth).on('close', closeBoth);
-        client.on('close', closeBoth);
-        client.pipe(upstream).pipe(client);
-        client.resume();
+        spliceSockets(client, upstream, sockets);
       }, (err: unknown) => {
         log.warn({ service: target.name, port: m.gateway, error: describeError(err) }, 'ingress port: cannot reach the gateway');
         client.destroy();

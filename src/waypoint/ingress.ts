@@ -19,7 +19,7 @@ import type { IngressPortRecord } from '../lib/xds/waypoint-records.js';
 import type { Downstream, HttpProxy } from './http-proxy.js';
 import { byteStream } from './byte-stream.js';
 import { parseClientHello, UNRECOGNIZED_NAME_ALERT } from './client-hello.js';
-import { serveHttp1, serveHttp2, sniff } from './listener.js';
+import { peekUntil, serveHttp1, serveHttp2, sniff } from './listener.js';
 import { peerFacts } from './peer.js';
 
 type IngressListener = IngressPortRecord['listeners'][number];
@@ -42,29 +42,14 @@ function listenerTakes(hostname: string, host: string): boolean {
 /** How long a client may take to send its ClientHello. */
 const HELLO_TIMEOUT_MS = 10_000;
 
-/** Reads the ClientHello (the bytes go back into the socket); undefined when the client sends something else or nothing. */
-function readClientHello(socket: net.Socket, timeoutMs: number): Promise<{ serverName?: string } | undefined> {
-  return new Promise((resolve) => {
-    let buf = Buffer.alloc(0);
-    const finish = (v: { serverName?: string } | undefined) => {
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('end', onEnd);
-      socket.pause();
-      if (buf.length) socket.unshift(buf);
-      resolve(v);
-    };
-    const onData = (c: Buffer) => {
-      buf = Buffer.concat([buf, c]);
-      const r = parseClientHello(buf);
-      if (r.kind === 'hello') finish(r.serverName ? { serverName: r.serverName } : {});
-      else if (r.kind === 'not-tls' || buf.length > 16_389) finish(undefined);
-    };
-    const onEnd = () => finish(undefined);
-    const timer = setTimeout(() => finish(undefined), timeoutMs);
-    socket.on('data', onData);
-    socket.once('end', onEnd);
-  });
+/** Reads the ClientHello (the bytes go back into the socket); null when the client sends something else or nothing. */
+function readClientHello(socket: net.Socket, timeoutMs: number): Promise<{ serverName?: string } | null> {
+  return peekUntil<{ serverName?: string } | null>(socket, (buf) => {
+    const r = parseClientHello(buf);
+    if (r.kind === 'hello') return r.serverName ? { serverName: r.serverName } : {};
+    // A ClientHello spans one record of at most 16 KiB (+ its 5-byte header).
+    return r.kind === 'not-tls' || buf.length > 16_389 ? null : undefined;
+  }, null, timeoutMs);
 }
 
 function hostOfAuthority(authority: string): string {

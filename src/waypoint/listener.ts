@@ -62,29 +62,37 @@ export function classify(buf: Buffer): Protocol | undefined {
   return /^\S+ \S*$/.test(line) ? undefined : 'tcp';
 }
 
-/** Reads until the protocol is known, then puts the bytes back. */
-export function sniff(stream: Duplex, timeoutMs: number | undefined): Promise<Protocol> {
+/**
+ * Reads until `decide` knows what the first bytes are (or the stream ends, or `timeoutMs` passes: `otherwise`),
+ * then puts every byte back and pauses the stream, so the next reader sees them all.
+ */
+export function peekUntil<T>(stream: Duplex, decide: (buf: Buffer) => T | undefined, otherwise: T, timeoutMs: number | undefined): Promise<T> {
   return new Promise((resolve) => {
     let buf: Buffer = Buffer.alloc(0);
     let timer: NodeJS.Timeout | undefined;
-    const finish = (p: Protocol) => {
+    const finish = (v: T) => {
       clearTimeout(timer);
       stream.off('data', onData);
       stream.off('end', onEnd);
       stream.pause();
       if (buf.length) stream.unshift(buf);
-      resolve(p);
+      resolve(v);
     };
     const onData = (c: Buffer) => {
       buf = buf.length ? Buffer.concat([buf, c]) : c;
-      const p = classify(buf);
-      if (p) finish(p);
+      const v = decide(buf);
+      if (v !== undefined) finish(v);
     };
-    const onEnd = () => finish('tcp');
-    if (timeoutMs !== undefined) timer = setTimeout(() => finish('tcp'), timeoutMs);
+    const onEnd = () => finish(otherwise);
+    if (timeoutMs !== undefined) timer = setTimeout(() => finish(otherwise), timeoutMs);
     stream.on('data', onData);
     stream.once('end', onEnd);
   });
+}
+
+/** Reads until the protocol is known, then puts the bytes back. */
+export function sniff(stream: Duplex, timeoutMs: number | undefined): Promise<Protocol> {
+  return peekUntil(stream, classify, 'tcp', timeoutMs);
 }
 
 export class WaypointListener {

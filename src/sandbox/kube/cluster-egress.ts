@@ -12,6 +12,7 @@ import { ipBytes, parseIpPrefix, prefixContains, type IpPrefix } from '../../lib
 import type { Logger } from '../../lib/log.js';
 import { connectFromNetns } from '../../platform/index.js';
 import type { ClusterLayout } from '../cluster-layout.js';
+import { spliceSockets } from '../socket-splice.js';
 import { endWithHttpError } from './raw-http-error.js';
 
 /** A CONNECT request line and its headers must fit in this much. */
@@ -67,18 +68,9 @@ export async function startClusterEgress(socketPath: string, layout: ClusterLayo
       const rest = head.subarray(end + 4);
       connectFromNetns(layout.fabricNetns, { ...target, timeoutMs: CONNECT_TIMEOUT_MS }).then((upstream) => {
         if (client.destroyed) return upstream.destroy();
-        sockets.add(upstream);
-        upstream.on('close', () => sockets.delete(upstream));
         client.write('HTTP/1.1 200 Connection established\r\n\r\n');
         if (rest.length) upstream.write(rest);
-        const closeBoth = () => {
-          client.destroy();
-          upstream.destroy();
-        };
-        upstream.on('error', closeBoth).on('close', closeBoth);
-        client.on('close', closeBoth);
-        client.pipe(upstream).pipe(client);
-        client.resume();
+        spliceSockets(client, upstream, sockets);
       }, (err: unknown) => {
         log.debug({ target: `${target.host}:${target.port}`, err: describeError(err) }, 'cluster egress: dial failed');
         endWithHttpError(client, 502, `cannot reach ${target.host}:${target.port}: ${describeError(err)}`);

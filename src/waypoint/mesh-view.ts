@@ -1,5 +1,6 @@
 // The waypoint's view of the mesh, rebuilt from each xDS snapshot: services by key and VIP, workloads by uid and
 // address, the endpoints of each service, and this waypoint's own config (bound services, attached routes).
+import { PORT_HBONE } from '../lib/mesh-contract.js';
 import type { AddressRecord, ServiceRecord, WorkloadRecord } from '../lib/xds/workload-records.js';
 import type { BoundServiceRecord, WaypointConfigRecord } from '../lib/xds/waypoint-records.js';
 
@@ -9,6 +10,11 @@ export interface Endpoint {
   ip: string;
   /** The port to dial on the workload for the service port asked for. */
   port: number;
+  /**
+   * Reached through the service's waypoint (an ingress gateway and istio.io/ingress-use-waypoint): HBONE to this
+   * waypoint pod, with `ip:port` (the service VIP and port) as the CONNECT authority; `workload` is the waypoint.
+   */
+  via?: { ip: string; port: number };
 }
 
 export class MeshView {
@@ -66,6 +72,23 @@ export class MeshView {
       if (s.hostname === h || h === `${name}.${ns}` || h === `${name}.${ns}.svc` || (h === name && ns === namespace)) return `${s.namespace}/${s.hostname}`;
     }
     return undefined;
+  }
+
+  /**
+   * The service's waypoint pods as endpoints for `servicePort` (see Endpoint.via), or undefined when the service
+   * has no waypoint (or no VIP to name it by).
+   */
+  waypointEndpoints(key: string, servicePort: number): Endpoint[] | undefined {
+    const svc = this.#services.get(key);
+    const vip = svc?.addresses[0]?.address;
+    const gw = svc?.waypoint;
+    if (!svc || !vip || !gw) return undefined;
+    const wpService = gw.address ? this.#serviceByVip.get(gw.address.address) : gw.hostname ? this.#services.get(`${gw.hostname.namespace}/${gw.hostname.hostname}`) : undefined;
+    const wpKey = wpService ? `${wpService.namespace}/${wpService.hostname}` : undefined;
+    const pods = wpKey ? (this.#endpoints.get(wpKey) ?? []) : gw.address ? [this.#workloadByIp.get(gw.address.address)].filter((w): w is WorkloadRecord => !!w) : [];
+    return pods
+      .filter((w) => w.status === 'HEALTHY' && w.tunnelProtocol === 'HBONE' && w.addresses[0])
+      .map((w) => ({ workload: w, ip: vip, port: servicePort, via: { ip: w.addresses[0]!, port: gw.hboneMtlsPort || PORT_HBONE } }));
   }
 
   workloadByIp(ip: string): WorkloadRecord | undefined {

@@ -111,7 +111,9 @@ export class Upstreams {
   pick(backend: Backend, policy: UpstreamPolicy | undefined, hashKey: string | undefined, exclude: ReadonlySet<string>): Endpoint | PickFailure {
     const key = `${backend.namespace}/${backend.hostname}`;
     const view = this.#opts.view();
-    let eps = view.endpoints(key, backend.port);
+    // An ingress gateway reaches a Service labelled istio.io/ingress-use-waypoint through that Service's waypoint.
+    const viaWaypoint = view.config?.ingressUseWaypoint?.includes(key) ? view.waypointEndpoints(key, backend.port) : undefined;
+    let eps = viaWaypoint ?? view.endpoints(key, backend.port);
     if (!view.service(key)) return { flag: 'UH', reason: `no such service ${key}` };
     if (backend.subset) {
       const labels = backend.subset.labels;
@@ -205,8 +207,9 @@ export class Upstreams {
     const w = ep.workload;
     const target = formatHostPort(ep.ip, ep.port);
     if (w.tunnelProtocol === 'HBONE') {
+      const dst = ep.via ? formatHostPort(ep.via.ip, ep.via.port) : formatHostPort(ep.ip, this.#opts.hbonePort ?? PORT_HBONE);
       return this.#pool.openStream(
-        { srcIdentity: this.#opts.identity, expectedIdentities: [formatSpiffeId(w)], dst: formatHostPort(ep.ip, this.#opts.hbonePort ?? PORT_HBONE), srcIp: '' },
+        { srcIdentity: this.#opts.identity, expectedIdentities: [formatSpiffeId(w)], dst, srcIp: '' },
         target,
         headers,
       );

@@ -6,6 +6,7 @@
 // hold over real requests; an unknown SNI is refused with the TLS alert unrecognized_name; a Host no route serves
 // gets 404. Status: Programmed with the Service address, listeners' attachedRoutes and ResolvedRefs (a missing
 // Secret is InvalidCertificateRef), a route from a namespace the listener does not allow is NotAllowedByListeners.
+// A Service labelled istio.io/ingress-use-waypoint=true is reached through its waypoint.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -153,4 +154,20 @@ test('ingress: HTTPS from the host into the mesh with the gateway\'s identity, r
   });
   assert.equal(await plain(HOST), 200);
   assert.equal(await plain('other.example.test'), 404);
+
+  // istio.io/ingress-use-waypoint=true on a Service with a waypoint: the gateway goes through that waypoint.
+  const wp = await fx.cli(['waypoint', 'apply', '-n', 'shop', '--wait', '--waypoint-timeout', '60s'], { timeoutMs: 90_000 });
+  assert.match(wp.stdout, /waypoint shop\/waypoint applied/);
+  await fx.cli(['label', 'service', 'echo-v2', '-n', 'shop', 'istio.io/use-waypoint=waypoint', 'istio.io/ingress-use-waypoint=true']);
+  const wpPod = JSON.parse((await fx.cli(['get', 'pods', '-n', 'shop', '-o', 'json'])).stdout).items.find((p: { metadata: { name: string } }) => p.metadata.name.startsWith('waypoint-')) as { status: { podIP: string } };
+  await fx.waitFor('ingress traffic to echo-v2 crosses its waypoint', async () => {
+    const r = await get({ 'x-version': 'v2' }).catch(() => undefined);
+    return r?.status === 200 && String(r.body['caller']).includes(wpPod.status.podIP) ? true : undefined;
+  }, 30_000, 500);
+  // echo-v1 has no such label: still straight from the gateway.
+  const direct = await fx.waitFor('an answer from echo-v1', async () => {
+    const r = await get();
+    return r.body['version'] === 'v1' ? r : undefined;
+  }, 10_000, 50);
+  assert.ok(!String(direct.body['caller']).includes(wpPod.status.podIP), JSON.stringify(direct.body));
 });

@@ -10,6 +10,8 @@ import type { AttachedResourceRecord, BoundServiceRecord, IngressPortRecord, Way
 import { attachRoute, ingressListeners, isIngressGateway, listenerCertificate, refersTo, SERVED_LISTENER_PROTOCOLS } from './ingress-attachment.js';
 import { labelsOf, nsOf, recs, specOf, type IndexReader } from './index-reader.js';
 import { targetRefsOf } from './authorization-translate.js';
+import { serviceHostname } from './address-translate.js';
+import { INGRESS_USE_WAYPOINT_LABEL } from '../../lib/mesh-contract.js';
 
 const INGRESS_ROUTE_KINDS = ['HTTPRoute', 'GRPCRoute'];
 
@@ -74,6 +76,8 @@ export function translateIngressConfig(r: IndexReader, gw: KubeObject): Waypoint
   }
   const authorizationPolicies: AttachedResourceRecord[] = r.list('AuthorizationPolicy', gwNs, (o) => targetRefsOf(specOf(o)).some((ref) => ref['kind'] === 'Gateway' && ref['name'] === gwName))
     .map((o) => ({ kind: o.kind, namespace: nsOf(o), name: o.metadata.name, resourceVersion: o.metadata.resourceVersion ?? '', spec: (o.spec ?? {}) as JsonObject, services: [] }));
+  // Services that want ingress traffic to cross their waypoint (Istio's istio.io/ingress-use-waypoint=true).
+  const viaWaypoint = r.list('Service', undefined, (svc) => labelsOf(svc)[INGRESS_USE_WAYPOINT_LABEL] === 'true').map((svc) => `${nsOf(svc)}/${serviceHostname(r, svc)}`).sort();
   return {
     name: gwName,
     namespace: gwNs,
@@ -86,5 +90,6 @@ export function translateIngressConfig(r: IndexReader, gw: KubeObject): Waypoint
     authorizationPolicies,
     requestAuthentications: [],
     ingressPorts: [...ports.values()].sort((a, b) => a.port - b.port),
+    ...(viaWaypoint.length ? { ingressUseWaypoint: viaWaypoint } : {}),
   };
 }

@@ -60,6 +60,8 @@ export interface WaypointConfigRecord {
   disabledMetrics?: string[];
   /** Ingress gateways: the ports served to clients outside the mesh. */
   ingressPorts?: IngressPortRecord[];
+  /** Ingress gateways: keys of the Services they reach through their waypoint (istio.io/ingress-use-waypoint). */
+  ingressUseWaypoint?: string[];
 }
 
 export interface IngressPortRecord {
@@ -115,6 +117,7 @@ export function decodeWaypointConfig(bytes: Uint8Array): Decoded<WaypointConfigR
         } : {}),
         ...(m.accessLoggingDisabled ? { accessLoggingDisabled: true } : {}),
         ...(m.disabledMetrics.length ? { disabledMetrics: [...m.disabledMetrics] } : {}),
+        ...(m.ingressUseWaypoint.length ? { ingressUseWaypoint: [...m.ingressUseWaypoint] } : {}),
         ...(m.ingressPorts.length ? {
           ingressPorts: m.ingressPorts.map((p) => ({
             port: p.port, protocol: p.protocol === 'HTTPS' ? 'HTTPS' : 'HTTP',

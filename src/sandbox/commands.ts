@@ -240,7 +240,7 @@ export async function createCluster(
   const paths = clusterPaths(dataDir);
   if (livePid(paths.supervisorPid) && existsSync(paths.ready) && (await topologyExists(layout))) {
     progress(`cluster "${name}" is already running`);
-    ctx.stdout.write(summary(layout, dataDir));
+    ctx.stdout.write(summary(layout, dataDir, record.ingressPorts));
     return;
   }
   writeClusterRecord(dataDir, record);
@@ -270,13 +270,14 @@ export async function createCluster(
     await new Promise((r) => setTimeout(r, 100));
   }
   progress(`cluster "${name}" is ready`);
-  ctx.stdout.write(summary(layout, dataDir));
+  ctx.stdout.write(summary(layout, dataDir, record.ingressPorts));
   if (record.kubernetes) ctx.stdout.write(`kubernetes: kubectl --kubeconfig ${hostKubeconfigPath(dataDir)} get nodes\n`);
 }
 
-function summary(layout: ClusterLayout, dataDir: string): string {
+function summary(layout: ClusterLayout, dataDir: string, ingressPorts: ReadonlyArray<{ host: number; gateway: number }> = []): string {
   const lines = [`cluster ${layout.name}: ${layout.nodes.length} node(s), services ${layout.serviceCidr}, data dir ${dataDir}`];
   for (const n of layout.nodes) lines.push(`  ${n.name}  netns ${n.netns}  ip ${n.ip}  pods ${n.podCidr}`);
+  for (const p of ingressPorts) lines.push(`  ingress  127.0.0.1:${p.host} -> port ${p.gateway} of the ingress gateway Service`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -343,6 +344,8 @@ interface ClusterInfo {
   serviceCidr: string;
   /** The nameserver pods use and the hosts beyond the cluster (src/sandbox/outside-world.ts). */
   outside: { netns: string; nameserver: string; caCertificate: string; hosts: Array<{ name: string; ip: string }> };
+  /** `--ingress-port` mappings: 127.0.0.1:host → the ingress gateway's port. */
+  ingressPorts: Array<{ host: number; gateway: number }>;
   nodes: Array<{ name: string; netns: string; ip: string; podCidr: string }>;
   pods: Array<{ namespace: string; name: string; node: string; netns: string; ip: string; phase: string; redirection: string }>;
   processes: Array<{ role: string; pid: number | null; log: string; held?: boolean }>;
@@ -400,6 +403,7 @@ async function clusterInfo(dataDir: string, api: ApiClient): Promise<ClusterInfo
     fabric: { netns: layout.fabricNetns, ip: layout.fabricIp },
     serviceCidr: layout.serviceCidr,
     outside: { netns: layout.outside.netns, nameserver: layout.dnsIp, caCertificate: outsideCaPath(dataDir), hosts: layout.outside.hosts },
+    ingressPorts: record.ingressPorts ?? [],
     nodes: layout.nodes.map((n) => ({ name: n.name, netns: n.netns, ip: n.ip, podCidr: n.podCidr })),
     pods: [],
     processes,
@@ -433,6 +437,7 @@ function formatInfo(info: ClusterInfo): string {
   out.push(`cluster ${info.name}  data dir ${info.dataDir}  control plane ${info.controlPlane.reachable ? 'reachable' : `UNREACHABLE (${info.controlPlane.error})`}`);
   out.push(`fabric  netns ${info.fabric.netns}  ip ${info.fabric.ip}  services ${info.serviceCidr}`);
   out.push(`outside  netns ${info.outside.netns}  nameserver ${info.outside.nameserver}  hosts ${info.outside.hosts.map((h) => `${h.name}=${h.ip}`).join(' ')}  CA ${info.outside.caCertificate}`);
+  if (info.ingressPorts.length) out.push(`ingress  ${info.ingressPorts.map((p) => `127.0.0.1:${p.host} -> gateway port ${p.gateway}`).join(', ')}`);
   out.push('', 'NODE     NETNS                      IP             POD CIDR');
   for (const n of info.nodes) out.push(`${n.name.padEnd(8)} ${n.netns.padEnd(26)} ${n.ip.padEnd(14)} ${n.podCidr}`);
   out.push('', 'POD                            NODE     IP             PHASE      MESH      NETNS');

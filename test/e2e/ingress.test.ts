@@ -81,6 +81,7 @@ test('ingress: HTTPS from the host into the mesh with the gateway\'s identity, r
     },
   ]);
   for (const p of ['echo-v1', 'echo-v2']) await fx.running('shop', p);
+  assert.match((await fx.cli(['cluster', 'info'])).stdout, new RegExp(`^ingress  127\\.0\\.0\\.1:${httpsPort} -> gateway port 443, 127\\.0\\.0\\.1:${httpPort} -> gateway port 80$`, 'm'));
 
   // Status: programmed with the Service's address; listener and route conditions as the Gateway API defines them.
   const gw = await fx.waitFor('the gateway is programmed', async () => {

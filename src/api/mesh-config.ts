@@ -89,11 +89,13 @@ export function parseMeshConfig(text: string): ParsedMeshConfig {
     return result;
   }
   const otp = (doc as Record<string, unknown>)['outboundTrafficPolicy'];
-  if (otp !== undefined) {
-    const mode = otp && typeof otp === 'object' && !Array.isArray(otp) ? (otp as Record<string, unknown>)['mode'] : undefined;
-    if (otp === null || typeof otp !== 'object' || Array.isArray(otp)) problems.push('outboundTrafficPolicy: expected a mapping with a mode');
-    else if (mode !== undefined && !OUTBOUND_MODES.includes(mode as (typeof OUTBOUND_MODES)[number])) problems.push(`outboundTrafficPolicy.mode: expected ALLOW_ANY or REGISTRY_ONLY, got ${JSON.stringify(mode)}`);
-    else if (mode !== undefined) result.outboundTrafficMode = mode as (typeof OUTBOUND_MODES)[number];
+  if (otp !== undefined && (otp === null || typeof otp !== 'object' || Array.isArray(otp))) {
+    problems.push('outboundTrafficPolicy: expected a mapping with a mode');
+  } else if (otp !== undefined) {
+    const mode = (otp as Record<string, unknown>)['mode'];
+    const known = OUTBOUND_MODES.find((m) => m === mode);
+    if (known) result.outboundTrafficMode = known;
+    else if (mode !== undefined) problems.push(`outboundTrafficPolicy.mode: expected ALLOW_ANY or REGISTRY_ONLY, got ${JSON.stringify(mode)}`);
   }
   const list = (doc as Record<string, unknown>)['extensionProviders'];
   if (list === undefined) return result;

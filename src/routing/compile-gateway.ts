@@ -1,5 +1,6 @@
 // Gateway API HTTPRoute / GRPCRoute / TCPRoute specs → compiled match entries and actions (GAMMA semantics).
 import { parseGatewayDurationMs } from '../api/kinds/checks.js';
+import { hostnameMatches } from '../lib/hostname-match.js';
 import type { AttachedResourceRecord } from '../lib/xds/waypoint-records.js';
 import { emptyEdits, mergeEdits, type PathRewrite } from './edits.js';
 import { compileRe2, exactTest, hostOf, normalizePrefix, regexTest, segmentPrefixMatches, type StringTest } from './match.js';
@@ -74,13 +75,11 @@ export function compileGatewayRoute(rec: AttachedResourceRecord, ctx: CompileCon
   return out;
 }
 
-/** The request's Host (port and trailing dot ignored, any case) is one of `hostnames` (`*.x` covers subdomains of x). */
+/** The request's Host (its port ignored) is matched by one of `hostnames`. */
 function hostnamesTest(hostnames: string[]): StringTest {
-  const exact = new Set(hostnames.filter((h) => !h.startsWith('*.')).map((h) => h.toLowerCase()));
-  const suffixes = hostnames.filter((h) => h.startsWith('*.')).map((h) => h.slice(1).toLowerCase());
   return (authority) => {
-    const host = hostOf(authority).toLowerCase().replace(/\.$/, '');
-    return exact.has(host) || suffixes.some((s) => host.endsWith(s) && host.length > s.length);
+    const host = hostOf(authority);
+    return hostnames.some((h) => hostnameMatches(h, host));
   };
 }
 

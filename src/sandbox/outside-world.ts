@@ -66,11 +66,11 @@ export function answerQuery(layout: ClusterLayout, query: DnsMessage): DnsMessag
   if (query.flags.opcode !== Opcode.QUERY || !q || query.questions.length !== 1) return responseTo(query, Rcode.NOTIMP);
   const name = q.name.toLowerCase();
   const host = layout.outside.hosts.find((h) => h.name === name);
-  if (!host) return { ...responseTo(query, Rcode.NXDOMAIN), flags: { ...responseTo(query, Rcode.NXDOMAIN).flags, aa: true } };
-  const answers = q.type === RecordType.A && q.class === RecordClass.IN
+  const answers = host && q.type === RecordType.A && q.class === RecordClass.IN
     ? [{ name: q.name, type: RecordType.A, class: RecordClass.IN, ttl: OUTSIDE_TTL_SECONDS, data: { kind: 'a' as const, address: host.ip } }]
     : [];
-  const res = responseTo(query, Rcode.NOERROR, answers);
+  // Authoritative either way: this nameserver owns every name the sandbox knows.
+  const res = responseTo(query, host ? Rcode.NOERROR : Rcode.NXDOMAIN, answers);
   res.flags.aa = true;
   return res;
 }

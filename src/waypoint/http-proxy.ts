@@ -440,19 +440,23 @@ export class HttpProxy {
     return result;
   }
 
+  /**
+   * Whether the upstream speaks HTTP/2: gRPC always; else what the Service port declares — the backend's for a
+   * client outside the mesh (HTTP/1.1 when it declares nothing), the dialled service's for mesh traffic (the
+   * client's own protocol when it declares nothing).
+   */
   #upstreamH2(ds: Downstream, grpc: boolean, backend: Backend | undefined): boolean {
     if (grpc) return true;
-    if (ds.external) {
-      const p = backend && this.#d.view().service(`${backend.namespace}/${backend.hostname}`)?.ports.find((x) => x.servicePort === backend.port);
-      return p?.appProtocol === 'HTTP2' || p?.appProtocol === 'GRPC';
-    }
-    if (ds.target) {
-      const svc = this.#d.view().service(ds.target.serviceKey);
-      const p = svc?.ports.find((x) => x.servicePort === ds.target!.port);
-      if (p?.appProtocol === 'HTTP2' || p?.appProtocol === 'GRPC') return true;
-      if (p?.appProtocol === 'HTTP11') return false;
-    }
+    const declared = ds.external
+      ? backend && this.#declaredProtocol(`${backend.namespace}/${backend.hostname}`, backend.port)
+      : ds.target && this.#declaredProtocol(ds.target.serviceKey, ds.target.port);
+    if (declared === 'HTTP2' || declared === 'GRPC') return true;
+    if (declared === 'HTTP11' || ds.external) return false;
     return ds.downstreamProtocol === 'h2';
+  }
+
+  #declaredProtocol(serviceKey: string, port: number): string | undefined {
+    return this.#d.view().service(serviceKey)?.ports.find((x) => x.servicePort === port)?.appProtocol;
   }
 
   async #mirror(ds: Downstream, ex: Exchange, m: Backend, headers: Headers, path: string, authority: string, body: RequestBody): Promise<void> {

@@ -14,7 +14,9 @@ import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { describeError } from '../lib/errors.js';
+import { hostnameMatches } from '../lib/hostname-match.js';
 import { formatHostPort } from '../lib/ip-address.js';
+import { hostOf } from '../routing/match.js';
 import type { IngressPortRecord } from '../lib/xds/waypoint-records.js';
 import type { Downstream, HttpProxy } from './http-proxy.js';
 import { byteStream } from './byte-stream.js';
@@ -31,12 +33,9 @@ interface PortServer {
   contexts: Map<string, tls.SecureContext>;
 }
 
-/** `host` matched by a listener hostname ('' = any; `*.x` = one or more labels under x). */
+/** `host` matched by a listener hostname ('' = any). */
 function listenerTakes(hostname: string, host: string): boolean {
-  if (!hostname) return true;
-  const h = host.toLowerCase().replace(/\.$/, '');
-  const p = hostname.toLowerCase();
-  return p.startsWith('*.') ? h.endsWith(p.slice(1)) && h.length > p.length - 1 : h === p;
+  return !hostname || hostnameMatches(hostname, host);
 }
 
 /** How long a client may take to send its ClientHello. */
@@ -50,10 +49,6 @@ function readClientHello(socket: net.Socket, timeoutMs: number): Promise<{ serve
     // A ClientHello spans one record of at most 16 KiB (+ its 5-byte header).
     return r.kind === 'not-tls' || buf.length > 16_389 ? null : undefined;
   }, null, timeoutMs);
-}
-
-function hostOfAuthority(authority: string): string {
-  return authority.startsWith('[') ? authority.slice(1, authority.indexOf(']')) : authority.replace(/:\d+$/, '');
 }
 
 export class IngressListeners {
@@ -141,7 +136,7 @@ export class IngressListeners {
     const h2 = protocol === 'h2';
     // The listener is chosen per request, by its Host header.
     const pick = (authority: string): Downstream => {
-      const l = ps.config.listeners.find((x) => listenerTakes(x.hostname, hostOfAuthority(authority))) ?? ps.config.listeners[ps.config.listeners.length - 1]!;
+      const l = ps.config.listeners.find((x) => listenerTakes(x.hostname, hostOf(authority))) ?? ps.config.listeners[ps.config.listeners.length - 1]!;
       return this.#downstream(socket, ps.config.port, l, h2 ? 'h2' : 'http1', false);
     };
     if (h2) serveHttp2(socket, (ex) => void this.#proxy.handle(pick(ex.authority), ex), this.#log);

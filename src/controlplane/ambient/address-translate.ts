@@ -145,17 +145,22 @@ interface ServiceEntryTranslation {
 }
 
 /**
- * The single-address VIPs of one host of a ServiceEntry, as a waypoint matches them: its `spec.addresses` (every
- * host shares them; a range is no single address and is left out), else the address auto-allocated to that host in
- * status (src/controlplane/ip-allocator).
+ * The addresses of one host of a ServiceEntry: its `spec.addresses` (every host shares them; ranges keep their
+ * length), else the address auto-allocated to that host in status (src/controlplane/ip-allocator).
  */
-export function serviceEntryVips(se: KubeObject, hostname: string): string[] {
+function serviceEntryAddresses(se: KubeObject, hostname: string): Array<{ address: string; length?: number }> {
   const own = strs(specOf(se), 'addresses');
-  if (!own.length) return allocatedAddresses(se).filter((a) => a.host === hostname).map((a) => a.value);
+  if (!own.length) return allocatedAddresses(se).filter((a) => a.host === hostname).map((a) => ({ address: a.value }));
   return own.flatMap((a) => {
     const c = parseCidr(a);
-    return c && c.length === (isIP(c.address) === 6 ? 128 : 32) ? [c.address] : [];
+    if (!c) return [];
+    return c.length === (isIP(c.address) === 6 ? 128 : 32) ? [{ address: c.address }] : [{ address: c.address, length: c.length }];
   });
+}
+
+/** The single-address VIPs of one host of a ServiceEntry, as a waypoint matches them (ranges left out). */
+export function serviceEntryVips(se: KubeObject, hostname: string): string[] {
+  return serviceEntryAddresses(se, hostname).filter((a) => a.length === undefined).map((a) => a.address);
 }
 
 /** One Service per host, plus workloads for inline endpoints (or, for DNS resolution without endpoints, per host). */
@@ -164,25 +169,16 @@ export function translateServiceEntry(r: IndexReader, se: KubeObject): ServiceEn
   const ns = nsOf(se);
   const hosts = strs(spec, 'hosts');
   const binding = bindWaypoint(r, bindingTargetOf(se), 'service');
-  const addresses = strs(spec, 'addresses')
-    .map(parseCidr)
-    .filter((x): x is { address: string; length: number } => !!x)
-    .map((c): NetworkAddressRecord => {
-      const full = isIP(c.address) === 6 ? 128 : 32;
-      return c.length === full ? { network: r.config.network, address: c.address } : { network: r.config.network, address: c.address, length: c.length };
-    });
   const ports = recs(spec, 'ports')
     .filter((p) => typeof p['number'] === 'number')
     .map((p) => port(p['number'] as number, num(p, 'targetPort') ?? (p['number'] as number), seAppProtocol(p)));
   const resolution = str(spec, 'resolution') ?? 'NONE';
-  // Without spec addresses, a host's VIP is the one auto-allocated into status (src/controlplane/ip-allocator).
-  const allocated = addresses.length ? [] : allocatedAddresses(se);
   const services = hosts.map((hostname): ServiceRecord => {
     const s: ServiceRecord = {
       name: se.metadata.name,
       namespace: ns,
       hostname,
-      addresses: addresses.length ? addresses : allocated.filter((a) => a.host === hostname).map((a) => ({ network: r.config.network, address: a.value })),
+      addresses: serviceEntryAddresses(se, hostname).map((a): NetworkAddressRecord => ({ network: r.config.network, ...a })),
       ports,
       subjectAltNames: strs(spec, 'subjectAltNames'),
       ipFamilies: 'AUTOMATIC',

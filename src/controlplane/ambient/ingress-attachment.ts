@@ -6,6 +6,7 @@
 import { matchLabels } from '../../api/index.js';
 import type { KubeObject } from '../../api/meta.js';
 import { tlsSecretMaterial } from '../../api/tls-secret.js';
+import { hostnameMatches } from '../../lib/hostname-match.js';
 import { INGRESS_GATEWAY_CLASSES } from '../../lib/mesh-contract.js';
 
 type Json = Record<string, unknown>;
@@ -14,7 +15,7 @@ const recs = (v: unknown): Json[] => (Array.isArray(v) ? v.filter((x): x is Json
 const strs = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 
 /** Listener protocols an ingress gateway serves (others are reported in the listener's status). */
-export const SERVED_LISTENER_PROTOCOLS = ['HTTP', 'HTTPS'];
+const SERVED_LISTENER_PROTOCOLS = ['HTTP', 'HTTPS'];
 
 interface IngressListener {
   name: string;
@@ -51,12 +52,17 @@ export function ingressListeners(gw: KubeObject): IngressListener[] {
   });
 }
 
-/** True when `host` (no wildcard) is matched by `pattern` (exact, or `*.suffix` covering one or more labels). */
-export function hostnameMatches(pattern: string, host: string): boolean {
-  const p = pattern.toLowerCase();
-  const h = host.toLowerCase();
-  if (!p.startsWith('*.')) return p === h;
-  return h.endsWith(p.slice(1)) && h.length > p.length - 1;
+/**
+ * The listeners the gateway serves: HTTP or HTTPS, and of the protocol the port's first such listener (in spec
+ * order) has — a port is either HTTP or HTTPS.
+ */
+export function servedListeners(gw: KubeObject): IngressListener[] {
+  const portProtocol = new Map<number, string>();
+  return ingressListeners(gw).filter((l) => {
+    if (!SERVED_LISTENER_PROTOCOLS.includes(l.protocol)) return false;
+    if (!portProtocol.has(l.port)) portProtocol.set(l.port, l.protocol);
+    return portProtocol.get(l.port) === l.protocol;
+  });
 }
 
 /**
@@ -103,7 +109,7 @@ export function attachRoute(gw: KubeObject, route: KubeObject, ref: Json, namesp
   const gwNs = gw.metadata.namespace ?? 'default';
   const section = typeof ref['sectionName'] === 'string' ? ref['sectionName'] : undefined;
   const port = typeof ref['port'] === 'number' ? ref['port'] : undefined;
-  const candidates = ingressListeners(gw).filter((l) => SERVED_LISTENER_PROTOCOLS.includes(l.protocol) && (!section || l.name === section) && (port === undefined || l.port === port));
+  const candidates = servedListeners(gw).filter((l) => (!section || l.name === section) && (port === undefined || l.port === port));
   if (!candidates.length) {
     return { attachments: [], refusal: { reason: 'NoMatchingParent', message: `Gateway ${gwNs}/${gw.metadata.name} has no HTTP or HTTPS listener${section ? ` named ${section}` : ''}${port !== undefined ? ` on port ${port}` : ''}` } };
   }

@@ -7,7 +7,7 @@
 import type { JsonObject } from '@bufbuild/protobuf';
 import type { KubeObject } from '../../api/meta.js';
 import type { AttachedResourceRecord, BoundServiceRecord, IngressPortRecord, WaypointConfigRecord } from '../../lib/xds/waypoint-records.js';
-import { attachRoute, ingressListeners, isIngressGateway, listenerCertificate, refersTo, SERVED_LISTENER_PROTOCOLS } from './ingress-attachment.js';
+import { attachRoute, isIngressGateway, listenerCertificate, refersTo, servedListeners } from './ingress-attachment.js';
 import { labelsOf, nsOf, recs, specOf, type IndexReader } from './index-reader.js';
 import { targetRefsOf } from './authorization-translate.js';
 import { serviceHostname } from './address-translate.js';
@@ -30,14 +30,11 @@ export function translateIngressConfig(r: IndexReader, gw: KubeObject): Waypoint
   if (!isIngressGateway(gw)) return undefined;
   const gwNs = nsOf(gw);
   const gwName = gw.metadata.name;
-  const listeners = ingressListeners(gw).filter((l) => SERVED_LISTENER_PROTOCOLS.includes(l.protocol));
   const ports = new Map<number, IngressPortRecord>();
   const services: BoundServiceRecord[] = [];
-  for (const l of [...listeners].sort((a, b) => hostRank(b.hostname) - hostRank(a.hostname))) {
+  for (const l of servedListeners(gw).sort((a, b) => hostRank(b.hostname) - hostRank(a.hostname))) {
     let p = ports.get(l.port);
     if (!p) ports.set(l.port, (p = { port: l.port, protocol: l.protocol as 'HTTP' | 'HTTPS', listeners: [] }));
-    // A port is HTTP or HTTPS: a listener of the other protocol on it is not served (its status says so).
-    if (p.protocol !== l.protocol) continue;
     const serviceKey = ingressListenerKey(gwNs, gwName, l.name);
     const cert = l.protocol === 'HTTPS' ? listenerCertificate(gw, l, (ns, name) => r.get('Secret', ns, name)).material : undefined;
     p.listeners.push({ name: l.name, hostname: l.hostname ?? '', serviceKey, ...(cert ? { certChain: cert.certPem, privateKey: cert.keyPem } : {}) });

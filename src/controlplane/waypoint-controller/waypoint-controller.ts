@@ -19,7 +19,7 @@ import {
 import type { Store, Watch } from '../store/store.js';
 import { installObjectPath, type ApiClient } from '../client/index.js';
 import { ROUTE_KINDS, routeParentsStatus } from './route-status.js';
-import { attachRoute, ingressListeners, isIngressGateway, listenerCertificate, refersTo, SERVED_LISTENER_PROTOCOLS } from '../ambient/ingress-attachment.js';
+import { attachRoute, ingressListeners, isIngressGateway, listenerCertificate, refersTo, servedListeners } from '../ambient/ingress-attachment.js';
 
 const GATEWAY_API_VERSION = 'gateway.networking.k8s.io/v1';
 /** An ingress Gateway's Service is `<gateway>-istio`, as Istio names it. */
@@ -286,17 +286,16 @@ export class WaypointController {
     const generation = gw.metadata.generation ?? 1;
     const routes = ['HTTPRoute', 'GRPCRoute'].flatMap((k) => store.list(kindOf(k)).items);
     const nsLabels = (ns: string) => store.get(keyOf('Namespace', '', ns))?.metadata.labels;
-    const portProtocol = new Map<number, string>();
+    const served = new Set(servedListeners(gw).map((l) => l.name));
     return ingressListeners(gw).map((l) => {
-      const supported = SERVED_LISTENER_PROTOCOLS.includes(l.protocol) && (portProtocol.get(l.port) ?? l.protocol) === l.protocol;
-      if (supported) portProtocol.set(l.port, l.protocol);
+      const supported = served.has(l.name);
       const attached = routes.filter((rt) => recs(rec(rt.spec)['parentRefs']).some((ref) => refersTo(rt, ref, gw)
         && attachRoute(gw, rt, ref, nsLabels).attachments.some((a) => a.listener.name === l.name))).length;
       const cert = l.protocol === 'HTTPS' ? listenerCertificate(gw, l, (ns, name) => store.get(keyOf('Secret', ns, name))) : {};
       const conditions: Array<Omit<Condition, 'lastTransitionTime'>> = [
         supported
           ? { type: 'Accepted', status: 'True', reason: 'Accepted', message: 'No errors found', observedGeneration: generation }
-          : { type: 'Accepted', status: 'False', reason: 'UnsupportedProtocol', message: SERVED_LISTENER_PROTOCOLS.includes(l.protocol) ? `port ${l.port} is already served as ${portProtocol.get(l.port)}` : `protocol ${l.protocol} is not served by Ambit ingress gateways (HTTP and HTTPS only)`, observedGeneration: generation },
+          : { type: 'Accepted', status: 'False', reason: 'UnsupportedProtocol', message: l.protocol === 'HTTP' || l.protocol === 'HTTPS' ? `port ${l.port} is already served with the other protocol` : `protocol ${l.protocol} is not served by Ambit ingress gateways (HTTP and HTTPS only)`, observedGeneration: generation },
         cert.problem
           ? { type: 'ResolvedRefs', status: 'False', reason: cert.problem.reason, message: cert.problem.message, observedGeneration: generation }
           : { type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: 'No errors found', observedGeneration: generation },
@@ -370,7 +369,7 @@ function serviceNameOf(gw: KubeObject): string {
 /** The distinct ports of an ingress Gateway's served listeners, named `<protocol>-<port>`. */
 function ingressPorts(gw: KubeObject): Array<{ name: string; port: number }> {
   const seen = new Map<number, string>();
-  for (const l of ingressListeners(gw)) if (SERVED_LISTENER_PROTOCOLS.includes(l.protocol) && !seen.has(l.port)) seen.set(l.port, `${l.protocol.toLowerCase()}-${l.port}`);
+  for (const l of servedListeners(gw)) if (!seen.has(l.port)) seen.set(l.port, `${l.protocol.toLowerCase()}-${l.port}`);
   return [...seen].sort((a, b) => a[0] - b[0]).map(([port, name]) => ({ name, port }));
 }
 

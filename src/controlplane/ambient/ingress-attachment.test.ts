@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../../api/meta.js';
-import { attachRoute, intersectHostnames } from './ingress-attachment.js';
+import { attachRoute, intersectHostnames, servedListeners } from './ingress-attachment.js';
 
 const gw = {
   apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'ingress', namespace: 'edge' },
@@ -43,4 +43,17 @@ test('hostnames: a route attaches where they intersect, and says so when nowhere
   const none = attachRoute(gw, route('shop', ['blog.example.test']), { name: 'ingress', namespace: 'edge', sectionName: 'shop' }, labels);
   assert.equal(none.refusal?.reason, 'NoMatchingListenerHostname');
   assert.match(none.refusal!.message, /blog\.example\.test/);
+});
+
+test('served listeners: HTTP and HTTPS only, and a port keeps the protocol of its first listener in spec order', () => {
+  const mixed = {
+    ...gw,
+    spec: { gatewayClassName: 'istio', listeners: [
+      { name: 'plain', port: 8080, protocol: 'HTTP' },
+      { name: 'clash', port: 8080, protocol: 'HTTPS', hostname: 'a.example.test', tls: { certificateRefs: [{ name: 'c' }] } },
+      { name: 'raw', port: 9000, protocol: 'TCP' },
+      { name: 'secure', port: 443, protocol: 'HTTPS', tls: { certificateRefs: [{ name: 'c' }] } },
+    ] },
+  } as unknown as KubeObject;
+  assert.deepEqual(servedListeners(mixed).map((l) => l.name), ['plain', 'secure']);
 });

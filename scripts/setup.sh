@@ -2,7 +2,7 @@
 # Installs what Ambit needs on a fresh Debian machine (as root), idempotently: OS packages, npm packages, build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PKGS=(nftables iproute2 openssl ca-certificates protobuf-compiler python3-h2 curl tcpdump iperf3 wrk stunnel4 haproxy containernetworking-plugins)
+PKGS=(nftables iproute2 openssl ca-certificates protobuf-compiler python3-h2 curl tcpdump iperf3 wrk stunnel4 haproxy containernetworking-plugins chromium prometheus)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,4 +1,5 @@
 // The `ambit` process entry point (composition root): reads argv/env once, builds the CLI and role verbs, owns exit.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { Command, CommanderError } from 'commander';
@@ -50,6 +51,18 @@ function makeContext(): CliContext & { dispose(): void } {
           : { socketPath: socketPathIn(dataDir(cmd)) };
       client = new ApiClient({ endpoint });
       return client;
+    },
+    openBrowser(url: string): boolean {
+      // Only where a desktop session can show it; a server or CI has none, and the URL is printed anyway.
+      if (!process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) return false;
+      try {
+        const child = spawn('xdg-open', [url], { detached: true, stdio: 'ignore' });
+        child.on('error', () => undefined);
+        child.unref();
+        return true;
+      } catch {
+        return false;
+      }
     },
     dispose() {
       client?.close();

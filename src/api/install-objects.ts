@@ -14,7 +14,7 @@
 import { customResourceDefinitions } from './crd.js';
 import type { KubeObject } from './meta.js';
 import { KINDS } from './registry.js';
-import { PORT_CONTROL_PLANE_MONITORING, PROXY_UID, ROOT_NAMESPACE } from '../lib/mesh-contract.js';
+import { PORT_CONTROL_PLANE_MONITORING, PORT_PROXY_STATS, PROXY_UID, ROOT_NAMESPACE } from '../lib/mesh-contract.js';
 
 export interface InstallOptions {
   /** Namespace of the control plane, ztunnel and node agent (Istio's: istio-system). */
@@ -163,7 +163,7 @@ export function installObjects(o: InstallOptions): KubeObject[] {
                 '--root-cert', '/var/run/secrets/istio/root-cert.pem', '--token-file', '/var/run/secrets/tokens/istio-token',
                 '--zds-socket', `${ZDS_DIR}/ztunnel.sock`, '--admin-socket', 'off', '--node-ip', '$(INSTANCE_IP)', '--log-level', o.logLevel],
               env: [fieldEnv('NODE_NAME', 'spec.nodeName'), fieldEnv('INSTANCE_IP', 'status.podIP')],
-              ports: [{ name: 'ztunnel-stats', containerPort: 15020 }],
+              ports: [{ name: 'ztunnel-stats', containerPort: PORT_PROXY_STATS }],
               readinessProbe: { httpGet: { port: 15021, path: '/healthz/ready' }, periodSeconds: 5 },
               securityContext: {
                 privileged: false, readOnlyRootFilesystem: true, runAsUser: 0, runAsGroup: PROXY_UID, runAsNonRoot: false, allowPrivilegeEscalation: true,

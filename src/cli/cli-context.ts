@@ -39,6 +39,8 @@ export interface CliContext {
    * main exits with it.
    */
   exitCode: number;
+  /** Opens `url` in the user's browser when there is a desktop to show it on; false when it could not. */
+  openBrowser?(url: string): boolean;
 }
 
 /** The program-level options as seen from a verb's command. */

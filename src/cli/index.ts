@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { CliContext } from './cli-context.js';
 import * as apply from './apply.js';
 import * as ca from './ca.js';
+import * as dashboard from './dashboard.js';
 import * as del from './delete.js';
 import * as describe from './describe.js';
 import * as get from './get.js';
@@ -20,7 +21,7 @@ interface Verb {
 }
 
 /** In help order. */
-export const VERBS: readonly Verb[] = [apply, get, describe, del, label, proxyStatus, ztunnelConfig, waypoint, xDescribe, xAuthz, ca, install, version];
+export const VERBS: readonly Verb[] = [apply, get, describe, del, label, proxyStatus, ztunnelConfig, waypoint, xDescribe, xAuthz, dashboard, ca, install, version];
 
 export { globalsOf, writeError } from './cli-context.js';
 export type { CliContext } from './cli-context.js';

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { FlagError, LOG_LEVELS, checkLogLevel, parseHostPort, readTokenFile } from '../lib/flags.js';
 import { untilSignal } from '../lib/signals.js';
+import { PORT_DASHBOARD } from '../lib/mesh-contract.js';
 import type { KubeEndpoint } from './client/index.js';
 
 /** What the verb needs from the composition root. */
@@ -31,6 +32,8 @@ interface ControlPlaneFlags {
   waypointImage?: string;
   caSecret?: string;
   cacertsDir?: string;
+  dashboardListen: string;
+  prometheus?: string;
 }
 
 export function registerControlPlaneVerb(program: Command, ctx: ControlPlaneVerbContext): void {
@@ -47,6 +50,8 @@ export function registerControlPlaneVerb(program: Command, ctx: ControlPlaneVerb
     .option('--max-cert-ttl <seconds>', 'upper bound on issued certificate lifetimes', '86400')
     .option('--xds-advertise-address <host:port>', 'where waypoint pods reach this control plane (default: --grpc-listen)')
     .option('--waypoint-image <ref>', 'image of waypoint pods on Kubernetes', 'ambit/ambit:0.1.0')
+    .option('--dashboard-listen <host:port|off>', 'the dashboard over HTTP (also always on <data dir>/dashboard.sock); off the loopback it needs --listen\'s token', `127.0.0.1:${PORT_DASHBOARD}`)
+    .option('--prometheus <url>', 'the dashboard reads metrics from this Prometheus instead of scraping the proxies itself')
     .option('--log-level <level>', `log level (${LOG_LEVELS.join(', ')})`, 'info')
     .action(async (opts: ControlPlaneFlags, cmd: Command) => {
       checkLogLevel(opts.logLevel);
@@ -76,6 +81,10 @@ export function registerControlPlaneVerb(program: Command, ctx: ControlPlaneVerb
           xdsAddress: opts.xdsAdvertiseAddress ? (parseHostPort(opts.xdsAdvertiseAddress, '--xds-advertise-address'), opts.xdsAdvertiseAddress) : undefined,
         },
         kube,
+        dashboard: {
+          tcp: opts.dashboardListen === 'off' ? false : parseHostPort(opts.dashboardListen, '--dashboard-listen', { allowPortZero: true }),
+          prometheusUrl: opts.prometheus,
+        },
       });
       const sig = await stop;
       handle.log.info({ signal: sig }, 'stopping');

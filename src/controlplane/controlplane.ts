@@ -27,6 +27,7 @@ import { startCaServer, caRoutes, saveCaSecretSoon, syncCaDirWithSecret, type Ca
 import { startXdsServer, type XdsServer } from './xds/xds-server.js';
 import { xdsDebugRoutes } from './xds/debug-routes.js';
 import { startMonitoringServer } from './monitoring-server.js';
+import { startDashboard } from './dashboard/dashboard.js';
 import { ServiceEntryIpAllocator } from './ip-allocator/ip-allocator.js';
 import { ROOT_CERT_CONFIGMAP, WaypointController } from './waypoint-controller/waypoint-controller.js';
 import { ROOT_NAMESPACE } from '../lib/mesh-contract.js';
@@ -59,6 +60,12 @@ interface ControlPlaneConfig {
    * (default: the gRPC listen address, which only works when that is not a wildcard).
    */
   waypoints?: { selfCommand: readonly string[]; image?: string; xdsAddress?: string };
+  /**
+   * The dashboard's TCP listener (`ambit controlplane` asks for 127.0.0.1:20001, Kiali's port); absent or `false`
+   * serves it on `<dataDir>/dashboard.sock` only. `prometheusUrl` makes it read metrics from that Prometheus instead of
+   * scraping the proxies itself.
+   */
+  dashboard?: { tcp?: { host: string; port: number } | false; prometheusUrl?: string };
   /** Take config from this Kubernetes API server (informers) instead of the embedded file store. */
   kube?: KubeEndpoint;
   /**
@@ -242,6 +249,14 @@ export async function runControlPlane(cfg: ControlPlaneConfig): Promise<ControlP
       controller.start();
       stops.push(() => controller.stop());
     }
+    const dashboard = await startDashboard({
+      dataDir: cfg.dataDir, source, index, xds, ca, grpcServer: ca.grpcServer,
+      auth: { nodeTokens: ca.nodeTokens, trustDomain: cfg.trustDomain ?? DEFAULT_TRUST_DOMAIN, untrustedCertificate: (peer) => ca.untrustedCertificate(peer) },
+      tcp: cfg.dashboard?.tcp || undefined,
+      token: cfg.tcp?.token, prometheusUrl: cfg.dashboard?.prometheusUrl, log: log.child({ sub: 'dashboard' }),
+    });
+    stops.push(() => dashboard.close());
+    for (const r of dashboard.settingsRoutes) apiServer.addRoute(r.method, r.path, r.handler);
     if (cfg.metrics) {
       const server = await startMonitoringServer(metrics, cfg.metrics, xdsDebugRoutes(xds));
       metricsServer = server;

@@ -21,8 +21,11 @@ export class ProxyError extends MeshError {
 
 /** L4 authorization refused the connection (HBONE 401; inbound plaintext closed). */
 export class PolicyDeniedError extends ProxyError {
-  constructor(reason: string) {
+  /** namespace/name of the DENY policy that matched, when one did (not for "no ALLOW policy matched"). */
+  readonly policy: string | undefined;
+  constructor(reason: string, policy?: string) {
     super('ZT_DENY', 'DENY', `connection closed due to policy rejection: ${reason}`);
+    this.policy = policy;
   }
 }
 
@@ -100,8 +103,10 @@ export class RoutingError extends ProxyError {
 
 /** A live connection was closed because a policy change now denies it. */
 export class PolicyRevokedError extends ProxyError {
-  constructor(reason: string) {
+  readonly policy: string | undefined;
+  constructor(reason: string, policy?: string) {
     super('ZT_DENY', 'DENY', `connection closed due to policy change: ${reason}`);
+    this.policy = policy;
   }
 }
 

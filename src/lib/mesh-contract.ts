@@ -52,6 +52,10 @@ export const PORT_DNS = 15053;
 export const PORT_PROXY_ADMIN = 15000;
 /** The control plane's monitoring port: metrics, and its debug endpoints for loopback callers. */
 export const PORT_CONTROL_PLANE_MONITORING = 15014;
+/** The dashboard (Kiali's port): the control plane serves it there on loopback, `ambit dashboard` forwards it. */
+export const PORT_DASHBOARD = 20001;
+/** ztunnel's and waypoints' Prometheus port (`/stats/prometheus`), Istio's 15020: what the dashboard scrapes. */
+export const PORT_PROXY_STATS = 15020;
 
 // --- packet marks (Istio's in-pod values) ---
 /** ztunnel marks every socket it opens in a pod netns with this (low 12 bits): the pod's rules skip it. */

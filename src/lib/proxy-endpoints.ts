@@ -6,6 +6,7 @@ import type net from 'node:net';
 import v8 from 'node:v8';
 import type { Logger } from 'pino';
 import { describeError } from './errors.js';
+import { PORT_PROXY_STATS } from './mesh-contract.js';
 
 const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent', 'off']);
 
@@ -106,7 +107,7 @@ export function adminHandler(src: AdminEndpoints): http.RequestListener {
 }
 
 /** Prometheus scrape endpoint (`/metrics`, `/stats/prometheus`). */
-export function startStatsServer(render: () => Promise<{ contentType: string; body: string }>, host = '0.0.0.0', port = 15020): Promise<http.Server> {
+export function startStatsServer(render: () => Promise<{ contentType: string; body: string }>, host = '0.0.0.0', port = PORT_PROXY_STATS): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/metrics' && path !== '/stats/prometheus') return send(res, 404, 'try /stats/prometheus\n');

@@ -1,6 +1,7 @@
 // The guided tour `ambit demo` prints at the end: the exact commands to try next (every one exists and works as
 // printed), grouped by what they show.
 import { dirname, relative } from 'node:path';
+import { PORT_DASHBOARD } from '../lib/mesh-contract.js';
 
 interface TourFacts {
   /** How to invoke ambit here (`ambit`, or `ambit --data-dir D` when the demo ran with a non-default data dir). */
@@ -45,6 +46,9 @@ export function renderTour(f: TourFacts): string {
     c(`  ${a} x describe pod echo-v1 -n ${ns}`, 'enrolment and why, identity, certificate, policies, waypoint, hints'),
     c(`  ${a} proxy-status`, 'ztunnels and waypoints connected to the control plane'),
     `  ${a} waypoint list -n ${ns}`,
+    '',
+    'See it: the dashboard (service graph with mTLS locks, security, live allow/deny decisions, config warnings):',
+    c(`  ${a} dashboard`, `http://127.0.0.1:${PORT_DASHBOARD}/ (opens your browser if it can; Ctrl-C stops)`),
     '',
     'Send traffic from the client pod:',
     `  ${a} exec client -n ${ns} -- curl -s http://echo/`,

@@ -2,10 +2,10 @@
 // Prometheus `/stats/prometheus` on :15020, both inside the node's netns; plus pure readers of what they return.
 import http from 'node:http';
 import { describeError, MeshError } from '../lib/errors.js';
-import { PORT_PROXY_ADMIN } from '../lib/mesh-contract.js';
+import { PORT_PROXY_ADMIN, PORT_PROXY_STATS } from '../lib/mesh-contract.js';
 import { connectFromNetns } from '../platform/index.js';
 
-const ZTUNNEL_STATS_PORT = 15020;
+const ZTUNNEL_STATS_PORT = PORT_PROXY_STATS;
 const REQUEST_TIMEOUT_MS = 3000;
 
 /** ztunnel did not answer (not running, refused, timed out, bad reply); `message` says which and where. */

@@ -10,7 +10,7 @@ import type { Logger } from '../lib/log.js';
 import { GATEWAY_NAME_LABEL } from '../lib/mesh-contract.js';
 import { connectFromNetns } from '../platform/index.js';
 import type { ClusterLayout } from './cluster-layout.js';
-import { spliceSockets } from './socket-splice.js';
+import { spliceSockets } from '../lib/socket-splice.js';
 
 const CONNECT_TIMEOUT_MS = 5000;
 

@@ -19,6 +19,7 @@ import { formatSpiffeId } from '../lib/certs/spiffe-id.js';
 import { StreamRefusedError } from '../hbone/proxy-errors.js';
 import type { WorkloadRecord } from '../lib/xds/workload-records.js';
 import { applyHeaderEdits, decideHttp, type Backend, type ForwardDecision, type HeaderEdits, type HttpDecision, type RetryPolicy, type RouteTable, type Target } from '../routing/index.js';
+import type { DecisionSink } from '../lib/telemetry/decision-record.js';
 import type { Exchange, Headers } from './exchange.js';
 import type { Endpoint, MeshView } from './mesh-view.js';
 import type { RequestLabels, WaypointMetrics } from './metrics.js';
@@ -69,6 +70,8 @@ interface HttpProxyDeps {
   upstreams: Upstreams;
   metrics: WaypointMetrics;
   accessLog: Logger;
+  /** The control plane's live decisions table (one record per request). */
+  decisions?: DecisionSink;
   random?: () => number;
 }
 
@@ -178,6 +181,8 @@ interface Outcome {
   backend?: Backend;
   attempts: number;
   detail?: string;
+  /** Refused by authorization: the policy (namespace/name) when one matched, '' when none allowed it. */
+  deniedBy?: string;
   requestBytes: number;
   trace?: RequestTrace;
 }
@@ -278,6 +283,7 @@ export class HttpProxy {
       if (!v.allowed) {
         outcome.flags.push('UAEX');
         outcome.detail = `ext_authz_denied: ${v.reason} (policy ${custom.policy})`;
+        outcome.deniedBy = custom.policy;
         this.#localReply(ex, grpc, v.status, v.body, outcome, undefined, { set: Object.entries(v.headers).map(([name, value]) => ({ name, value })), add: [], remove: [] });
         return false;
       }
@@ -292,6 +298,7 @@ export class HttpProxy {
     if (decision.allowed) return true;
     outcome.flags.push('-');
     outcome.detail = `rbac_access_denied_matched_policy[${decision.policy ? `${decision.policy} rule ${decision.rule}` : 'none'}]: ${decision.reason}`;
+    outcome.deniedBy = decision.policy ?? '';
     this.#localReply(ex, grpc, 403, ACCESS_DENIED_BODY, outcome);
     return false;
   }
@@ -546,9 +553,26 @@ export class HttpProxy {
       'x-request-id': ex.headers['x-request-id'] ?? '-',
       ...(o.detail ? { detail: o.detail } : {}),
     };
+    this.#d.decisions?.record({
+      timeMs: Date.now(), reporter: 'waypoint', protocol: grpc ? 'grpc' : 'http',
+      source: { address: ds.peer.address, workload: ds.peer.workload, namespace: ds.peer.namespace || undefined, identity: ds.peer.identity || undefined },
+      destination: {
+        address: o.endpoint ? endpointKey(o.endpoint) : ex.authority, service: known(labels.destination_service),
+        workload: known(labels.destination_workload), namespace: known(labels.destination_workload_namespace) ?? known(labels.destination_service_namespace),
+        identity: known(labels.destination_principal),
+      },
+      verdict: o.deniedBy !== undefined ? 'denied' : o.status >= 500 || flags.length ? 'failed' : 'allowed',
+      policy: o.deniedBy || undefined, reason: o.detail, responseCode: o.status, durationMs: Math.round(ms),
+      bytesSent: ex.bytesSent, bytesReceived: o.requestBytes, mutualTls: true, method: ex.method, path: ex.path, responseFlags: flagText,
+    });
     if (o.status >= 500 || flags.length) this.#d.accessLog.warn(line, 'request complete');
     else this.#d.accessLog.info(line, 'request complete');
   }
+}
+
+/** A metric label value as a decision field: `unknown` becomes absent. */
+function known(v: string): string | undefined {
+  return v && v !== 'unknown' ? v : undefined;
 }
 
 function minDefined(...xs: Array<number | undefined>): number | undefined {

@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import { BidirectionalCopy } from '../hbone/copy.js';
 import { respondStatus, type HboneStreamRequest } from '../hbone/hbone-server.js';
 import { describeError } from '../lib/errors.js';
+import type { DecisionPeer, DecisionRecord, DecisionSink, Verdict } from '../lib/telemetry/decision-record.js';
 import { formatHostPort } from '../lib/ip-address.js';
 import { byteStream } from './byte-stream.js';
 import { H1Exchange, H2Exchange } from './exchange.js';
@@ -41,6 +42,7 @@ interface ListenerDeps {
   metrics: WaypointMetrics;
   log: Logger;
   accessLog: Logger;
+  decisions?: DecisionSink;
 }
 
 /** What the first bytes say; undefined while more bytes are needed. */
@@ -146,6 +148,15 @@ export class WaypointListener {
     serveHttp2(stream, (ex) => void this.#d.proxy.handle(ds, ex), this.#d.log);
   }
 
+  /** One TCP connection's decision for the control plane's live table. */
+  #report(ds: Downstream, destination: DecisionPeer, verdict: Verdict, ms: number, more: Partial<DecisionRecord>): void {
+    this.#d.decisions?.record({
+      timeMs: Date.now(), reporter: 'waypoint', protocol: 'tcp', verdict, durationMs: Math.round(ms), mutualTls: true,
+      source: { address: ds.peer.address, workload: ds.peer.workload, namespace: ds.peer.namespace || undefined, identity: ds.peer.identity || undefined },
+      destination, ...more,
+    });
+  }
+
   async #tcp(ds: Downstream, stream: Duplex): Promise<void> {
     const view = this.#d.view();
     // A TCP stream is judged by the same policies: rules with HTTP fields fail an ALLOW and match a DENY.
@@ -154,6 +165,7 @@ export class WaypointListener {
     if (dryRun) this.#d.accessLog.info({ 'src.identity': ds.peer.identity, 'dst.addr': dst, wouldAllow: dryRun.allowed, policy: dryRun.policy, reason: dryRun.reason }, 'authorization dry run');
     if (decision && !decision.allowed) {
       this.#d.accessLog.warn({ 'src.identity': ds.peer.identity, 'dst.addr': dst, reason: decision.reason }, 'connection denied by authorization policy');
+      this.#report(ds, { address: dst }, 'denied', 0, { policy: decision.policy, reason: decision.reason });
       stream.destroy();
       return;
     }
@@ -201,6 +213,10 @@ export class WaypointListener {
     this.#d.metrics.tcpReceived.inc(labels, out.aToB);
     this.#d.metrics.tcpSent.inc(labels, out.bToA);
     this.#d.metrics.tcpClosed.inc(labels);
+    this.#report(ds, {
+      address: formatHostPort(ep.ip, ep.port), service: svcKey ? labels.destination_service : undefined,
+      workload: ep.workload?.workloadName || ep.workload?.name, namespace: ep.workload?.namespace, identity: ep.workload ? labels.destination_principal : undefined,
+    }, out.error ? 'failed' : 'allowed', performance.now() - started, { bytesReceived: out.aToB, bytesSent: out.bToA, reason: out.error ? describeError(out.error) : undefined });
     this.#d.accessLog.info({
       'src.addr': ds.peer.address, 'src.identity': ds.peer.identity, 'dst.service': labels.destination_service, upstream: formatHostPort(ep.ip, ep.port),
       bytes_recv: out.aToB, bytes_sent: out.bToA, duration: `${Math.round(performance.now() - started)}ms`, ...(out.error ? { error: describeError(out.error) } : {}),

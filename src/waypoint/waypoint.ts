@@ -10,6 +10,7 @@ import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { CA_SERVER_NAME, createCaClient } from '../lib/certs/ca-client.js';
 import { CertificateManager } from '../lib/certs/certificate-manager.js';
+import { DecisionReporter } from '../lib/telemetry/decision-reporter.js';
 import { bearerTokenReader } from '../lib/certs/node-token.js';
 import { formatSpiffeId } from '../lib/certs/spiffe-id.js';
 import { MeshError, describeError } from '../lib/errors.js';
@@ -100,8 +101,13 @@ export async function runWaypoint(config: WaypointConfig): Promise<WaypointHandl
   const jwks = new JwksFetcher({ upstreams, namespace: config.namespace, log });
   const extAuthz = new ExtAuthz({ upstreams, namespace: config.namespace, log });
   const tracing = new WaypointTracing({ name: config.name, namespace: config.namespace, log });
-  const proxy = new HttpProxy({ table: () => table, authz: () => authz, keys: jwks.keys, extAuthz, tracing, view: () => view, upstreams, metrics, accessLog });
-  const listener = new WaypointListener({ view: () => view, table: () => table, authz: () => authz, proxy, upstreams, metrics, log, accessLog });
+  const nodeId = `waypoint~${config.podIp ?? '0.0.0.0'}~${config.name}.${config.namespace}~${config.namespace}.svc.cluster.local`;
+  const decisions = new DecisionReporter({
+    address: config.xdsAddress, credentials: grpc.credentials.createSsl(Buffer.from(roots)), token, proxy: nodeId,
+    log: log.child({ module: 'decisions' }), channelOptions: { 'grpc.ssl_target_name_override': CA_SERVER_NAME, 'grpc.default_authority': CA_SERVER_NAME },
+  });
+  const proxy = new HttpProxy({ table: () => table, authz: () => authz, keys: jwks.keys, extAuthz, tracing, view: () => view, upstreams, metrics, accessLog, decisions });
+  const listener = new WaypointListener({ view: () => view, table: () => table, authz: () => authz, proxy, upstreams, metrics, log, accessLog, decisions });
   // An ingress gateway (Gateway class istio or ambit) also serves its listeners' ports to clients outside the mesh.
   const ingress = new IngressListeners({ proxy, log });
   let ingressApplied: Promise<void> = Promise.resolve();
@@ -112,7 +118,7 @@ export async function runWaypoint(config: WaypointConfig): Promise<WaypointHandl
     token,
     clusterId: config.clusterId,
     node: {
-      id: `waypoint~${config.podIp ?? '0.0.0.0'}~${config.name}.${config.namespace}~${config.namespace}.svc.cluster.local`,
+      id: nodeId,
       metadata: { NAME: config.name, NAMESPACE: config.namespace, NODE_NAME: config.node, AMBIT_PROXY_KIND: 'waypoint', SERVICE_ACCOUNT: config.serviceAccount },
     },
     types: [
@@ -151,6 +157,7 @@ export async function runWaypoint(config: WaypointConfig): Promise<WaypointHandl
   try {
     cert = await certs.fetch(identity);
   } catch (err) {
+    decisions.close();
     certs.close();
     ca.close();
     throw new WaypointStartError(`cannot obtain the waypoint certificate for ${identity}: ${describeError(err)}`, { cause: err });
@@ -195,6 +202,7 @@ export async function runWaypoint(config: WaypointConfig): Promise<WaypointHandl
   } catch (err) {
     for (const s of servers) s.close();
     tcp.close();
+    decisions.close();
     certs.close();
     ca.close();
     throw new WaypointStartError(`cannot open the waypoint's admin/stats/readiness listeners: ${describeError(err)}`, { cause: err });
@@ -221,6 +229,7 @@ export async function runWaypoint(config: WaypointConfig): Promise<WaypointHandl
         await tracing.close().catch(() => undefined);
         upstreams.close();
         xds.close();
+        decisions.close();
         certs.close();
         ca.close();
       })();

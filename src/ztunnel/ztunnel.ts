@@ -18,6 +18,7 @@ import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { CA_SERVER_NAME, createCaClient } from '../lib/certs/ca-client.js';
 import { CertificateManager } from '../lib/certs/certificate-manager.js';
+import { DecisionReporter } from '../lib/telemetry/decision-reporter.js';
 import { bearerTokenReader } from '../lib/certs/node-token.js';
 import { MeshError, describeError } from '../lib/errors.js';
 import { readHandover, waitForSuccessor, writeHandover } from '../lib/handover-file.js';
@@ -140,9 +141,14 @@ export async function runZtunnel(config: ZtunnelConfig): Promise<ZtunnelHandle> 
   const ca = createCaClient({ address: config.caAddress ?? config.xdsAddress, rootCertPem: readRoots, token, clusterId: config.clusterId });
   const certs = new CertificateManager({ signer: ca.signer, log: log.child({ module: 'certs' }) });
 
+  const nodeId = `ztunnel~${config.nodeIp ?? '1.1.1.1'}~ztunnel-${config.node}.istio-system~istio-system.svc.cluster.local`;
+  const decisions = new DecisionReporter({
+    address: config.xdsAddress, credentials: grpc.credentials.createSsl(Buffer.from(roots)), token, proxy: nodeId,
+    log: log.child({ module: 'decisions' }), channelOptions: { 'grpc.ssl_target_name_override': CA_SERVER_NAME, 'grpc.default_authority': CA_SERVER_NAME },
+  });
   const inputs: ProxyInputs = {
     config: { ...DEFAULT_PROXY_CONFIG, network: config.network, node: config.node, defaultTrustDomain: config.trustDomain },
-    state, certs, metrics, connections, sockets: NO_POD_SOCKETS, log, accessLog, resolveHostname: createHostnameResolver(),
+    state, certs, metrics, connections, sockets: NO_POD_SOCKETS, log, accessLog, resolveHostname: createHostnameResolver(), decisions,
   };
   const dnsCapture = config.dnsCapture ?? true;
   const extraServices = dnsCapture
@@ -159,7 +165,7 @@ export async function runZtunnel(config: ZtunnelConfig): Promise<ZtunnelHandle> 
     token,
     clusterId: config.clusterId,
     node: {
-      id: `ztunnel~${config.nodeIp ?? '1.1.1.1'}~ztunnel-${config.node}.istio-system~istio-system.svc.cluster.local`,
+      id: nodeId,
       metadata: { NAME: `ztunnel-${config.node}`, NAMESPACE: ROOT_NAMESPACE, NODE_NAME: config.node, ...(config.nodeIp ? { INSTANCE_IPS: config.nodeIp } : {}) },
     },
     types: [
@@ -275,6 +281,7 @@ export async function runZtunnel(config: ZtunnelConfig): Promise<ZtunnelHandle> 
   } catch (err) {
     for (const t of portRetries) clearTimeout(t);
     for (const s of servers) s.close();
+    decisions.close();
     certs.close();
     ca.close();
     connections.close();
@@ -328,6 +335,7 @@ export async function runZtunnel(config: ZtunnelConfig): Promise<ZtunnelHandle> 
         zds.close();
         await manager.close(graceMs);
         xds.close();
+        decisions.close();
         certs.close();
         ca.close();
         connections.close();

@@ -3,6 +3,7 @@
 // Also: a missing prerequisite (not root) stops the demo with exit 2 and the fix, changing nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +85,26 @@ test('ambit demo, its tour verbatim, and --down leaving nothing', { timeout: 330
   for (const c of [find(/get pods,svc/), find(/cluster info/), find(/proxy-status/), find(/waypoint list/)]) {
     const r = await run(c);
     assert.equal(r.code, 0, `${c}\n${r.stderr}`);
+  }
+  // The dashboard, as printed: it serves the page on 127.0.0.1:20001 until stopped.
+  const dashboardCmd = find(/ dashboard$/);
+  const dashboard = spawn('bash', ['-c', `ambit() { ${JSON.stringify(process.execPath)} ${JSON.stringify(MAIN)} "$@"; }\n${dashboardCmd} --no-browser`], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      dashboard.stdout!.setEncoding('utf8').on('data', (c: string) => {
+        out += c;
+        const m = /Dashboard: (\S+)/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      dashboard.once('exit', (code) => reject(new Error(`${dashboardCmd} exited ${code}: ${out}`)));
+    });
+    assert.equal(url, 'http://127.0.0.1:20001/');
+    assert.match(await (await fetch(url)).text(), /<title>Ambit mesh dashboard<\/title>/);
+    const graph = (await (await fetch(`${url}api/graph`)).json()) as { nodes: Array<{ id: string }> };
+    assert.ok(graph.nodes.some((n) => n.id === 'wl:ambit-demo/client'), 'the graph shows the demo');
+  } finally {
+    process.kill(-dashboard.pid!, 'SIGTERM');
   }
   // Traffic through the mesh: HTTP, TCP echo, server-first.
   const curl = find(/exec client .* curl -s http:\/\/echo\/$/);

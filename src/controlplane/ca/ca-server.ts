@@ -91,7 +91,21 @@ export interface CaServer {
   readonly nodeTokens: BearerAuthenticator;
   /** Why the client certificate of the connection `peer` (`call.getPeer()`) did not verify, if it did not. */
   untrustedCertificate(peer: string): string | undefined;
+  /** The latest certificate issued per identity and caller since this control plane started (the dashboard's view). */
+  issued(): IssuedCertificate[];
 }
+
+/** Public facts of one issued leaf: who holds it and until when. */
+interface IssuedCertificate {
+  identity: string;
+  /** `node/<name>` or the workload identity that asked. */
+  caller: string;
+  issuedAt: string;
+  notAfter: string;
+}
+
+/** Bound on the issuance ledger (oldest entries go first). */
+const MAX_LEDGER = 10_000;
 
 /**
  * The TLS credentials of port 15012: the serving identity and the client-CA bundle, replaced after rotation or
@@ -226,6 +240,8 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
     throw new CaError('CA_UNAUTHENTICATED', "no credentials: send 'authorization: Bearer <node token>' or present a mesh client certificate");
   }
 
+  const ledger = new Map<string, IssuedCertificate>();
+
   async function createCertificate(call: grpc.ServerUnaryCall<IstioCertificateRequest, unknown>): Promise<string[]> {
     const caller = await authenticate(call);
     const req = call.request;
@@ -241,6 +257,11 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
     try {
       const chain = await material.issue({ spki: csr.spki, uris: [csr.identity], ttlSeconds: ttl });
       log.debug({ caller: describeCaller(caller), identity: csr.identity, ttl }, 'certificate issued');
+      const who = describeCaller(caller);
+      const now = Date.now();
+      ledger.delete(`${csr.identity} ${who}`);
+      ledger.set(`${csr.identity} ${who}`, { identity: csr.identity, caller: who, issuedAt: new Date(now).toISOString(), notAfter: new Date(now + ttl * 1000).toISOString() });
+      if (ledger.size > MAX_LEDGER) ledger.delete(ledger.keys().next().value!);
       return chain;
     } catch (err) {
       throw new CaError('CA_INTERNAL', `signing failed: ${describeError(err)}`, { cause: err });
@@ -291,6 +312,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
     grpcServer: server,
     nodeTokens: nodeAuth,
     untrustedCertificate: (peer) => credentials.untrustedPeers.get(peer),
+    issued: () => [...ledger.values()],
     rootBundlePem: () => material.bundlePem(),
     status,
     async rotateRoot() {

@@ -16,8 +16,8 @@ import * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
 import { describeError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
-import { spiffeIdOf } from '../../lib/certs/proxy-x509.js';
-import { formatSpiffeId, parseSpiffeId } from '../../lib/certs/spiffe-id.js';
+import { formatSpiffeId } from '../../lib/certs/spiffe-id.js';
+import { authenticateCaller, type XdsCaller } from './caller-auth.js';
 import { GATEWAY_NAME_LABEL } from '../../lib/mesh-contract.js';
 import type { WaypointConfigRecord } from '../../lib/xds/waypoint-records.js';
 import { aggregatedDiscoveryServiceDefinition, CLUSTER_ID_HEADER, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from '../../lib/xds/ads-service.js';
@@ -27,7 +27,6 @@ import { DeltaSession } from './delta-session.js';
 import { ResourceCache } from './resource-cache.js';
 import { registerXdsMetrics, type XdsMetrics } from './xds-metrics.js';
 
-type XdsCaller = { kind: 'node'; node: string } | { kind: 'workload'; identity: string };
 
 interface XdsServerOptions {
   /** The resources served; its trust domain is the one client certificates must carry. */
@@ -188,28 +187,8 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<XdsServer>
   }
 
   // ---- authentication ----
-  async function authenticate(call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>): Promise<XdsCaller> {
-    const auth = call.metadata.get('authorization');
-    if (auth.length > 0) {
-      const m = /^Bearer\s+(\S+)\s*$/i.exec(String(auth[0]));
-      if (auth.length > 1 || !m) throw new Error("authorization: expected exactly one 'Bearer <token>' header");
-      const caller = await opts.nodeTokens.authenticate(m[1]!);
-      if (!caller) throw new Error('authorization: the bearer token is not a valid node token (unknown, revoked or from another control plane)');
-      return caller;
-    }
-    const peerCert = call.getAuthContext()?.sslPeerCertificate;
-    if (peerCert?.raw) {
-      const id = spiffeIdOf(peerCert.raw);
-      const parsed = id ? parseSpiffeId(id) : undefined;
-      if (!id || !parsed || typeof parsed === 'string' || parsed.trustDomain !== trustDomain) {
-        throw new Error(`client certificate carries no SPIFFE identity in trust domain '${trustDomain}'`);
-      }
-      return { kind: 'workload', identity: id };
-    }
-    const untrusted = opts.untrustedCertificate?.(call.getPeer());
-    if (untrusted) throw new Error(`client certificate not trusted: it does not verify against the mesh trust bundle (${untrusted})`);
-    throw new Error("no credentials: send 'authorization: Bearer <node token>' or present a mesh client certificate");
-  }
+  const authenticate = (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) =>
+    authenticateCaller(call, { nodeTokens: opts.nodeTokens, trustDomain, untrustedCertificate: opts.untrustedCertificate });
 
   function handleStream(call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>): void {
     const id = `c${++nextConnection}`;

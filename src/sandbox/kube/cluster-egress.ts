@@ -12,7 +12,7 @@ import { ipBytes, parseIpPrefix, prefixContains, type IpPrefix } from '../../lib
 import type { Logger } from '../../lib/log.js';
 import { connectFromNetns } from '../../platform/index.js';
 import type { ClusterLayout } from '../cluster-layout.js';
-import { spliceSockets } from '../socket-splice.js';
+import { spliceSockets } from '../../lib/socket-splice.js';
 import { endWithHttpError } from './raw-http-error.js';
 
 /** A CONNECT request line and its headers must fit in this much. */

@@ -64,7 +64,7 @@ export class ConnectionManager {
       closed++;
       this.#conns.delete(c);
       this.#log.info({ 'src.addr': c.src, 'dst.addr': c.actualDst, reason: d.reason }, 'closing connection denied by a policy change');
-      c.revoke(new PolicyRevokedError(d.reason));
+      c.revoke(new PolicyRevokedError(d.reason, d.allowed ? undefined : d.policy));
     }
     return closed;
   }

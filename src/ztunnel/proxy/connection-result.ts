@@ -4,7 +4,9 @@ import type { Logger } from 'pino';
 import { describeError } from '../../lib/errors.js';
 import { UNKNOWN, type TrafficLabels, type ZtunnelMetrics } from '../metrics.js';
 import type { Service, Workload } from '../state/types.js';
-import { FAILURE_FLAGS, flagFor, type ResponseFlag } from '../../hbone/proxy-errors.js';
+import { FAILURE_FLAGS, PolicyDeniedError, PolicyRevokedError, flagFor, type ResponseFlag } from '../../hbone/proxy-errors.js';
+import { findCause } from '../../lib/errors.js';
+import type { DecisionSink } from '../../lib/telemetry/decision-record.js';
 
 type Direction = 'outbound' | 'inbound';
 
@@ -16,6 +18,7 @@ interface ConnectionResultInit {
   dstAddr: string;
   metrics: ZtunnelMetrics;
   accessLog: Logger;
+  decisions?: DecisionSink;
 }
 
 /** The destination service name Istio reports for connections REGISTRY_ONLY refused. */
@@ -43,6 +46,7 @@ export class ConnectionResult {
   blackHole = false;
   readonly #metrics: ZtunnelMetrics;
   readonly #log: Logger;
+  readonly #decisions: DecisionSink | undefined;
   readonly #start = performance.now();
   #opened = false;
   #closed = false;
@@ -55,6 +59,7 @@ export class ConnectionResult {
     this.dstAddr = init.dstAddr;
     this.#metrics = init.metrics;
     this.#log = init.accessLog;
+    this.#decisions = init.decisions;
   }
 
   get reporter(): 'source' | 'destination' {
@@ -103,6 +108,7 @@ export class ConnectionResult {
     if (bytes.clientToServer) this.#metrics.receivedBytes.inc(labels, bytes.clientToServer);
     if (bytes.serverToClient) this.#metrics.sentBytes.inc(labels, bytes.serverToClient);
     this.#metrics.socketsOpen.dec({ reporter: this.reporter });
+    this.#report(bytes, flag, error);
     // The access-log line's fields are only built when the line will be written.
     if (!this.#log.isLevelEnabled(error === undefined ? 'info' : 'error')) return;
     const outbound = this.direction === 'outbound';
@@ -119,6 +125,32 @@ export class ConnectionResult {
     } else {
       this.#log.info(fields, 'connection complete');
     }
+  }
+
+  /** The connection's decision for the control plane's live table (the access line's facts, as data). */
+  #report(bytes: ConnectionBytes, flag: ResponseFlag, error: unknown): void {
+    if (!this.#decisions) return;
+    const outbound = this.direction === 'outbound';
+    const s = this.srcWorkload;
+    const d = this.dstWorkload;
+    this.#decisions.record({
+      timeMs: Date.now(),
+      reporter: this.reporter,
+      protocol: 'tcp',
+      source: { address: this.srcAddr, workload: s?.workloadName || s?.name, namespace: s?.namespace, identity: this.mutualTls ? this.srcIdentity : undefined },
+      destination: {
+        address: this.hboneAddr ?? this.dstAddr, workload: d?.workloadName || d?.name, namespace: d?.namespace ?? this.dstService?.namespace,
+        identity: this.mutualTls ? this.dstIdentity : undefined, service: this.blackHole ? BLACK_HOLE_CLUSTER : this.dstService?.hostname,
+      },
+      verdict: flag === '-' ? 'allowed' : flag === 'DENY' ? 'denied' : 'failed',
+      policy: (findCause(error, PolicyDeniedError) ?? findCause(error, PolicyRevokedError))?.policy,
+      reason: error === undefined ? undefined : describeError(error),
+      durationMs: Math.round(performance.now() - this.#start),
+      bytesSent: outbound ? bytes.clientToServer : bytes.serverToClient,
+      bytesReceived: outbound ? bytes.serverToClient : bytes.clientToServer,
+      mutualTls: this.mutualTls,
+      responseFlags: flag,
+    });
   }
 
   /** The traffic labels for `flag` (missing values `unknown`). */

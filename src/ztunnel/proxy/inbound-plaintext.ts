@@ -30,7 +30,7 @@ export async function handleInboundPlaintext(inputs: ProxyInputs, pod: LocalPod,
     client.destroy();
     return;
   }
-  const result = new ConnectionResult({ direction: 'inbound', srcAddr, dstAddr, metrics: inputs.metrics, accessLog: inputs.accessLog });
+  const result = new ConnectionResult({ direction: 'inbound', srcAddr, dstAddr, metrics: inputs.metrics, accessLog: inputs.accessLog, decisions: inputs.decisions });
   const fail = (err: Error): void => {
     // A reset, as ztunnel does for refused plaintext (the client sees ECONNRESET).
     client.resetAndDestroy();
@@ -45,7 +45,7 @@ export async function handleInboundPlaintext(inputs: ProxyInputs, pod: LocalPod,
   const facts: ConnectionFacts = { srcIp, dstIp: dst.ip, dstPort: dst.port };
   const check = () => authorize(state.policies, state.workload(local.uid) ?? local, facts);
   const decision = check();
-  if (!decision.allowed) return fail(new PolicyDeniedError(decision.reason));
+  if (!decision.allowed) return fail(new PolicyDeniedError(decision.reason, decision.policy));
 
   let app: net.Socket;
   try {

@@ -57,6 +57,7 @@ export async function handleInboundStream(inputs: ProxyInputs, pod: LocalPod, re
     dstAddr: formatHostPort(localAddress.ip, localAddress.port),
     metrics: inputs.metrics,
     accessLog: inputs.accessLog,
+    decisions: inputs.decisions,
   });
   result.hboneAddr = req.authority.text;
   result.mutualTls = true;
@@ -93,7 +94,7 @@ export async function handleInboundStream(inputs: ProxyInputs, pod: LocalPod, re
   // Re-read the workload at evaluation time: its selector-policy list can change while the connection lives.
   const check = () => authorize(state.policies, state.workload(local.uid) ?? local, facts);
   const decision = check();
-  if (!decision.allowed) return fail(401, new PolicyDeniedError(decision.reason));
+  if (!decision.allowed) return fail(401, new PolicyDeniedError(decision.reason, decision.policy));
 
   let app: net.Socket;
   try {

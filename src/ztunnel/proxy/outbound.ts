@@ -70,7 +70,7 @@ export async function handleOutbound(inputs: ProxyInputs, pod: LocalPod, pool: H
     app.destroy();
     return;
   }
-  const result = new ConnectionResult({ direction: 'outbound', srcAddr, dstAddr, metrics: inputs.metrics, accessLog: inputs.accessLog });
+  const result = new ConnectionResult({ direction: 'outbound', srcAddr, dstAddr, metrics: inputs.metrics, accessLog: inputs.accessLog, decisions: inputs.decisions });
   let upstream: Duplex;
   let protocol: 'HBONE' | 'TCP' = 'TCP';
   try {

@@ -1,5 +1,6 @@
 // ProxyInputs: everything a pod's proxy listeners need, bundled once (config, state, certificates, metrics,
 // connection registry, socket factory, loggers), plus the per-pod context.
+import type { DecisionSink } from '../../lib/telemetry/decision-record.js';
 import type { ResolveHostname } from './hostname-resolver.js';
 import type { Logger } from 'pino';
 import type { WorkloadCertificate } from '../../lib/certs/certificate-manager.js';
@@ -51,6 +52,8 @@ export interface ProxyInputs {
   accessLog: Logger;
   /** Resolves name endpoints (ServiceEntry `resolution: DNS`). */
   resolveHostname: ResolveHostname;
+  /** Where each finished connection's decision goes (the control plane's live table); absent: nowhere. */
+  decisions?: DecisionSink;
 }
 
 /** The pod a proxy instance serves (as the node agent described it). */

@@ -2,7 +2,7 @@
 // running the demo apps, with assertions on the page's DOM:
 // 1. the graph shows client → echo with a non-zero rate and a lock (mutual TLS); a namespace that is not enrolled
 //    (`legacy`, whose pod also calls echo: a plaintext edge to the echo pod it reached) shows as plaintext, chip and edge;
-// 2. the certificate view lists each enrolled identity with its expiry;
+// 2. the certificate view lists each enrolled identity with its expiry; the validation page lists an ignored field;
 // 3. a DENY AuthorizationPolicy makes a denied row naming the policy appear in the live decisions table within 5 s;
 // 4. the same graph with `ambit dashboard --prometheus` against a real Prometheus (Debian's) that the test starts in
 //    the cluster's fabric netns with the scrape config `ambit dashboard --scrape-config` prints.
@@ -73,6 +73,8 @@ test('dashboard in Chromium: graph with mTLS lock and plaintext namespace, certi
   await fx.apply([
     ...demo,
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: LEGACY } },
+    // Valid but not acted on: the validation page lists it.
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'legacy-sa', namespace: LEGACY }, automountServiceAccountToken: false },
     {
       apiVersion: 'v1', kind: 'Pod', metadata: { name: 'legacy-client', namespace: LEGACY, labels: { app: 'legacy-client' } },
       spec: { nodeName: 'node1', containers: [{ name: 'app', command: ['sh', '-c', `while :; do curl -s -m 2 -o /dev/null http://echo.${NS}:80/; sleep 1; done`] }] },
@@ -114,7 +116,7 @@ test('dashboard in Chromium: graph with mTLS lock and plaintext namespace, certi
 
   // 2. Certificates: every enrolled demo identity with a future expiry.
   await page.click('nav button[data-tab="security"]');
-  for (const sa of ['client', 'echo']) {
+  for (const sa of ['client', 'echo', 'tcp-echo', 'server-first']) {
     const row = page.locator(`#sec-certs tbody tr[data-identity="spiffe://cluster.local/ns/${NS}/sa/${sa}"]`).first();
     await row.waitFor({ timeout: 20_000 });
     const notAfter = Date.parse((await row.locator('td[data-not-after]').getAttribute('data-not-after'))!);
@@ -147,6 +149,12 @@ test('dashboard in Chromium: graph with mTLS lock and plaintext namespace, certi
   await page.waitForTimeout(1200);
   await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-live.png') });
   await fx.cli(['delete', 'authorizationpolicy', 'deny-client', '-n', NS]);
+
+  // Config validation: the ignored field, named with its reason.
+  await page.click('nav button[data-tab="validation"]');
+  const ignored = page.locator(`#validation tbody tr[data-object="ServiceAccount/${LEGACY}/legacy-sa"]`);
+  await ignored.waitFor({ timeout: 10_000 });
+  assert.match(await ignored.innerText(), /FieldsIgnored[\s\S]*automountServiceAccountToken: no service account token is mounted/);
 
   // 4. The same graph from a real Prometheus, scraping with the config `ambit dashboard --scrape-config` prints.
   const promDir = mkdtempSync(join(tmpdir(), 'ambit-prometheus-'));

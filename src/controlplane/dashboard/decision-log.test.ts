@@ -34,6 +34,8 @@ test('decision batches survive the wire; entries with unknown verdicts are dropp
   const back = fromBatch(batch);
   assert.equal(back.invalid, 0);
   assert.deepEqual(back.records, records.map((r) => ({ bytesSent: 0, bytesReceived: 0, ...r })));
+  const long = fromBatch(toBatch('w', [decision(3, { path: `/${'x'.repeat(5000)}` })], 0)).records[0]!;
+  assert.equal(long.path!.length, 513, 'a long path is cut to 512 characters and an ellipsis');
   batch.decisions[0]!.verdict = 'maybe';
   assert.equal(fromBatch(batch).invalid, 1);
 });

@@ -24,7 +24,8 @@ interface DecisionReporterOptions {
 
 /** How often queued decisions are sent: the live table is ~this far behind. */
 const FLUSH_MS = 250;
-const MAX_BATCH = 500;
+/** Decisions per message: with the caps in toBatch a batch stays far below the port's 256 KiB message limit. */
+const MAX_BATCH = 200;
 const RETRY_MAX_MS = 5000;
 
 type ReportCall = grpc.ClientWritableStream<DecisionBatch>;

@@ -32,6 +32,10 @@ export const decisionServiceDefinition: DecisionServiceDefinition = { Report: re
 
 const peerMessage = (p: DecisionPeer) => ({ address: p.address, workload: p.workload ?? '', namespace: p.namespace ?? '', identity: p.identity ?? '', service: p.service ?? '' });
 
+/** Long free-text fields are cut: a report is for a table row, and a batch must fit one gRPC message. */
+const MAX_TEXT = 512;
+const cap = (s: string | undefined): string => (s === undefined ? '' : s.length > MAX_TEXT ? `${s.slice(0, MAX_TEXT)}…` : s);
+
 /** The wire batch for `records`. */
 export function toBatch(proxy: string, records: readonly DecisionRecord[], droppedTotal: number): DecisionBatch {
   return create(DecisionBatchSchema, {
@@ -40,9 +44,9 @@ export function toBatch(proxy: string, records: readonly DecisionRecord[], dropp
     decisions: records.map((r) => ({
       timeMs: BigInt(r.timeMs), reporter: r.reporter, protocol: r.protocol,
       source: peerMessage(r.source), destination: peerMessage(r.destination),
-      verdict: r.verdict, policy: r.policy ?? '', reason: r.reason ?? '', responseCode: r.responseCode ?? 0,
+      verdict: r.verdict, policy: r.policy ?? '', reason: cap(r.reason), responseCode: r.responseCode ?? 0,
       durationMs: r.durationMs, bytesSent: BigInt(r.bytesSent ?? 0), bytesReceived: BigInt(r.bytesReceived ?? 0),
-      mutualTls: r.mutualTls, method: r.method ?? '', path: r.path ?? '', responseFlags: r.responseFlags ?? '',
+      mutualTls: r.mutualTls, method: r.method ?? '', path: cap(r.path), responseFlags: r.responseFlags ?? '',
     })),
   });
 }

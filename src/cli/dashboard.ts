@@ -5,17 +5,14 @@
 // that finds every ztunnel and waypoint through the dashboard's HTTP service discovery, and exits.
 import { existsSync } from 'node:fs';
 import net from 'node:net';
-import { join } from 'node:path';
 import type { Command } from 'commander';
+import { DASHBOARD_SETTINGS_PATH, SCRAPE_INTERVAL_SECONDS, dashboardSocketPath } from '../lib/dashboard-contract.js';
 import { parseHostPort } from '../lib/flags.js';
 import { PORT_DASHBOARD } from '../lib/mesh-contract.js';
 import { untilSignal } from '../lib/signals.js';
 import { spliceSockets } from '../lib/socket-splice.js';
 import { CliError, globalsOf, type CliContext } from './cli-context.js';
 
-const SETTINGS_PATH = '/ambit/v1/dashboard';
-/** How often Prometheus scrapes the proxies in the printed config (the embedded window uses the same). */
-const SCRAPE_INTERVAL = '5s';
 
 interface DashboardFlags {
   address: string;
@@ -33,7 +30,7 @@ export function scrapeConfig(dashboardUrl: string): string {
     '# found through the dashboard\'s HTTP service discovery. Prometheus must reach the proxies\' addresses: in the',
     '# sandbox, run it in the cluster\'s fabric network namespace (ip netns exec <cluster>.fabric prometheus ...).',
     'global:',
-    `  scrape_interval: ${SCRAPE_INTERVAL}`,
+    `  scrape_interval: ${SCRAPE_INTERVAL_SECONDS}s`,
     'scrape_configs:',
     '  - job_name: ambit-proxies',
     '    metrics_path: /stats/prometheus',
@@ -63,7 +60,7 @@ export function register(program: Command, ctx: CliContext): void {
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port: '${opts.port}' is not a port number`);
       parseHostPort(`${opts.address.includes(':') ? `[${opts.address}]` : opts.address}:${port}`, '--address', { allowPortZero: true });
       if (opts.prometheus || opts.embedded) {
-        const r = (await ctx.client(cmd).requestJson('PUT', SETTINGS_PATH, { prometheus: opts.prometheus ?? null })) as { metricsSource?: string };
+        const r = (await ctx.client(cmd).requestJson('PUT', DASHBOARD_SETTINGS_PATH, { prometheus: opts.prometheus ?? null })) as { metricsSource?: string };
         // With --scrape-config stdout is the config (for a file or a pipe); the note goes to stderr.
         (opts.scrapeConfig ? ctx.stderr : ctx.stdout).write(`metrics source: ${r.metricsSource ?? 'unknown'}\n`);
       }
@@ -71,7 +68,7 @@ export function register(program: Command, ctx: CliContext): void {
         ctx.stdout.write(scrapeConfig(`http://127.0.0.1:${PORT_DASHBOARD}`));
         return;
       }
-      const socketPath = join(ctx.dataDir(cmd), 'dashboard.sock');
+      const socketPath = dashboardSocketPath(ctx.dataDir(cmd));
       if (!existsSync(socketPath)) throw new CliError(`no dashboard socket at ${socketPath}: is a control plane running with this --data-dir (ambit cluster create, or ambit controlplane)?`);
       const tracked = new Set<net.Socket>();
       const server = net.createServer((client) => {

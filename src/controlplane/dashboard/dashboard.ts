@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { KINDS, kindByName } from '../../api/registry.js';
+import { DASHBOARD_SETTINGS_PATH, dashboardSocketPath } from '../../lib/dashboard-contract.js';
 import { PORT_PROXY_STATS } from '../../lib/mesh-contract.js';
 import type { Logger } from '../../lib/log.js';
 import { ADDRESS_TYPE_URL } from '../../lib/xds/type-urls.js';
@@ -22,7 +23,6 @@ import { peerIp, type MeshSnapshot } from './mesh-snapshot.js';
 import { MetricsWindow, type ScrapeTarget } from './metrics-window.js';
 import { PrometheusSource } from './prometheus-source.js';
 
-const DASHBOARD_SETTINGS_PATH = '/ambit/v1/dashboard';
 
 interface DashboardDeps {
   dataDir: string;
@@ -77,8 +77,12 @@ export async function startDashboard(d: DashboardDeps): Promise<Dashboard> {
     .sort((a, b) => a.address.localeCompare(b.address));
   const window = new MetricsWindow({ targets, log: d.log.child({ sub: 'metrics-window' }) });
   let prometheus = d.prometheusUrl ? new PrometheusSource(checkPrometheusUrl(d.prometheusUrl)!) : undefined;
-  // The embedded window scrapes only while it is the source.
-  if (!prometheus) window.start();
+  /** The source a request reads; the embedded window scrapes only while it is the source and in use. */
+  const metricsSource = () => {
+    if (prometheus) return prometheus;
+    window.touch();
+    return window;
+  };
   const snapshot: MeshSnapshot = {
     objects: (kind) => {
       const info = kindByName(kind);
@@ -89,10 +93,10 @@ export async function startDashboard(d: DashboardDeps): Promise<Dashboard> {
     proxies: () => d.xds.clients().map((c) => ({ kind: c.kind, nodeId: c.nodeId, ip: peerIp(c.peer), connectedAt: c.connectedAt })),
     certificates: () => d.ca.issued(),
   };
-  const socketPath = join(d.dataDir, 'dashboard.sock');
+  const socketPath = dashboardSocketPath(d.dataDir);
   const server = await startDashboardServer({
     snapshot, decisions, targets,
-    metrics: () => prometheus ?? window,
+    metrics: metricsSource,
     targetHealth: () => (prometheus ? [] : window.targetHealth()),
     allObjects: function* () {
       for (const k of KINDS) yield* d.source.list({ group: k.group, kind: k.kind }).items;
@@ -120,7 +124,6 @@ export async function startDashboard(d: DashboardDeps): Promise<Dashboard> {
           }
           prometheus = url ? new PrometheusSource(url) : undefined;
           if (prometheus) window.stop();
-          else window.start();
           d.log.info({ metricsSource: (prometheus ?? window).description }, 'dashboard metrics source changed');
           return { status: 200, body: settings() };
         },

@@ -61,3 +61,41 @@ test('MetricsWindow: p99 from bucket rates; one scrape alone gives no rate', asy
   assert.equal(p99?.labels.reporter, 'waypoint');
   assert.equal(Math.round(p99!.value * 10) / 10, 98.2);
 });
+
+test('MetricsWindow: scrapes only while in use — at once, a second later, every interval — and stops when idle', async (t) => {
+  t.mock.timers.enable({ apis: ['Date', 'setInterval', 'setTimeout'], now: 0 });
+  let scrapes = 0;
+  const w = new MetricsWindow({
+    targets: () => [{ address: 'z:15020', labels: {} }], log: silentLogger(), intervalMs: 5000,
+    fetchText: async () => `istio_tcp_connections_opened_total{reporter="source"} ${++scrapes}\n`,
+  });
+  const settle = () => new Promise<void>((r) => setImmediate(r));
+  await settle();
+  assert.equal(scrapes, 0, 'nothing is scraped before the dashboard is used');
+  w.touch();
+  await settle();
+  assert.equal(scrapes, 1);
+  t.mock.timers.tick(1000);
+  await settle();
+  assert.equal(scrapes, 2, 'a second scrape a second later gives a first rate');
+  assert.equal((await w.rate({ metric: 'istio_tcp_connections_opened_total', by: [] }, 60))[0]?.value, 1);
+  for (let i = 0; i < 3; i++) {
+    t.mock.timers.tick(5000);
+    await settle();
+  }
+  assert.equal(scrapes, 5);
+  // Ten minutes without use: scraping stops and the history goes.
+  for (let i = 0; i < 125; i++) {
+    t.mock.timers.tick(5000);
+    await settle();
+  }
+  const stoppedAt = scrapes;
+  t.mock.timers.tick(60_000);
+  await settle();
+  assert.equal(scrapes, stoppedAt, 'no scrapes once idle');
+  assert.deepEqual(await w.rate({ metric: 'istio_tcp_connections_opened_total', by: [] }, 60), []);
+  w.touch();
+  await settle();
+  assert.equal(scrapes, stoppedAt + 1, 'using it again starts again');
+  w.stop();
+});

@@ -1,7 +1,10 @@
 // The embedded metrics source: the control plane scrapes every connected ztunnel and waypoint (their xDS peer
 // address, stats port 15020, /stats/prometheus) every few seconds and keeps a bounded window of snapshots, enough
 // to answer the dashboard's rate and quantile questions without a Prometheus. Only the istio_* families are kept.
+// It scrapes only while the dashboard is in use (asked within the last 10 minutes): a mesh nobody looks at pays
+// nothing. The first use scrapes at once and again a second later, so rates show within about a second.
 import { describeError } from '../../lib/errors.js';
+import { SCRAPE_INTERVAL_SECONDS } from '../../lib/dashboard-contract.js';
 import type { Logger } from '../../lib/log.js';
 import { parsePrometheusText, type Sample } from './prometheus-text.js';
 import { bucketQuantile, type MetricsSource, type QuantileQuery, type RateQuery, type SeriesValue } from './traffic-queries.js';
@@ -29,7 +32,8 @@ interface WindowOptions {
 }
 
 const SCRAPE_TIMEOUT_MS = 3000;
-const SCRAPE_INTERVAL_SECONDS = 5;
+/** Scraping stops this long after the dashboard was last asked for metrics. */
+const IDLE_STOP_MS = 10 * 60_000;
 
 function seriesKey(s: Sample): string {
   return `${s.name}${JSON.stringify(Object.entries(s.labels).sort(([a], [b]) => (a < b ? -1 : 1)))}`;
@@ -56,22 +60,32 @@ export class MetricsWindow implements MetricsSource {
   readonly #byTarget = new Map<string, Snapshot[]>();
   readonly #lastError = new Map<string, string>();
   #timer: NodeJS.Timeout | undefined;
+  #lastUse = 0;
   #running: Promise<void> | undefined;
 
   constructor(o: WindowOptions) {
     this.#o = o;
   }
 
-  start(): void {
+  /** Marks the window in use, starting the scrapes if they were stopped. */
+  touch(): void {
+    this.#lastUse = Date.now();
     if (this.#timer) return;
     void this.scrapeNow();
-    this.#timer = setInterval(() => void this.scrapeNow(), this.#o.intervalMs ?? SCRAPE_INTERVAL_SECONDS * 1000);
+    setTimeout(() => void this.scrapeNow(), 1000).unref();
+    this.#timer = setInterval(() => {
+      if (Date.now() - this.#lastUse > IDLE_STOP_MS) this.stop();
+      else void this.scrapeNow();
+    }, this.#o.intervalMs ?? SCRAPE_INTERVAL_SECONDS * 1000);
     this.#timer.unref();
   }
 
+  /** Stops scraping and forgets the history (it would be stale when scraping resumes). */
   stop(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#byTarget.clear();
+    this.#lastError.clear();
   }
 
   /** Per target: when it was last scraped and the last error, for the page's footer. */

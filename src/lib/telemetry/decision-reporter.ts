@@ -38,6 +38,8 @@ export class DecisionReporter {
   #dropped = 0;
   #call: ReportCall | undefined;
   #connecting = false;
+  /** The stream refused more (write returned false) until it drains. */
+  #blocked = false;
   #retryMs = 250;
   #timer: NodeJS.Timeout;
   #closed = false;
@@ -75,7 +77,11 @@ export class DecisionReporter {
       void this.#connect();
       return;
     }
-    while (this.#queue.length) this.#call.write(toBatch(this.#o.proxy, this.#queue.splice(0, MAX_BATCH), this.#dropped));
+    // A slow control plane must not make the stream buffer grow: stop at backpressure, so the queue (bounded,
+    // oldest dropped) is the only place decisions wait.
+    while (this.#queue.length && !this.#blocked) {
+      if (!this.#call.write(toBatch(this.#o.proxy, this.#queue.splice(0, MAX_BATCH), this.#dropped))) this.#blocked = true;
+    }
   }
 
   async #connect(): Promise<void> {
@@ -94,7 +100,12 @@ export class DecisionReporter {
             this.#retryLater();
           }
         });
+      call.on('drain', () => {
+        this.#blocked = false;
+        this.#flush();
+      });
       this.#call = call;
+      this.#blocked = false;
       this.#retryMs = 250;
       this.#flush();
     } catch (err) {
